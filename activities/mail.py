@@ -1,0 +1,153 @@
+"""Email through an outbox: a row per message first, then SMTP, then the row marked sent.
+
+The row's unique idempotency key (document, kind, step) means a retried activity finds
+the message already sent and sends nothing; the Message-ID is derived from the same key,
+so even the narrow window between SMTP's acceptance and the commit yields the same
+Message-ID, which mail systems de-duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import aiosmtplib
+import asyncpg
+
+from activities.store import Connection
+
+
+@dataclass(frozen=True)
+class Attachment:
+    document_key: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    idempotency_key: str
+    kind: str
+    to_address: str
+    subject: str
+    body_text: str
+    attachments: tuple[Attachment, ...] = ()
+    proposal_id: str | None = None
+    invoice_id: str | None = None
+    scheduled_for: datetime | None = None
+
+
+def message_id_for(idempotency_key: str) -> str:
+    return f"<{hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]}@q2c>"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool
+    start_tls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpSettings:
+        """smtp://[user:pass@]host:port (STARTTLS when offered) or smtps:// (implicit TLS)."""
+        parsed = urlparse(url)
+        if parsed.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"SMTP_URL must start with smtp:// or smtps://, not {url!r}")
+        implicit_tls = parsed.scheme == "smtps"
+        return cls(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or (465 if implicit_tls else 25),
+            username=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            use_tls=implicit_tls,
+            start_tls=not implicit_tls and "starttls=false" not in parsed.query,
+        )
+
+
+class Mailer:
+    def __init__(self, smtp: SmtpSettings, mail_from: str) -> None:
+        self._smtp = smtp
+        self._mail_from = mail_from
+
+    async def enqueue(self, conn: Connection, email: OutgoingEmail) -> str:
+        """Store the message unless a message with its key exists; return its key."""
+        await conn.execute(
+            """INSERT INTO email_outbox (idempotency_key, message_id, kind, proposal_id,
+                   invoice_id, to_address, subject, body_text, attachments, scheduled_for)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
+               ON CONFLICT (idempotency_key) DO NOTHING""",
+            email.idempotency_key,
+            message_id_for(email.idempotency_key),
+            email.kind,
+            email.proposal_id,
+            email.invoice_id,
+            email.to_address,
+            email.subject,
+            email.body_text,
+            json.dumps(
+                [{"key": a.document_key, "filename": a.filename} for a in email.attachments]
+            ),
+            email.scheduled_for,
+        )
+        return email.idempotency_key
+
+    async def deliver(self, pool: asyncpg.Pool, idempotency_key: str) -> bool:
+        """Send the stored message once; True if this call sent it."""
+        async with pool.acquire() as conn, conn.transaction():
+            # The row lock keeps two concurrent attempts from both sending.
+            row = await conn.fetchrow(
+                "SELECT * FROM email_outbox WHERE idempotency_key = $1 FOR UPDATE",
+                idempotency_key,
+            )
+            if row is None:
+                raise LookupError(f"no outbox message {idempotency_key}")
+            if row["status"] == "sent":
+                return False
+            message = await self._build(conn, row)
+            await conn.execute(
+                "UPDATE email_outbox SET attempts = attempts + 1 WHERE id = $1", row["id"]
+            )
+            await aiosmtplib.send(
+                message,
+                hostname=self._smtp.host,
+                port=self._smtp.port,
+                username=self._smtp.username,
+                password=self._smtp.password,
+                use_tls=self._smtp.use_tls,
+                start_tls=None if self._smtp.start_tls else False,
+                timeout=30,
+            )
+            await conn.execute(
+                "UPDATE email_outbox SET status = 'sent', sent_at = now() WHERE id = $1",
+                row["id"],
+            )
+            return True
+
+    async def _build(self, conn: Connection, row: Any) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._mail_from
+        message["To"] = row["to_address"]
+        message["Subject"] = row["subject"]
+        message["Message-ID"] = row["message_id"]
+        message["Date"] = format_datetime(row["created_at"])
+        message["X-Q2C-Key"] = row["idempotency_key"]
+        message.set_content(row["body_text"])
+        for attachment in json.loads(row["attachments"]):
+            content = await conn.fetchval(
+                "SELECT content FROM documents WHERE key = $1", attachment["key"]
+            )
+            message.add_attachment(
+                bytes(content),
+                maintype="application",
+                subtype="pdf",
+                filename=attachment["filename"],
+            )
+        return message

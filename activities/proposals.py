@@ -1,0 +1,218 @@
+"""Proposal activities: send it with its signing link, accept it, close it."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import store
+from activities.documents import document_context, store_document
+from activities.mail import Attachment, OutgoingEmail
+from activities.services import Services, business_errors
+from domain.i18n import format_day, pick_locale
+from domain.schedule import overdue_at
+from domain.status import ProposalStatus
+from workflows import activity_names as names
+from workflows.shared import AcceptProposalInput, CloseProposalInput, ProposalRef, ProposalSent
+
+
+class ProposalActivities:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    @activity.defn(name=names.SEND_PROPOSAL)
+    async def send_proposal(self, ref: ProposalRef) -> ProposalSent:
+        pool, key = self._s.pool, f"proposal:{ref.proposal_id}:proposal:1"
+        async with business_errors(), pool.acquire() as conn:
+            proposal = await store.proposal(conn, ref.proposal_id)
+            seller = await store.company(conn, proposal["company_id"])
+            # Signable through the whole last day of validity, where the seller is.
+            expires_at = overdue_at(proposal["valid_until"], seller["time_zone"])
+            if proposal["status"] != ProposalStatus.SENT:
+                return ProposalSent(proposal["status"], expires_at)
+            queued = await conn.fetchval(
+                "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", key
+            )
+            if not queued:
+                document_key = await self._render(conn, proposal)
+                buyer = await store.client(conn, proposal["client_id"])
+                locale = pick_locale(buyer["locale"])
+                async with conn.transaction():
+                    token = await store.new_access_token(
+                        conn, "sign", expires_at, proposal_id=proposal["id"]
+                    )
+                    subject, body = self._s.renderer.email(
+                        "proposal",
+                        locale,
+                        seller=seller,
+                        buyer=buyer,
+                        sign_url=f"{self._s.public_url}/sign/{token}",
+                        valid_until=format_day(proposal["valid_until"], locale),
+                    )
+                    await self._s.mailer.enqueue(
+                        conn,
+                        OutgoingEmail(
+                            idempotency_key=key,
+                            kind="proposal",
+                            to_address=buyer["email"],
+                            subject=subject,
+                            body_text=body,
+                            proposal_id=str(proposal["id"]),
+                            attachments=(Attachment(document_key, "proposal.pdf"),),
+                        ),
+                    )
+                    await store.audit(
+                        conn,
+                        "sent",
+                        "system",
+                        activity.info().started_time,
+                        proposal_id=proposal["id"],
+                    )
+        if await self._s.mailer.deliver(pool, key):
+            async with pool.acquire() as conn:
+                await store.audit(
+                    conn,
+                    "email_accepted",
+                    "smtp",
+                    activity.info().started_time,
+                    proposal_id=ref.proposal_id,
+                )
+        async with pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE proposals SET emailed_at = o.sent_at, updated_at = now()
+                   FROM email_outbox o WHERE o.idempotency_key = $2 AND proposals.id = $1
+                   AND proposals.emailed_at IS NULL""",
+                ref.proposal_id,
+                key,
+            )
+        return ProposalSent(ProposalStatus.SENT.value, expires_at)
+
+    async def _render(self, conn: store.Connection, proposal: store.Row) -> str:
+        if proposal["document_key"]:
+            return str(proposal["document_key"])
+        line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal["id"])
+        context = await document_context(conn, proposal, line_rows, "proposal")
+        pdf = await self._s.renderer.render_pdf("pdf/proposal.html", context)
+        stored = await store_document(conn, f"proposal/{proposal['id']}.pdf", pdf)
+        await conn.execute(
+            "UPDATE proposals SET document_key = $2 WHERE id = $1", proposal["id"], stored.key
+        )
+        return stored.key
+
+    @activity.defn(name=names.ACCEPT_PROPOSAL)
+    async def accept_proposal(self, accept: AcceptProposalInput) -> str:
+        """Record the signature and create the draft invoice, all in one transaction."""
+        signature = accept.signature
+        async with business_errors(), self._s.pool.acquire() as conn, conn.transaction():
+            proposal = await store.proposal(conn, accept.proposal_id, lock=True)
+            if proposal["invoice_id"] is not None:
+                return str(proposal["invoice_id"])
+            if proposal["status"] != ProposalStatus.SENT:
+                raise ApplicationError(
+                    f"the proposal is {proposal['status']} and can no longer be signed",
+                    type="IllegalTransition",
+                    non_retryable=True,
+                )
+            await conn.execute(
+                """INSERT INTO signatures (proposal_id, signer_name, signer_email, signed_at, ip,
+                       user_agent, document_sha256, consent_text, source)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                proposal["id"],
+                signature.signer_name,
+                signature.signer_email,
+                signature.signed_at,
+                signature.ip,
+                signature.user_agent,
+                signature.document_sha256,
+                signature.consent_text,
+                signature.source,
+            )
+            seller = await store.company(conn, proposal["company_id"])
+            invoice_id = await conn.fetchval(
+                """INSERT INTO invoices (company_id, client_id, proposal_id, series, currency,
+                       payment_terms_days, notes, subtotal, vat_total, total)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
+                proposal["company_id"],
+                proposal["client_id"],
+                proposal["id"],
+                seller["invoice_series"],
+                proposal["currency"],
+                proposal["payment_terms_days"],
+                proposal["notes"],
+                proposal["subtotal"],
+                proposal["vat_total"],
+                proposal["total"],
+            )
+            await conn.execute(
+                """INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit,
+                       unit_price, discount_percent, vat_rate, net_amount)
+                   SELECT $1, position, description, quantity, unit, unit_price,
+                       discount_percent, vat_rate, net_amount
+                   FROM proposal_lines WHERE proposal_id = $2""",
+                invoice_id,
+                proposal["id"],
+            )
+            await conn.execute(
+                """UPDATE proposals SET status = 'signed', signed_at = $2, invoice_id = $3,
+                       updated_at = now() WHERE id = $1""",
+                proposal["id"],
+                signature.signed_at,
+                invoice_id,
+            )
+            await conn.execute(
+                """UPDATE access_tokens SET used_at = $2
+                   WHERE proposal_id = $1 AND purpose = 'sign' AND used_at IS NULL""",
+                proposal["id"],
+                signature.signed_at,
+            )
+            await store.audit(
+                conn,
+                "signed",
+                signature.signer_name,
+                signature.signed_at,
+                proposal_id=proposal["id"],
+                ip=signature.ip,
+                user_agent=signature.user_agent,
+                data={
+                    "signer_email": signature.signer_email,
+                    "source": signature.source,
+                    "document_sha256": signature.document_sha256,
+                    "consent_text": signature.consent_text,
+                },
+            )
+            await store.audit(
+                conn,
+                "invoice_created",
+                "system",
+                signature.signed_at,
+                proposal_id=proposal["id"],
+                data={"invoice_id": str(invoice_id)},
+            )
+            return str(invoice_id)
+
+    @activity.defn(name=names.CLOSE_PROPOSAL)
+    async def close_proposal(self, close: CloseProposalInput) -> None:
+        status = ProposalStatus(close.status)
+        column = {ProposalStatus.DECLINED: "declined_at", ProposalStatus.EXPIRED: "expired_at"}[
+            status
+        ]
+        async with business_errors(), self._s.pool.acquire() as conn, conn.transaction():
+            proposal = await store.proposal(conn, close.proposal_id, lock=True)
+            if proposal["status"] != ProposalStatus.SENT:
+                return
+            await conn.execute(
+                f"""UPDATE proposals SET status = $2, {column} = $3, decline_reason = $4,
+                        updated_at = now() WHERE id = $1""",
+                proposal["id"],
+                status.value,
+                close.at,
+                close.reason or None,
+            )
+            await store.audit(
+                conn,
+                status.value,
+                "system" if status == ProposalStatus.EXPIRED else "client",
+                close.at,
+                proposal_id=proposal["id"],
+                data={"reason": close.reason} if close.reason else None,
+            )

@@ -1,0 +1,336 @@
+"""SQL shared by the activities and the HTTP API. PostgreSQL is the system of record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from domain.money import Line, amount_due, compute_totals, line_net, round_money
+from domain.schedule import overdue_at, plan_reminders, reminders_after
+from domain.status import InvoiceStatus, check_transition
+from workflows.shared import InvoiceSnapshot, ReminderPlan
+
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Row = asyncpg.Record
+
+DEFAULT_COMPANY = {
+    "name": "q2c Demo SRL",
+    "email": "billing@q2c.localhost",
+    "country": "RO",
+    "tax_id": "RO18547290",
+    "address": "Str. Exemplu 1, București",
+    "iban": "RO49AAAA1B31007593840000",
+    "bank_name": "Banca Exemplu",
+}
+
+
+class NotFound(LookupError):
+    def __init__(self, kind: str, identifier: str) -> None:
+        super().__init__(f"{kind} {identifier} not found")
+        self.kind = kind
+
+
+async def default_company_id(conn: Connection) -> str:
+    """The seller. The first call creates one; later issues add per-company setup."""
+    query = "SELECT id FROM companies ORDER BY created_at, id LIMIT 1"
+    existing = await conn.fetchval(query)
+    if existing is not None:
+        return str(existing)
+    async with conn.transaction():
+        # Two first requests at once must not create two sellers.
+        await conn.execute("SELECT pg_advisory_xact_lock(4242)")
+        existing = await conn.fetchval(query)
+        if existing is None:
+            existing = await conn.fetchval(
+                """INSERT INTO companies (name, email, country, tax_id, address, iban, bank_name)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
+                *(
+                    DEFAULT_COMPANY[key]
+                    for key in (
+                        "name",
+                        "email",
+                        "country",
+                        "tax_id",
+                        "address",
+                        "iban",
+                        "bank_name",
+                    )
+                ),
+            )
+    return str(existing)
+
+
+async def fetch_one(conn: Connection, kind: str, query: str, *args: Any) -> Row:
+    row = await conn.fetchrow(query, *args)
+    if row is None:
+        raise NotFound(kind, str(args[0]))
+    return row
+
+
+async def company(conn: Connection, company_id: Any) -> Row:
+    return await fetch_one(conn, "company", "SELECT * FROM companies WHERE id = $1", company_id)
+
+
+async def client(conn: Connection, client_id: Any) -> Row:
+    return await fetch_one(conn, "client", "SELECT * FROM clients WHERE id = $1", client_id)
+
+
+async def proposal(conn: Connection, proposal_id: Any, lock: bool = False) -> Row:
+    query = "SELECT * FROM proposals WHERE id = $1" + (" FOR UPDATE" if lock else "")
+    return await fetch_one(conn, "proposal", query, proposal_id)
+
+
+async def invoice(conn: Connection, invoice_id: Any, lock: bool = False) -> Row:
+    query = "SELECT * FROM invoices WHERE id = $1" + (" FOR UPDATE" if lock else "")
+    return await fetch_one(conn, "invoice", query, invoice_id)
+
+
+async def lines(conn: Connection, table: str, owner_column: str, owner_id: Any) -> list[Row]:
+    assert table in ("proposal_lines", "invoice_lines")
+    return list(
+        await conn.fetch(
+            f"SELECT * FROM {table} WHERE {owner_column} = $1 ORDER BY position", owner_id
+        )
+    )
+
+
+def as_lines(rows: Sequence[Row]) -> list[Line]:
+    return [
+        Line(
+            description=row["description"],
+            quantity=row["quantity"],
+            unit_price=row["unit_price"],
+            vat_rate=row["vat_rate"],
+            unit=row["unit"],
+            discount_percent=row["discount_percent"],
+        )
+        for row in rows
+    ]
+
+
+async def replace_lines(
+    conn: Connection,
+    table: str,
+    owner_column: str,
+    owner_id: Any,
+    items: Sequence[Line],
+    currency: str,
+) -> None:
+    assert table in ("proposal_lines", "invoice_lines")
+    await conn.execute(f"DELETE FROM {table} WHERE {owner_column} = $1", owner_id)
+    await conn.executemany(
+        f"""INSERT INTO {table} ({owner_column}, position, description, quantity, unit,
+                unit_price, discount_percent, vat_rate, net_amount)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        [
+            (
+                owner_id,
+                position,
+                item.description,
+                item.quantity,
+                item.unit,
+                item.unit_price,
+                item.discount_percent,
+                item.vat_rate,
+                line_net(item, currency),
+            )
+            for position, item in enumerate(items, start=1)
+        ],
+    )
+
+
+async def set_invoice_totals(
+    conn: Connection, invoice_id: Any, items: Sequence[Line], currency: str
+) -> None:
+    totals = compute_totals(items, currency)
+    await conn.execute(
+        """UPDATE invoices SET subtotal = $2, vat_total = $3, total = $4, updated_at = now()
+           WHERE id = $1""",
+        invoice_id,
+        totals.subtotal,
+        totals.vat_total,
+        totals.total,
+    )
+
+
+async def change_invoice_status(
+    conn: Connection,
+    invoice_row: Row,
+    target: InvoiceStatus,
+    cause: str,
+    at: datetime,
+    extra_sql: str = "",
+    extra_args: Sequence[Any] = (),
+) -> None:
+    """Move an invoice to `target`, refusing an illegal move, and record why and when."""
+    current = InvoiceStatus(invoice_row["status"])
+    check_transition(current, target)
+    if current == target and not extra_sql:
+        return
+    await conn.execute(
+        f"UPDATE invoices SET status = $2, updated_at = now(){extra_sql} WHERE id = $1",
+        invoice_row["id"],
+        target.value,
+        *extra_args,
+    )
+    if current != target:
+        await conn.execute(
+            """INSERT INTO invoice_status_changes (invoice_id, from_status, to_status, cause,
+                   occurred_at) VALUES ($1, $2, $3, $4, $5)""",
+            invoice_row["id"],
+            current.value,
+            target.value,
+            cause,
+            at,
+        )
+
+
+async def snapshot(conn: Connection, invoice_id: Any) -> InvoiceSnapshot:
+    """The invoice as the workflow sees it, with its overdue instant and reminder plan."""
+    row = await invoice(conn, invoice_id)
+    seller = await company(conn, row["company_id"])
+    currency = row["currency"].strip()
+    due: date | None = row["due_date"]
+    reminders: list[ReminderPlan] = []
+    overdue_instant = None
+    if due is not None and row["sent_at"] is not None:
+        overdue_instant = overdue_at(due, seller["time_zone"])
+        planned = plan_reminders(
+            due, seller["reminder_offsets_days"], seller["reminder_hour"], seller["time_zone"]
+        )
+        reminders = [
+            ReminderPlan(step=p.step, send_at=p.send_at)
+            for p in reminders_after(planned, row["sent_at"])
+        ]
+    return InvoiceSnapshot(
+        invoice_id=str(row["id"]),
+        client_id=str(row["client_id"]),
+        status=row["status"],
+        currency=currency,
+        total=str(round_money(row["total"], currency)),
+        amount_paid=str(round_money(row["amount_paid"], currency)),
+        amount_due=str(round_money(amount_due(row["total"], row["amount_paid"]), currency)),
+        number=row["number"],
+        due_date=due.isoformat() if due else None,
+        overdue_at=overdue_instant,
+        reminders=reminders,
+    )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def new_access_token(
+    conn: Connection,
+    purpose: str,
+    expires_at: datetime,
+    *,
+    proposal_id: Any = None,
+    invoice_id: Any = None,
+) -> str:
+    """A link token of 256 random bits; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    await conn.execute(
+        """INSERT INTO access_tokens (token_hash, purpose, proposal_id, invoice_id, expires_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        hash_token(token),
+        purpose,
+        proposal_id,
+        invoice_id,
+        expires_at,
+    )
+    return token
+
+
+async def audit(
+    conn: Connection,
+    kind: str,
+    actor: str,
+    at: datetime,
+    *,
+    proposal_id: Any = None,
+    invoice_id: Any = None,
+    ip: str = "",
+    user_agent: str = "",
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Append an event whose hash covers the previous event's hash of the same document."""
+    owner_column, owner_id = (
+        ("proposal_id", proposal_id) if proposal_id is not None else ("invoice_id", invoice_id)
+    )
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(owner_id))
+    prev_hash = (
+        await conn.fetchval(
+            f"SELECT hash FROM audit_events WHERE {owner_column} = $1 ORDER BY id DESC LIMIT 1",
+            owner_id,
+        )
+        or ""
+    )
+    body = json.dumps(
+        {
+            "kind": kind,
+            "actor": actor,
+            "at": at.isoformat(),
+            "ip": ip,
+            "ua": user_agent,
+            "data": data or {},
+            "prev": prev_hash,
+            "doc": str(owner_id),
+        },
+        sort_keys=True,
+        default=str,
+    )
+    await conn.execute(
+        """INSERT INTO audit_events (proposal_id, invoice_id, kind, actor, occurred_at, ip,
+               user_agent, data, prev_hash, hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)""",
+        proposal_id,
+        invoice_id,
+        kind,
+        actor,
+        at,
+        ip,
+        user_agent,
+        json.dumps(data or {}, default=str),
+        prev_hash,
+        hashlib.sha256(body.encode()).hexdigest(),
+    )
+
+
+async def assign_number(
+    conn: Connection, company_id: Any, kind: str, series: str, year: int
+) -> str:
+    """The next number of a series. Call inside the transaction that stores it: the row lock
+    is held until that commits, so concurrent approvals queue and no number is skipped."""
+    from domain.numbering import format_number
+
+    await conn.execute(
+        """INSERT INTO number_series (company_id, kind, series) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING""",
+        company_id,
+        kind,
+        series,
+    )
+    row = await conn.fetchrow(
+        """SELECT pattern, next_seq FROM number_series
+           WHERE company_id = $1 AND kind = $2 AND series = $3 FOR UPDATE""",
+        company_id,
+        kind,
+        series,
+    )
+    assert row is not None
+    await conn.execute(
+        """UPDATE number_series SET next_seq = next_seq + 1
+           WHERE company_id = $1 AND kind = $2 AND series = $3""",
+        company_id,
+        kind,
+        series,
+    )
+    return format_number(row["pattern"], series, year, row["next_seq"])

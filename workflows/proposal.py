@@ -1,0 +1,117 @@
+"""ProposalWorkflow: email the proposal, wait for a signature, a refusal or expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain.status import ProposalStatus
+    from workflows import activity_names as act
+    from workflows.invoice import InvoiceWorkflow
+    from workflows.shared import (
+        AcceptProposalInput,
+        CloseProposalInput,
+        DeclineProposal,
+        InvoiceWorkflowInput,
+        ProposalRef,
+        ProposalSent,
+        ProposalState,
+        ProposalWorkflowInput,
+        SignProposal,
+        invoice_workflow_id,
+    )
+
+ACTIVITY_TIMEOUT = timedelta(minutes=2)
+ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+
+
+@workflow.defn
+class ProposalWorkflow:
+    def __init__(self) -> None:
+        self._proposal_id = ""
+        self._status = ProposalStatus.DRAFT
+        self._invoice_id: str | None = None
+        self._signature: SignProposal | None = None
+        self._decline: DeclineProposal | None = None
+
+    @workflow.run
+    async def run(self, input: ProposalWorkflowInput) -> ProposalState:
+        self._proposal_id = input.proposal_id
+        sent: ProposalSent = await workflow.execute_activity(
+            act.SEND_PROPOSAL,
+            ProposalRef(input.proposal_id),
+            result_type=ProposalSent,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self._status = ProposalStatus(sent.status)
+        if self._status != ProposalStatus.SENT:
+            return self._state()
+
+        remaining = max(sent.expires_at - workflow.now(), timedelta(0))
+        try:
+            await workflow.wait_condition(
+                lambda: self._signature is not None or self._decline is not None,
+                timeout=remaining,
+            )
+        except TimeoutError:
+            await self._close(ProposalStatus.EXPIRED, "")
+            return self._state()
+
+        if self._signature is not None:
+            await self._accept(self._signature)
+        elif self._decline is not None:
+            await self._close(ProposalStatus.DECLINED, self._decline.reason)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state()
+
+    @workflow.signal
+    def sign(self, signature: SignProposal) -> None:
+        if self._signature is None and self._decline is None:
+            self._signature = signature
+        else:
+            workflow.logger.warning("sign ignored: proposal %s already answered", self._proposal_id)
+
+    @workflow.signal
+    def decline(self, decline: DeclineProposal) -> None:
+        if self._signature is None and self._decline is None:
+            self._decline = decline
+        else:
+            workflow.logger.warning(
+                "decline ignored: proposal %s already answered", self._proposal_id
+            )
+
+    @workflow.query
+    def status(self) -> ProposalState:
+        return self._state()
+
+    async def _accept(self, signature: SignProposal) -> None:
+        self._invoice_id = await workflow.execute_activity(
+            act.ACCEPT_PROPOSAL,
+            AcceptProposalInput(self._proposal_id, signature),
+            result_type=str,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self._status = ProposalStatus.SIGNED
+        await workflow.start_child_workflow(
+            InvoiceWorkflow.run,
+            InvoiceWorkflowInput(invoice_id=self._invoice_id),
+            id=invoice_workflow_id(self._invoice_id),
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        )
+
+    async def _close(self, status: ProposalStatus, reason: str) -> None:
+        await workflow.execute_activity(
+            act.CLOSE_PROPOSAL,
+            CloseProposalInput(self._proposal_id, status.value, workflow.now(), reason),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self._status = status
+
+    def _state(self) -> ProposalState:
+        return ProposalState(self._proposal_id, self._status.value, self._invoice_id)

@@ -1,0 +1,16 @@
+"""Custom search attributes that mirror an invoice for the Temporal UI's list filters.
+
+No personal data goes here: ids, numbers, statuses, amounts and dates only.
+"""
+
+from temporalio.common import SearchAttributeKey
+
+STATUS = SearchAttributeKey.for_keyword("Q2CStatus")
+CLIENT_ID = SearchAttributeKey.for_keyword("Q2CClientId")
+INVOICE_NUMBER = SearchAttributeKey.for_keyword("Q2CInvoiceNumber")
+# A float only as a filter mirror ("amount due > 1000"); the amount of record is numeric in SQL.
+AMOUNT_DUE = SearchAttributeKey.for_float("Q2CAmountDue")
+CURRENCY = SearchAttributeKey.for_keyword("Q2CCurrency")
+DUE_DATE = SearchAttributeKey.for_datetime("Q2CDueDate")
+
+ALL = (STATUS, CLIENT_ID, INVOICE_NUMBER, AMOUNT_DUE, CURRENCY, DUE_DATE)

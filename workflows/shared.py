@@ -1,0 +1,194 @@
+"""The dataclasses that cross the workflow/activity boundary.
+
+Amounts travel as decimal strings and calendar dates as ISO strings: Temporal's JSON
+converter knows neither Decimal nor date, and a float must never carry money.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+PROPOSAL_WORKFLOW_PREFIX = "proposal-"
+INVOICE_WORKFLOW_PREFIX = "invoice-"
+
+
+def proposal_workflow_id(proposal_id: str) -> str:
+    return PROPOSAL_WORKFLOW_PREFIX + proposal_id
+
+
+def invoice_workflow_id(invoice_id: str) -> str:
+    return INVOICE_WORKFLOW_PREFIX + invoice_id
+
+
+# --- workflow inputs -----------------------------------------------------------------
+
+
+@dataclass
+class ProposalWorkflowInput:
+    proposal_id: str
+
+
+@dataclass
+class ReminderPlan:
+    step: int
+    send_at: datetime
+
+
+@dataclass
+class InvoiceSnapshot:
+    """What the invoice workflow needs to know to decide its next step; read from the DB."""
+
+    invoice_id: str
+    client_id: str
+    status: str
+    currency: str
+    total: str
+    amount_paid: str
+    amount_due: str
+    number: str | None = None
+    due_date: str | None = None
+    overdue_at: datetime | None = None
+    reminders: list[ReminderPlan] = field(default_factory=list)
+
+
+@dataclass
+class InvoiceWorkflowInput:
+    invoice_id: str
+    # Carried across continue-as-new; a fresh invoice starts with neither.
+    snapshot: InvoiceSnapshot | None = None
+    reminders_done: list[int] = field(default_factory=list)
+
+
+# --- signals and updates ---------------------------------------------------------------
+
+
+@dataclass
+class SignProposal:
+    signer_name: str
+    signed_at: datetime
+    document_sha256: str
+    consent_text: str
+    signer_email: str = ""
+    ip: str = ""
+    user_agent: str = ""
+    source: str = "page"
+
+
+@dataclass
+class DeclineProposal:
+    reason: str
+    declined_at: datetime
+    ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass
+class ApproveInvoice:
+    approved_by: str = "operator"
+
+
+@dataclass
+class VoidInvoice:
+    reason: str = ""
+    voided_by: str = "operator"
+
+
+@dataclass
+class LineData:
+    description: str
+    quantity: str
+    unit_price: str
+    vat_rate: str
+    unit: str = ""
+    discount_percent: str = "0"
+
+
+@dataclass
+class InvoiceEdit:
+    lines: list[LineData] | None = None
+    due_date: str | None = None
+    notes: str | None = None
+
+
+@dataclass
+class PaymentRequest:
+    amount: str
+    paid_at: str
+    reference: str
+    currency: str | None = None
+
+
+@dataclass
+class PaymentResult:
+    recorded: bool
+    snapshot: InvoiceSnapshot
+
+
+@dataclass
+class ProposalState:
+    proposal_id: str
+    status: str
+    invoice_id: str | None = None
+
+
+# --- activity inputs -------------------------------------------------------------------
+
+
+@dataclass
+class ProposalRef:
+    proposal_id: str
+
+
+@dataclass
+class ProposalSent:
+    status: str
+    expires_at: datetime
+
+
+@dataclass
+class AcceptProposalInput:
+    proposal_id: str
+    signature: SignProposal
+
+
+@dataclass
+class CloseProposalInput:
+    proposal_id: str
+    status: str
+    at: datetime
+    reason: str = ""
+
+
+@dataclass
+class InvoiceRef:
+    invoice_id: str
+    at: datetime
+
+
+@dataclass
+class EditInvoiceInput:
+    invoice_id: str
+    edit: InvoiceEdit
+    at: datetime
+
+
+@dataclass
+class ReminderInput:
+    invoice_id: str
+    step: int
+    scheduled_for: datetime
+
+
+@dataclass
+class RecordPaymentInput:
+    invoice_id: str
+    payment: PaymentRequest
+    at: datetime
+
+
+@dataclass
+class VoidInvoiceInput:
+    invoice_id: str
+    reason: str
+    at: datetime
