@@ -1,0 +1,117 @@
+"""Fixtures on real parts: pgserver PostgreSQL, the Temporal time-skipping test server,
+an aiosmtpd SMTP peer, WeasyPrint, and the FastAPI app served in-process."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pgserver
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.services import Services
+from starter.api import create_app
+from starter.config import Settings
+from starter.devstack import ensure_search_attributes
+from starter.mailsink import MailSink
+from starter.migrate import migrate
+from worker import build_worker, services_for
+
+API_KEY = "test-api-key"
+PUBLIC_URL = "http://q2c.test"
+BUSINESS_TABLES = (
+    "tasks, webhook_events, email_outbox, audit_events, signatures, access_tokens, payments, "
+    "invoice_status_changes, invoice_lines, proposal_lines, number_series, documents, clients, "
+    "companies, invoices, proposals"
+)
+
+
+def binary(name: str) -> str:
+    """A server binary from the pip packages, installed beside this interpreter."""
+    path = Path(sys.executable).parent / name
+    assert path.exists(), f"{name} is missing: install the project's dev extras"
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    url: str = server.get_uri()
+    migrate(url)
+    yield url
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(database_url, min_size=2, max_size=20) as created:
+        yield created
+
+
+@pytest.fixture
+async def db(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The pool, over empty business tables."""
+    await pool.execute(f"TRUNCATE {BUSINESS_TABLES} CASCADE")
+    return pool
+
+
+@pytest.fixture
+def mail() -> Iterator[MailSink]:
+    sink = MailSink(None, port=0)
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server")
+    )
+    async with environment:
+        await ensure_search_attributes(environment.client)
+        yield environment
+
+
+@dataclass
+class Stack:
+    env: WorkflowEnvironment
+    api: httpx.AsyncClient
+    mail: MailSink
+    db: asyncpg.Pool
+    settings: Settings
+    services: Services
+
+
+@pytest.fixture
+async def stack(
+    env: WorkflowEnvironment, db: asyncpg.Pool, mail: MailSink, database_url: str
+) -> AsyncIterator[Stack]:
+    settings = Settings(
+        database_url=database_url,
+        temporal_address="unused",
+        temporal_namespace=env.client.namespace,
+        smtp_url=f"smtp://127.0.0.1:{mail.port}",
+        public_url=PUBLIC_URL,
+        api_key=API_KEY,
+        api_url=PUBLIC_URL,
+        mail_from="q2c tests <invoices@q2c.test>",
+        task_queue=f"q2c-test-{uuid.uuid4()}",
+    )
+    async with services_for(settings) as services:
+        async with build_worker(env.client, services, settings.task_queue):
+            app = create_app(settings, pool=db, temporal=env.client)
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+                async with httpx.AsyncClient(
+                    transport=transport,
+                    base_url=PUBLIC_URL,
+                    headers={"Authorization": f"Bearer {API_KEY}"},
+                ) as api:
+                    yield Stack(env, api, mail, db, settings, services)
