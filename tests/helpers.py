@@ -29,10 +29,10 @@ CLIENT = {
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0, what: str = "condition"
+    probe: Callable[[], Awaitable[T | None]], within: float = 20.0, what: str = "condition"
 ) -> T:
     """Poll until `probe` returns something truthy; the workflows run beside the test."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         value = await probe()
         if value:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from workflows.shared import invoice_workflow_id
-
 from tests.conftest import Stack
 from tests.helpers import (
     CLIENT,
@@ -17,6 +15,7 @@ from tests.helpers import (
     proposal_email,
     wait_invoice_status,
 )
+from workflows.shared import invoice_workflow_id
 
 
 async def test_proposal_to_paid_through_the_api(stack: Stack) -> None:
@@ -56,7 +55,7 @@ async def test_proposal_to_paid_through_the_api(stack: Stack) -> None:
     signature = await stack.db.fetchrow(
         "SELECT * FROM signatures WHERE proposal_id = $1", proposal["id"]
     )
-    assert signature["signer_name"] == "Ana Pop"
+    assert signature is not None and signature["signer_name"] == "Ana Pop"
     assert signature["ip"] == "203.0.113.7" and signature["user_agent"] == "pytest-browser/1.0"
     assert len(signature["document_sha256"]) == 64
 
@@ -160,7 +159,7 @@ async def test_bad_input_names_the_field_and_unknown_ids_are_404(stack: Stack) -
     assert unauthorized.status_code == 401
     unknown_link = await stack.api.get("/sign/not-a-real-token")
     assert unknown_link.status_code == 404 and "proposal" not in unknown_link.text.lower()
-    assert await eventually(lambda: _no_mail(stack), timeout=1) is True
+    assert await eventually(lambda: _no_mail(stack), within=1) is True
 
 
 async def _no_mail(stack: Stack) -> bool:

