@@ -1,0 +1,116 @@
+"""Invoice numbers are unique and gapless, even when approvals arrive all at once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+
+import asyncpg
+
+from activities import store
+from tests.conftest import Stack
+from tests.helpers import create_client, eventually
+from workflows.invoice import InvoiceWorkflow
+from workflows.shared import ApproveInvoice, InvoiceWorkflowInput, invoice_workflow_id
+
+
+async def _draft_invoices(stack: Stack, count: int) -> list[str]:
+    """Drafts as a signature leaves them, one line each, straight in the database."""
+    client_id = await create_client(stack)
+    async with stack.db.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        ids = []
+        for index in range(count):
+            invoice_id = await conn.fetchval(
+                """INSERT INTO invoices (company_id, client_id, series, currency,
+                       payment_terms_days, subtotal, vat_total, total)
+                   VALUES ($1, $2, 'INV', 'RON', 14, 100, 21, 121) RETURNING id""",
+                company_id,
+                client_id,
+            )
+            await conn.execute(
+                """INSERT INTO invoice_lines (invoice_id, position, description, quantity,
+                       unit_price, vat_rate, net_amount)
+                   VALUES ($1, 1, $2, 1, 100, 21, 100)""",
+                invoice_id,
+                f"Serviciu {index}",
+            )
+            ids.append(str(invoice_id))
+    return ids
+
+
+async def test_fifty_concurrent_approvals_get_fifty_gapless_numbers(stack: Stack) -> None:
+    invoice_ids = await _draft_invoices(stack, 50)
+    handles = await asyncio.gather(
+        *(
+            stack.env.client.start_workflow(
+                InvoiceWorkflow.run,
+                InvoiceWorkflowInput(invoice_id),
+                id=invoice_workflow_id(invoice_id),
+                task_queue=stack.settings.task_queue,
+            )
+            for invoice_id in invoice_ids
+        )
+    )
+
+    async def all_in(status: str) -> bool:
+        count = await stack.db.fetchval("SELECT count(*) FROM invoices WHERE status = $1", status)
+        return bool(count == len(invoice_ids))
+
+    await eventually(lambda: all_in("awaiting_review"), within=120, what="50 drafts")
+    await asyncio.gather(
+        *(handle.signal(InvoiceWorkflow.approve, ApproveInvoice()) for handle in handles)
+    )
+    await eventually(lambda: all_in("sent"), within=180, what="50 sent invoices")
+
+    numbers = [row["number"] for row in await stack.db.fetch("SELECT number FROM invoices")]
+    sequence = sorted(int(re.fullmatch(r"INV-\d{4}-(\d{5})", n).group(1)) for n in numbers)  # type: ignore[union-attr]
+    assert sequence == list(range(1, 51))
+    assert len(stack.mail.messages) == 50
+
+
+async def test_two_hundred_concurrent_numberings_across_two_series_are_gapless(
+    stack: Stack,
+) -> None:
+    """Half the transactions roll back after taking a number: their numbers are reissued."""
+    invoice_ids = await _draft_invoices(stack, 200)
+    async with stack.db.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+    rng = random.Random(7)
+    plan = [(invoice_id, rng.choice(["A", "B"]), rng.random() < 0.5) for invoice_id in invoice_ids]
+
+    async def approve(invoice_id: str, series: str, fail_first: bool) -> None:
+        for attempt in range(2):
+            try:
+                async with stack.db.acquire() as conn, conn.transaction():
+                    number = await store.assign_number(conn, company_id, "invoice", series, 2026)
+                    await conn.execute(
+                        "UPDATE invoices SET number = $2, series = $3 WHERE id = $1",
+                        invoice_id,
+                        number,
+                        series,
+                    )
+                    if fail_first and attempt == 0:
+                        raise RuntimeError("the approval fails after taking a number")
+                return
+            except RuntimeError:
+                continue
+
+    await asyncio.gather(*(approve(*step) for step in plan))
+    for series in ("A", "B"):
+        rows = await stack.db.fetch(
+            "SELECT number FROM invoices WHERE series = $1 AND number IS NOT NULL", series
+        )
+        expected = sum(1 for _, chosen, _ in plan if chosen == series)
+        assert sorted(row["number"] for row in rows) == [
+            f"{series}-2026-{seq:05}" for seq in range(1, expected + 1)
+        ]
+
+
+async def test_a_number_is_never_given_twice(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        first = await store.assign_number(conn, company_id, "invoice", "X", 2026)
+        second = await store.assign_number(conn, company_id, "invoice", "X", 2026)
+    assert (first, second) == ("X-2026-00001", "X-2026-00002")
