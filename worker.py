@@ -11,6 +11,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -69,6 +70,8 @@ def build_worker(client: Client, services: Services, task_queue: str) -> Worker:
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities_of(services),
+        # A deploy lets running sends and renders finish instead of cancelling them.
+        graceful_shutdown_timeout=timedelta(seconds=15),
     )
 
 

@@ -214,5 +214,7 @@ class ProposalActivities:
                 "system" if status == ProposalStatus.EXPIRED else "client",
                 close.at,
                 proposal_id=proposal["id"],
+                ip=close.ip,
+                user_agent=close.user_agent,
                 data={"reason": close.reason} if close.reason else None,
             )

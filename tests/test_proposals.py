@@ -33,6 +33,10 @@ async def test_decline_is_recorded_and_the_link_stops_offering_a_form(stack: Sta
     assert late.status_code == 409
     assert await stack.db.fetchval("SELECT count(*) FROM invoices") == 0
     assert await stack.db.fetchval("SELECT count(*) FROM signatures") == 0
+    audit = await stack.db.fetchrow(
+        "SELECT * FROM audit_events WHERE proposal_id = $1 AND kind = 'declined'", proposal["id"]
+    )
+    assert audit is not None and audit["ip"] == "203.0.113.7" and audit["actor"] == "client"
 
 
 async def test_proposal_expires_at_the_end_of_its_last_valid_day(stack: Stack) -> None:

@@ -58,13 +58,13 @@ class ProposalWorkflow:
                 timeout=remaining,
             )
         except TimeoutError:
-            await self._close(ProposalStatus.EXPIRED, "")
+            await self._close(ProposalStatus.EXPIRED, None)
             return self._state()
 
         if self._signature is not None:
             await self._accept(self._signature)
         elif self._decline is not None:
-            await self._close(ProposalStatus.DECLINED, self._decline.reason)
+            await self._close(ProposalStatus.DECLINED, self._decline)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state()
 
@@ -104,10 +104,17 @@ class ProposalWorkflow:
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
 
-    async def _close(self, status: ProposalStatus, reason: str) -> None:
+    async def _close(self, status: ProposalStatus, decline: DeclineProposal | None) -> None:
         await workflow.execute_activity(
             act.CLOSE_PROPOSAL,
-            CloseProposalInput(self._proposal_id, status.value, workflow.now(), reason),
+            CloseProposalInput(
+                self._proposal_id,
+                status.value,
+                decline.declined_at if decline else workflow.now(),
+                reason=decline.reason if decline else "",
+                ip=decline.ip if decline else "",
+                user_agent=decline.user_agent if decline else "",
+            ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )

@@ -158,6 +158,8 @@ class CloseProposalInput:
     status: str
     at: datetime
     reason: str = ""
+    ip: str = ""
+    user_agent: str = ""
 
 
 @dataclass
