@@ -399,16 +399,16 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     own_temporal = not env.get("TEMPORAL_ADDRESS")
     own_mail = not env.get("SMTP_URL")
 
+    # Fail fast, before starting anything, when a port we need is taken. The API's port
+    # first: while another `q2c dev` runs, its Temporal server is no leftover to stop.
+    _check_port_free(api_host, api_port, "API", "Or set Q2C_API_PORT.")
+    if own_mail:
+        _check_port_free(SMTP_HOST, SMTP_PORT, "SMTP sink", "Or set SMTP_URL.")
     if own_temporal:
         await asyncio.to_thread(_stop_stale_temporal, state)
-    # Fail fast, before starting anything, when a port we need is taken.
-    _check_port_free(api_host, api_port, "API", "Or set Q2C_API_PORT.")
-    if own_temporal:
         hint = "Or point TEMPORAL_ADDRESS at a running server."
         _check_port_free("127.0.0.1", TEMPORAL_PORT, "Temporal", hint)
         _check_port_free("127.0.0.1", TEMPORAL_UI_PORT, "Temporal UI", hint)
-    if own_mail:
-        _check_port_free(SMTP_HOST, SMTP_PORT, "SMTP sink", "Or set SMTP_URL.")
 
     # PostgreSQL
     if own_db:
