@@ -21,7 +21,7 @@ import jinja2
 from activities import store
 from activities.store import Connection, Row
 from domain.i18n import format_day, format_money, labels, pick_locale
-from domain.money import compute_totals
+from domain.money import compute_totals, plain_decimal
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -91,18 +91,13 @@ async def store_document(conn: Connection, key: str, content: bytes) -> StoredDo
 def _line_view(row: Row, currency: str, locale: str) -> dict[str, Any]:
     return {
         "description": row["description"],
-        "quantity": _plain(row["quantity"]),
+        "quantity": plain_decimal(row["quantity"]),
         "unit": row["unit"],
         "unit_price": format_money(row["unit_price"], currency, locale),
-        "discount_percent": _plain(row["discount_percent"]),
-        "vat_rate": _plain(row["vat_rate"]),
+        "discount_percent": plain_decimal(row["discount_percent"]),
+        "vat_rate": plain_decimal(row["vat_rate"]),
         "net": format_money(row["net_amount"], currency, locale),
     }
-
-
-def _plain(value: Decimal) -> str:
-    normalized = value.normalize()
-    return f"{normalized:f}"
 
 
 async def document_context(
@@ -135,7 +130,7 @@ async def document_context(
         "currency": currency,
         "lines": [_line_view(row, currency, locale) for row in line_rows],
         "vat_groups": [
-            {"rate": _plain(group.rate), "base": money(group.base), "vat": money(group.vat)}
+            {"rate": plain_decimal(group.rate), "base": money(group.base), "vat": money(group.vat)}
             for group in totals.vat_groups
         ],
         "subtotal": money(totals.subtotal),

@@ -110,6 +110,11 @@ def compute_totals(lines: Iterable[Line], currency: str) -> Totals:
     )
 
 
+def plain_decimal(value: Decimal) -> str:
+    """10.0000 as "10", 20 as "20", 0.5000 as "0.5": never scientific notation."""
+    return f"{value.normalize():f}"
+
+
 def amount_due(total: Decimal, paid: Decimal) -> Decimal:
     """What the client still owes; an over-payment leaves nothing due (the excess is credit)."""
     return max(total - paid, ZERO)

@@ -23,12 +23,12 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from activities import store
 from activities.documents import template_environment
 from domain.i18n import labels, pick_locale
-from domain.money import compute_totals, round_money
+from domain.money import compute_totals, plain_decimal, round_money
 from domain.schedule import local_date
 from domain.status import (
     IllegalTransition,
@@ -253,11 +253,11 @@ def _operator_routes(app: FastAPI, settings: Settings) -> None:
             body["lines"] = [
                 {
                     "description": line["description"],
-                    "quantity": str(line["quantity"].normalize()),
+                    "quantity": plain_decimal(line["quantity"]),
                     "unit": line["unit"],
                     "unit_price": str(line["unit_price"]),
-                    "discount_percent": str(line["discount_percent"].normalize()),
-                    "vat_rate": str(line["vat_rate"].normalize()),
+                    "discount_percent": plain_decimal(line["discount_percent"]),
+                    "vat_rate": plain_decimal(line["vat_rate"]),
                     "net_amount": _money(line["net_amount"], row["currency"]),
                 }
                 for line in await store.lines(conn, "invoice_lines", "invoice_id", invoice_id)
@@ -329,8 +329,10 @@ def _operator_routes(app: FastAPI, settings: Settings) -> None:
             invoice_id,
             body.reference,
         )
-        if not already:
-            check_can_pay(InvoiceStatus(row["status"]))
+        if already:
+            # Idempotent by reference, even once the invoice is paid and its workflow closed.
+            return _invoice_json(row) | {"payment_recorded": False}
+        check_can_pay(InvoiceStatus(row["status"]))
         result = await _update(
             _invoice_handle(state, invoice_id),
             InvoiceWorkflow.record_payment,
@@ -361,7 +363,10 @@ async def _update(handle: WorkflowHandle[Any, Any], update: Any, argument: Any) 
     try:
         return await handle.execute_update(update, argument)
     except WorkflowUpdateFailedError as failed:
-        cause = failed.cause
+        # The refusal may come from the validator, or from an activity the handler ran.
+        cause: BaseException | None = failed.cause
+        while isinstance(cause, ActivityError):
+            cause = cause.cause
         if isinstance(cause, ApplicationError):
             status = {"IllegalTransition": 409, "InvalidInput": 422, "NotFound": 404}.get(
                 cause.type or "", 500

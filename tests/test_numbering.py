@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+from typing import Any
 
 import asyncpg
+from temporalio.client import WorkflowHandle
 
 from activities import store
 from tests.conftest import Stack
 from tests.helpers import create_client, eventually
 from workflows.invoice import InvoiceWorkflow
-from workflows.shared import ApproveInvoice, InvoiceWorkflowInput, invoice_workflow_id
+from workflows.shared import (
+    ApproveInvoice,
+    InvoiceWorkflowInput,
+    PaymentRequest,
+    invoice_workflow_id,
+)
 
 
 async def _draft_invoices(stack: Stack, count: int) -> list[str]:
@@ -114,3 +121,31 @@ async def test_a_number_is_never_given_twice(db: asyncpg.Pool) -> None:
         first = await store.assign_number(conn, company_id, "invoice", "X", 2026)
         second = await store.assign_number(conn, company_id, "invoice", "X", 2026)
     assert (first, second) == ("X-2026-00001", "X-2026-00002")
+
+
+async def test_an_early_approval_and_payment_wait_for_the_invoice_instead_of_vanishing(
+    stack: Stack,
+) -> None:
+    """The API reads the database, which can run a step ahead of the workflow's own copy."""
+    (invoice_id,) = await _draft_invoices(stack, 1)
+    handle = await stack.env.client.start_workflow(
+        InvoiceWorkflow.run,
+        InvoiceWorkflowInput(invoice_id),
+        id=invoice_workflow_id(invoice_id),
+        task_queue=stack.settings.task_queue,
+    )
+    await handle.signal(InvoiceWorkflow.approve, ApproveInvoice())
+    await eventually(lambda: _approval_seen(handle), what="the approval to be taken")
+    result = await handle.execute_update(
+        InvoiceWorkflow.record_payment,
+        PaymentRequest(amount="21.00", paid_at="2026-12-01", reference="EARLY-1"),
+    )
+    assert result.recorded and result.snapshot.status == "partially_paid"
+    assert result.snapshot.number is not None and result.snapshot.amount_due == "100.00"
+
+
+async def _approval_seen(handle: WorkflowHandle[Any, Any]) -> bool:
+    # The payment must arrive while the approval is still in flight to test the window;
+    # wait only until the workflow has the signal, not until it has acted on it.
+    description = await handle.describe()
+    return description.raw_description.workflow_execution_info.history_length > 3

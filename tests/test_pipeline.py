@@ -106,11 +106,26 @@ async def test_proposal_to_paid_through_the_api(stack: Stack) -> None:
     )
     assert float_amount.status_code == 422 and "amount" in float_amount.text
 
+    too_precise = await stack.api.post(
+        payments, json={"amount": "0.001", "paid_at": "2026-12-02", "reference": "OP-X"}
+    )
+    assert too_precise.status_code == 422 and "amount" in too_precise.json()["detail"]
+
     last = await stack.api.post(
         payments, json={"amount": "3114.00", "paid_at": "2026-12-02", "reference": "OP-124"}
     )
     assert last.status_code == 201 and last.json()["status"] == "paid"
     assert last.json()["amount_due"] == "0.00"
+
+    retried = await stack.api.post(
+        payments, json={"amount": "3114.00", "paid_at": "2026-12-02", "reference": "OP-124"}
+    )
+    assert retried.status_code == 200 and retried.json()["payment_recorded"] is False
+    lines = (await get_json(stack, f"/api/v1/invoices/{invoice_id}"))["lines"]
+    assert [(line["quantity"], line["vat_rate"], line["net_amount"]) for line in lines] == [
+        ("10", "21", "2500.00"),
+        ("1", "21", "900.00"),
+    ]
 
     after_paid = await stack.api.post(f"/api/v1/invoices/{invoice_id}/approve")
     assert after_paid.status_code == 409

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
+IN_REVIEW = (InvoiceStatus.DRAFT, InvoiceStatus.AWAITING_REVIEW)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 
@@ -70,7 +71,7 @@ class InvoiceWorkflow:
         else:
             self._apply(input.snapshot)
 
-        if self._status in (InvoiceStatus.DRAFT, InvoiceStatus.AWAITING_REVIEW):
+        if self._status in IN_REVIEW:
             await workflow.wait_condition(
                 lambda: self._approval is not None or self._void is not None
             )
@@ -139,8 +140,12 @@ class InvoiceWorkflow:
 
     @workflow.signal
     def approve(self, approval: ApproveInvoice) -> None:
+        # A draft still being rendered counts as in review: the approval waits for it.
+        status = self._status
+        if status == InvoiceStatus.DRAFT:
+            status = InvoiceStatus.AWAITING_REVIEW
         try:
-            check_can_approve(self._status)
+            check_can_approve(status)
         except IllegalTransition as refused:
             workflow.logger.warning("approve ignored: %s", refused.reason)
             return
@@ -187,7 +192,10 @@ class InvoiceWorkflow:
 
     @workflow.update
     async def record_payment(self, payment: PaymentRequest) -> PaymentResult:
+        # A payment can arrive while the approved invoice is still being sent.
+        await workflow.wait_condition(lambda: self._status not in IN_REVIEW)
         async with self._lock:
+            self._refuse_unless(check_can_pay)
             result: PaymentResult = await workflow.execute_activity(
                 act.RECORD_PAYMENT,
                 RecordPaymentInput(self._invoice_id, payment, workflow.now()),
@@ -201,7 +209,9 @@ class InvoiceWorkflow:
 
     @record_payment.validator
     def validate_payment(self, payment: PaymentRequest) -> None:
-        self._refuse_unless(check_can_pay)
+        being_sent = self._approval is not None and self._status in IN_REVIEW
+        if not being_sent:
+            self._refuse_unless(check_can_pay)
         try:
             amount = parse_decimal(payment.amount, "amount")
         except MoneyError as bad:
