@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -103,6 +105,7 @@ class ProposalActivities:
     async def accept_proposal(self, accept: AcceptProposalInput) -> str:
         """Record the signature and create the draft invoice, all in one transaction."""
         signature = accept.signature
+        consent_sha256 = hashlib.sha256(signature.consent_text.encode()).hexdigest()
         async with business_errors(), self._s.pool.acquire() as conn, conn.transaction():
             proposal = await store.proposal(conn, accept.proposal_id, lock=True)
             if proposal["invoice_id"] is not None:
@@ -115,8 +118,9 @@ class ProposalActivities:
                 )
             await conn.execute(
                 """INSERT INTO signatures (proposal_id, signer_name, signer_email, signed_at, ip,
-                       user_agent, document_sha256, consent_text, source)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                       user_agent, document_sha256, consent_text, consent_sha256, source,
+                       signature_image_key)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
                 proposal["id"],
                 signature.signer_name,
                 signature.signer_email,
@@ -125,7 +129,9 @@ class ProposalActivities:
                 signature.user_agent,
                 signature.document_sha256,
                 signature.consent_text,
+                consent_sha256,
                 signature.source,
+                signature.signature_image_key or None,
             )
             seller = await store.company(conn, proposal["company_id"])
             invoice_id = await conn.fetchval(
@@ -178,6 +184,7 @@ class ProposalActivities:
                     "source": signature.source,
                     "document_sha256": signature.document_sha256,
                     "consent_text": signature.consent_text,
+                    "consent_sha256": consent_sha256,
                 },
             )
             await store.audit(

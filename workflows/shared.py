@@ -73,6 +73,8 @@ class SignProposal:
     ip: str = ""
     user_agent: str = ""
     source: str = "page"
+    # The drawn signature, stored as a PNG document before the signal is sent.
+    signature_image_key: str = ""
 
 
 @dataclass

@@ -1,0 +1,248 @@
+"""What the HTTP routes share: the app state, the JSON shapes, and the operations that
+more than one door (operator API, webhooks) performs."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import Depends, HTTPException, Request, Response
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from activities import store
+from activities.documents import template_environment
+from domain.money import compute_totals, round_money
+from domain.schedule import local_date
+from domain.status import InvoiceStatus, check_can_pay
+from starter.config import Settings
+from starter.schemas import PaymentIn, ProposalIn
+from workflows.invoice import InvoiceWorkflow
+from workflows.proposal import ProposalWorkflow
+from workflows.shared import (
+    PaymentRequest,
+    ProposalWorkflowInput,
+    invoice_workflow_id,
+    proposal_workflow_id,
+)
+
+log = logging.getLogger("q2c.api")
+
+
+class Q2CState:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, temporal: Client) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.temporal = temporal
+        self.pages = template_environment()
+
+
+def get_state(request: Request) -> Q2CState:
+    state: Q2CState = request.app.state.q2c
+    return state
+
+
+State = Annotated[Q2CState, Depends(get_state)]
+
+
+def require_api_key(request: Request) -> None:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    expected = get_state(request).settings.api_key
+    if scheme.lower() != "bearer" or not hmac.compare_digest(key.encode(), expected.encode()):
+        raise HTTPException(
+            401, "a valid API key is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, Any], bool]:
+    """Store the proposal and start its workflow (which emails it). A known external_id
+    returns the proposal made the first time, and False for "created"."""
+    items = [line.as_line() for line in body.lines]
+    totals = compute_totals(items, body.currency)
+    async with state.pool.acquire() as conn:
+        buyer = await store.client(conn, body.client_id)
+        seller = await store.company(conn, buyer["company_id"])
+        if body.valid_until < local_date(datetime.now(UTC), seller["time_zone"]):
+            raise HTTPException(422, "valid_until: must not be in the past")
+        async with conn.transaction():
+            proposal_id = await conn.fetchval(
+                """INSERT INTO proposals (company_id, client_id, external_id, currency,
+                       valid_until, payment_terms_days, notes, subtotal, vat_total, total)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   ON CONFLICT (external_id) DO NOTHING RETURNING id""",
+                seller["id"],
+                buyer["id"],
+                body.external_id,
+                body.currency,
+                body.valid_until,
+                body.payment_terms_days
+                if body.payment_terms_days is not None
+                else seller["payment_terms_days"],
+                body.notes,
+                totals.subtotal,
+                totals.vat_total,
+                totals.total,
+            )
+            if proposal_id is not None:
+                await store.replace_lines(
+                    conn, "proposal_lines", "proposal_id", proposal_id, items, body.currency
+                )
+        if proposal_id is None:
+            existing = await conn.fetchval(
+                "SELECT id FROM proposals WHERE external_id = $1", body.external_id
+            )
+            # The first request may have died before starting the workflow: start it now;
+            # if it is running, "use existing" makes this a no-op.
+            await start_proposal_workflow(state, str(existing))
+            return await proposal_json(conn, existing), False
+        try:
+            await start_proposal_workflow(state, str(proposal_id))
+        except Exception:
+            # Without its workflow the proposal would never be sent: take it back whole.
+            async with conn.transaction():
+                await conn.execute("DELETE FROM proposal_lines WHERE proposal_id = $1", proposal_id)
+                await conn.execute("DELETE FROM proposals WHERE id = $1", proposal_id)
+            log.exception("could not start the workflow of proposal %s", proposal_id)
+            raise HTTPException(
+                503, "the workflow service is unavailable; nothing was saved"
+            ) from None
+        return await proposal_json(conn, proposal_id), True
+
+
+async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:
+    await state.temporal.start_workflow(
+        ProposalWorkflow.run,
+        ProposalWorkflowInput(proposal_id),
+        id=proposal_workflow_id(proposal_id),
+        task_queue=state.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+async def record_payment(
+    state: Q2CState, invoice_id: UUID, body: PaymentIn, response: Response
+) -> dict[str, Any]:
+    """Record a payment through the invoice's workflow; a known reference changes nothing."""
+    row = await invoice_row(state, invoice_id)
+    already = await state.pool.fetchval(
+        "SELECT 1 FROM payments WHERE invoice_id = $1 AND reference = $2",
+        invoice_id,
+        body.reference,
+    )
+    if already:
+        # Idempotent by reference, even once the invoice is paid and its workflow closed.
+        return invoice_json(row) | {"payment_recorded": False}
+    check_can_pay(InvoiceStatus(row["status"]))
+    result = await run_update(
+        invoice_handle(state, invoice_id),
+        InvoiceWorkflow.record_payment,
+        PaymentRequest(
+            amount=str(body.amount),
+            paid_at=body.paid_at.isoformat(),
+            reference=body.reference,
+            currency=body.currency,
+        ),
+    )
+    response.status_code = 201 if result.recorded else 200
+    return invoice_json(await invoice_row(state, invoice_id)) | {
+        "payment_recorded": result.recorded
+    }
+
+
+async def invoice_row(state: Q2CState, invoice_id: UUID) -> asyncpg.Record:
+    async with state.pool.acquire() as conn:
+        return await store.invoice(conn, invoice_id)
+
+
+def invoice_handle(state: Q2CState, invoice_id: UUID) -> WorkflowHandle[Any, Any]:
+    return state.temporal.get_workflow_handle(invoice_workflow_id(str(invoice_id)))
+
+
+async def run_update(handle: WorkflowHandle[Any, Any], update: Any, argument: Any) -> Any:
+    """Run a workflow update; its refusal becomes the matching HTTP status."""
+    try:
+        return await handle.execute_update(update, argument)
+    except WorkflowUpdateFailedError as failed:
+        # The refusal may come from the validator, or from an activity the handler ran.
+        cause: BaseException | None = failed.cause
+        while isinstance(cause, ActivityError):
+            cause = cause.cause
+        if isinstance(cause, ApplicationError):
+            status = {"IllegalTransition": 409, "InvalidInput": 422, "NotFound": 404}.get(
+                cause.type or "", 500
+            )
+            raise HTTPException(status, cause.message) from failed
+        raise
+
+
+def money(value: Any, currency: str) -> str:
+    return str(round_money(value, currency.strip()))
+
+
+def client_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "name": row["name"],
+        "email": row["email"],
+        "country": row["country"],
+        "locale": row["locale"],
+        "tax_id": row["tax_id"],
+        "registration_number": row["registration_number"],
+        "address": row["address"],
+    }
+
+
+def iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def proposal_json(conn: store.Connection, proposal_id: Any) -> dict[str, Any]:
+    row = await store.proposal(conn, proposal_id)
+    currency = row["currency"].strip()
+    return {
+        "id": str(row["id"]),
+        "status": row["status"],
+        "client_id": str(row["client_id"]),
+        "external_id": row["external_id"],
+        "currency": currency,
+        "valid_until": iso(row["valid_until"]),
+        "payment_terms_days": row["payment_terms_days"],
+        "subtotal": money(row["subtotal"], currency),
+        "vat_total": money(row["vat_total"], currency),
+        "total": money(row["total"], currency),
+        "emailed_at": iso(row["emailed_at"]),
+        "signed_at": iso(row["signed_at"]),
+        "declined_at": iso(row["declined_at"]),
+        "decline_reason": row["decline_reason"],
+        "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
+        "workflow_id": proposal_workflow_id(str(row["id"])),
+    }
+
+
+def invoice_json(row: asyncpg.Record) -> dict[str, Any]:
+    currency = row["currency"].strip()
+    due = row["total"] - row["amount_paid"]
+    return {
+        "id": str(row["id"]),
+        "number": row["number"],
+        "status": row["status"],
+        "overdue": row["overdue"],
+        "currency": currency,
+        "subtotal": money(row["subtotal"], currency),
+        "vat_total": money(row["vat_total"], currency),
+        "total": money(row["total"], currency),
+        "amount_paid": money(row["amount_paid"], currency),
+        "amount_due": money(max(due, 0), currency),
+        "issue_date": iso(row["issue_date"]),
+        "due_date": iso(row["due_date"]),
+        "client_id": str(row["client_id"]),
+        "proposal_id": str(row["proposal_id"]) if row["proposal_id"] else None,
+        "notes": row["notes"],
+        "workflow_id": invoice_workflow_id(str(row["id"])),
+    }
