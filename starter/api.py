@@ -28,7 +28,9 @@ from domain.status import (
     check_can_void,
 )
 from starter import operations
+from starter.audit import add_audit_routes
 from starter.config import Settings
+from starter.invoice_page import add_invoice_page_routes
 from starter.operations import (
     Q2CState,
     State,
@@ -43,6 +45,7 @@ from starter.operations import (
 )
 from starter.schemas import ClientIn, InvoicePatch, PaymentIn, ProposalIn, VoidIn
 from starter.signing import add_signing_routes
+from starter.webhooks import add_webhook_routes
 from workflows.invoice import InvoiceWorkflow
 from workflows.shared import (
     ApproveInvoice,
@@ -85,6 +88,9 @@ def create_app(
 
     _operator_routes(app, settings)
     add_signing_routes(app)
+    add_invoice_page_routes(app)
+    add_webhook_routes(app)
+    add_audit_routes(app)
     return app
 
 

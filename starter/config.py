@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 TASK_QUEUE = "q2c"
+WEBHOOK_SOURCES = ("crm", "esign", "payments")
 
 
 def state_dir() -> Path:
@@ -41,6 +42,10 @@ class Settings:
     api_url: str
     mail_from: str
     task_queue: str = TASK_QUEUE
+    # Per webhook source ("crm", "esign", "payments"): the accepted secrets, newest first;
+    # two at once while a secret is rotated.
+    webhook_secrets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    invoice_link_days: int = 180
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -55,6 +60,15 @@ class Settings:
             api_key=api_key,
             api_url=env.get("Q2C_API_URL", "http://localhost:8000").rstrip("/"),
             mail_from=env.get("Q2C_MAIL_FROM", "q2c <invoices@q2c.localhost>"),
+            webhook_secrets={
+                source: tuple(
+                    secret.strip()
+                    for secret in env.get(f"Q2C_WEBHOOK_SECRET_{source.upper()}", "").split(",")
+                    if secret.strip()
+                )
+                for source in WEBHOOK_SOURCES
+            },
+            invoice_link_days=int(env.get("Q2C_INVOICE_LINK_DAYS", "180")),
         )
 
     def resolved_database_url(self) -> str:

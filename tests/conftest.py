@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.services import Services
 from starter.api import create_app
-from starter.config import Settings
+from starter.config import WEBHOOK_SOURCES, Settings
 from starter.devstack import ensure_search_attributes
 from starter.mailsink import MailSink
 from starter.migrate import migrate
@@ -27,6 +27,10 @@ from worker import build_worker, services_for
 
 API_KEY = "test-api-key"
 PUBLIC_URL = "http://q2c.test"
+# Two secrets per source, as during a rotation: the new one first, the old one still valid.
+WEBHOOK_SECRETS = {
+    source: (f"whsec_new_{source}", f"whsec_old_{source}") for source in WEBHOOK_SOURCES
+}
 BUSINESS_TABLES = (
     "tasks, webhook_events, email_outbox, audit_events, signatures, access_tokens, payments, "
     "invoice_status_changes, invoice_lines, proposal_lines, number_series, documents, clients, "
@@ -129,6 +133,7 @@ async def stack(
         api_url=PUBLIC_URL,
         mail_from="q2c tests <invoices@q2c.test>",
         task_queue=f"q2c-test-{uuid.uuid4()}",
+        webhook_secrets={source: WEBHOOK_SECRETS[source] for source in WEBHOOK_SOURCES},
     )
     async with services_for(settings) as services:
         async with build_worker(env.client, services, settings.task_queue):
