@@ -59,6 +59,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
                 mailer=Mailer(SmtpSettings.from_url(settings.smtp_url), settings.mail_from),
                 renderer=DocumentRenderer(pdf_executor),
                 public_url=settings.public_url,
+                invoice_link_days=settings.invoice_link_days,
             )
         finally:
             await pool.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from temporalio import activity
@@ -138,27 +138,32 @@ class InvoiceActivities:
                 buyer = await store.client(conn, row["client_id"])
                 locale = pick_locale(buyer["locale"])
                 currency = row["currency"].strip()
-                subject, body = self._s.renderer.email(
-                    "invoice",
-                    locale,
-                    seller=await store.company(conn, row["company_id"]),
-                    buyer=buyer,
-                    number=row["number"],
-                    total=format_money(row["total"], currency, locale),
-                    due_date=format_day(row["due_date"], locale),
-                )
-                await self._s.mailer.enqueue(
-                    conn,
-                    OutgoingEmail(
-                        idempotency_key=key,
-                        kind="invoice",
-                        to_address=buyer["email"],
-                        subject=subject,
-                        body_text=body,
-                        invoice_id=str(row["id"]),
-                        attachments=(Attachment(row["document_key"], f"{row['number']}.pdf"),),
-                    ),
-                )
+                if not await _queued(conn, key):
+                    async with conn.transaction():
+                        subject, body = self._s.renderer.email(
+                            "invoice",
+                            locale,
+                            seller=await store.company(conn, row["company_id"]),
+                            buyer=buyer,
+                            number=row["number"],
+                            total=format_money(row["total"], currency, locale),
+                            due_date=format_day(row["due_date"], locale),
+                            invoice_url=await self._hosted_link(conn, row["id"], ref.at),
+                        )
+                        await self._s.mailer.enqueue(
+                            conn,
+                            OutgoingEmail(
+                                idempotency_key=key,
+                                kind="invoice",
+                                to_address=buyer["email"],
+                                subject=subject,
+                                body_text=body,
+                                invoice_id=str(row["id"]),
+                                attachments=(
+                                    Attachment(row["document_key"], f"{row['number']}.pdf"),
+                                ),
+                            ),
+                        )
             await self._s.mailer.deliver(pool, key)
             async with pool.acquire() as conn:
                 async with conn.transaction():
@@ -188,28 +193,33 @@ class InvoiceActivities:
                 locale = pick_locale(buyer["locale"])
                 currency = row["currency"].strip()
                 due = await store.snapshot(conn, reminder.invoice_id)
-                subject, body = self._s.renderer.email(
-                    "reminder",
-                    locale,
-                    seller=await store.company(conn, row["company_id"]),
-                    buyer=buyer,
-                    number=row["number"],
-                    amount_due=format_money(Decimal(due.amount_due), currency, locale),
-                    due_date=format_day(row["due_date"], locale),
-                    overdue=reminder.scheduled_for.date() > row["due_date"],
-                )
-                await self._s.mailer.enqueue(
-                    conn,
-                    OutgoingEmail(
-                        idempotency_key=key,
-                        kind="reminder",
-                        to_address=buyer["email"],
-                        subject=subject,
-                        body_text=body,
-                        invoice_id=str(row["id"]),
-                        scheduled_for=reminder.scheduled_for,
-                    ),
-                )
+                if not await _queued(conn, key):
+                    async with conn.transaction():
+                        subject, body = self._s.renderer.email(
+                            "reminder",
+                            locale,
+                            seller=await store.company(conn, row["company_id"]),
+                            buyer=buyer,
+                            number=row["number"],
+                            amount_due=format_money(Decimal(due.amount_due), currency, locale),
+                            due_date=format_day(row["due_date"], locale),
+                            overdue=reminder.scheduled_for.date() > row["due_date"],
+                            invoice_url=await self._hosted_link(
+                                conn, row["id"], reminder.scheduled_for
+                            ),
+                        )
+                        await self._s.mailer.enqueue(
+                            conn,
+                            OutgoingEmail(
+                                idempotency_key=key,
+                                kind="reminder",
+                                to_address=buyer["email"],
+                                subject=subject,
+                                body_text=body,
+                                invoice_id=str(row["id"]),
+                                scheduled_for=reminder.scheduled_for,
+                            ),
+                        )
             await self._s.mailer.deliver(pool, key)
 
     @activity.defn(name=names.MARK_OVERDUE)
@@ -324,6 +334,18 @@ class InvoiceActivities:
                     )
             return await store.snapshot(conn, request.invoice_id)
 
+    async def _hosted_link(
+        self, conn: store.Connection, invoice_id: object, issued_at: datetime
+    ) -> str:
+        """A fresh link to the hosted invoice page for one email; only its hash is kept."""
+        token = await store.new_access_token(
+            conn,
+            "invoice",
+            issued_at + timedelta(days=self._s.invoice_link_days),
+            invoice_id=invoice_id,
+        )
+        return f"{self._s.public_url}/i/{token}"
+
     async def _render(
         self, conn: store.Connection, invoice_id: str, *, final: bool, rerender: bool = False
     ) -> str:
@@ -340,6 +362,13 @@ class InvoiceActivities:
             f"UPDATE invoices SET {column} = $2 WHERE id = $1", row["id"], stored.key
         )
         return stored.key
+
+
+async def _queued(conn: store.Connection, idempotency_key: str) -> bool:
+    found = await conn.fetchval(
+        "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", idempotency_key
+    )
+    return found is not None
 
 
 async def _close_automatic_tasks(conn: store.Connection, invoice_id: object) -> None:

@@ -22,6 +22,7 @@ class Services:
     mailer: Mailer
     renderer: DocumentRenderer
     public_url: str
+    invoice_link_days: int = 180
 
 
 @asynccontextmanager

@@ -1,9 +1,130 @@
-"""The client's hosted invoice page, opened from the link in the invoice email."""
+"""The client's hosted invoice page, opened from the link in the invoice and reminder emails.
+
+A link opens one invoice and nothing else; a view is recorded as an audit event, never as
+a status change.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
+
+from activities import store
+from activities.documents import document_context
+from starter.operations import State
+
+PAGE_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "status": "Status",
+        "download": "Download the PDF",
+        "how_to_pay": "How to pay",
+        "beneficiary": "Beneficiary",
+        "reference": "Payment reference",
+        "expired": "This link has expired. Please ask the sender for a new one.",
+        "draft": "draft",
+        "awaiting_review": "in review",
+        "sent": "awaiting payment",
+        "partially_paid": "partially paid",
+        "paid": "paid",
+        "overdue": "overdue",
+        "void": "cancelled",
+        "nothing_due": "Nothing is due on this invoice.",
+    },
+    "ro": {
+        "status": "Stare",
+        "download": "Descarcă PDF",
+        "how_to_pay": "Cum plătiți",
+        "beneficiary": "Beneficiar",
+        "reference": "Mențiune la plată",
+        "expired": "Acest link a expirat. Vă rugăm să cereți unul nou expeditorului.",
+        "draft": "ciornă",
+        "awaiting_review": "în verificare",
+        "sent": "în așteptarea plății",
+        "partially_paid": "plătită parțial",
+        "paid": "plătită",
+        "overdue": "restantă",
+        "void": "anulată",
+        "nothing_due": "Nu mai este nimic de plată pentru această factură.",
+    },
+    "ru": {
+        "status": "Статус",
+        "download": "Скачать PDF",
+        "how_to_pay": "Как оплатить",
+        "beneficiary": "Получатель",
+        "reference": "Назначение платежа",
+        "expired": "Срок действия ссылки истёк. Попросите отправителя прислать новую.",
+        "draft": "черновик",
+        "awaiting_review": "на проверке",
+        "sent": "ожидает оплаты",
+        "partially_paid": "оплачен частично",
+        "paid": "оплачен",
+        "overdue": "просрочен",
+        "void": "аннулирован",
+        "nothing_due": "По этому счёту оплачивать нечего.",
+    },
+}
+
+
+async def _invoice_for_token(conn: store.Connection, token: str) -> tuple[asyncpg.Record, bool]:
+    """The invoice a link opens and whether the link has expired. An unknown link says
+    nothing about what exists."""
+    row = await conn.fetchrow(
+        "SELECT * FROM access_tokens WHERE token_hash = $1 AND purpose = 'invoice'",
+        store.hash_token(token),
+    )
+    if row is None:
+        raise HTTPException(404, "not found")
+    return await store.invoice(conn, row["invoice_id"]), row["expires_at"] <= datetime.now(UTC)
 
 
 def add_invoice_page_routes(app: FastAPI) -> None:
-    """Registers /i/{token}."""
+    @app.get("/i/{token}", response_class=HTMLResponse, include_in_schema=False)
+    async def invoice_page(token: str, request: Request, state: State) -> HTMLResponse:
+        async with state.pool.acquire() as conn:
+            invoice, expired = await _invoice_for_token(conn, token)
+            lines = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
+            context = await document_context(conn, invoice, lines, "invoice")
+            page_labels = PAGE_LABELS[context["locale"]]
+            if expired:
+                html = state.pages.get_template("pages/invoice_expired.html").render(
+                    **context, p=page_labels
+                )
+                return HTMLResponse(html, status_code=410)
+            await store.audit(
+                conn,
+                "viewed",
+                "client",
+                datetime.now(UTC),
+                invoice_id=invoice["id"],
+                ip=request.client.host if request.client else "",
+                user_agent=request.headers.get("user-agent", ""),
+            )
+        due = max(invoice["total"] - invoice["amount_paid"], Decimal(0))
+        html = state.pages.get_template("pages/invoice.html").render(
+            **context,
+            p=page_labels,
+            token=token,
+            status=invoice["status"],
+            status_label=page_labels[invoice["status"]],
+            nothing_due=due == 0 or invoice["status"] == "void",
+        )
+        return HTMLResponse(html)
+
+    @app.get("/i/{token}/pdf", include_in_schema=False)
+    async def invoice_pdf(token: str, state: State) -> Response:
+        async with state.pool.acquire() as conn:
+            invoice, expired = await _invoice_for_token(conn, token)
+            if expired or invoice["document_key"] is None:
+                raise HTTPException(404, "not found")
+            content = await conn.fetchval(
+                "SELECT content FROM documents WHERE key = $1", invoice["document_key"]
+            )
+        return Response(
+            bytes(content),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
+        )

@@ -81,6 +81,8 @@ async def test_reminders_overdue_and_nothing_after_payment(stack: Stack) -> None
     assert (await reminders_reach(4))[-1] == due + timedelta(days=14)
     fourth = stack.mail.messages[-1]
     assert number in str(fourth["Subject"]) and "4.000,00" in str(fourth["Subject"])
+    fourth_body = fourth.get_body(("plain",))
+    assert fourth_body is not None and "http://q2c.test/i/" in fourth_body.get_content()
 
     paid = await stack.api.post(
         f"/api/v1/invoices/{invoice_id}/payments",
