@@ -43,6 +43,7 @@ from starter.operations import (
     require_api_key,
     run_update,
 )
+from starter.reports import add_report_routes
 from starter.schemas import ClientIn, InvoicePatch, PaymentIn, ProposalIn, VoidIn
 from starter.signing import add_signing_routes
 from starter.webhooks import add_webhook_routes
@@ -91,6 +92,7 @@ def create_app(
     add_invoice_page_routes(app)
     add_webhook_routes(app)
     add_audit_routes(app)
+    add_report_routes(app)
     return app
 
 

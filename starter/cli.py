@@ -423,6 +423,66 @@ def cmd_invoices(args: argparse.Namespace, api: Api, out: Output) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, api: Api, out: Output) -> int:
+    if args.report == "aging":
+        params = {"as_of": args.as_of, "client_id": args.client}
+        body = api.json(
+            "GET", "/api/v1/reports/aging", params={k: str(v) for k, v in params.items() if v}
+        )
+        if out.as_json:
+            out.raw(body)
+            return 0
+        buckets: list[str] = body["buckets"]
+        columns = [("client_name", "CLIENT"), ("currency", "CUR")]
+        columns += [(bucket, bucket.upper()) for bucket in buckets] + [("total", "TOTAL")]
+        out.say(f"receivables aging as of {body['as_of']} (days past the due date)")
+        rows = [*body["clients"], *[{**t, "client_name": "TOTAL"} for t in body["totals"]]]
+        if not rows:
+            out.say("nothing is owed")
+        else:
+            print_table(rows, columns, out.out, right=frozenset({*buckets, "total"}))
+        return 0
+    params = {"from": args.date_from, "to": args.date_to}
+    body = api.json(
+        "GET", "/api/v1/reports/cashflow", params={k: str(v) for k, v in params.items() if v}
+    )
+    if out.as_json:
+        out.raw(body)
+        return 0
+    out.say(f"invoiced and collected, {body['from']} to {body['to']}")
+    month_columns = [("month", "MONTH"), ("currency", "CUR"), ("invoiced", "INVOICED"),
+                     ("collected", "COLLECTED")]  # fmt: skip
+    print_table(body["months"], month_columns, out.out, right=frozenset({"invoiced", "collected"}))
+    for dso in body["dso"]:
+        days = dso["days"] if dso["days"] is not None else "n/a"
+        out.say(f"DSO {dso['currency']} over {dso['period_days']} days: {days}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, api: Api, out: Output) -> int:
+    params = {
+        "from": args.date_from,
+        "to": args.date_to,
+        "status": args.status,
+        "client_id": args.client,
+    }
+    content = api.request(
+        "GET",
+        f"/api/v1/exports/{args.kind}.{args.format}",
+        params={k: str(v) for k, v in params.items() if v},
+    ).content
+    if args.output == "-":
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            Path(args.output).write_bytes(content)
+        except OSError as error:
+            raise CliError(f"cannot write {args.output}: {error}") from error
+        print(f"wrote {args.output} ({len(content)} bytes)", file=sys.stderr)
+    return 0
+
+
 # --- demo ---------------------------------------------------------------------------------
 
 
@@ -796,6 +856,28 @@ def build_parser() -> argparse.ArgumentParser:
     pdf.add_argument("id", type=_uuid, metavar="ID")
     pdf.add_argument("-o", "--output", required=True, metavar="FILE", help="- for stdout")
 
+    report = commands.add_parser("report", help="receivables reports")
+    report_kinds = report.add_subparsers(dest="report", required=True, metavar="REPORT")
+    aging_report = report_kinds.add_parser(
+        "aging", parents=[json_too], help="amounts due by days past due, per client"
+    )
+    aging_report.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD")
+    aging_report.add_argument("--client", type=_uuid, metavar="ID")
+    flow = report_kinds.add_parser(
+        "cashflow", parents=[json_too], help="invoiced vs collected per month, and DSO"
+    )
+    flow.add_argument("--from", dest="date_from", type=_day, metavar="YYYY-MM-DD")
+    flow.add_argument("--to", dest="date_to", type=_day, metavar="YYYY-MM-DD")
+
+    export = commands.add_parser("export", help="invoices, payments or clients as CSV or XLSX")
+    export.add_argument("kind", choices=["invoices", "payments", "clients"])
+    export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    export.add_argument("--from", dest="date_from", type=_day, metavar="YYYY-MM-DD")
+    export.add_argument("--to", dest="date_to", type=_day, metavar="YYYY-MM-DD")
+    export.add_argument("--status", choices=[status.value for status in InvoiceStatus])
+    export.add_argument("--client", type=_uuid, metavar="ID")
+    export.add_argument("-o", "--output", default="-", metavar="FILE", help="- for stdout")
+
     demo = commands.add_parser("demo", help="drive one proposal to paid on the running stack")
     demo.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for each step (60)"
@@ -829,6 +911,8 @@ _OPERATOR_COMMANDS: dict[str, Callable[[argparse.Namespace, Api, Output], int]] 
     "proposals": cmd_proposals,
     "invoices": cmd_invoices,
     "demo": cmd_demo,
+    "report": cmd_report,
+    "export": cmd_export,
 }
 _STACK_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "dev": cmd_dev,

@@ -1,0 +1,367 @@
+"""Receivables reports and accountant exports (CSV and XLSX), under /api/v1."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Response
+
+from activities import store
+from domain.money import compute_totals, plain_decimal, round_money
+from domain.reports import AGING_BUCKETS, OpenItem, aging, cashflow, days_sales_outstanding
+from domain.schedule import local_date
+from domain.status import InvoiceStatus
+from starter.operations import Q2CState, State, require_api_key
+
+OPEN_STATUSES = ("sent", "partially_paid", "overdue")
+Format = Literal["csv", "xlsx"]
+DateFrom = Annotated[date | None, Query(alias="from")]
+DateTo = Annotated[date | None, Query(alias="to")]
+
+
+async def _today(state: Q2CState) -> date:
+    async with state.pool.acquire() as conn:
+        company = await store.company(conn, await store.default_company_id(conn))
+    return local_date(datetime.now(UTC), company["time_zone"])
+
+
+async def open_items(state: Q2CState, client_id: UUID | None = None) -> list[OpenItem]:
+    rows = await state.pool.fetch(
+        """SELECT i.client_id, c.name, i.currency, i.due_date, i.total - i.amount_paid AS due
+           FROM invoices i JOIN clients c ON c.id = i.client_id
+           WHERE i.status = ANY($1::text[]) AND i.total > i.amount_paid
+             AND ($2::uuid IS NULL OR i.client_id = $2)""",
+        list(OPEN_STATUSES),
+        client_id,
+    )
+    return [
+        OpenItem(str(r["client_id"]), r["name"], r["currency"].strip(), r["due_date"], r["due"])
+        for r in rows
+    ]
+
+
+def _money(value: Decimal, currency: str) -> str:
+    return str(round_money(value, currency))
+
+
+def _period(date_from: date | None, date_to: date | None, today: date) -> tuple[date, date]:
+    end = date_to or today
+    start = date_from or (end.replace(day=1) - timedelta(days=334)).replace(day=1)
+    if start > end:
+        raise HTTPException(422, "from: must not be after to")
+    return start, end
+
+
+def add_report_routes(app: FastAPI) -> None:
+    auth = [Depends(require_api_key)]
+
+    @app.get("/api/v1/reports/aging", dependencies=auth, tags=["reports"])
+    async def aging_report(
+        state: State, as_of: date | None = None, client_id: UUID | None = None
+    ) -> dict[str, Any]:
+        day = as_of or await _today(state)
+        clients, totals = aging(await open_items(state, client_id), day)
+
+        def row_json(row: Any) -> dict[str, Any]:
+            return {
+                "client_id": row.client_id or None,
+                "client_name": row.client_name,
+                "currency": row.currency,
+                **{bucket: _money(row.buckets[bucket], row.currency) for bucket in AGING_BUCKETS},
+                "total": _money(row.total, row.currency),
+            }
+
+        return {
+            "as_of": day.isoformat(),
+            "buckets": list(AGING_BUCKETS),
+            "clients": [row_json(row) for row in clients],
+            "totals": [row_json(row) for row in totals],
+        }
+
+    @app.get("/api/v1/reports/cashflow", dependencies=auth, tags=["reports"])
+    async def cashflow_report(
+        state: State,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        dso_days: int = 90,
+    ) -> dict[str, Any]:
+        today = await _today(state)
+        start, end = _period(date_from, date_to, today)
+        invoiced = await state.pool.fetch(
+            """SELECT issue_date, currency, total FROM invoices
+               WHERE status <> 'void' AND issue_date BETWEEN $1 AND $2""",
+            start,
+            end,
+        )
+        collected = await state.pool.fetch(
+            """SELECT p.paid_at, p.currency, p.amount FROM payments p
+               WHERE p.paid_at BETWEEN $1 AND $2""",
+            start,
+            end,
+        )
+        months = cashflow(
+            ((r["issue_date"], r["currency"].strip(), r["total"]) for r in invoiced),
+            ((r["paid_at"], r["currency"].strip(), r["amount"]) for r in collected),
+        )
+        dso_start = end - timedelta(days=dso_days - 1)
+        dso_rows = await state.pool.fetch(
+            """SELECT currency,
+                      sum(total) FILTER (WHERE issue_date >= $2) AS invoiced,
+                      sum(total - amount_paid) FILTER (WHERE status = ANY($3::text[]))
+                          AS receivable
+               FROM invoices WHERE status <> 'void' AND issue_date <= $1
+               GROUP BY currency ORDER BY currency""",
+            end,
+            dso_start,
+            list(OPEN_STATUSES),
+        )
+        return {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "months": [
+                {
+                    "month": m.month,
+                    "currency": m.currency,
+                    "invoiced": _money(m.invoiced, m.currency),
+                    "collected": _money(m.collected, m.currency),
+                }
+                for m in months
+            ],
+            "dso": [
+                {
+                    "currency": r["currency"].strip(),
+                    "period_days": dso_days,
+                    "receivables": _money(r["receivable"] or Decimal(0), r["currency"].strip()),
+                    "invoiced": _money(r["invoiced"] or Decimal(0), r["currency"].strip()),
+                    "days": str(d)
+                    if (
+                        d := days_sales_outstanding(
+                            r["receivable"] or Decimal(0), r["invoiced"] or Decimal(0), dso_days
+                        )
+                    )
+                    is not None
+                    else None,
+                }
+                for r in dso_rows
+            ],
+        }
+
+    @app.get("/api/v1/exports/{kind}.{fmt}", dependencies=auth, tags=["exports"])
+    async def export(
+        kind: Literal["invoices", "payments", "clients"],
+        fmt: Format,
+        state: State,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        status: InvoiceStatus | None = None,
+        client_id: UUID | None = None,
+    ) -> Response:
+        if date_from and date_to and date_from > date_to:
+            raise HTTPException(422, "from: must not be after to")
+        builder = {"invoices": invoice_rows, "payments": payment_rows, "clients": client_rows}
+        header, rows = await builder[kind](state, date_from, date_to, status, client_id)
+        return tabular_response(f"{kind}.{fmt}", header, rows)
+
+
+Rows = list[list[Any]]
+
+
+async def invoice_rows(
+    state: Q2CState,
+    date_from: date | None,
+    date_to: date | None,
+    status: InvoiceStatus | None,
+    client_id: UUID | None,
+) -> tuple[list[str], Rows]:
+    """One row per invoice, with net and VAT per rate as the invoice itself computes them."""
+    async with state.pool.acquire() as conn:
+        invoices = await conn.fetch(
+            """SELECT i.*, c.name AS client_name, c.tax_id AS client_tax_id
+               FROM invoices i JOIN clients c ON c.id = i.client_id
+               WHERE i.number IS NOT NULL
+                 AND ($1::date IS NULL OR i.issue_date >= $1)
+                 AND ($2::date IS NULL OR i.issue_date <= $2)
+                 AND ($3::text IS NULL OR i.status = $3)
+                 AND ($4::uuid IS NULL OR i.client_id = $4)
+               ORDER BY i.issue_date, i.number""",
+            date_from,
+            date_to,
+            status.value if status else None,
+            client_id,
+        )
+        groups: dict[Any, dict[Decimal, tuple[Decimal, Decimal]]] = defaultdict(dict)
+        for invoice in invoices:
+            currency = invoice["currency"].strip()
+            line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
+            for group in compute_totals(store.as_lines(line_rows), currency).vat_groups:
+                groups[invoice["id"]][group.rate] = (group.base, group.vat)
+    rates = sorted({rate for per_invoice in groups.values() for rate in per_invoice}, reverse=True)
+    header = [
+        "number",
+        "issue_date",
+        "due_date",
+        "client",
+        "client_tax_id",
+        *[f"{column} {plain_decimal(rate)}%" for rate in rates for column in ("net", "vat")],
+        "net_total",
+        "vat_total",
+        "gross_total",
+        "paid",
+        "due",
+        "currency",
+        "status",
+    ]
+    rows: Rows = []
+    for invoice in invoices:
+        per_rate = groups[invoice["id"]]
+        due = max(invoice["total"] - invoice["amount_paid"], Decimal(0))
+        rows.append(
+            [
+                invoice["number"],
+                invoice["issue_date"],
+                invoice["due_date"],
+                invoice["client_name"],
+                invoice["client_tax_id"],
+                *[
+                    per_rate.get(rate, (Decimal(0), Decimal(0)))[index]
+                    for rate in rates
+                    for index in (0, 1)
+                ],
+                invoice["subtotal"],
+                invoice["vat_total"],
+                invoice["total"],
+                invoice["amount_paid"],
+                due,
+                invoice["currency"].strip(),
+                invoice["status"],
+            ]
+        )
+    return header, [_rounded(row, row[-2]) for row in rows]
+
+
+async def payment_rows(
+    state: Q2CState,
+    date_from: date | None,
+    date_to: date | None,
+    status: InvoiceStatus | None,
+    client_id: UUID | None,
+) -> tuple[list[str], Rows]:
+    records = await state.pool.fetch(
+        """SELECT p.paid_at, i.number, c.name, c.tax_id, p.amount, p.currency, p.reference
+           FROM payments p JOIN invoices i ON i.id = p.invoice_id
+           JOIN clients c ON c.id = i.client_id
+           WHERE ($1::date IS NULL OR p.paid_at >= $1) AND ($2::date IS NULL OR p.paid_at <= $2)
+             AND ($3::text IS NULL OR i.status = $3) AND ($4::uuid IS NULL OR i.client_id = $4)
+           ORDER BY p.paid_at, i.number, p.reference""",
+        date_from,
+        date_to,
+        status.value if status else None,
+        client_id,
+    )
+    header = [
+        "paid_at",
+        "invoice_number",
+        "client",
+        "client_tax_id",
+        "amount",
+        "currency",
+        "reference",
+    ]
+    rows = [
+        [
+            r["paid_at"],
+            r["number"],
+            r["name"],
+            r["tax_id"],
+            r["amount"],
+            r["currency"].strip(),
+            r["reference"],
+        ]
+        for r in records
+    ]
+    return header, [_rounded(row, row[5]) for row in rows]
+
+
+async def client_rows(
+    state: Q2CState,
+    date_from: date | None,
+    date_to: date | None,
+    status: InvoiceStatus | None,
+    client_id: UUID | None,
+) -> tuple[list[str], Rows]:
+    records = await state.pool.fetch(
+        """SELECT * FROM clients WHERE ($1::uuid IS NULL OR id = $1) ORDER BY name, id""",
+        client_id,
+    )
+    header = [
+        "id",
+        "name",
+        "email",
+        "country",
+        "tax_id",
+        "registration_number",
+        "address",
+        "locale",
+    ]
+    rows: Rows = [
+        [
+            str(r["id"]),
+            r["name"],
+            r["email"],
+            r["country"],
+            r["tax_id"],
+            r["registration_number"],
+            r["address"],
+            r["locale"],
+        ]
+        for r in records
+    ]
+    return header, rows
+
+
+def _rounded(row: list[Any], currency: str) -> list[Any]:
+    return [round_money(v, currency) if isinstance(v, Decimal) else v for v in row]
+
+
+def tabular_response(filename: str, header: Sequence[str], rows: Rows) -> Response:
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if filename.endswith(".csv"):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerows([[_csv_cell(value) for value in row] for row in rows])
+        return Response(
+            buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition
+        )
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = filename.split(".")[0]
+    sheet.append(list(header))
+    for row in rows:
+        # openpyxl writes a Decimal's exact digits into the sheet's XML.
+        sheet.append(row)
+    output = io.BytesIO()
+    workbook.save(output)
+    return Response(
+        output.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=disposition,
+    )
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
