@@ -221,6 +221,21 @@ class InvoiceActivities:
                             ),
                         )
             await self._s.mailer.deliver(pool, key)
+            async with pool.acquire() as conn:
+                seller = await store.company(conn, row["company_id"])
+                if reminder.step >= len(set(seller["reminder_offsets_days"])):
+                    # The schedule is spent and the money still not in: a person takes over.
+                    await conn.execute(
+                        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
+                               due_date)
+                           VALUES ($1, $2, $3, 'call_client', $4, $5)
+                           ON CONFLICT DO NOTHING""",
+                        row["company_id"],
+                        row["id"],
+                        row["client_id"],
+                        f"Call {buyer['name']} about invoice {row['number']}",
+                        reminder.scheduled_for.date(),
+                    )
 
     @activity.defn(name=names.MARK_OVERDUE)
     async def mark_overdue(self, ref: InvoiceRef) -> InvoiceSnapshot:

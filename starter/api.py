@@ -46,6 +46,7 @@ from starter.operations import (
 from starter.reports import add_report_routes
 from starter.schemas import ClientIn, InvoicePatch, PaymentIn, ProposalIn, VoidIn
 from starter.signing import add_signing_routes
+from starter.tasks import add_task_routes
 from starter.webhooks import add_webhook_routes
 from workflows.invoice import InvoiceWorkflow
 from workflows.shared import (
@@ -93,6 +94,7 @@ def create_app(
     add_webhook_routes(app)
     add_audit_routes(app)
     add_report_routes(app)
+    add_task_routes(app)
     return app
 
 

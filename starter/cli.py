@@ -459,6 +459,48 @@ def cmd_report(args: argparse.Namespace, api: Api, out: Output) -> int:
     return 0
 
 
+TASK_COLUMNS = [
+    ("id", "ID"),
+    ("due_date", "DUE"),
+    ("kind", "KIND"),
+    ("title", "TITLE"),
+    ("assignee", "ASSIGNEE"),
+    ("done", "DONE"),
+]
+
+
+def cmd_tasks(args: argparse.Namespace, api: Api, out: Output) -> int:
+    if args.action == "list":
+        params = {"invoice_id": args.invoice, "client_id": args.client}
+        query = {k: str(v) for k, v in params.items() if v}
+        if not args.all:
+            query["done"] = "false"
+        body = api.json("GET", "/api/v1/tasks", params=query)
+        if out.as_json:
+            out.raw(body)
+        elif not body["items"]:
+            out.say("no open tasks" if not args.all else "no tasks")
+        else:
+            print_table(body["items"], TASK_COLUMNS, out.out)
+        return 0
+    if args.action == "create":
+        task = {
+            "title": args.title,
+            "assignee": args.assignee,
+            "due_date": args.due.isoformat() if args.due else None,
+            "invoice_id": args.invoice,
+            "client_id": args.client,
+        }
+        body = api.json("POST", "/api/v1/tasks", json=task)
+    else:
+        body = api.json("POST", f"/api/v1/tasks/{args.id}/done")
+    if out.as_json:
+        out.raw(body)
+    else:
+        out.say(f"task {body['id']}: {body['title']} ({'done' if body['done'] else 'open'})")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, api: Api, out: Output) -> int:
     params = {
         "from": args.date_from,
@@ -869,6 +911,21 @@ def build_parser() -> argparse.ArgumentParser:
     flow.add_argument("--from", dest="date_from", type=_day, metavar="YYYY-MM-DD")
     flow.add_argument("--to", dest="date_to", type=_day, metavar="YYYY-MM-DD")
 
+    tasks = commands.add_parser("tasks", help="the operators' to-do list")
+    task_actions = tasks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    task_list = task_actions.add_parser("list", parents=[json_too], help="open tasks")
+    task_list.add_argument("--all", action="store_true", help="done ones too")
+    task_list.add_argument("--invoice", type=_uuid, metavar="ID")
+    task_list.add_argument("--client", type=_uuid, metavar="ID")
+    task_new = task_actions.add_parser("create", parents=[json_too], help="a task by hand")
+    task_new.add_argument("title")
+    task_new.add_argument("--assignee", default="")
+    task_new.add_argument("--due", type=_day, metavar="YYYY-MM-DD")
+    task_new.add_argument("--invoice", type=_uuid, metavar="ID")
+    task_new.add_argument("--client", type=_uuid, metavar="ID")
+    task_done = task_actions.add_parser("done", parents=[json_too], help="mark a task done")
+    task_done.add_argument("id", type=_uuid, metavar="ID")
+
     export = commands.add_parser("export", help="invoices, payments or clients as CSV or XLSX")
     export.add_argument("kind", choices=["invoices", "payments", "clients"])
     export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
@@ -912,6 +969,7 @@ _OPERATOR_COMMANDS: dict[str, Callable[[argparse.Namespace, Api, Output], int]] 
     "invoices": cmd_invoices,
     "demo": cmd_demo,
     "report": cmd_report,
+    "tasks": cmd_tasks,
     "export": cmd_export,
 }
 _STACK_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
