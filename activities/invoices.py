@@ -289,16 +289,34 @@ class InvoiceActivities:
                         f"amount: must be positive with at most the decimals {currency} has"
                     )
                 paid_on = _parse_date(payment.paid_at, "paid_at")
+                if payment.from_credit:
+                    await _take_from_credit(conn, row, amount, payment.reference)
                 await conn.execute(
-                    """INSERT INTO payments (invoice_id, amount, currency, paid_at, reference)
-                       VALUES ($1, $2, $3, $4, $5)""",
+                    """INSERT INTO payments (invoice_id, amount, currency, paid_at, reference,
+                           source)
+                       VALUES ($1, $2, $3, $4, $5, $6)""",
                     row["id"],
                     amount,
                     currency,
                     paid_on,
                     payment.reference,
+                    "credit" if payment.from_credit else "transfer",
                 )
-                paid = row["amount_paid"] + amount
+                received = row["amount_paid"] + amount
+                # The invoice is settled by its total; anything beyond is the client's credit.
+                excess = max(received - row["total"], Decimal(0))
+                paid = received - excess
+                if excess:
+                    await conn.execute(
+                        """INSERT INTO client_credits (client_id, currency, amount, kind,
+                               invoice_id, reference)
+                           VALUES ($1, $2, $3, 'overpayment', $4, $5)""",
+                        row["client_id"],
+                        currency,
+                        excess,
+                        row["id"],
+                        payment.reference,
+                    )
                 target = status_after_payment(row["total"], paid, row["overdue"])
                 await store.change_invoice_status(
                     conn,
@@ -377,6 +395,36 @@ class InvoiceActivities:
             f"UPDATE invoices SET {column} = $2 WHERE id = $1", row["id"], stored.key
         )
         return stored.key
+
+
+async def _take_from_credit(
+    conn: store.Connection, invoice: store.Row, amount: Decimal, reference: str
+) -> None:
+    currency = invoice["currency"].strip()
+    # One client's credit is spent by one transaction at a time.
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1))", f"credit:{invoice['client_id']}"
+    )
+    balance = await store.credit_balance(conn, invoice["client_id"], currency)
+    if amount > balance:
+        raise InvalidInput(
+            f"amount: the client's credit is {round_money(balance, currency)} {currency}, "
+            f"less than {amount}"
+        )
+    due = invoice["total"] - invoice["amount_paid"]
+    if amount > due:
+        raise InvalidInput(
+            f"amount: only {round_money(due, currency)} {currency} is due on this invoice"
+        )
+    await conn.execute(
+        """INSERT INTO client_credits (client_id, currency, amount, kind, invoice_id, reference)
+           VALUES ($1, $2, $3, 'applied', $4, $5)""",
+        invoice["client_id"],
+        currency,
+        -amount,
+        invoice["id"],
+        reference,
+    )
 
 
 async def _queued(conn: store.Connection, idempotency_key: str) -> bool:

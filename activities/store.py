@@ -7,6 +7,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -334,3 +335,13 @@ async def assign_number(
         series,
     )
     return format_number(row["pattern"], series, year, row["next_seq"])
+
+
+async def credit_balance(conn: Connection, client_id: Any, currency: str) -> Decimal:
+    balance = await conn.fetchval(
+        """SELECT coalesce(sum(amount), 0) FROM client_credits
+           WHERE client_id = $1 AND currency = $2""",
+        client_id,
+        currency,
+    )
+    return Decimal(balance)

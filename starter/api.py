@@ -30,6 +30,7 @@ from domain.status import (
 from starter import operations
 from starter.audit import add_audit_routes
 from starter.config import Settings
+from starter.credits import add_credit_routes
 from starter.invoice_page import add_invoice_page_routes
 from starter.operations import (
     Q2CState,
@@ -95,6 +96,7 @@ def create_app(
     add_audit_routes(app)
     add_report_routes(app)
     add_task_routes(app)
+    add_credit_routes(app)
     return app
 
 

@@ -102,7 +102,7 @@ def add_report_routes(app: FastAPI) -> None:
         )
         collected = await state.pool.fetch(
             """SELECT p.paid_at, p.currency, p.amount FROM payments p
-               WHERE p.paid_at BETWEEN $1 AND $2""",
+               WHERE p.paid_at BETWEEN $1 AND $2 AND p.source = 'transfer'""",
             start,
             end,
         )

@@ -95,11 +95,21 @@ async def create_proposal(
     return proposal
 
 
-async def proposal_email(stack: Stack, to: str = CLIENT["email"]) -> tuple[EmailMessage, str]:
-    """The proposal email and the signing path its link points to."""
-    message = await stack.mail.wait_for(
-        lambda m: m["To"] == to and "Ofert" in str(m["Subject"]), timeout=20
-    )
+async def proposal_email(
+    stack: Stack, to: str = CLIENT["email"], skip: int = 0
+) -> tuple[EmailMessage, str]:
+    """The proposal email (after `skip` earlier ones to the same address) and the signing
+    path its link points to."""
+    seen: list[EmailMessage] = []
+
+    def wanted(message: EmailMessage) -> bool:
+        if message["To"] != to or "Ofert" not in str(message["Subject"]):
+            return False
+        if message not in seen:
+            seen.append(message)
+        return seen.index(message) >= skip
+
+    message = await stack.mail.wait_for(wanted, timeout=20)
     body = message.get_body(("plain",))
     assert body is not None
     match = SIGN_LINK.search(body.get_content())

@@ -119,6 +119,8 @@ class PaymentRequest:
     paid_at: str
     reference: str
     currency: str | None = None
+    # Paid out of the client's credit (an earlier over-payment), not by a new transfer.
+    from_credit: bool = False
 
 
 @dataclass
