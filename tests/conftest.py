@@ -7,12 +7,14 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from pgserver.postgres_server import get_server
 from temporalio.api.testservice.v1 import UnlockTimeSkippingRequest
 from temporalio.testing import WorkflowEnvironment
@@ -117,12 +119,23 @@ class Stack:
     db: asyncpg.Pool
     settings: Settings
     services: Services
+    # The ASGI app the API client talks to, e.g. for serving it over real HTTP to a browser.
+    app: FastAPI
 
 
 @pytest.fixture
 async def stack(
     env: WorkflowEnvironment, db: asyncpg.Pool, mail: MailSink, database_url: str
 ) -> AsyncIterator[Stack]:
+    async with stack_on(env, db, mail, database_url) as running:
+        yield running
+
+
+@asynccontextmanager
+async def stack_on(
+    env: WorkflowEnvironment, db: asyncpg.Pool, mail: MailSink, database_url: str
+) -> AsyncIterator[Stack]:
+    """Worker and API on a Temporal environment: the time-skipping server or the dev server."""
     settings = Settings(
         database_url=database_url,
         temporal_address="unused",
@@ -145,4 +158,4 @@ async def stack(
                     base_url=PUBLIC_URL,
                     headers={"Authorization": f"Bearer {API_KEY}"},
                 ) as api:
-                    yield Stack(env, api, mail, db, settings, services)
+                    yield Stack(env, api, mail, db, settings, services, app)
