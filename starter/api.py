@@ -185,6 +185,28 @@ def _operator_routes(app: FastAPI, settings: Settings) -> None:
             ]
             return body
 
+    @app.get("/api/v1/invoices/{invoice_id}/history", dependencies=auth, tags=["invoices"])
+    async def invoice_history(invoice_id: UUID, state: State) -> dict[str, Any]:
+        """Every status change, with its time and cause."""
+        async with state.pool.acquire() as conn:
+            await store.invoice(conn, invoice_id)
+            rows = await conn.fetch(
+                """SELECT from_status, to_status, cause, occurred_at
+                   FROM invoice_status_changes WHERE invoice_id = $1 ORDER BY id""",
+                invoice_id,
+            )
+        return {
+            "items": [
+                {
+                    "from": row["from_status"],
+                    "to": row["to_status"],
+                    "cause": row["cause"],
+                    "at": row["occurred_at"].isoformat(),
+                }
+                for row in rows
+            ]
+        }
+
     @app.get("/api/v1/invoices/{invoice_id}/pdf", dependencies=auth, tags=["invoices"])
     async def get_invoice_pdf(invoice_id: UUID, state: State) -> Response:
         async with state.pool.acquire() as conn:
