@@ -31,6 +31,7 @@ PAGE_LABELS: dict[str, dict[str, str]] = {
         "partially_paid": "partially paid",
         "paid": "paid",
         "overdue": "overdue",
+        "overdue_partially_paid": "overdue, partially paid",
         "void": "cancelled",
         "nothing_due": "Nothing is due on this invoice.",
     },
@@ -47,6 +48,7 @@ PAGE_LABELS: dict[str, dict[str, str]] = {
         "partially_paid": "plătită parțial",
         "paid": "plătită",
         "overdue": "restantă",
+        "overdue_partially_paid": "restantă, plătită parțial",
         "void": "anulată",
         "nothing_due": "Nu mai este nimic de plată pentru această factură.",
     },
@@ -63,6 +65,7 @@ PAGE_LABELS: dict[str, dict[str, str]] = {
         "partially_paid": "оплачен частично",
         "paid": "оплачен",
         "overdue": "просрочен",
+        "overdue_partially_paid": "просрочен, оплачен частично",
         "void": "аннулирован",
         "nothing_due": "По этому счёту оплачивать нечего.",
     },
@@ -79,6 +82,13 @@ async def _invoice_for_token(conn: store.Connection, token: str) -> tuple[asyncp
     if row is None:
         raise HTTPException(404, "not found")
     return await store.invoice(conn, row["invoice_id"]), row["expires_at"] <= datetime.now(UTC)
+
+
+def _shown_status(invoice: asyncpg.Record) -> str:
+    """Partly paid and overdue at once is shown as both, never as paid."""
+    if invoice["status"] == "overdue" and invoice["amount_paid"] > 0:
+        return "overdue_partially_paid"
+    return str(invoice["status"])
 
 
 def add_invoice_page_routes(app: FastAPI) -> None:
@@ -109,7 +119,7 @@ def add_invoice_page_routes(app: FastAPI) -> None:
             p=page_labels,
             token=token,
             status=invoice["status"],
-            status_label=page_labels[invoice["status"]],
+            status_label=page_labels[_shown_status(invoice)],
             nothing_due=due == 0 or invoice["status"] == "void",
         )
         return HTMLResponse(html)

@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 
 from tests.conftest import PUBLIC_URL, Stack
-from tests.helpers import issued_invoice, pdf_text
+from tests.helpers import eventually, issued_invoice, pdf_text
 
 INVOICE_LINK = re.compile(re.escape(PUBLIC_URL) + r"(/i/[A-Za-z0-9_\-]+)")
 
@@ -94,3 +94,26 @@ async def test_links_open_only_their_own_invoice_and_expire(stack: Stack) -> Non
     expired = await stack.api.get(first_link)
     assert expired.status_code == 410 and "a expirat" in expired.text
     assert (await stack.api.get(f"{first_link}/pdf")).status_code == 404
+
+
+async def test_partly_paid_and_overdue_is_shown_as_both(stack: Stack) -> None:
+    from tests.test_reminders import local, skip_to
+
+    invoice = await issued_invoice(stack)
+    link = await _link_in_invoice_email(stack, invoice["number"])
+    await skip_to(stack, local(date.fromisoformat(invoice["due_date"]) + timedelta(days=1), 8))
+
+    async def overdue() -> bool:
+        row = await stack.api.get(f"/api/v1/invoices/{invoice['id']}")
+        return bool(row.json()["status"] == "overdue")
+
+    await eventually(overdue, what="overdue")
+    partial = await stack.api.post(
+        f"/api/v1/invoices/{invoice['id']}/payments",
+        json={"amount": "14.00", "paid_at": "2026-12-20", "reference": "P-1"},
+    )
+    body = partial.json()
+    assert (body["status"], body["overdue"], body["amount_due"]) == ("overdue", True, "4100.00")
+    page = (await stack.api.get(link)).text.replace("\xa0", " ")
+    assert "restantă, plătită parțial" in page and "4.100,00 RON" in page
+    assert "plătită</strong>" not in page
