@@ -23,6 +23,7 @@ from activities.invoices import InvoiceActivities
 from activities.mail import Mailer, SmtpSettings
 from activities.proposals import ProposalActivities
 from activities.services import Services
+from activities.signing import SigningActivities
 from starter.config import Settings
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
@@ -33,10 +34,12 @@ WORKFLOWS = [ProposalWorkflow, InvoiceWorkflow]
 def activities_of(services: Services) -> list[Callable[..., Any]]:
     proposals = ProposalActivities(services)
     invoices = InvoiceActivities(services)
+    signing = SigningActivities(services)
     return [
         proposals.send_proposal,
         proposals.accept_proposal,
         proposals.close_proposal,
+        signing.send_signed_copy,
         invoices.prepare_invoice_draft,
         invoices.edit_invoice,
         invoices.issue_invoice,

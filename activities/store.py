@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
+from domain import audit as audit_chain
 from domain.money import Line, amount_due, compute_totals, line_net, round_money
 from domain.schedule import overdue_at, plan_reminders, reminders_after
 from domain.status import InvoiceStatus, check_transition
@@ -262,47 +263,59 @@ async def audit(
     user_agent: str = "",
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Append an event whose hash covers the previous event's hash of the same document."""
+    """Append an event whose hash covers the previous event's hash of the same document
+    (domain.audit). The first 'viewed' event of a document gets `{"first": true}`."""
     owner_column, owner_id = (
         ("proposal_id", proposal_id) if proposal_id is not None else ("invoice_id", invoice_id)
     )
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(owner_id))
-    prev_hash = (
-        await conn.fetchval(
-            f"SELECT hash FROM audit_events WHERE {owner_column} = $1 ORDER BY id DESC LIMIT 1",
-            owner_id,
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    payload = audit_chain.normalise_data(data)
+    # A transaction (a savepoint inside the caller's) so the lock is held until the insert
+    # commits: two appends to one document at once would otherwise both link to one head.
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(owner_id))
+        prev_hash = (
+            await conn.fetchval(
+                f"""SELECT hash FROM audit_events WHERE {owner_column} = $1
+                    ORDER BY id DESC LIMIT 1""",
+                owner_id,
+            )
+            or ""
         )
-        or ""
-    )
-    body = json.dumps(
-        {
-            "kind": kind,
-            "actor": actor,
-            "at": at.isoformat(),
-            "ip": ip,
-            "ua": user_agent,
-            "data": data or {},
-            "prev": prev_hash,
-            "doc": str(owner_id),
-        },
-        sort_keys=True,
-        default=str,
-    )
-    await conn.execute(
-        """INSERT INTO audit_events (proposal_id, invoice_id, kind, actor, occurred_at, ip,
-               user_agent, data, prev_hash, hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)""",
-        proposal_id,
-        invoice_id,
-        kind,
-        actor,
-        at,
-        ip,
-        user_agent,
-        json.dumps(data or {}, default=str),
-        prev_hash,
-        hashlib.sha256(body.encode()).hexdigest(),
-    )
+        if kind == "viewed" and "first" not in payload:
+            viewed_before = await conn.fetchval(
+                f"SELECT 1 FROM audit_events WHERE {owner_column} = $1 AND kind = 'viewed'",
+                owner_id,
+            )
+            if not viewed_before:
+                payload["first"] = True
+        event = audit_chain.AuditEvent(
+            kind=kind,
+            actor=actor,
+            occurred_at=at,
+            # As the uuid column reads back, whatever spelling the caller used.
+            proposal_id=str(UUID(str(proposal_id))) if proposal_id is not None else None,
+            invoice_id=str(UUID(str(invoice_id))) if invoice_id is not None else None,
+            ip=ip,
+            user_agent=user_agent,
+            data=payload,
+        )
+        await conn.execute(
+            """INSERT INTO audit_events (proposal_id, invoice_id, kind, actor, occurred_at, ip,
+                   user_agent, data, prev_hash, hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)""",
+            proposal_id,
+            invoice_id,
+            kind,
+            actor,
+            at,
+            ip,
+            user_agent,
+            audit_chain.canonical_json(payload),
+            prev_hash,
+            audit_chain.event_hash(event, prev_hash),
+        )
 
 
 async def assign_number(

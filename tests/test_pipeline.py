@@ -15,7 +15,7 @@ from tests.helpers import (
     proposal_email,
     wait_invoice_status,
 )
-from workflows.shared import invoice_workflow_id
+from workflows.shared import invoice_workflow_id, proposal_workflow_id
 
 
 async def test_proposal_to_paid_through_the_api(stack: Stack) -> None:
@@ -141,12 +141,17 @@ async def test_proposal_to_paid_through_the_api(stack: Stack) -> None:
         invoice_id,
     ) == ["awaiting_review", "sent", "partially_paid", "paid"]
     assert await stack.db.fetchval("SELECT sum(amount) FROM payments") == 4114
+    # The proposal's workflow ends once the signed copy (its own email) has gone out; that
+    # runs beside the invoice's review, so its place among the emails is not fixed.
+    proposal_handle = stack.env.client.get_workflow_handle(proposal_workflow_id(proposal["id"]))
+    await proposal_handle.result()
     kinds = await stack.db.fetch("SELECT kind, status FROM email_outbox ORDER BY created_at")
-    assert [(row["kind"], row["status"]) for row in kinds] == [
-        ("proposal", "sent"),
+    assert sorted((row["kind"], row["status"]) for row in kinds) == [
         ("invoice", "sent"),
+        ("proposal", "sent"),
+        ("signed", "sent"),
     ]
-    assert len(stack.mail.messages) == 2
+    assert len(stack.mail.messages) == 3
 
 
 async def test_bad_input_names_the_field_and_unknown_ids_are_404(stack: Stack) -> None:
@@ -179,3 +184,27 @@ async def test_bad_input_names_the_field_and_unknown_ids_are_404(stack: Stack) -
 
 async def _no_mail(stack: Stack) -> bool:
     return not stack.mail.messages
+
+
+async def test_a_refused_signal_from_the_temporal_ui_changes_nothing(stack: Stack) -> None:
+    """The Temporal UI can send any signal at any time; the workflow logs and ignores what
+    the invoice's status forbids."""
+    from tests.helpers import issued_invoice
+    from workflows.invoice import InvoiceWorkflow
+    from workflows.shared import ApproveInvoice
+
+    invoice = await issued_invoice(stack)
+    before = await get_json(stack, f"/api/v1/invoices/{invoice['id']}/history")
+    handle = stack.env.client.get_workflow_handle(invoice_workflow_id(invoice["id"]))
+    await handle.signal(InvoiceWorkflow.approve, ApproveInvoice("temporal-ui"))
+    # The signal is in the history; a query after it sees the same invoice.
+    snapshot = await handle.query(InvoiceWorkflow.status)
+    assert snapshot.status == "sent" and snapshot.number == invoice["number"]
+    after = await get_json(stack, f"/api/v1/invoices/{invoice['id']}/history")
+    assert after == before
+    assert [(item["to"], item["cause"]) for item in after["items"]] == [
+        ("awaiting_review", "draft ready for review"),
+        ("sent", "invoice emailed"),
+    ]
+    numbers = await stack.db.fetchval("SELECT count(*) FROM invoices WHERE number IS NOT NULL")
+    assert numbers == 1, "no second number was taken"

@@ -3,6 +3,7 @@
 SEND_PROPOSAL = "send_proposal"
 ACCEPT_PROPOSAL = "accept_proposal"
 CLOSE_PROPOSAL = "close_proposal"
+SEND_SIGNED_COPY = "send_signed_copy"
 
 PREPARE_INVOICE_DRAFT = "prepare_invoice_draft"
 EDIT_INVOICE = "edit_invoice"

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from domain.status import ProposalStatus
@@ -103,6 +104,28 @@ class ProposalWorkflow:
             id=invoice_workflow_id(self._invoice_id),
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
+        # After the child has started: the draft invoice goes to review even while the
+        # signed copy's rendering or SMTP is failing and being retried. Histories from
+        # before this step replay without it.
+        if workflow.patched("signed-copy"):
+            await self._send_signed_copy()
+
+    async def _send_signed_copy(self) -> None:
+        """The proposal PDF with its signature certificate, stored and emailed to the client.
+        Transient failures are retried; a final one is logged, never fails the proposal,
+        which is signed already."""
+        try:
+            await workflow.execute_activity(
+                act.SEND_SIGNED_COPY,
+                ProposalRef(self._proposal_id),
+                result_type=str,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+        except ActivityError as failed:
+            workflow.logger.error(
+                "no signed copy for proposal %s: %s", self._proposal_id, failed.cause
+            )
 
     async def _close(self, status: ProposalStatus, decline: DeclineProposal | None) -> None:
         await workflow.execute_activity(

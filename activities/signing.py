@@ -1,0 +1,244 @@
+"""The signed copy: the proposal PDF followed by a signature certificate page, stored and
+emailed to the client.
+
+The certificate is rendered with WeasyPrint and appended to the stored proposal PDF with
+pypdf; the exact PDF the signer was shown is also embedded in the file, byte for byte, so
+anyone can check it against the SHA-256 recorded at signing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import store
+from activities.documents import store_document
+from activities.mail import Attachment, OutgoingEmail
+from activities.services import Services, business_errors
+from domain.audit import AuditEvent, verify_chain
+from domain.certificate_i18n import certificate_labels, event_label
+from domain.i18n import pick_locale
+from domain.status import ProposalStatus
+from workflows import activity_names as names
+from workflows.shared import ProposalRef
+
+ORIGINAL_FILENAME = "proposal.pdf"
+SIGNED_FILENAME = "signed-proposal.pdf"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def signed_document_key(proposal_id: Any) -> str:
+    return f"proposal/{proposal_id}/signed.pdf"
+
+
+def signed_email_key(proposal_id: Any) -> str:
+    return f"proposal:{proposal_id}:signed:1"
+
+
+def utc_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def append_certificate(proposal_pdf: bytes, certificate_pdf: bytes, title: str) -> bytes:
+    """The proposal's pages, then the certificate's, with the original PDF embedded."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(proposal_pdf)))
+    writer.append(PdfReader(io.BytesIO(certificate_pdf)))
+    writer.add_attachment(ORIGINAL_FILENAME, proposal_pdf)
+    writer.add_metadata({"/Title": title, "/Producer": "q2c"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+class SigningActivities:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    @activity.defn(name=names.SEND_SIGNED_COPY)
+    async def send_signed_copy(self, ref: ProposalRef) -> str:
+        """Build the signed PDF once, email it once; returns its document key."""
+        pool, key = self._s.pool, signed_email_key(ref.proposal_id)
+        async with business_errors(), pool.acquire() as conn:
+            proposal = await store.proposal(conn, ref.proposal_id)
+            if proposal["status"] != ProposalStatus.SIGNED:
+                raise ApplicationError(
+                    f"the proposal is {proposal['status']}, not signed",
+                    type="IllegalTransition",
+                    non_retryable=True,
+                )
+            document_key = proposal["signed_document_key"] or await self._build(conn, proposal)
+            queued = await conn.fetchval(
+                "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", key
+            )
+            if not queued:
+                await self._enqueue(conn, proposal, document_key, key)
+        await self._s.mailer.deliver(pool, key)
+        await self._record_delivery(ref.proposal_id, document_key, key)
+        return document_key
+
+    async def _build(self, conn: store.Connection, proposal: store.Row) -> str:
+        signature = await conn.fetchrow(
+            "SELECT * FROM signatures WHERE proposal_id = $1", proposal["id"]
+        )
+        if signature is None or not proposal["document_key"]:
+            raise ApplicationError(
+                f"proposal {proposal['id']} has no signature or no PDF",
+                type="NotFound",
+                non_retryable=True,
+            )
+        original = bytes(
+            await conn.fetchval(
+                "SELECT content FROM documents WHERE key = $1", proposal["document_key"]
+            )
+        )
+        context = await self._certificate_context(conn, proposal, signature, original)
+        certificate = await self._s.renderer.render_pdf("pdf/certificate.html", context)
+        signed = await asyncio.to_thread(
+            append_certificate, original, certificate, f"{context['c']['title']} — {proposal['id']}"
+        )
+        async with conn.transaction():
+            # A concurrent attempt (a retry racing a slow first try) may have stored one.
+            locked = await store.proposal(conn, proposal["id"], lock=True)
+            if locked["signed_document_key"]:
+                return str(locked["signed_document_key"])
+            stored = await store_document(conn, signed_document_key(proposal["id"]), signed)
+            await conn.execute(
+                """UPDATE proposals SET signed_document_key = $2, updated_at = now()
+                   WHERE id = $1""",
+                proposal["id"],
+                stored.key,
+            )
+        return stored.key
+
+    async def _certificate_context(
+        self,
+        conn: store.Connection,
+        proposal: store.Row,
+        signature: store.Row,
+        original: bytes,
+    ) -> dict[str, Any]:
+        seller = await store.company(conn, proposal["company_id"])
+        buyer = await store.client(conn, proposal["client_id"])
+        locale = pick_locale(buyer["locale"])
+        labels = certificate_labels(locale)
+        rows = await conn.fetch(
+            "SELECT * FROM audit_events WHERE proposal_id = $1 ORDER BY id", proposal["id"]
+        )
+        chain_valid, first_invalid = verify_chain(rows)
+        events = []
+        for row in rows:
+            event = AuditEvent.from_row(row)
+            events.append(
+                {
+                    "id": row["id"],
+                    "time": utc_text(row["occurred_at"]),
+                    "label": event_label(
+                        row["kind"], locale, first=bool((event.data or {}).get("first"))
+                    ),
+                    "actor": row["actor"],
+                    "ip": row["ip"],
+                    "user_agent": row["user_agent"],
+                    "hash": row["hash"],
+                }
+            )
+        image = None
+        if signature["signature_image_key"]:
+            png = await conn.fetchval(
+                "SELECT content FROM documents WHERE key = $1", signature["signature_image_key"]
+            )
+            # Only a PNG goes into the page; anything else stored under the key is ignored.
+            if png is not None and bytes(png).startswith(PNG_MAGIC):
+                image = "data:image/png;base64," + base64.b64encode(bytes(png)).decode()
+        consent_sha256 = (
+            signature["consent_sha256"]
+            or hashlib.sha256(signature["consent_text"].encode()).hexdigest()
+        )
+        return {
+            "locale": locale,
+            "c": labels,
+            "proposal_id": str(proposal["id"]),
+            "seller": dict(seller),
+            "buyer": dict(buyer),
+            "signature": dict(signature),
+            "signed_at": utc_text(signature["signed_at"]) + " UTC",
+            "source": labels["source_page"]
+            if signature["source"] == "page"
+            else labels["source_webhook"],
+            "consent_sha256": consent_sha256,
+            "signature_image": image,
+            "original_filename": ORIGINAL_FILENAME,
+            "original_sha256": hashlib.sha256(original).hexdigest(),
+            "events": events,
+            "chain_valid": chain_valid,
+            "first_invalid_event_id": first_invalid,
+            "generated_at": utc_text(datetime.now(UTC)),
+        }
+
+    async def _enqueue(
+        self, conn: store.Connection, proposal: store.Row, document_key: str, key: str
+    ) -> None:
+        seller = await store.company(conn, proposal["company_id"])
+        buyer = await store.client(conn, proposal["client_id"])
+        signature = await conn.fetchrow(
+            "SELECT * FROM signatures WHERE proposal_id = $1", proposal["id"]
+        )
+        assert signature is not None  # _build found it, or an earlier attempt did
+        subject, body = self._s.renderer.email(
+            "signed",
+            pick_locale(buyer["locale"]),
+            seller=seller,
+            buyer=buyer,
+            signer_name=signature["signer_name"],
+            signed_at=utc_text(signature["signed_at"]),
+            document_sha256=signature["document_sha256"],
+        )
+        await self._s.mailer.enqueue(
+            conn,
+            OutgoingEmail(
+                idempotency_key=key,
+                kind="signed",
+                to_address=buyer["email"],
+                subject=subject,
+                body_text=body,
+                proposal_id=str(proposal["id"]),
+                attachments=(Attachment(document_key, SIGNED_FILENAME),),
+            ),
+        )
+
+    async def _record_delivery(self, proposal_id: str, document_key: str, key: str) -> None:
+        """One 'signed_copy_emailed' event once SMTP took the message, even if the attempt
+        that sent it died before recording it."""
+        async with self._s.pool.acquire() as conn, conn.transaction():
+            await store.proposal(conn, proposal_id, lock=True)
+            sent_at = await conn.fetchval(
+                "SELECT sent_at FROM email_outbox WHERE idempotency_key = $1 AND status = 'sent'",
+                key,
+            )
+            recorded = await conn.fetchval(
+                """SELECT 1 FROM audit_events
+                   WHERE proposal_id = $1 AND kind = 'signed_copy_emailed'""",
+                proposal_id,
+            )
+            if sent_at is None or recorded:
+                return
+            sha256 = await conn.fetchval(
+                "SELECT sha256 FROM documents WHERE key = $1", document_key
+            )
+            await store.audit(
+                conn,
+                "signed_copy_emailed",
+                "smtp",
+                sent_at,
+                proposal_id=proposal_id,
+                data={"document_key": document_key, "document_sha256": sha256},
+            )
