@@ -7,6 +7,7 @@ their replay must go behind `workflow.patched`. Record new ones with
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -60,4 +61,7 @@ async def test_fresh_histories_replay(stack: Stack) -> None:
         HISTORIES.mkdir(exist_ok=True)
         for history in histories:
             kind = history.workflow_id.split("-", 1)[0]
-            (HISTORIES / f"{kind}-{len(history.events)}.json").write_text(history.to_json())
+            text = history.to_json()
+            # Never overwrite a history an earlier version recorded: name by content.
+            digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+            (HISTORIES / f"{kind}-{len(history.events)}-{digest}.json").write_text(text)
