@@ -9,13 +9,17 @@ from uuid import UUID
 
 from babel.numbers import get_currency_precision
 from pydantic import (
+    AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
     PlainSerializer,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from domain.money import Line
@@ -113,3 +117,121 @@ class PaymentIn(Body):
 
 class VoidIn(Body):
     reason: str = Field(default="", max_length=1000)
+
+
+# --- inbound webhooks ------------------------------------------------------------------
+# Each webhook body is one JSON object carrying its event id in `id`: the id is inside the
+# signed body, so a captured request cannot be replayed under a fresh id.
+
+
+class WebhookEventIn(Body):
+    id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
+
+
+class CrmProposalIn(WebhookEventIn):
+    """A CRM creates a proposal; `external_id` makes a retried create return the same one."""
+
+    external_id: str = Field(min_length=1, max_length=200)
+    client_id: UUID | None = None
+    # Given instead of client_id: a client of the default company with this email is
+    # reused as it is, otherwise one is created from these fields.
+    client: ClientIn | None = Field(default=None, validate_default=True)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    valid_until: date
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    notes: str = Field(default="", max_length=5000)
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    send: bool = True
+
+    _currency = field_validator("currency")(_known_currency)
+
+    @field_validator("client")
+    @classmethod
+    def _one_client(cls, client: ClientIn | None, info: ValidationInfo) -> ClientIn | None:
+        has_id = info.data.get("client_id") is not None
+        if client is not None and has_id:
+            raise ValueError("give either client_id or client, not both")
+        if client is None and not has_id and "client_id" in info.data:
+            raise ValueError("give client_id or a client object")
+        return client
+
+    @field_validator("send")
+    @classmethod
+    def _always_sent(cls, send: bool) -> bool:
+        if not send:
+            raise ValueError(
+                "proposals from the CRM are always emailed; send: false is not supported"
+            )
+        return send
+
+    def as_proposal(self, client_id: UUID) -> ProposalIn:
+        return ProposalIn(
+            client_id=client_id,
+            currency=self.currency,
+            valid_until=self.valid_until,
+            payment_terms_days=self.payment_terms_days,
+            notes=self.notes,
+            external_id=self.external_id,
+            lines=self.lines,
+        )
+
+
+Sha256Hex = Annotated[
+    str, Field(pattern=r"^[0-9a-fA-F]{64}$"), AfterValidator(lambda value: value.lower())
+]
+
+
+class EsignSignatureIn(WebhookEventIn):
+    """An external e-signature provider reports that a proposal was signed."""
+
+    proposal_id: UUID | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    signer_name: str = Field(min_length=1, max_length=200)
+    signer_email: EmailStr
+    signed_at: AwareDatetime
+    document_sha256: Sha256Hex
+    provider: str = Field(default="external", min_length=1, max_length=100)
+    # What the provider saw of the signer, when it reports it (not the provider's own IP).
+    signer_ip: str = Field(default="", max_length=100)
+    signer_user_agent: str = Field(default="", max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_proposal(self) -> EsignSignatureIn:
+        if (self.proposal_id is None) == (self.external_id is None):
+            raise ValueError("proposal_id: give either proposal_id or external_id")
+        return self
+
+
+class PaymentEventIn(WebhookEventIn):
+    """A payment provider or a bank import reports money received for an invoice."""
+
+    invoice_number: str | None = Field(default=None, min_length=1, max_length=100)
+    invoice_id: UUID | None = None
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount: Amount = Field(gt=0, lt=Decimal("1e15"))
+    reference: str = Field(min_length=1, max_length=200)
+    # An instant with its offset, or a calendar date as a bank statement gives it.
+    paid_at: AwareDatetime | date
+
+    _currency = field_validator("currency")(_known_currency)
+
+    @field_validator("amount")
+    @classmethod
+    def _minor_units(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
+        currency = info.data.get("currency")
+        if currency:
+            decimals = int(get_currency_precision(currency))
+            exponent = amount.normalize().as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > decimals:
+                raise ValueError(f"{currency} amounts have at most {decimals} decimals")
+        return amount
+
+    @model_validator(mode="after")
+    def _one_invoice(self) -> PaymentEventIn:
+        if (self.invoice_number is None) == (self.invoice_id is None):
+            raise ValueError("invoice_number: give either invoice_number or invoice_id")
+        return self
+
+    @property
+    def invoice_ref(self) -> str:
+        return self.invoice_number if self.invoice_number is not None else str(self.invoice_id)
