@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 Q2C_HOME ?= .q2c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean
+.PHONY: help venv run test lint fmt clean browser
 
 help:
 	@echo "make run    PostgreSQL + Temporal dev server + SMTP sink + worker + API on this machine"
-	@echo "make test   ruff, ruff format --check, mypy, pytest"
+	@echo "make test   ruff, ruff format --check, mypy, pytest (browser tests in headless Chromium)"
+	@echo "make browser  install Debian's chromium for the browser tests when it is missing"
 	@echo "make lint   the static checks only"
 	@echo "make fmt    ruff format + ruff check --fix"
 	@echo "make clean  delete the local state in $(Q2C_HOME)/ (database, Temporal history, mail)"
@@ -30,8 +31,19 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/pytest -q
+
+# The browser tests drive Debian's Chromium through Playwright (`executable_path`); the
+# browser builds Playwright would download are never used. Installed here when missing.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing Debian's chromium for the browser tests"; \
+		$$SUDO apt-get update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
 
 fmt: venv
 	$(BIN)/ruff format .

@@ -273,7 +273,12 @@ async def audit(
     payload = audit_chain.normalise_data(data)
     # A transaction (a savepoint inside the caller's) so the lock is held until the insert
     # commits: two appends to one document at once would otherwise both link to one head.
+    owner_table = "proposals" if owner_column == "proposal_id" else "invoices"
     async with conn.transaction():
+        # Row lock first, chain lock second, in every caller: the insert's foreign key needs
+        # this row lock anyway, and taking it after the chain lock would deadlock against a
+        # transaction that holds the row FOR UPDATE and then appends an event.
+        await conn.execute(f"SELECT 1 FROM {owner_table} WHERE id = $1 FOR KEY SHARE", owner_id)
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(owner_id))
         prev_hash = (
             await conn.fetchval(

@@ -1,18 +1,34 @@
-"""The client's signing page: read the proposal, sign it or decline it."""
+"""The client's signing page: read the proposal, sign it (typed name, optional drawn
+signature) or decline it, then fetch the signed PDF.
+
+A signing link opens one proposal and nothing else. Its token is single-use for answering:
+the first sign or decline claims it with a conditional UPDATE before the workflow is
+signalled, so a second attempt is refused even before the workflow has processed the
+first. A used or expired link still shows the proposal, its state and its documents.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+import secrets
+import struct
+import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
-from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, Response
 
 from activities import store
-from domain.i18n import labels, pick_locale
+from activities.documents import document_context, store_document
+from domain.i18n import format_day, labels, pick_locale
 from domain.status import ProposalStatus
-from starter.operations import Q2CState, State
+from starter.operations import Q2CState, State, get_state, log
 from workflows.proposal import ProposalWorkflow
 from workflows.shared import DeclineProposal, SignProposal, proposal_workflow_id
 
@@ -24,22 +40,43 @@ CONSENT_TEXT = {
     "электронной подписью.",
 }
 
+# The drawn signature arrives as a PNG data URL in a hidden form field.
+PNG_DATA_URL_PREFIX = "data:image/png;base64,"
+SIGNATURE_MAX_BYTES = 200 * 1024
+SIGNATURE_FIELD_MAX = len(PNG_DATA_URL_PREFIX) + 4 * (SIGNATURE_MAX_BYTES // 3 + 1)
+SIGNATURE_MAX_SIDE = 4096
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Enough to catch a typo; the address is evidence shown on the certificate, not a mailbox.
+EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")
+
+# Seconds between reloads of a page that waits for the workflow.
+REFRESH_SECONDS = 3
+
+
+class LinkNotFound(Exception):
+    """An unknown signing token: answered with a 404 that names nothing."""
+
+
+@dataclass(frozen=True)
+class SigningLink:
+    proposal: asyncpg.Record
+    expired: bool
+    # The link already answered (signed or declined) — the workflow may not know it yet.
+    used: bool
+
 
 def add_signing_routes(app: FastAPI) -> None:
+    @app.exception_handler(LinkNotFound)
+    async def unknown_link(request: Request, _: LinkNotFound) -> HTMLResponse:
+        html = get_state(request).pages.get_template("pages/not_found.html").render()
+        return page_response(html, 404)
+
     @app.get("/sign/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def sign_page(token: str, request: Request, state: State) -> HTMLResponse:
         async with state.pool.acquire() as conn:
-            proposal, expired = await proposal_for_token(conn, token)
-            await store.audit(
-                conn,
-                "viewed",
-                "client",
-                datetime.now(UTC),
-                proposal_id=proposal["id"],
-                ip=client_ip(request),
-                user_agent=request.headers.get("user-agent", ""),
-            )
-            return await render_sign_page(state, conn, proposal, token, expired)
+            link = await open_link(conn, token)
+            await record_view(conn, link.proposal["id"], request)
+            return await render_sign_page(state, conn, await open_link(conn, token), token)
 
     @app.post("/sign/{token}", response_class=HTMLResponse, include_in_schema=False)
     async def sign(
@@ -48,38 +85,71 @@ def add_signing_routes(app: FastAPI) -> None:
         state: State,
         signer_name: Annotated[str, Form(max_length=200)] = "",
         signer_email: Annotated[str, Form(max_length=300)] = "",
-        consent: Annotated[str, Form()] = "",
+        consent: Annotated[str, Form(max_length=10)] = "",
+        signature: Annotated[str, Form(max_length=SIGNATURE_FIELD_MAX)] = "",
     ) -> HTMLResponse:
+        signer_name, signer_email = signer_name.strip(), signer_email.strip()
         async with state.pool.acquire() as conn:
-            proposal, expired = await proposal_for_token(conn, token)
-            if expired or proposal["status"] != ProposalStatus.SENT:
-                return await render_sign_page(state, conn, proposal, token, expired, 409)
-            locale = pick_locale((await store.client(conn, proposal["client_id"]))["locale"])
+            link = await open_link(conn, token)
+            proposal = link.proposal
+            if not answerable(link):
+                return await render_sign_page(state, conn, link, token, 409)
             errors = []
-            if not signer_name.strip():
+            if not signer_name:
                 errors.append("signer_name")
+            if signer_email and not EMAIL.fullmatch(signer_email):
+                errors.append("signer_email")
             if consent not in ("yes", "on", "true"):
                 errors.append("consent")
+            image = None
+            if signature:
+                image = signature_png(signature)
+                if image is None:
+                    errors.append("signature")
             if errors:
                 return await render_sign_page(
-                    state, conn, proposal, token, expired, 422, errors=errors
+                    state,
+                    conn,
+                    link,
+                    token,
+                    422,
+                    errors=errors,
+                    form={"signer_name": signer_name, "signer_email": signer_email},
                 )
+            locale = await client_locale(conn, proposal)
+            seller = await store.company(conn, proposal["company_id"])
+            image_key = ""
+            async with conn.transaction():
+                if not await claim_link(conn, token):
+                    # Another answer got here first; show what the link shows now.
+                    return await render_sign_page(
+                        state, conn, await open_link(conn, token), token, 409
+                    )
+                if image is not None:
+                    image_key = await store_signature_image(conn, proposal["id"], image)
             document_sha256 = await conn.fetchval(
                 "SELECT sha256 FROM documents WHERE key = $1", proposal["document_key"]
             )
-        await state.temporal.get_workflow_handle(proposal_workflow_id(str(proposal["id"]))).signal(
-            ProposalWorkflow.sign,
-            SignProposal(
-                signer_name=signer_name.strip(),
-                signer_email=signer_email.strip(),
-                signed_at=datetime.now(UTC),
-                document_sha256=document_sha256 or "",
-                consent_text=CONSENT_TEXT[locale],
-                ip=client_ip(request),
-                user_agent=request.headers.get("user-agent", ""),
-            ),
+        answer = SignProposal(
+            signer_name=signer_name,
+            signer_email=signer_email,
+            signed_at=datetime.now(UTC),
+            document_sha256=document_sha256 or "",
+            consent_text=CONSENT_TEXT[locale],
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+            signature_image_key=image_key,
         )
-        return page(state, "pages/sign_done.html", locale, name=signer_name.strip())
+        if not await deliver(state, proposal, token, ProposalWorkflow.sign, answer):
+            return unavailable(state, locale)
+        return render(
+            state,
+            "pages/sign_done.html",
+            locale,
+            name=signer_name,
+            token=token,
+            seller=dict(seller),
+        )
 
     @app.post("/sign/{token}/decline", response_class=HTMLResponse, include_in_schema=False)
     async def decline(
@@ -89,67 +159,314 @@ def add_signing_routes(app: FastAPI) -> None:
         reason: Annotated[str, Form(max_length=2000)] = "",
     ) -> HTMLResponse:
         async with state.pool.acquire() as conn:
-            proposal, expired = await proposal_for_token(conn, token)
-            if expired or proposal["status"] != ProposalStatus.SENT:
-                return await render_sign_page(state, conn, proposal, token, expired, 409)
-            locale = pick_locale((await store.client(conn, proposal["client_id"]))["locale"])
-        await state.temporal.get_workflow_handle(proposal_workflow_id(str(proposal["id"]))).signal(
-            ProposalWorkflow.decline,
-            DeclineProposal(
-                reason=reason.strip(),
-                declined_at=datetime.now(UTC),
-                ip=client_ip(request),
-                user_agent=request.headers.get("user-agent", ""),
-            ),
+            link = await open_link(conn, token)
+            proposal = link.proposal
+            if not answerable(link) or not await claim_link(conn, token):
+                return await render_sign_page(state, conn, await open_link(conn, token), token, 409)
+            locale = await client_locale(conn, proposal)
+            seller = await store.company(conn, proposal["company_id"])
+        answer = DeclineProposal(
+            reason=reason.strip(),
+            declined_at=datetime.now(UTC),
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
         )
-        return page(state, "pages/sign_declined.html", locale)
+        if not await deliver(state, proposal, token, ProposalWorkflow.decline, answer):
+            return unavailable(state, locale)
+        return render(
+            state,
+            "pages/sign_declined.html",
+            locale,
+            token=token,
+            reason=answer.reason,
+            seller=dict(seller),
+        )
+
+    @app.get("/sign/{token}/document.pdf", include_in_schema=False)
+    async def proposal_pdf(token: str, state: State) -> Response:
+        """The exact PDF that was emailed, and whose SHA-256 a signature records."""
+        async with state.pool.acquire() as conn:
+            link = await open_link(conn, token)
+            content = await document_content(conn, link.proposal["document_key"])
+        if content is None:
+            raise LinkNotFound()
+        return pdf_response(content, "proposal.pdf")
+
+    @app.get("/sign/{token}/signed.pdf", include_in_schema=False)
+    async def signed_pdf(token: str, state: State) -> Response:
+        """The proposal PDF with its signature certificate, once the workflow has made it."""
+        async with state.pool.acquire() as conn:
+            link = await open_link(conn, token)
+            proposal = link.proposal
+            content = await document_content(conn, proposal["signed_document_key"])
+            if content is not None:
+                return pdf_response(content, "proposal-signed.pdf")
+            locale = await client_locale(conn, proposal)
+            seller = await store.company(conn, proposal["company_id"])
+        t = labels(locale)
+        being_signed = proposal["status"] == ProposalStatus.SIGNED or (
+            link.used and proposal["status"] == ProposalStatus.SENT
+        )
+        if being_signed:
+            return render(
+                state,
+                "pages/message.html",
+                locale,
+                status_code=202,
+                message_id="preparing",
+                message=t["signed_pdf_preparing"],
+                refresh=REFRESH_SECONDS,
+                token=token,
+                seller=dict(seller),
+            )
+        return render(
+            state,
+            "pages/message.html",
+            locale,
+            status_code=404,
+            message_id="not-signed",
+            message=t["not_signed"],
+            token=token,
+            seller=dict(seller),
+        )
 
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-async def proposal_for_token(conn: store.Connection, token: str) -> tuple[asyncpg.Record, bool]:
+async def open_link(conn: store.Connection, token: str) -> SigningLink:
     """The proposal a signing token opens. An unknown token says nothing about what exists."""
     row = await conn.fetchrow(
         "SELECT * FROM access_tokens WHERE token_hash = $1 AND purpose = 'sign'",
         store.hash_token(token),
     )
-    if row is None:
-        raise HTTPException(404, "not found")
+    if row is None or row["proposal_id"] is None:
+        raise LinkNotFound()
     proposal = await store.proposal(conn, row["proposal_id"])
-    return proposal, row["expires_at"] <= datetime.now(UTC)
+    return SigningLink(
+        proposal=proposal,
+        expired=row["expires_at"] <= datetime.now(UTC),
+        used=row["used_at"] is not None,
+    )
+
+
+async def record_view(conn: store.Connection, proposal_id: Any, request: Request) -> None:
+    """A 'viewed' audit event. The proposal row is locked (key share) before the audit
+    chain's advisory lock, the order accept_proposal takes them in: the event's foreign key
+    would otherwise wait for the row while holding the advisory lock that accept_proposal,
+    holding the row, waits for — a deadlock whenever a view and a signature meet."""
+    async with conn.transaction():
+        await conn.execute("SELECT 1 FROM proposals WHERE id = $1 FOR KEY SHARE", proposal_id)
+        await store.audit(
+            conn,
+            "viewed",
+            "client",
+            datetime.now(UTC),
+            proposal_id=proposal_id,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )
+
+
+def answerable(link: SigningLink) -> bool:
+    return not link.expired and not link.used and link.proposal["status"] == ProposalStatus.SENT
+
+
+async def claim_link(conn: store.Connection, token: str) -> bool:
+    """Mark the link used, if nobody has yet and it is still valid: exactly one answer wins."""
+    claimed = await conn.fetchval(
+        """UPDATE access_tokens SET used_at = now()
+           WHERE token_hash = $1 AND purpose = 'sign' AND used_at IS NULL AND expires_at > now()
+           RETURNING proposal_id""",
+        store.hash_token(token),
+    )
+    return claimed is not None
+
+
+async def release_link(state: Q2CState, token: str) -> None:
+    """Give the link back when its answer never reached the workflow."""
+    await state.pool.execute(
+        "UPDATE access_tokens SET used_at = NULL WHERE token_hash = $1 AND purpose = 'sign'",
+        store.hash_token(token),
+    )
+
+
+async def deliver(
+    state: Q2CState,
+    proposal: asyncpg.Record,
+    token: str,
+    signal: Any,
+    answer: SignProposal | DeclineProposal,
+) -> bool:
+    """Signal the proposal's workflow; on failure the link is released for another try."""
+    handle = state.temporal.get_workflow_handle(proposal_workflow_id(str(proposal["id"])))
+    try:
+        await handle.signal(signal, answer)
+    except Exception:
+        log.exception("could not signal the workflow of proposal %s", proposal["id"])
+        await release_link(state, token)
+        return False
+    return True
+
+
+def signature_png(data_url: str) -> bytes | None:
+    """The PNG bytes of a drawn signature, or None unless it really is a small, whole PNG:
+    the signature bytes, an IHDR first, every chunk's CRC right, IEND last, nothing after."""
+    if not data_url.startswith(PNG_DATA_URL_PREFIX):
+        return None
+    try:
+        content = base64.b64decode(data_url[len(PNG_DATA_URL_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(content) > SIGNATURE_MAX_BYTES or not content.startswith(PNG_MAGIC):
+        return None
+    position, first, last = len(PNG_MAGIC), True, b""
+    while position < len(content):
+        if position + 12 > len(content):
+            return None
+        length, kind = struct.unpack(">I4s", content[position : position + 8])
+        end = position + 8 + length
+        if end + 4 > len(content):
+            return None
+        data = content[position + 8 : end]
+        (crc,) = struct.unpack(">I", content[end : end + 4])
+        if zlib.crc32(kind + data) != crc:
+            return None
+        if first:
+            if kind != b"IHDR" or length != 13:
+                return None
+            width, height = struct.unpack(">II", data[:8])
+            if not (0 < width <= SIGNATURE_MAX_SIDE and 0 < height <= SIGNATURE_MAX_SIDE):
+                return None
+            first = False
+        last = kind
+        position = end + 4
+        if kind == b"IEND":
+            break
+    if last != b"IEND" or position != len(content):
+        return None
+    return content
+
+
+async def store_signature_image(conn: store.Connection, proposal_id: Any, image: bytes) -> str:
+    stored = await store_document(conn, f"signature/{proposal_id}.png", image)
+    await conn.execute("UPDATE documents SET content_type = 'image/png' WHERE key = $1", stored.key)
+    return stored.key
+
+
+async def client_locale(conn: store.Connection, proposal: asyncpg.Record) -> str:
+    return pick_locale((await store.client(conn, proposal["client_id"]))["locale"])
+
+
+async def document_content(conn: store.Connection, key: str | None) -> bytes | None:
+    if key is None:
+        return None
+    content = await conn.fetchval("SELECT content FROM documents WHERE key = $1", key)
+    return bytes(content) if content is not None else None
+
+
+def closed_as(link: SigningLink) -> str | None:
+    """What the page shows instead of the form: signed, declined, expired, or pending (the
+    link was answered and the workflow has not recorded it yet); None while it can be
+    answered."""
+    status = link.proposal["status"]
+    if status != ProposalStatus.SENT:
+        return str(status)
+    if link.used:
+        return "pending"
+    if link.expired:
+        return ProposalStatus.EXPIRED.value
+    return None
 
 
 async def render_sign_page(
     state: Q2CState,
     conn: store.Connection,
-    proposal: asyncpg.Record,
+    link: SigningLink,
     token: str,
-    expired: bool,
     status_code: int = 200,
     errors: list[str] | None = None,
+    form: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    from activities.documents import document_context
-
+    proposal = link.proposal
     lines = await store.lines(conn, "proposal_lines", "proposal_id", proposal["id"])
     context = await document_context(conn, proposal, lines, "proposal")
-    closed_as = None
-    if proposal["status"] != ProposalStatus.SENT:
-        closed_as = proposal["status"]
-    elif expired:
-        closed_as = ProposalStatus.EXPIRED.value
+    state_now = closed_as(link)
+    signed_by = None
+    if state_now == ProposalStatus.SIGNED:
+        signature = await conn.fetchrow(
+            "SELECT signer_name, signed_at FROM signatures WHERE proposal_id = $1", proposal["id"]
+        )
+        if signature is not None:
+            signed_on = signature["signed_at"].astimezone(ZoneInfo(context["seller"]["time_zone"]))
+            signed_by = context["t"]["signed_by"].format(
+                name=signature["signer_name"], date=format_day(signed_on.date(), context["locale"])
+            )
+    nonce = secrets.token_urlsafe(16)
     html = state.pages.get_template("pages/sign.html").render(
         **context,
         token=token,
-        closed_as=closed_as,
+        closed_as=state_now,
+        refresh=REFRESH_SECONDS if state_now == "pending" else None,
+        signed_by=signed_by,
+        decline_reason=proposal["decline_reason"] or "",
+        payment_terms_days=proposal["payment_terms_days"],
         errors=errors or [],
+        form=form or {"signer_name": "", "signer_email": context["buyer"]["email"]},
         consent_text=CONSENT_TEXT[context["locale"]],
+        csp_nonce=nonce,
     )
-    return HTMLResponse(html, status_code=status_code)
+    return page_response(html, status_code, nonce)
 
 
-def page(state: Q2CState, template: str, locale: str, **context: Any) -> HTMLResponse:
-    return HTMLResponse(
-        state.pages.get_template(template).render(locale=locale, t=labels(locale), **context)
+def render(
+    state: Q2CState, template: str, locale: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    html = state.pages.get_template(template).render(locale=locale, t=labels(locale), **context)
+    return page_response(html, status_code)
+
+
+def unavailable(state: Q2CState, locale: str) -> HTMLResponse:
+    return render(
+        state,
+        "pages/message.html",
+        locale,
+        status_code=503,
+        message_id="unavailable",
+        message=labels(locale)["try_again"],
+    )
+
+
+def security_headers(nonce: str | None = None) -> dict[str, str]:
+    """The link's token is in the URL: no referrer leaves, no cache keeps the page, no
+    other site frames it, and only the page's own script runs."""
+    script = f"'nonce-{nonce}'" if nonce else "'none'"
+    return {
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "X-Robots-Tag": "noindex, nofollow",
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; "
+            "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+    }
+
+
+def page_response(html: str, status_code: int, nonce: str | None = None) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status_code, headers=security_headers(nonce))
+
+
+def pdf_response(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
