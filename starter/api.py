@@ -143,6 +143,10 @@ def _operator_routes(app: FastAPI, settings: Settings) -> None:
         response.status_code = 201 if is_new else 200
         return created
 
+    @app.post("/api/v1/proposals/{proposal_id}/send", dependencies=auth, tags=["proposals"])
+    async def send_proposal(proposal_id: UUID, state: State) -> dict[str, Any]:
+        return await operations.send_draft_proposal(state, proposal_id)
+
     @app.get("/api/v1/proposals/{proposal_id}", dependencies=auth, tags=["proposals"])
     async def get_proposal(proposal_id: UUID, state: State) -> dict[str, Any]:
         async with state.pool.acquire() as conn:

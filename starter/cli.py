@@ -347,6 +347,8 @@ def cmd_clients(args: argparse.Namespace, api: Api, out: Output) -> int:
 def cmd_proposals(args: argparse.Namespace, api: Api, out: Output) -> int:
     if args.action == "create":
         out.record(_post_file(api, "/api/v1/proposals", args.file))
+    elif args.action == "send":
+        out.record(api.json("POST", f"/api/v1/proposals/{args.id}/send"))
     else:
         out.record(api.get(f"/api/v1/proposals/{args.id}"))
     return 0
@@ -872,6 +874,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("file", metavar="FILE.json", help="the JSON body; - reads stdin")
     show = proposal_actions.add_parser("show", parents=[json_too], help="one proposal")
     show.add_argument("id", type=_uuid, metavar="ID")
+    send = proposal_actions.add_parser(
+        "send", parents=[json_too], help="email a proposal kept as a draft"
+    )
+    send.add_argument("id", type=_uuid, metavar="ID")
 
     invoices = commands.add_parser("invoices", help="list, show, approve, void, pay invoices")
     invoice_actions = invoices.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -19,7 +19,7 @@ from activities import store
 from activities.documents import template_environment
 from domain.money import compute_totals, round_money
 from domain.schedule import local_date
-from domain.status import InvoiceStatus, check_can_pay
+from domain.status import InvoiceStatus, ProposalStatus, check_can_pay
 from starter.config import Settings
 from starter.schemas import PaymentIn, ProposalIn
 from workflows.invoice import InvoiceWorkflow
@@ -73,8 +73,9 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
         async with conn.transaction():
             proposal_id = await conn.fetchval(
                 """INSERT INTO proposals (company_id, client_id, external_id, currency,
-                       valid_until, payment_terms_days, notes, subtotal, vat_total, total)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                       valid_until, payment_terms_days, notes, subtotal, vat_total, total,
+                       status)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                    ON CONFLICT (external_id) DO NOTHING RETURNING id""",
                 seller["id"],
                 buyer["id"],
@@ -88,19 +89,24 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
                 totals.subtotal,
                 totals.vat_total,
                 totals.total,
+                ProposalStatus.SENT.value if body.send else ProposalStatus.DRAFT.value,
             )
             if proposal_id is not None:
                 await store.replace_lines(
                     conn, "proposal_lines", "proposal_id", proposal_id, items, body.currency
                 )
         if proposal_id is None:
-            existing = await conn.fetchval(
-                "SELECT id FROM proposals WHERE external_id = $1", body.external_id
+            existing = await conn.fetchrow(
+                "SELECT id, status FROM proposals WHERE external_id = $1", body.external_id
             )
-            # The first request may have died before starting the workflow: start it now;
-            # if it is running, "use existing" makes this a no-op.
-            await start_proposal_workflow(state, str(existing))
-            return await proposal_json(conn, existing), False
+            assert existing is not None
+            if existing["status"] != ProposalStatus.DRAFT:
+                # The first request may have died before starting the workflow: start it
+                # now; if it is running, "use existing" makes this a no-op.
+                await start_proposal_workflow(state, str(existing["id"]))
+            return await proposal_json(conn, existing["id"]), False
+        if not body.send:
+            return await proposal_json(conn, proposal_id), True
         try:
             await start_proposal_workflow(state, str(proposal_id))
         except Exception:
@@ -113,6 +119,25 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
                 503, "the workflow service is unavailable; nothing was saved"
             ) from None
         return await proposal_json(conn, proposal_id), True
+
+
+async def send_draft_proposal(state: Q2CState, proposal_id: UUID) -> dict[str, Any]:
+    """Send a proposal kept as a draft; sending one already sent changes nothing."""
+    async with state.pool.acquire() as conn:
+        row = await store.proposal(conn, proposal_id)
+        if row["status"] == ProposalStatus.DRAFT:
+            seller = await store.company(conn, row["company_id"])
+            if row["valid_until"] < local_date(datetime.now(UTC), seller["time_zone"]):
+                raise HTTPException(409, "the proposal's validity has passed; nothing was sent")
+            await conn.execute(
+                """UPDATE proposals SET status = 'sent', updated_at = now()
+                   WHERE id = $1 AND status = 'draft'""",
+                proposal_id,
+            )
+        elif row["status"] != ProposalStatus.SENT:
+            raise HTTPException(409, f"the proposal is {row['status']} and cannot be sent")
+        await start_proposal_workflow(state, str(proposal_id))
+        return await proposal_json(conn, proposal_id)
 
 
 async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:

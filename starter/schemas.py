@@ -98,6 +98,8 @@ class ProposalIn(Body):
     notes: str = Field(default="", max_length=5000)
     external_id: str | None = Field(default=None, max_length=200)
     lines: list[LineIn] = Field(min_length=1, max_length=500)
+    # False keeps it as a draft: nothing is emailed until POST /api/v1/proposals/{id}/send.
+    send: bool = True
 
     _currency = field_validator("currency")(_known_currency)
 
@@ -155,15 +157,6 @@ class CrmProposalIn(WebhookEventIn):
             raise ValueError("give client_id or a client object")
         return client
 
-    @field_validator("send")
-    @classmethod
-    def _always_sent(cls, send: bool) -> bool:
-        if not send:
-            raise ValueError(
-                "proposals from the CRM are always emailed; send: false is not supported"
-            )
-        return send
-
     def as_proposal(self, client_id: UUID) -> ProposalIn:
         return ProposalIn(
             client_id=client_id,
@@ -173,6 +166,7 @@ class CrmProposalIn(WebhookEventIn):
             notes=self.notes,
             external_id=self.external_id,
             lines=self.lines,
+            send=self.send,
         )
 
 
