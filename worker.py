@@ -48,6 +48,9 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
         invoices.mark_overdue,
         invoices.record_payment,
         invoices.void_invoice,
+        invoices.reschedule_invoice,
+        invoices.set_reminders_paused,
+        invoices.record_refund,
     ]
 
 

@@ -8,22 +8,30 @@ from decimal import Decimal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import store
+from activities import reminder_plan, store
 from activities.documents import document_context, store_document
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
 from domain.errors import InvalidInput
 from domain.i18n import format_day, format_money, pick_locale
-from domain.money import Line, MoneyError, parse_decimal, round_money
-from domain.schedule import due_date_for, local_date
+from domain.money import Line, MoneyError, amount_due, parse_decimal, round_money
+from domain.refunds import split_refund
+from domain.schedule import check_schedule_values, due_date_for, is_overdue, local_date
 from domain.status import (
     FINAL,
     InvoiceStatus,
+    Reopening,
     check_can_approve,
     check_can_edit,
+    check_can_pause_reminders,
     check_can_pay,
+    check_can_refund,
+    check_can_reschedule,
     check_can_void,
+    check_transition,
+    status_after_due_date_change,
     status_after_payment,
+    status_after_refund,
 )
 from workflows import activity_names as names
 from workflows.shared import (
@@ -32,7 +40,12 @@ from workflows.shared import (
     InvoiceSnapshot,
     PaymentResult,
     RecordPaymentInput,
+    RecordRefundInput,
+    RefundResult,
     ReminderInput,
+    ReminderScheduleData,
+    RescheduleInput,
+    SetRemindersPausedInput,
     VoidInvoiceInput,
 )
 
@@ -169,41 +182,61 @@ class InvoiceActivities:
                 async with conn.transaction():
                     row = await store.invoice(conn, ref.invoice_id, lock=True)
                     if row["status"] == InvoiceStatus.AWAITING_REVIEW:
+                        # The reminder schedule in force now is frozen with the invoice.
+                        plan = reminder_plan.new_plan(
+                            await store.company(conn, row["company_id"]),
+                            await store.client(conn, row["client_id"]),
+                            row,
+                            planned_from=ref.at,
+                        )
                         await store.change_invoice_status(
                             conn,
                             row,
                             InvoiceStatus.SENT,
                             "invoice emailed",
                             ref.at,
-                            ", sent_at = $3",
-                            (ref.at,),
+                            ", sent_at = $3, reminder_plan = $4::jsonb",
+                            (ref.at, plan.to_json()),
                         )
                 return await store.snapshot(conn, ref.invoice_id)
 
     @activity.defn(name=names.SEND_REMINDER)
-    async def send_reminder(self, reminder: ReminderInput) -> None:
+    async def send_reminder(self, reminder: ReminderInput) -> InvoiceSnapshot:
+        """Email one reminder step through the outbox (key invoice:<id>:reminder:<step>), so
+        a retry, a second worker or a kill mid-send yields at most one email per step.
+        Returns the invoice with its next reminders (runs before reminders v2 ignore it)."""
         pool = self._s.pool
-        key = f"invoice:{reminder.invoice_id}:reminder:{reminder.step}"
+        key = reminder_plan.step_key(reminder.invoice_id, reminder.step)
         async with business_errors():
             async with pool.acquire() as conn:
                 row = await store.invoice(conn, reminder.invoice_id)
-                if InvoiceStatus(row["status"]) in FINAL:
-                    return
-                buyer = await store.client(conn, row["client_id"])
-                locale = pick_locale(buyer["locale"])
-                currency = row["currency"].strip()
-                due = await store.snapshot(conn, reminder.invoice_id)
-                if not await _queued(conn, key):
+                seller = await store.company(conn, row["company_id"])
+                plan = reminder_plan.plan_in_force(row, seller)
+                steps = plan.steps(row["due_date"]) if plan and row["due_date"] else []
+                entry = next((p for p in steps if p.step == reminder.step), None)
+                queued = await _queued(conn, key)
+                stopped = (
+                    InvoiceStatus(row["status"]) in FINAL or row["reminders_paused_at"] is not None
+                )
+                # entry None: re-planned since the workflow read its plan, that step is gone.
+                if stopped or (entry is None and not queued):
+                    return await store.snapshot(conn, reminder.invoice_id)
+                if not queued:
+                    assert entry is not None
+                    buyer = await store.client(conn, row["client_id"])
+                    locale = pick_locale(buyer["locale"])
+                    currency = row["currency"].strip()
+                    due = round_money(amount_due(row["total"], row["amount_paid"]), currency)
                     async with conn.transaction():
                         subject, body = self._s.renderer.email(
                             "reminder",
                             locale,
-                            seller=await store.company(conn, row["company_id"]),
+                            seller=seller,
                             buyer=buyer,
                             number=row["number"],
-                            amount_due=format_money(Decimal(due.amount_due), currency, locale),
+                            amount_due=format_money(due, currency, locale),
                             due_date=format_day(row["due_date"], locale),
-                            overdue=reminder.scheduled_for.date() > row["due_date"],
+                            overdue=entry.offset_days > 0,
                             invoice_url=await self._hosted_link(
                                 conn, row["id"], reminder.scheduled_for
                             ),
@@ -222,9 +255,9 @@ class InvoiceActivities:
                         )
             await self._s.mailer.deliver(pool, key)
             async with pool.acquire() as conn:
-                seller = await store.company(conn, row["company_id"])
-                if reminder.step >= len(set(seller["reminder_offsets_days"])):
+                if steps and reminder.step == steps[-1].step:
                     # The schedule is spent and the money still not in: a person takes over.
+                    buyer = await store.client(conn, row["client_id"])
                     await conn.execute(
                         """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
                                due_date)
@@ -236,13 +269,22 @@ class InvoiceActivities:
                         f"Call {buyer['name']} about invoice {row['number']}",
                         reminder.scheduled_for.date(),
                     )
+                return await store.snapshot(conn, reminder.invoice_id)
 
     @activity.defn(name=names.MARK_OVERDUE)
     async def mark_overdue(self, ref: InvoiceRef) -> InvoiceSnapshot:
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
                 row = await store.invoice(conn, ref.invoice_id, lock=True)
-                if row["status"] in (InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID):
+                seller = await store.company(conn, row["company_id"])
+                # The due date may have moved later since the workflow decided to come here.
+                past_due = row["due_date"] is not None and is_overdue(
+                    row["due_date"], ref.at, seller["time_zone"]
+                )
+                if past_due and row["status"] in (
+                    InvoiceStatus.SENT,
+                    InvoiceStatus.PARTIALLY_PAID,
+                ):
                     await store.change_invoice_status(
                         conn,
                         row,
@@ -251,11 +293,14 @@ class InvoiceActivities:
                         ref.at,
                         ", overdue = true",
                     )
+                    # Opened once per invoice; opened again if it was closed by a due date
+                    # moved later or by a payment later refunded.
                     await conn.execute(
                         """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
                                due_date)
                            VALUES ($1, $2, $3, 'check_payment', $4, $5)
-                           ON CONFLICT DO NOTHING""",
+                           ON CONFLICT (invoice_id, kind) WHERE kind <> 'manual'
+                           DO UPDATE SET done_at = NULL, due_date = EXCLUDED.due_date""",
                         row["company_id"],
                         row["id"],
                         row["client_id"],
@@ -367,6 +412,257 @@ class InvoiceActivities:
                     )
             return await store.snapshot(conn, request.invoice_id)
 
+    @activity.defn(name=names.RESCHEDULE_INVOICE)
+    async def reschedule_invoice(self, request: RescheduleInput) -> InvoiceSnapshot:
+        """Move the due date and/or set the invoice's own schedule, then plan the remaining
+        reminders again: new steps after the old plan's last, none earlier than now. A due
+        date moved later takes an overdue invoice back to sent / partially paid."""
+        change = request.request
+        async with business_errors(), self._s.pool.acquire() as conn:
+            async with conn.transaction():
+                row = await store.invoice(conn, request.invoice_id, lock=True)
+                current = InvoiceStatus(row["status"])
+                check_can_reschedule(current)
+                seller = await store.company(conn, row["company_id"])
+                buyer = await store.client(conn, row["client_id"])
+                old_plan = reminder_plan.plan_in_force(row, seller)
+                due: date = row["due_date"]
+                if change.due_date is not None:
+                    due = _parse_date(change.due_date, "due_date")
+                    if row["issue_date"] is not None and due < row["issue_date"]:
+                        raise InvalidInput(
+                            f"due_date: must not be before the issue date {row['issue_date']}"
+                        )
+                own = _schedule_columns(row)
+                if change.reset_schedule:
+                    own = (None, None, None, None)
+                elif change.schedule is not None:
+                    own = _schedule_columns_of(change.schedule)
+                await conn.execute(
+                    """UPDATE invoices SET due_date = $2, reminder_offsets_days = $3,
+                           reminder_hour = $4, reminder_repeat_days = $5,
+                           reminder_repeat_max = $6, updated_at = now()
+                       WHERE id = $1""",
+                    row["id"],
+                    due,
+                    *own,
+                )
+                row = await store.invoice(conn, request.invoice_id)
+                plan = reminder_plan.new_plan(
+                    seller, buyer, row, planned_from=request.at, replacing=old_plan
+                )
+                await conn.execute(
+                    "UPDATE invoices SET reminder_plan = $2::jsonb WHERE id = $1",
+                    row["id"],
+                    plan.to_json(),
+                )
+                overdue_now = is_overdue(due, request.at, seller["time_zone"])
+                target = status_after_due_date_change(
+                    current, row["total"], row["amount_paid"], overdue_now
+                )
+                if target != current:
+                    await _move_status(
+                        conn,
+                        row,
+                        target,
+                        Reopening.DUE_DATE_MOVED,
+                        f"due date moved to {due.isoformat()}",
+                        request.at,
+                        ", overdue = false",
+                    )
+                    await conn.execute(
+                        """UPDATE tasks SET done_at = now() WHERE invoice_id = $1
+                               AND kind = 'check_payment' AND done_at IS NULL""",
+                        row["id"],
+                    )
+                await store.audit(
+                    conn,
+                    "rescheduled",
+                    change.requested_by,
+                    request.at,
+                    invoice_id=row["id"],
+                    data={
+                        "due_date": due.isoformat(),
+                        "offsets_days": list(plan.schedule.offsets_days),
+                        "hour": plan.schedule.hour,
+                        "repeat_every_days": plan.schedule.repeat_every_days,
+                        "repeat_max": plan.schedule.repeat_max,
+                        "time_zone": plan.time_zone,
+                        "first_step": plan.step_base + 1,
+                    },
+                )
+            return await store.snapshot(conn, request.invoice_id)
+
+    @activity.defn(name=names.SET_REMINDERS_PAUSED)
+    async def set_reminders_paused(self, request: SetRemindersPausedInput) -> InvoiceSnapshot:
+        """Pause: no reminder goes out. Resume: those planned meanwhile are skipped (never
+        sent late, all at once); the rest follow their plan. Repeating either is a no-op."""
+        async with business_errors(), self._s.pool.acquire() as conn:
+            async with conn.transaction():
+                row = await store.invoice(conn, request.invoice_id, lock=True)
+                paused = row["reminders_paused_at"] is not None
+                if paused != request.paused:
+                    check_can_pause_reminders(InvoiceStatus(row["status"]))
+                    if request.paused:
+                        sql = "UPDATE invoices SET reminders_paused_at = $2 WHERE id = $1"
+                    else:
+                        sql = """UPDATE invoices SET reminders_paused_at = NULL,
+                                     reminders_resumed_at = $2 WHERE id = $1"""
+                    await conn.execute(sql, row["id"], request.at)
+                    await store.audit(
+                        conn,
+                        "reminders_paused" if request.paused else "reminders_resumed",
+                        request.requested_by,
+                        request.at,
+                        invoice_id=row["id"],
+                        data={"reason": request.reason} if request.reason else None,
+                    )
+            return await store.snapshot(conn, request.invoice_id)
+
+    @activity.defn(name=names.RECORD_REFUND)
+    async def record_refund(self, request: RecordRefundInput) -> RefundResult:
+        """Give back (part of) a payment, once per refund reference: lower the amount paid
+        (or take back the payment's unspent over-payment credit first), and move the status
+        back as the money and the due date say."""
+        refund = request.refund
+        async with business_errors(), self._s.pool.acquire() as conn:
+            async with conn.transaction():
+                row = await store.invoice(conn, request.invoice_id, lock=True)
+                duplicate = await conn.fetchval(
+                    "SELECT 1 FROM refunds WHERE invoice_id = $1 AND reference = $2",
+                    row["id"],
+                    refund.reference,
+                )
+                if duplicate:
+                    return RefundResult(False, await store.snapshot(conn, row["id"]))
+                current = InvoiceStatus(row["status"])
+                check_can_refund(current)
+                currency = row["currency"].strip()
+                payment = await conn.fetchrow(
+                    "SELECT * FROM payments WHERE invoice_id = $1 AND reference = $2",
+                    row["id"],
+                    refund.payment_reference,
+                )
+                if payment is None:
+                    raise InvalidInput(
+                        f"payment_reference: no payment {refund.payment_reference!r} "
+                        "on this invoice"
+                    )
+                amount = parse_decimal(refund.amount, "amount")
+                if amount <= 0 or round_money(amount, currency) != amount:
+                    raise MoneyError(
+                        f"amount: must be positive with at most the decimals {currency} has"
+                    )
+                refunded_on = (
+                    _parse_date(refund.refunded_at, "refunded_at")
+                    if refund.refunded_at
+                    else request.at.date()
+                )
+                # The client's credit moves under the same lock as when it is applied.
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext($1))", f"credit:{row['client_id']}"
+                )
+                overpayment = await conn.fetchval(
+                    """SELECT coalesce(sum(amount), 0) FROM client_credits
+                       WHERE invoice_id = $1 AND kind = 'overpayment' AND reference = $2""",
+                    row["id"],
+                    payment["reference"],
+                )
+                earlier = await conn.fetchrow(
+                    """SELECT coalesce(sum(from_invoice), 0) AS from_invoice,
+                              coalesce(sum(from_credit), 0) AS from_credit
+                       FROM refunds WHERE payment_id = $1""",
+                    payment["id"],
+                )
+                assert earlier is not None
+                split = split_refund(
+                    amount,
+                    payment_amount=payment["amount"],
+                    payment_from_credit=payment["source"] == "credit",
+                    overpayment=Decimal(overpayment),
+                    refunded_from_invoice=earlier["from_invoice"],
+                    refunded_from_credit=earlier["from_credit"],
+                    credit_balance=await store.credit_balance(conn, row["client_id"], currency),
+                )
+                await conn.execute(
+                    """INSERT INTO refunds (invoice_id, payment_id, amount, from_invoice,
+                           from_credit, currency, refunded_at, reference)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+                    row["id"],
+                    payment["id"],
+                    amount,
+                    split.from_invoice,
+                    split.from_credit,
+                    currency,
+                    refunded_on,
+                    refund.reference,
+                )
+                credit_moves = (("refunded", -split.from_credit), ("restored", split.to_credit))
+                for kind, credit in credit_moves:
+                    if credit:
+                        await conn.execute(
+                            """INSERT INTO client_credits (client_id, currency, amount, kind,
+                                   invoice_id, reference)
+                               VALUES ($1, $2, $3, $4, $5, $6)""",
+                            row["client_id"],
+                            currency,
+                            credit,
+                            kind,
+                            row["id"],
+                            refund.reference,
+                        )
+                paid = row["amount_paid"] - split.from_invoice
+                seller = await store.company(conn, row["company_id"])
+                overdue_now = row["due_date"] is not None and is_overdue(
+                    row["due_date"], request.at, seller["time_zone"]
+                )
+                target = status_after_refund(current, row["total"], paid, overdue_now)
+                extra = ", amount_paid = $3"
+                if current == InvoiceStatus.PAID and target != current:
+                    # Open again: the reminders planned while it was paid are not sent late.
+                    extra += ", paid_at = NULL, reminders_resumed_at = $4"
+                if target == InvoiceStatus.OVERDUE:
+                    extra += ", overdue = true"
+                await _move_status(
+                    conn,
+                    row,
+                    target,
+                    Reopening.REFUND,
+                    f"refund {refund.reference}",
+                    request.at,
+                    extra,
+                    (paid, request.at) if "$4" in extra else (paid,),
+                )
+                if target == InvoiceStatus.OVERDUE and current != InvoiceStatus.OVERDUE:
+                    await conn.execute(
+                        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
+                               due_date)
+                           VALUES ($1, $2, $3, 'check_payment', $4, $5)
+                           ON CONFLICT (invoice_id, kind) WHERE kind <> 'manual'
+                           DO UPDATE SET done_at = NULL""",
+                        row["company_id"],
+                        row["id"],
+                        row["client_id"],
+                        f"Check payment of invoice {row['number']}",
+                        request.at.date(),
+                    )
+                await store.audit(
+                    conn,
+                    "refund",
+                    refund.requested_by,
+                    request.at,
+                    invoice_id=row["id"],
+                    data={
+                        "amount": str(amount),
+                        "reference": refund.reference,
+                        "payment_reference": payment["reference"],
+                        "from_invoice": str(split.from_invoice),
+                        "from_credit": str(split.from_credit),
+                        "to_credit": str(split.to_credit),
+                    },
+                )
+            return RefundResult(True, await store.snapshot(conn, request.invoice_id))
+
     async def _hosted_link(
         self, conn: store.Connection, invoice_id: object, issued_at: datetime
     ) -> str:
@@ -425,6 +721,59 @@ async def _take_from_credit(
         invoice["id"],
         reference,
     )
+
+
+async def _move_status(
+    conn: store.Connection,
+    invoice_row: store.Row,
+    target: InvoiceStatus,
+    because: Reopening,
+    cause: str,
+    at: datetime,
+    extra_sql: str = "",
+    extra_args: tuple[object, ...] = (),
+) -> None:
+    """store.change_invoice_status for moves that may go back (refund, due date moved):
+    legal only for the cause named (domain.status), and recorded with it."""
+    current = InvoiceStatus(invoice_row["status"])
+    check_transition(current, target, because)
+    await conn.execute(
+        f"UPDATE invoices SET status = $2, updated_at = now(){extra_sql} WHERE id = $1",
+        invoice_row["id"],
+        target.value,
+        *extra_args,
+    )
+    if current != target:
+        await conn.execute(
+            """INSERT INTO invoice_status_changes (invoice_id, from_status, to_status, cause,
+                   occurred_at) VALUES ($1, $2, $3, $4, $5)""",
+            invoice_row["id"],
+            current.value,
+            target.value,
+            cause,
+            at,
+        )
+
+
+ScheduleColumns = tuple[list[int] | None, int | None, int | None, int | None]
+
+
+def _schedule_columns(row: store.Row) -> ScheduleColumns:
+    offsets = row["reminder_offsets_days"]
+    return (
+        list(offsets) if offsets is not None else None,
+        row["reminder_hour"],
+        row["reminder_repeat_days"],
+        row["reminder_repeat_max"],
+    )
+
+
+def _schedule_columns_of(schedule: ReminderScheduleData) -> ScheduleColumns:
+    check_schedule_values(
+        schedule.offsets_days, schedule.hour, schedule.repeat_every_days, schedule.repeat_max
+    )
+    offsets = sorted(set(schedule.offsets_days)) if schedule.offsets_days is not None else None
+    return (offsets, schedule.hour, schedule.repeat_every_days, schedule.repeat_max)
 
 
 async def _queued(conn: store.Connection, idempotency_key: str) -> bool:

@@ -14,7 +14,7 @@ import asyncpg
 
 from domain import audit as audit_chain
 from domain.money import Line, amount_due, compute_totals, line_net, round_money
-from domain.schedule import overdue_at, plan_reminders, reminders_after
+from domain.schedule import overdue_at, reminders_to_send
 from domain.status import InvoiceStatus, check_transition
 from workflows.shared import InvoiceSnapshot, ReminderPlan
 
@@ -194,21 +194,29 @@ async def change_invoice_status(
 
 
 async def snapshot(conn: Connection, invoice_id: Any) -> InvoiceSnapshot:
-    """The invoice as the workflow sees it, with its overdue instant and reminder plan."""
+    """The invoice as the workflow sees it: its overdue instant (company time zone) and the
+    next reminders still to send (activities.reminder_plan; none while paused)."""
+    from activities import reminder_plan
+
     row = await invoice(conn, invoice_id)
     seller = await company(conn, row["company_id"])
     currency = row["currency"].strip()
     due: date | None = row["due_date"]
     reminders: list[ReminderPlan] = []
     overdue_instant = None
-    if due is not None and row["sent_at"] is not None:
+    paused = row["reminders_paused_at"] is not None
+    plan = reminder_plan.plan_in_force(row, seller)
+    if due is not None and plan is not None:
         overdue_instant = overdue_at(due, seller["time_zone"])
-        planned = plan_reminders(
-            due, seller["reminder_offsets_days"], seller["reminder_hour"], seller["time_zone"]
+        to_send = reminders_to_send(
+            plan.steps(due),
+            reminder_plan.not_before(row, plan),
+            await reminder_plan.sent_reminder_steps(conn, row["id"]),
+            paused=paused,
         )
         reminders = [
             ReminderPlan(step=p.step, send_at=p.send_at)
-            for p in reminders_after(planned, row["sent_at"])
+            for p in to_send[: reminder_plan.REMINDER_WINDOW]
         ]
     return InvoiceSnapshot(
         invoice_id=str(row["id"]),
@@ -222,6 +230,7 @@ async def snapshot(conn: Connection, invoice_id: Any) -> InvoiceSnapshot:
         due_date=due.isoformat() if due else None,
         overdue_at=overdue_instant,
         reminders=reminders,
+        reminders_paused=paused,
     )
 
 

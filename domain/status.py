@@ -57,11 +57,40 @@ class IllegalTransition(ValueError):
         self.reason = reason
 
 
-def check_transition(current: InvoiceStatus, target: InvoiceStatus) -> None:
+class Reopening(StrEnum):
+    """The only causes that may move an invoice back to an earlier status."""
+
+    # Money given back: paid -> partially paid / sent / overdue, partially paid -> sent.
+    REFUND = "refund"
+    # The due date moved later: an overdue invoice is no longer past due.
+    DUE_DATE_MOVED = "due_date_moved"
+
+
+_BACKWARD: dict[tuple[InvoiceStatus, InvoiceStatus], frozenset[Reopening]] = {
+    (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID): frozenset({Reopening.REFUND}),
+    (InvoiceStatus.PAID, InvoiceStatus.SENT): frozenset({Reopening.REFUND}),
+    (InvoiceStatus.PAID, InvoiceStatus.OVERDUE): frozenset({Reopening.REFUND}),
+    (InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.SENT): frozenset({Reopening.REFUND}),
+    (InvoiceStatus.OVERDUE, InvoiceStatus.SENT): frozenset({Reopening.DUE_DATE_MOVED}),
+    (InvoiceStatus.OVERDUE, InvoiceStatus.PARTIALLY_PAID): frozenset({Reopening.DUE_DATE_MOVED}),
+}
+
+
+def check_transition(
+    current: InvoiceStatus, target: InvoiceStatus, because: Reopening | None = None
+) -> None:
+    """Refuse an illegal move. A move back (paid -> partially paid, overdue -> sent, ...) is
+    legal only for the causes `_BACKWARD` lists, and only when the caller names one."""
     if current == target:
         return
-    if target not in _ALLOWED[current]:
-        raise IllegalTransition(f"an invoice that is {current.value} cannot become {target.value}")
+    if target in _ALLOWED[current]:
+        return
+    if because is not None and because in _BACKWARD.get((current, target), frozenset()):
+        return
+    reason = f"an invoice that is {current.value} cannot become {target.value}"
+    if because is not None:
+        reason += f" by {because.value.replace('_', ' ')}"
+    raise IllegalTransition(reason)
 
 
 def check_can_edit(current: InvoiceStatus) -> None:
@@ -100,3 +129,56 @@ def status_after_payment(total: Decimal, paid: Decimal, overdue: bool) -> Invoic
     if paid > 0:
         return InvoiceStatus.PARTIALLY_PAID
     return InvoiceStatus.SENT
+
+
+def check_can_reschedule(current: InvoiceStatus) -> None:
+    """The due date and the reminder schedule change only while money is awaited."""
+    if current not in OPEN_FOR_PAYMENT:
+        raise IllegalTransition(
+            f"the due date and reminders of sent, partially paid or overdue invoices can be "
+            f"changed; this one is {current.value}"
+        )
+
+
+def check_can_pause_reminders(current: InvoiceStatus) -> None:
+    if current not in OPEN_FOR_PAYMENT:
+        raise IllegalTransition(
+            f"reminders are paused or resumed on sent, partially paid or overdue invoices; "
+            f"this one is {current.value}"
+        )
+
+
+REFUNDABLE = frozenset(
+    {
+        InvoiceStatus.SENT,
+        InvoiceStatus.PARTIALLY_PAID,
+        InvoiceStatus.OVERDUE,
+        InvoiceStatus.PAID,
+        InvoiceStatus.VOID,
+    }
+)
+
+
+def check_can_refund(current: InvoiceStatus) -> None:
+    """A payment can be given back once the invoice is out, also when paid or void."""
+    if current not in REFUNDABLE:
+        raise IllegalTransition(f"refunds are made on issued invoices; this one is {current.value}")
+
+
+def status_after_refund(
+    current: InvoiceStatus, total: Decimal, paid: Decimal, overdue: bool
+) -> InvoiceStatus:
+    """A void invoice stays void; otherwise the status the money and the due date say."""
+    if current == InvoiceStatus.VOID:
+        return InvoiceStatus.VOID
+    return status_after_payment(total, paid, overdue)
+
+
+def status_after_due_date_change(
+    current: InvoiceStatus, total: Decimal, paid: Decimal, overdue: bool
+) -> InvoiceStatus:
+    """Moved later, an overdue invoice is sent or partially paid again. Moved earlier, the
+    workflow marks it overdue at the overdue instant as usual (with its task)."""
+    if current == InvoiceStatus.OVERDUE and not overdue:
+        return status_after_payment(total, paid, overdue=False)
+    return current

@@ -31,6 +31,7 @@ from starter import operations
 from starter.audit import add_audit_routes
 from starter.config import Settings
 from starter.credits import add_credit_routes
+from starter.invoice_actions import add_invoice_action_routes
 from starter.invoice_page import add_invoice_page_routes
 from starter.operations import (
     Q2CState,
@@ -97,6 +98,7 @@ def create_app(
     add_report_routes(app)
     add_task_routes(app)
     add_credit_routes(app)
+    add_invoice_action_routes(app)
     return app
 
 

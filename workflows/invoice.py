@@ -2,29 +2,40 @@
 
 The workflow keeps only what decides its next step (status, due instants, which reminders
 went out); every figure comes from PostgreSQL through activities as an InvoiceSnapshot.
+
+Reminders v2 (patch `reminders-v2`): pause / resume (signals), re-planning on a new due
+date or schedule (update `reschedule`), refunds (update `refund`, also on a paid invoice
+whose run has ended: the API starts a new run with update-with-start), a reminder's
+activity returns the next reminders, and the run continues as new on its own history
+bound. Runs that started before the patch keep their recorded behaviour; one that gets a
+request of a new kind continues as new once it is handled, and so runs the new code.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.money import MoneyError, parse_decimal
+    from domain.schedule import ScheduleError, check_schedule_values
     from domain.status import (
         FINAL,
         IllegalTransition,
         InvoiceStatus,
         check_can_approve,
         check_can_edit,
+        check_can_pause_reminders,
         check_can_pay,
+        check_can_refund,
+        check_can_reschedule,
         check_can_void,
     )
     from workflows import activity_names as act
@@ -39,8 +50,15 @@ with workflow.unsafe.imports_passed_through():
         PaymentRequest,
         PaymentResult,
         RecordPaymentInput,
+        RecordRefundInput,
+        RefundRequest,
+        RefundResult,
         ReminderInput,
+        ReminderPause,
         ReminderPlan,
+        RescheduleInput,
+        RescheduleRequest,
+        SetRemindersPausedInput,
         VoidInvoice,
         VoidInvoiceInput,
     )
@@ -49,27 +67,60 @@ ACTIVITY_TIMEOUT = timedelta(minutes=2)
 IN_REVIEW = (InvoiceStatus.DRAFT, InvoiceStatus.AWAITING_REVIEW)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
+PATCH_REMINDERS_V2 = "reminders-v2"
+# Continue as new past these even when the server does not suggest it (older servers, the
+# time-skipping test server): far below Temporal's limits (51,200 events, 50 MB), and the
+# state carried over is small (the snapshot with its next few reminders).
+HISTORY_EVENTS_LIMIT = 2_000
+HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
+# A run started again to take a refund waits this long for it before it ends unchanged.
+REOPEN_WAIT = timedelta(minutes=10)
+
 
 @workflow.defn
 class InvoiceWorkflow:
-    def __init__(self) -> None:
-        self._invoice_id = ""
-        self._snapshot: InvoiceSnapshot | None = None
+    @workflow.init
+    def __init__(self, input: InvoiceWorkflowInput) -> None:
+        # Set here, not in run(): with update-with-start an update may run first.
+        self._invoice_id = input.invoice_id
+        self._snapshot: InvoiceSnapshot | None = input.snapshot
         self._approval: ApproveInvoice | None = None
         self._void: VoidInvoice | None = None
-        self._reminders_done: set[int] = set()
+        self._reminders_done: set[int] = set(input.reminders_done)
         self._changed = False
-        # Edits, approval and payments each change the invoice row; one at a time.
+        # Edits, approval, payments, refunds and (v2) reminders each change the invoice
+        # row or depend on it; one at a time.
         self._lock = asyncio.Lock()
+        self._started = False
+        # False in runs that began before reminders v2 (set first thing in run()).
+        self._v2 = True
+        # A run from before v2 got a request of a new kind: continue as new to run v2.
+        self._upgrade = False
+        # The last pause / resume asked for and not yet recorded.
+        self._pause_wanted: bool | None = None
+        self._pause_request = ReminderPause()
+        self._refunds_answered = 0
 
     @workflow.run
     async def run(self, input: InvoiceWorkflowInput) -> str:
-        self._invoice_id = input.invoice_id
-        self._reminders_done = set(input.reminders_done)
+        # Runs recorded before the patch replay exactly as they ran (no marker: False).
+        self._v2 = workflow.patched(PATCH_REMINDERS_V2)
         if input.snapshot is None:
             self._apply(await self._call(act.PREPARE_INVOICE_DRAFT, self._ref()))
         else:
             self._apply(input.snapshot)
+        self._started = True
+
+        if input.reopened:
+            # Started again on a paid or void invoice for a refund: it comes with the start
+            # (update-with-start); then the invoice may be open again.
+            try:
+                await workflow.wait_condition(
+                    lambda: self._refunds_answered > 0, timeout=REOPEN_WAIT
+                )
+            except TimeoutError:
+                pass
+            await workflow.wait_condition(workflow.all_handlers_finished)
 
         if self._status in IN_REVIEW:
             await workflow.wait_condition(
@@ -80,23 +131,47 @@ class InvoiceWorkflow:
                     self._apply(await self._call(act.ISSUE_INVOICE, self._ref()))
                     self._apply(await self._call(act.SEND_INVOICE, self._ref()))
 
-        while self._status not in FINAL:
-            if self._void is not None:
-                await self._void_now(self._void)
+        while True:
+            while self._status not in FINAL:
+                if self._void is not None:
+                    await self._void_now(self._void)
+                    break
+                if self._pause_pending():
+                    await self._record_pause()
+                    continue
+                if self._should_continue_as_new():
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    # A void or pause that came in meanwhile is handled by this run first.
+                    if not (self._v2 and (self._void is not None or self._pause_pending())):
+                        workflow.continue_as_new(self._next_input())
+                    continue
+                await self._next_step()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            # A refund handled meanwhile may have opened the invoice again.
+            if self._status in FINAL:
                 break
-            if workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(
-                    InvoiceWorkflowInput(
-                        invoice_id=self._invoice_id,
-                        snapshot=self._invoice,
-                        reminders_done=sorted(self._reminders_done),
-                    )
-                )
-            await self._next_step()
-
-        await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status.value
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        if info.is_continue_as_new_suggested():
+            return True
+        if not self._v2:
+            return self._upgrade
+        return (
+            info.get_current_history_length() > HISTORY_EVENTS_LIMIT
+            or info.get_current_history_size() > HISTORY_BYTES_LIMIT
+        )
+
+    def _next_input(self) -> InvoiceWorkflowInput:
+        """The state the next run needs: the snapshot (with the next reminders, none of them
+        sent: the outbox says which were) and which of those went out since it was read."""
+        done = self._reminders_done
+        if self._v2:
+            done = done & {reminder.step for reminder in self._invoice.reminders}
+        return InvoiceWorkflowInput(
+            invoice_id=self._invoice_id, snapshot=self._invoice, reminders_done=sorted(done)
+        )
 
     async def _next_step(self) -> None:
         """Act on whatever is due now, else sleep until the next due instant or a change."""
@@ -110,11 +185,17 @@ class InvoiceWorkflow:
         pending = self._pending_reminders()
         if pending and pending[0].send_at <= now:
             reminder = pending[0]
-            await self._call_none(
-                act.SEND_REMINDER,
-                ReminderInput(invoice.invoice_id, reminder.step, reminder.send_at),
-            )
-            self._reminders_done.add(reminder.step)
+            send = ReminderInput(invoice.invoice_id, reminder.step, reminder.send_at)
+            if self._v2:
+                # Under the lock: a re-plan or payment never interleaves with a send; the
+                # activity answers with the next reminders (a long repeat is read in parts).
+                async with self._lock:
+                    snapshot = await self._call(act.SEND_REMINDER, send)
+                    self._reminders_done.add(reminder.step)
+                    self._apply(snapshot)
+            else:
+                await self._call_none(act.SEND_REMINDER, send)
+                self._reminders_done.add(reminder.step)
             return
 
         wake_times = [reminder.send_at for reminder in pending[:1]]
@@ -135,6 +216,36 @@ class InvoiceWorkflow:
             (r for r in self._invoice.reminders if r.step not in self._reminders_done),
             key=lambda r: r.send_at,
         )
+
+    def _pause_pending(self) -> bool:
+        if self._pause_wanted is None or self._snapshot is None:
+            return False
+        if self._pause_wanted == self._invoice.reminders_paused:
+            self._pause_wanted = None
+            return False
+        return True
+
+    async def _record_pause(self) -> None:
+        paused, request = self._pause_wanted, self._pause_request
+        self._pause_wanted = None
+        assert paused is not None
+        async with self._lock:
+            try:
+                self._apply(
+                    await self._call(
+                        act.SET_REMINDERS_PAUSED,
+                        SetRemindersPausedInput(
+                            self._invoice_id,
+                            paused,
+                            workflow.now(),
+                            request.reason,
+                            request.requested_by,
+                        ),
+                    )
+                )
+            except ActivityError as refused:
+                # E.g. paid meanwhile: a refused request leaves the invoice as it is.
+                workflow.logger.warning("reminders pause/resume refused: %s", refused.cause)
 
     # --- operator actions ----------------------------------------------------------------
 
@@ -162,6 +273,106 @@ class InvoiceWorkflow:
         if self._void is None:
             self._void = request
             self._changed = True
+
+    @workflow.signal
+    def pause_reminders(self, request: ReminderPause | None = None) -> None:
+        """No reminder goes out until resumed (from the Temporal UI: no input needed)."""
+        self._want_pause(True, request)
+
+    @workflow.signal
+    def resume_reminders(self, request: ReminderPause | None = None) -> None:
+        """Reminders go on; those planned while paused are skipped, not sent late."""
+        self._want_pause(False, request)
+
+    def _want_pause(self, paused: bool, request: ReminderPause | None) -> None:
+        try:
+            check_can_pause_reminders(self._status)
+        except IllegalTransition as refused:
+            workflow.logger.warning(
+                "%s ignored: %s", "pause" if paused else "resume", refused.reason
+            )
+            return
+        self._pause_wanted = paused
+        self._pause_request = request or ReminderPause()
+        self._changed = True
+        self._upgrade = True
+
+    @workflow.update
+    async def reschedule(self, request: RescheduleRequest) -> InvoiceSnapshot:
+        """Move the due date and/or set the invoice's own reminder schedule; the remaining
+        reminders are planned again (new steps, none before now)."""
+        async with self._lock:
+            self._refuse_unless(check_can_reschedule)
+            self._apply(
+                await self._call(
+                    act.RESCHEDULE_INVOICE,
+                    RescheduleInput(self._invoice_id, request, workflow.now()),
+                )
+            )
+        self._changed = True
+        self._upgrade = True
+        return self._invoice
+
+    @reschedule.validator
+    def validate_reschedule(self, request: RescheduleRequest) -> None:
+        self._refuse_unless(check_can_reschedule)
+        if request.due_date is not None:
+            try:
+                date.fromisoformat(request.due_date)
+            except ValueError as bad:
+                raise ApplicationError(
+                    f"due_date: {request.due_date!r} is not a date (YYYY-MM-DD)",
+                    type="InvalidInput",
+                ) from bad
+        schedule = request.schedule
+        if schedule is not None:
+            if request.reset_schedule:
+                raise ApplicationError(
+                    "reset_schedule: give a schedule or reset it, not both", type="InvalidInput"
+                )
+            try:
+                check_schedule_values(
+                    schedule.offsets_days,
+                    schedule.hour,
+                    schedule.repeat_every_days,
+                    schedule.repeat_max,
+                )
+            except ScheduleError as bad:
+                raise ApplicationError(str(bad), type="InvalidInput") from bad
+
+    @workflow.update
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        """Give back (part of) a payment, idempotent by the refund's reference."""
+        await workflow.wait_condition(lambda: self._started)
+        try:
+            async with self._lock:
+                self._refuse_unless(check_can_refund)
+                result: RefundResult = await workflow.execute_activity(
+                    act.RECORD_REFUND,
+                    RecordRefundInput(self._invoice_id, request, workflow.now()),
+                    result_type=RefundResult,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY,
+                )
+                self._apply(result.snapshot)
+        finally:
+            self._refunds_answered += 1
+        self._changed = True
+        self._upgrade = True
+        return result
+
+    @refund.validator
+    def validate_refund(self, request: RefundRequest) -> None:
+        self._refuse_unless(check_can_refund)
+        try:
+            amount = parse_decimal(request.amount, "amount")
+        except MoneyError as bad:
+            raise ApplicationError(str(bad), type="InvalidInput") from bad
+        if amount <= Decimal(0):
+            raise ApplicationError("amount: must be greater than zero", type="InvalidInput")
+        for name in ("payment_reference", "reference"):
+            if not getattr(request, name).strip():
+                raise ApplicationError(f"{name}: must not be empty", type="InvalidInput")
 
     @workflow.update
     async def edit(self, edit: InvoiceEdit) -> InvoiceSnapshot:

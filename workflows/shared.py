@@ -49,7 +49,10 @@ class InvoiceSnapshot:
     number: str | None = None
     due_date: str | None = None
     overdue_at: datetime | None = None
+    # The next reminders still to send (a few, in time order; none while paused). Steps
+    # are never reused, so a step sent stays sent whatever the plan becomes.
     reminders: list[ReminderPlan] = field(default_factory=list)
+    reminders_paused: bool = False
 
 
 @dataclass
@@ -58,6 +61,8 @@ class InvoiceWorkflowInput:
     # Carried across continue-as-new; a fresh invoice starts with neither.
     snapshot: InvoiceSnapshot | None = None
     reminders_done: list[int] = field(default_factory=list)
+    # Started again on a paid or void invoice to take a refund (update-with-start).
+    reopened: bool = False
 
 
 # --- signals and updates ---------------------------------------------------------------
@@ -130,6 +135,53 @@ class PaymentResult:
 
 
 @dataclass
+class ReminderScheduleData:
+    """An invoice's own reminder schedule; a field left None is inherited from the client,
+    then the company. repeat_every_days and repeat_max go together (0 and 0: no repeat)."""
+
+    offsets_days: list[int] | None = None
+    hour: int | None = None
+    repeat_every_days: int | None = None
+    repeat_max: int | None = None
+
+
+@dataclass
+class RescheduleRequest:
+    """Move the due date and/or replace the invoice's schedule; then the remaining
+    reminders are planned again. Nothing given: plan again with what is in force now."""
+
+    due_date: str | None = None
+    schedule: ReminderScheduleData | None = None
+    # Drop the invoice's own schedule: the client's or company's applies again.
+    reset_schedule: bool = False
+    requested_by: str = "operator"
+
+
+@dataclass
+class ReminderPause:
+    """Pause or resume an invoice's reminders (signal input; the Temporal UI may send none)."""
+
+    reason: str = ""
+    requested_by: str = "operator"
+
+
+@dataclass
+class RefundRequest:
+    payment_reference: str
+    amount: str
+    # The refund's own reference: a second refund with it changes nothing.
+    reference: str
+    refunded_at: str = ""
+    requested_by: str = "operator"
+
+
+@dataclass
+class RefundResult:
+    recorded: bool
+    snapshot: InvoiceSnapshot
+
+
+@dataclass
 class ProposalState:
     proposal_id: str
     status: str
@@ -197,4 +249,27 @@ class RecordPaymentInput:
 class VoidInvoiceInput:
     invoice_id: str
     reason: str
+    at: datetime
+
+
+@dataclass
+class RescheduleInput:
+    invoice_id: str
+    request: RescheduleRequest
+    at: datetime
+
+
+@dataclass
+class SetRemindersPausedInput:
+    invoice_id: str
+    paused: bool
+    at: datetime
+    reason: str = ""
+    requested_by: str = "operator"
+
+
+@dataclass
+class RecordRefundInput:
+    invoice_id: str
+    refund: RefundRequest
     at: datetime
