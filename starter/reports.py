@@ -100,15 +100,19 @@ def add_report_routes(app: FastAPI) -> None:
             start,
             end,
         )
+        # Cash in: transfers received (credit applied is not new money), less refunds paid.
         collected = await state.pool.fetch(
-            """SELECT p.paid_at, p.currency, p.amount FROM payments p
-               WHERE p.paid_at BETWEEN $1 AND $2 AND p.source = 'transfer'""",
+            """SELECT paid_at AS day, currency, amount FROM payments
+               WHERE paid_at BETWEEN $1 AND $2 AND source = 'transfer'
+               UNION ALL
+               SELECT refunded_at, currency, -amount FROM refunds
+               WHERE refunded_at BETWEEN $1 AND $2""",
             start,
             end,
         )
         months = cashflow(
             ((r["issue_date"], r["currency"].strip(), r["total"]) for r in invoiced),
-            ((r["paid_at"], r["currency"].strip(), r["amount"]) for r in collected),
+            ((r["day"], r["currency"].strip(), r["amount"]) for r in collected),
         )
         dso_start = end - timedelta(days=dso_days - 1)
         dso_rows = await state.pool.fetch(
@@ -253,13 +257,24 @@ async def payment_rows(
     status: InvoiceStatus | None,
     client_id: UUID | None,
 ) -> tuple[list[str], Rows]:
+    # Refunds are rows of their own with a negative amount, so the column sums to net cash.
     records = await state.pool.fetch(
-        """SELECT p.paid_at, i.number, c.name, c.tax_id, p.amount, p.currency, p.reference
-           FROM payments p JOIN invoices i ON i.id = p.invoice_id
-           JOIN clients c ON c.id = i.client_id
-           WHERE ($1::date IS NULL OR p.paid_at >= $1) AND ($2::date IS NULL OR p.paid_at <= $2)
-             AND ($3::text IS NULL OR i.status = $3) AND ($4::uuid IS NULL OR i.client_id = $4)
-           ORDER BY p.paid_at, i.number, p.reference""",
+        """SELECT * FROM (
+               SELECT p.paid_at, i.number, c.name, c.tax_id, p.amount, p.currency,
+                      p.reference, 'payment' || CASE WHEN p.source = 'credit'
+                          THEN ' from credit' ELSE '' END AS kind,
+                      i.status, i.client_id
+               FROM payments p JOIN invoices i ON i.id = p.invoice_id
+               JOIN clients c ON c.id = i.client_id
+               UNION ALL
+               SELECT r.refunded_at, i.number, c.name, c.tax_id, -r.amount, r.currency,
+                      r.reference, 'refund', i.status, i.client_id
+               FROM refunds r JOIN invoices i ON i.id = r.invoice_id
+               JOIN clients c ON c.id = i.client_id
+           ) movements
+           WHERE ($1::date IS NULL OR paid_at >= $1) AND ($2::date IS NULL OR paid_at <= $2)
+             AND ($3::text IS NULL OR status = $3) AND ($4::uuid IS NULL OR client_id = $4)
+           ORDER BY paid_at, number, reference""",
         date_from,
         date_to,
         status.value if status else None,
@@ -273,6 +288,7 @@ async def payment_rows(
         "amount",
         "currency",
         "reference",
+        "kind",
     ]
     rows = [
         [
@@ -283,6 +299,7 @@ async def payment_rows(
             r["amount"],
             r["currency"].strip(),
             r["reference"],
+            r["kind"],
         ]
         for r in records
     ]

@@ -241,3 +241,40 @@ async def test_cli_prints_the_aging_table(
         "50.00",
         "3622.98",
     ]
+
+
+async def test_refunds_count_as_cash_going_back(stack: Stack) -> None:
+    await _load(stack)
+    payment = await stack.db.fetchrow("SELECT * FROM payments WHERE reference = 'PAY-2'")
+    assert payment is not None
+    refund_day = AS_OF - timedelta(days=2)
+    await stack.db.execute(
+        """INSERT INTO refunds (invoice_id, payment_id, amount, from_invoice, from_credit,
+               currency, refunded_at, reference)
+           VALUES ($1, $2, 50, 50, 0, 'RON', $3, 'RF-1')""",
+        payment["invoice_id"],
+        payment["id"],
+        refund_day,
+    )
+    before_refund = {
+        (m["month"], m["currency"]): D(m["collected"])
+        for m in (
+            await get_json(
+                stack, f"/api/v1/reports/cashflow?from=2026-01-01&to={AS_OF - timedelta(days=3)}"
+            )
+        )["months"]
+    }
+    report = await get_json(stack, f"/api/v1/reports/cashflow?from=2026-01-01&to={AS_OF}")
+    month = refund_day.strftime("%Y-%m")
+    collected = {(m["month"], m["currency"]): D(m["collected"]) for m in report["months"]}
+    assert collected[(month, "RON")] == before_refund.get((month, "RON"), D(0)) - D("50.00")
+
+    export = await stack.api.get("/api/v1/exports/payments.csv")
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    refund = next(row for row in rows if row["reference"] == "RF-1")
+    assert (refund["kind"], refund["amount"], refund["invoice_number"]) == (
+        "refund",
+        "-50.00",
+        "INV-2026-00002",
+    )
+    assert sum(D(row["amount"]) for row in rows) == D("12.10") + D("100.00") + D("300.00") - 50
