@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 Q2C_HOME ?= .q2c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean browser
+.PHONY: help venv run test lint fmt clean browser samples
 
 help:
 	@echo "make run    PostgreSQL + Temporal dev server + SMTP sink + worker + API on this machine"
 	@echo "make test   ruff, ruff format --check, mypy, pytest (browser tests in headless Chromium)"
 	@echo "make browser  install Debian's chromium for the browser tests when it is missing"
+	@echo "make samples  a sample invoice and proposal per locale (ro, ru, en) into samples/ as PDF and PNG"
 	@echo "make lint   the static checks only"
 	@echo "make fmt    ruff format + ruff check --fix"
 	@echo "make clean  delete the local state in $(Q2C_HOME)/ (database, Temporal history, mail)"
@@ -44,6 +45,18 @@ browser:
 		$$SUDO apt-get update && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	fi
+
+# Sample documents from the real templates (no database); PNGs with Debian's pdftoppm
+# (poppler-utils), installed here when missing.
+samples: venv
+	@if ! command -v pdftoppm >/dev/null; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing Debian's poppler-utils for pdftoppm"; \
+		$$SUDO apt-get update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y poppler-utils; \
+	fi
+	$(BIN)/python -m starter.samples samples
+	for pdf in samples/*.pdf; do pdftoppm -png -r 110 "$$pdf" "$${pdf%.pdf}"; done
 
 fmt: venv
 	$(BIN)/ruff format .

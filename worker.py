@@ -19,22 +19,25 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.documents import DocumentRenderer
+from activities.events import DeliveryActivities, StartDeliveriesInterceptor
 from activities.invoices import InvoiceActivities
 from activities.mail import Mailer, SmtpSettings
 from activities.proposals import ProposalActivities
 from activities.services import Services
 from activities.signing import SigningActivities
 from starter.config import Settings
+from workflows.events import EventDeliveryWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
 
-WORKFLOWS = [ProposalWorkflow, InvoiceWorkflow]
+WORKFLOWS = [ProposalWorkflow, InvoiceWorkflow, EventDeliveryWorkflow]
 
 
 def activities_of(services: Services) -> list[Callable[..., Any]]:
     proposals = ProposalActivities(services)
     invoices = InvoiceActivities(services)
     signing = SigningActivities(services)
+    deliveries = DeliveryActivities(services)
     return [
         proposals.send_proposal,
         proposals.accept_proposal,
@@ -51,6 +54,8 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
         invoices.reschedule_invoice,
         invoices.set_reminders_paused,
         invoices.record_refund,
+        deliveries.deliver_webhook,
+        deliveries.mark_delivery_failed,
     ]
 
 
@@ -77,6 +82,8 @@ def build_worker(client: Client, services: Services, task_queue: str) -> Worker:
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities_of(services),
+        # Starts the webhook deliveries an activity emitted, once it has committed them.
+        interceptors=[StartDeliveriesInterceptor()],
         # A deploy lets running sends and renders finish instead of cancelling them.
         graceful_shutdown_timeout=timedelta(seconds=15),
     )

@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import reminder_plan, store
 from activities.documents import document_context, store_document
+from activities.events import emit_invoice, emit_payment, emit_reminder_sent, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
 from domain.errors import InvalidInput
@@ -64,6 +65,7 @@ class InvoiceActivities:
                     await store.change_invoice_status(
                         conn, row, InvoiceStatus.AWAITING_REVIEW, "draft ready for review", ref.at
                     )
+                    await emit_invoice(conn, "invoice.created", row["id"], at=ref.at)
             return await store.snapshot(conn, ref.invoice_id)
 
     @activity.defn(name=names.EDIT_INVOICE)
@@ -137,6 +139,7 @@ class InvoiceActivities:
                         invoice_id=row["id"],
                         data={"number": number},
                     )
+                    await emit_invoice(conn, "invoice.approved", row["id"], at=ref.at)
             await self._render(conn, ref.invoice_id, final=True)
             return await store.snapshot(conn, ref.invoice_id)
 
@@ -198,6 +201,7 @@ class InvoiceActivities:
                             ", sent_at = $3, reminder_plan = $4::jsonb",
                             (ref.at, plan.to_json()),
                         )
+                        await emit_invoice(conn, "invoice.sent", row["id"], at=ref.at)
                 return await store.snapshot(conn, ref.invoice_id)
 
     @activity.defn(name=names.SEND_REMINDER)
@@ -255,6 +259,7 @@ class InvoiceActivities:
                         )
             await self._s.mailer.deliver(pool, key)
             async with pool.acquire() as conn:
+                await emit_reminder_sent(conn, row["id"], reminder.step, reminder.scheduled_for)
                 if steps and reminder.step == steps[-1].step:
                     # The schedule is spent and the money still not in: a person takes over.
                     buyer = await store.client(conn, row["client_id"])
@@ -269,6 +274,7 @@ class InvoiceActivities:
                         f"Call {buyer['name']} about invoice {row['number']}",
                         reminder.scheduled_for.date(),
                     )
+                    await emit_task_created(conn, invoice_id=row["id"], kind="call_client")
                 return await store.snapshot(conn, reminder.invoice_id)
 
     @activity.defn(name=names.MARK_OVERDUE)
@@ -293,6 +299,7 @@ class InvoiceActivities:
                         ref.at,
                         ", overdue = true",
                     )
+                    await emit_invoice(conn, "invoice.overdue", row["id"], at=ref.at)
                     # Opened once per invoice; opened again if it was closed by a due date
                     # moved later or by a payment later refunded.
                     await conn.execute(
@@ -307,6 +314,7 @@ class InvoiceActivities:
                         f"Check payment of invoice {row['number']}",
                         ref.at.date(),
                     )
+                    await emit_task_created(conn, invoice_id=row["id"], kind="check_payment")
             return await store.snapshot(conn, ref.invoice_id)
 
     @activity.defn(name=names.RECORD_PAYMENT)
@@ -383,6 +391,7 @@ class InvoiceActivities:
                     invoice_id=row["id"],
                     data={"amount": str(amount), "reference": payment.reference},
                 )
+                await emit_payment(conn, row["id"], payment.reference, at=request.at)
             return PaymentResult(True, await store.snapshot(conn, request.invoice_id))
 
     @activity.defn(name=names.VOID_INVOICE)
@@ -410,6 +419,7 @@ class InvoiceActivities:
                         invoice_id=row["id"],
                         data={"reason": request.reason},
                     )
+                    await emit_invoice(conn, "invoice.voided", row["id"], at=request.at)
             return await store.snapshot(conn, request.invoice_id)
 
     @activity.defn(name=names.RESCHEDULE_INVOICE)
@@ -646,6 +656,8 @@ class InvoiceActivities:
                         f"Check payment of invoice {row['number']}",
                         request.at.date(),
                     )
+                    await emit_invoice(conn, "invoice.overdue", row["id"], at=request.at)
+                    await emit_task_created(conn, invoice_id=row["id"], kind="check_payment")
                 await store.audit(
                     conn,
                     "refund",

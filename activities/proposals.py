@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import store
 from activities.documents import document_context, store_document
+from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
 from domain.i18n import format_day, pick_locale
@@ -69,6 +70,9 @@ class ProposalActivities:
                         "system",
                         activity.info().started_time,
                         proposal_id=proposal["id"],
+                    )
+                    await emit_proposal(
+                        conn, "proposal.sent", proposal["id"], at=activity.info().started_time
                     )
         if await self._s.mailer.deliver(pool, key):
             async with pool.acquire() as conn:
@@ -195,6 +199,7 @@ class ProposalActivities:
                 proposal_id=proposal["id"],
                 data={"invoice_id": str(invoice_id)},
             )
+            await emit_proposal(conn, "proposal.signed", proposal["id"], at=signature.signed_at)
             return str(invoice_id)
 
     @activity.defn(name=names.CLOSE_PROPOSAL)
@@ -225,3 +230,4 @@ class ProposalActivities:
                 user_agent=close.user_agent,
                 data={"reason": close.reason} if close.reason else None,
             )
+            await emit_proposal(conn, f"proposal.{status.value}", proposal["id"], at=close.at)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,6 +15,7 @@ from uuid import UUID
 import asyncpg
 
 from domain import audit as audit_chain
+from domain.events import check_event_type, default_key
 from domain.money import Line, amount_due, compute_totals, line_net, round_money
 from domain.schedule import overdue_at, reminders_to_send
 from domain.status import InvoiceStatus, check_transition
@@ -372,3 +375,55 @@ async def credit_balance(conn: Connection, client_id: Any, currency: str) -> Dec
         currency,
     )
     return Decimal(balance)
+
+
+# The deliveries emit_event created in the running activity or HTTP request, if something
+# collects them: it starts their workflows once the transaction has committed
+# (activities/events.py for activities, starter/events.py for routes).
+created_deliveries: ContextVar[list[str] | None] = ContextVar("created_deliveries", default=None)
+
+
+async def emit_event(
+    conn: Connection,
+    type: str,
+    payload: dict[str, Any],
+    *,
+    proposal_id: Any = None,
+    invoice_id: Any = None,
+    key: str | None = None,
+    at: datetime | None = None,
+) -> str | None:
+    """Record an outbound event in the caller's transaction (a transactional outbox) with a
+    pending delivery for each active subscription to its type, in one statement. `key`
+    makes it happen once (once-per-document types have one by default); the event's id, or
+    None if an event with that key exists already."""
+    check_event_type(type)
+    key = key or default_key(type, invoice_id if invoice_id is not None else proposal_id)
+    row = await conn.fetchrow(
+        """WITH event AS (
+               INSERT INTO events (type, payload, proposal_id, invoice_id, dedupe_key,
+                   occurred_at)
+               VALUES ($1, $2::jsonb, $3, $4, $5, coalesce($6, clock_timestamp()))
+               ON CONFLICT (dedupe_key) DO NOTHING
+               RETURNING id
+           ), delivery AS (
+               INSERT INTO webhook_deliveries (event_id, subscription_id)
+               SELECT event.id, s.id FROM event, webhook_subscriptions s
+               WHERE s.disabled_at IS NULL
+                 AND ($1 = ANY (s.event_types) OR '*' = ANY (s.event_types))
+               RETURNING id
+           )
+           SELECT (SELECT id FROM event) AS event_id,
+                  array(SELECT id::text FROM delivery) AS deliveries""",
+        type,
+        json.dumps(payload),
+        proposal_id,
+        invoice_id,
+        key,
+        at,
+    )
+    assert row is not None
+    collected = created_deliveries.get()
+    if collected is not None:
+        collected.extend(row["deliveries"])
+    return str(row["event_id"]) if row["event_id"] is not None else None

@@ -224,3 +224,74 @@ LABELS: dict[str, dict[str, str]] = {
 
 def labels(locale: str) -> dict[str, str]:
     return LABELS[pick_locale(locale)]
+
+
+# Labels of the legal details and of the per-locale document layouts (issue 4). Which name
+# an identifier has depends on the party's country: a Romanian CUI, a Russian ИНН.
+_DOCUMENT_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "tax_id_RO": "Tax ID (CUI)",
+        "tax_id_RU": "INN",
+        "reg_RO": "Trade Reg. No.",
+        "reg_RU": "OGRN",
+        "vat_id": "VAT ID",
+        "kpp": "KPP",
+        "bik": "BIK",
+        "bic": "BIC",
+        "settlement_account": "Account",
+        "correspondent_account": "Corr. account",
+        "address": "Address",
+        "email": "Email",
+        "amount_in_words": "Amount in words",
+        "bill_to": "Bill to",
+        "from": "From",
+        "payment_details": "Payment details",
+        "vat_base": "Taxable amount",
+        "signature": "Signature",
+        "page": "Page",
+    },
+    "ro": {
+        "tax_id_RO": "CUI/CIF",
+        "tax_id_RU": "INN",
+        "reg_RO": "Nr. Reg. Com.",
+        "reg_RU": "OGRN",
+        "vat_id": "Cod TVA",
+        "kpp": "KPP",
+        "bik": "BIK",
+        "bic": "BIC/SWIFT",
+        "settlement_account": "Cont",
+        "correspondent_account": "Cont corespondent",
+        "address": "Adresa",
+        "email": "Email",
+        "amount_in_words": "Suma în litere",
+        "bill_to": "Cumpărător",
+        "from": "Furnizor",
+        "payment_details": "Date de plată",
+        "vat_base": "Baza de impozitare",
+        "signature": "Semnătura",
+        "page": "Pagina",
+    },
+    "ru": {
+        "tax_id_RO": "CUI",
+        "tax_id_RU": "ИНН",
+        "reg_RO": "Рег. №",
+        "reg_RU": "ОГРН",
+        "vat_id": "VAT ID",
+        "kpp": "КПП",
+        "bik": "БИК",
+        "bic": "SWIFT",
+        "settlement_account": "Сч. №",
+        "correspondent_account": "Кор. сч.",
+        "address": "Адрес",
+        "email": "Эл. почта",
+        "amount_in_words": "Сумма прописью",
+        "bill_to": "Покупатель",
+        "from": "Поставщик",
+        "payment_details": "Банковские реквизиты",
+        "vat_base": "Сумма без НДС",
+        "signature": "Подпись",
+        "page": "Страница",
+    },
+}
+for _code, _extra in _DOCUMENT_LABELS.items():
+    LABELS[_code].update(_extra)

@@ -29,8 +29,10 @@ from domain.status import (
 )
 from starter import operations
 from starter.audit import add_audit_routes
+from starter.company import add_company_routes, insert_client
 from starter.config import Settings
 from starter.credits import add_credit_routes
+from starter.events import add_event_routes
 from starter.invoice_actions import add_invoice_action_routes
 from starter.invoice_page import add_invoice_page_routes
 from starter.operations import (
@@ -97,8 +99,10 @@ def create_app(
     add_audit_routes(app)
     add_report_routes(app)
     add_task_routes(app)
+    add_event_routes(app)
     add_credit_routes(app)
     add_invoice_action_routes(app)
+    add_company_routes(app)
     return app
 
 
@@ -119,19 +123,7 @@ def _operator_routes(app: FastAPI, settings: Settings) -> None:
     async def create_client(body: ClientIn, state: State) -> dict[str, Any]:
         async with state.pool.acquire() as conn:
             company_id = await store.default_company_id(conn)
-            client_id = await conn.fetchval(
-                """INSERT INTO clients (company_id, name, email, country, locale, tax_id,
-                       registration_number, address)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
-                company_id,
-                body.name,
-                body.email,
-                body.country,
-                body.locale,
-                body.tax_id,
-                body.registration_number,
-                body.address,
-            )
+            client_id = await insert_client(conn, company_id, body)
             return client_json(await store.client(conn, client_id))
 
     @app.get("/api/v1/clients/{client_id}", dependencies=auth, tags=["clients"])

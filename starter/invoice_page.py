@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from activities import store
 from activities.documents import document_context
+from activities.events import emit_invoice
 from starter.operations import State
 
 PAGE_LABELS: dict[str, dict[str, str]] = {
@@ -113,6 +114,8 @@ def add_invoice_page_routes(app: FastAPI) -> None:
                 ip=request.client.host if request.client else "",
                 user_agent=request.headers.get("user-agent", ""),
             )
+            # Only the first view makes an event (once per invoice), not every reload.
+            await emit_invoice(conn, "invoice.viewed", invoice["id"])
         due = max(invoice["total"] - invoice["amount_paid"], Decimal(0))
         html = state.pages.get_template("pages/invoice.html").render(
             **context,

@@ -220,6 +220,15 @@ def client_json(row: asyncpg.Record) -> dict[str, Any]:
         "tax_id": row["tax_id"],
         "registration_number": row["registration_number"],
         "address": row["address"],
+        "legal_form": row["legal_form"],
+        "vat_id": row["vat_id"],
+        "kpp": row["kpp"],
+        "iban": row["iban"],
+        "bank_name": row["bank_name"],
+        "bic": row["bic"],
+        "bik": row["bik"],
+        "settlement_account": row["settlement_account"],
+        "correspondent_account": row["correspondent_account"],
     }
 
 

@@ -51,6 +51,61 @@ class ClientIn(Body):
     tax_id: str = Field(default="", max_length=40)
     registration_number: str = Field(default="", max_length=60)
     address: str = Field(default="", max_length=500)
+    # Legal details, checked for the client's country (domain/requisites.validate_party):
+    # registration_number is the Reg. Com. in Romania and the ОГРН/ОГРНИП in Russia.
+    legal_form: str = Field(default="", max_length=60)
+    vat_id: str = Field(default="", max_length=40)
+    kpp: str = Field(default="", max_length=20)
+    iban: str = Field(default="", max_length=50)
+    bank_name: str = Field(default="", max_length=200)
+    bic: str = Field(default="", max_length=20)
+    bik: str = Field(default="", max_length=20)
+    settlement_account: str = Field(default="", max_length=30)
+    correspondent_account: str = Field(default="", max_length=30)
+
+
+class CompanyPatch(Body):
+    """The seller's details; a field left out keeps its value. Requisites are checked for
+    the company's country after the change, all together."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    legal_form: str | None = Field(default=None, max_length=60)
+    address: str | None = Field(default=None, max_length=500)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=60)
+    locale: str | None = Field(default=None, pattern=r"^(ro|ru|en)$")
+    default_currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    tax_id: str | None = Field(default=None, max_length=40)
+    registration_number: str | None = Field(default=None, max_length=60)
+    vat_id: str | None = Field(default=None, max_length=40)
+    kpp: str | None = Field(default=None, max_length=20)
+    iban: str | None = Field(default=None, max_length=50)
+    bank_name: str | None = Field(default=None, max_length=200)
+    bic: str | None = Field(default=None, max_length=20)
+    bik: str | None = Field(default=None, max_length=20)
+    settlement_account: str | None = Field(default=None, max_length=30)
+    correspondent_account: str | None = Field(default=None, max_length=30)
+    director_name: str | None = Field(default=None, max_length=200)
+    accountant_name: str | None = Field(default=None, max_length=200)
+    logo: str | None = Field(default=None, max_length=500)
+    accent_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+    footer_text: str | None = Field(default=None, max_length=500)
+
+
+class BankAccountIn(Body):
+    """One of the seller's bank accounts: an IBAN (with BIC) or a Russian р/с with БИК and
+    к/с. The first account in a currency, or one posted with is_default, is the default for
+    that currency (the previous default stops being one)."""
+
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    bank_name: str = Field(default="", max_length=200)
+    iban: str = Field(default="", max_length=50)
+    bic: str = Field(default="", max_length=20)
+    settlement_account: str = Field(default="", max_length=30)
+    bik: str = Field(default="", max_length=20)
+    correspondent_account: str = Field(default="", max_length=30)
+    is_default: bool = False
 
 
 class LineIn(Body):

@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from activities import store
 from activities.documents import document_context, store_document
+from activities.events import emit_proposal
 from domain.i18n import format_day, labels, pick_locale
 from domain.status import ProposalStatus
 from starter.operations import Q2CState, State, get_state, log
@@ -267,6 +268,8 @@ async def record_view(conn: store.Connection, proposal_id: Any, request: Request
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
         )
+        # Only the first view makes an event (once per proposal), not every reload.
+        await emit_proposal(conn, "proposal.viewed", proposal_id)
 
 
 def answerable(link: SigningLink) -> bool:

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, HTTPException
 from pydantic import Field
 
 from activities import store
+from activities.events import emit_task_created
 from starter.operations import State, iso, require_api_key
 from starter.schemas import Body
 
@@ -74,18 +75,21 @@ def add_task_routes(app: FastAPI) -> None:
                 client_id = invoice["client_id"]
             elif client_id is not None:
                 await store.client(conn, client_id)
-            row = await conn.fetchrow(
-                """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, assignee,
-                       due_date)
-                   VALUES ($1, $2, $3, 'manual', $4, $5, $6) RETURNING *""",
-                await store.default_company_id(conn),
-                body.invoice_id,
-                client_id,
-                body.title,
-                body.assignee,
-                body.due_date,
-            )
-            assert row is not None
+            company_id = await store.default_company_id(conn)
+            async with conn.transaction():
+                row = await conn.fetchrow(
+                    """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
+                           assignee, due_date)
+                       VALUES ($1, $2, $3, 'manual', $4, $5, $6) RETURNING *""",
+                    company_id,
+                    body.invoice_id,
+                    client_id,
+                    body.title,
+                    body.assignee,
+                    body.due_date,
+                )
+                assert row is not None
+                await emit_task_created(conn, row["id"])
             return task_json(row)
 
     @app.post("/api/v1/tasks/{task_id}/done", dependencies=auth, tags=["tasks"])

@@ -27,12 +27,9 @@ integrators the same:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
-import re
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -46,6 +43,11 @@ from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import store
+from domain.hmac_signature import (
+    SIGNATURE_HEADER,
+    SignatureRefused,
+    verify_signature,
+)
 from domain.schedule import local_date, local_instant, overdue_at
 from domain.status import IllegalTransition, InvoiceStatus, ProposalStatus, check_can_pay
 from starter import operations
@@ -62,8 +64,6 @@ from workflows.shared import SignProposal, proposal_workflow_id
 
 log = logging.getLogger("q2c.webhooks")
 
-SIGNATURE_HEADER = "Q2C-Signature"
-TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1024 * 1024
 
 E = TypeVar("E", bound=WebhookEventIn)
@@ -73,66 +73,7 @@ T = TypeVar("T")
 # --- authentication ----------------------------------------------------------------------
 
 
-REFUSALS = {
-    "no_secret_configured": "webhooks from this source are not enabled",
-    "missing_signature": f"the {SIGNATURE_HEADER} header is missing",
-    "malformed_signature": f"the {SIGNATURE_HEADER} header must be t=<unix seconds>,v1=<hex>",
-    "bad_signature": "the signature does not match",
-    "stale_timestamp": f"the signature's timestamp is more than {TOLERANCE_SECONDS} s away "
-    "from the server's clock",
-}
-
-
-class SignatureRefused(Exception):
-    """Why a request is not authentic; `reason` is what webhook_rejections records."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(REFUSALS[reason])
-        self.reason = reason
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """The v1 signature: hex HMAC-SHA256 of `"{timestamp}.{body}"` keyed by the secret."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
-
-
-def verify_signature(
-    header: str | None, body: bytes, secrets: Sequence[str], now: float | None = None
-) -> int:
-    """Check a `Q2C-Signature` header; the index of the secret that signed it, or a refusal.
-
-    Several `v1=` entries are allowed (a sender signing with two secrets while rotating);
-    one matching any configured secret is enough. Keys other than `t` and `v1` are ignored.
-    """
-    if not secrets:
-        raise SignatureRefused("no_secret_configured")
-    if not header:
-        raise SignatureRefused("missing_signature")
-    timestamp = ""
-    candidates: list[bytes] = []
-    for part in header.split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "t":
-            timestamp = value.strip()
-        elif key == "v1":
-            candidates.append(value.strip().lower().encode())
-    if not _TIMESTAMP.fullmatch(timestamp) or not candidates:
-        raise SignatureRefused("malformed_signature")
-    matched = None
-    for index, secret in enumerate(secrets):
-        expected = signature(secret, timestamp, body).encode()
-        for candidate in candidates:
-            # Every pair is compared, in constant time, whatever matched before.
-            if hmac.compare_digest(expected, candidate) and matched is None:
-                matched = index
-    if matched is None:
-        raise SignatureRefused("bad_signature")
-    if abs((time.time() if now is None else now) - int(timestamp)) > TOLERANCE_SECONDS:
-        raise SignatureRefused("stale_timestamp")
-    return matched
+# The scheme itself (shared with outbound events) is domain.hmac_signature.
 
 
 def remote_ip(request: Request) -> str:

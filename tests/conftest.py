@@ -34,6 +34,7 @@ WEBHOOK_SECRETS = {
     source: (f"whsec_new_{source}", f"whsec_old_{source}") for source in WEBHOOK_SOURCES
 }
 BUSINESS_TABLES = (
+    "webhook_delivery_attempts, webhook_deliveries, webhook_subscriptions, events, "
     "client_credits, unmatched_payments, webhook_rejections, "
     "tasks, webhook_events, email_outbox, audit_events, signatures, access_tokens, payments, "
     "invoice_status_changes, invoice_lines, proposal_lines, number_series, documents, clients, "

@@ -49,8 +49,8 @@ FIXTURE = [
 
 async def _load(stack: Stack) -> dict[str, str]:
     clients = {
-        "A": await create_client(stack, name="Alfa SRL", tax_id="RO111"),
-        "B": await create_client(stack, name="Beta SRL", email="b@beta.ro", tax_id="RO222"),
+        "A": await create_client(stack, name="Alfa SRL", tax_id="RO12345674"),
+        "B": await create_client(stack, name="Beta SRL", email="b@beta.ro", tax_id="RO76543210"),
     }
     async with stack.db.acquire() as conn:
         company_id = await store.default_company_id(conn)
@@ -175,7 +175,7 @@ async def test_exports_have_the_columns_an_accountant_expects(stack: Stack) -> N
     assert len(rows) == 1
     row = rows[0]
     assert row["number"] == "INV-2026-00002" and row["client"] == "Alfa SRL"
-    assert row["client_tax_id"] == "RO111"
+    assert row["client_tax_id"] == "RO12345674"
     assert (row["net 21%"], row["vat 21%"], row["net 11%"], row["vat 11%"]) == (
         "1000.00", "210.00", "200.00", "22.00"
     )  # fmt: skip

@@ -1,0 +1,438 @@
+"""Outbound events: what business code calls to emit them, the activities that deliver
+them, and what starts each delivery's workflow once the emitting transaction committed.
+
+Emitting (`emit_invoice`, `emit_proposal`, `emit_payment`, `emit_reminder_sent`,
+`emit_task_created`) writes an `events` row and its `webhook_deliveries` rows in the
+caller's transaction (store.emit_event): the event exists if and only if the change it
+reports does. A workflow cannot be started inside that transaction, so the deliveries
+created are collected (store.created_deliveries) and their `delivery-<id>` workflows
+started right after: by `StartDeliveriesInterceptor` when an activity returns, and by
+starter.events' middleware when an HTTP request is answered. If the process dies in
+between, the delivery stays `pending` with no workflow; `start_pending_deliveries` (behind
+`POST /api/v1/webhook-deliveries/retry-pending`) starts those. Starting is idempotent (a
+fixed workflow id, "use existing"), so starting twice does no harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+from activities import store
+from activities.services import Services
+from domain.events import body_bytes, envelope
+from domain.hmac_signature import SIGNATURE_HEADER, signature_header
+from domain.money import amount_due, round_money
+from workflows.events import (
+    DELIVER_WEBHOOK,
+    MARK_DELIVERY_FAILED,
+    DeliveryFailure,
+    DeliveryInput,
+    EventDeliveryWorkflow,
+    delivery_workflow_id,
+)
+
+log = logging.getLogger("q2c.events")
+
+POST_TIMEOUT_SECONDS = 10
+# Enough of a refusing receiver's answer to tell what it said; the rest is not read.
+ERROR_BODY_BYTES = 300
+USER_AGENT = "q2c-webhooks/1"
+
+
+# --- emitting ------------------------------------------------------------------------------
+
+
+def _money(value: Any, currency: str) -> str:
+    return str(round_money(value, currency))
+
+
+def _day(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def invoice_data(row: store.Row) -> dict[str, Any]:
+    """What a receiver learns about an invoice: ids, number, status and amounts."""
+    currency = row["currency"].strip()
+    return {
+        "id": str(row["id"]),
+        "number": row["number"],
+        "status": row["status"],
+        "overdue": row["overdue"],
+        "client_id": str(row["client_id"]),
+        "proposal_id": str(row["proposal_id"]) if row["proposal_id"] else None,
+        "currency": currency,
+        "total": _money(row["total"], currency),
+        "amount_paid": _money(row["amount_paid"], currency),
+        "amount_due": _money(amount_due(row["total"], row["amount_paid"]), currency),
+        "issue_date": _day(row["issue_date"]),
+        "due_date": _day(row["due_date"]),
+    }
+
+
+async def emit_invoice(
+    conn: store.Connection,
+    event_type: str,
+    invoice_id: Any,
+    *,
+    at: datetime | None = None,
+    key: str | None = None,
+    **data: Any,
+) -> None:
+    """An invoice.* event (or another one about an invoice, with more `data`), with the
+    invoice as it is in this transaction."""
+    row = await store.invoice(conn, invoice_id)
+    await store.emit_event(
+        conn,
+        event_type,
+        {"invoice": invoice_data(row), **data},
+        invoice_id=row["id"],
+        key=key,
+        at=at,
+    )
+
+
+async def emit_proposal(
+    conn: store.Connection, event_type: str, proposal_id: Any, *, at: datetime | None = None
+) -> None:
+    row = await store.proposal(conn, proposal_id)
+    currency = row["currency"].strip()
+    proposal = {
+        "id": str(row["id"]),
+        "status": row["status"],
+        "client_id": str(row["client_id"]),
+        "external_id": row["external_id"],
+        "currency": currency,
+        "total": _money(row["total"], currency),
+        "valid_until": _day(row["valid_until"]),
+        "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
+    }
+    await store.emit_event(conn, event_type, {"proposal": proposal}, proposal_id=row["id"], at=at)
+
+
+async def emit_payment(
+    conn: store.Connection, invoice_id: Any, reference: str, *, at: datetime | None = None
+) -> None:
+    """payment.recorded, then invoice.paid if nothing is left to pay or
+    invoice.partially_paid if something is (also on an overdue invoice, which stays
+    overdue): each once per payment reference."""
+    payment = await conn.fetchrow(
+        "SELECT * FROM payments WHERE invoice_id = $1 AND reference = $2", invoice_id, reference
+    )
+    assert payment is not None, f"no payment {reference!r} on invoice {invoice_id}"
+    currency = payment["currency"].strip()
+    await emit_invoice(
+        conn,
+        "payment.recorded",
+        invoice_id,
+        at=at,
+        key=f"payment.recorded:{invoice_id}:{reference}",
+        payment={
+            "reference": reference,
+            "amount": _money(payment["amount"], currency),
+            "currency": currency,
+            "paid_at": _day(payment["paid_at"]),
+            "source": payment["source"],
+        },
+    )
+    row = await store.invoice(conn, invoice_id)
+    settled = amount_due(row["total"], row["amount_paid"]) == 0
+    event_type = "invoice.paid" if settled else "invoice.partially_paid"
+    await emit_invoice(
+        conn,
+        event_type,
+        invoice_id,
+        at=at,
+        key=f"{event_type}:{invoice_id}:{reference}",
+        payment_reference=reference,
+    )
+
+
+async def emit_reminder_sent(
+    conn: store.Connection, invoice_id: Any, step: int, scheduled_for: datetime
+) -> None:
+    """Once per (invoice, step), after SMTP took the reminder."""
+    await emit_invoice(
+        conn,
+        "reminder.sent",
+        invoice_id,
+        key=f"reminder.sent:{invoice_id}:{step}",
+        reminder={"step": step, "scheduled_for": scheduled_for.isoformat()},
+    )
+
+
+async def emit_task_created(
+    conn: store.Connection, task_id: Any = None, *, invoice_id: Any = None, kind: str = ""
+) -> None:
+    """task.created, once per task: by its id, or for the automatic task of `kind` on an
+    invoice (one per invoice and kind). An automatic task opened again emits nothing
+    more; so does a call that follows an insert which did nothing, or a retry of one."""
+    if task_id is None:
+        task_id = await conn.fetchval(
+            "SELECT id FROM tasks WHERE invoice_id = $1 AND kind = $2 AND kind <> 'manual'",
+            invoice_id,
+            kind,
+        )
+        if task_id is None:
+            return
+    row = await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
+    assert row is not None, f"no task {task_id}"
+    task = {
+        "id": str(row["id"]),
+        "kind": row["kind"],
+        "title": row["title"],
+        "assignee": row["assignee"],
+        "due_date": _day(row["due_date"]),
+        "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
+        "client_id": str(row["client_id"]) if row["client_id"] else None,
+    }
+    await store.emit_event(
+        conn,
+        "task.created",
+        {"task": task},
+        invoice_id=row["invoice_id"],
+        key=f"task.created:{row['id']}",
+        at=row["created_at"],
+    )
+
+
+# --- starting deliveries -------------------------------------------------------------------
+
+
+@contextmanager
+def collecting_deliveries() -> Iterator[list[str]]:
+    """Collect the ids of the deliveries emitted inside the block (this task and the tasks
+    it starts)."""
+    created: list[str] = []
+    token = store.created_deliveries.set(created)
+    try:
+        yield created
+    finally:
+        store.created_deliveries.reset(token)
+
+
+async def start_deliveries(client: Client, task_queue: str, delivery_ids: Iterable[str]) -> int:
+    """Start `delivery-<id>` for each delivery; one already running is left as it is. A
+    failure is logged, not raised: the change is committed, and the delivery stays pending
+    for `start_pending_deliveries`. The number started (or found running)."""
+    ids = list(dict.fromkeys(delivery_ids))
+
+    async def start(delivery_id: str) -> bool:
+        try:
+            await client.start_workflow(
+                EventDeliveryWorkflow.run,
+                DeliveryInput(delivery_id),
+                id=delivery_workflow_id(delivery_id),
+                task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except Exception:
+            log.exception("could not start the workflow of webhook delivery %s", delivery_id)
+            return False
+        return True
+
+    started = 0
+    for chunk in range(0, len(ids), 20):
+        started += sum(await asyncio.gather(*(start(i) for i in ids[chunk : chunk + 20])))
+    return started
+
+
+async def start_pending_deliveries(
+    pool: asyncpg.Pool,
+    client: Client,
+    task_queue: str,
+    *,
+    include_failed: bool = False,
+    limit: int = 1000,
+) -> list[str]:
+    """The safety net: start the workflow of every pending delivery (those whose emitter
+    died between its commit and the start, and any other: one running is left alone).
+    With `include_failed`, failed deliveries are made pending again and retried, their
+    attempt count kept. Deliveries of a deleted subscription are never restarted."""
+    async with pool.acquire() as conn, conn.transaction():
+        if include_failed:
+            await conn.execute(
+                """UPDATE webhook_deliveries d SET status = 'pending', failed_at = NULL
+                   FROM webhook_subscriptions s
+                   WHERE s.id = d.subscription_id AND s.disabled_at IS NULL
+                     AND d.status = 'failed'"""
+            )
+        rows = await conn.fetch(
+            """SELECT d.id::text AS id FROM webhook_deliveries d
+               JOIN webhook_subscriptions s ON s.id = d.subscription_id
+               WHERE d.status = 'pending' AND s.disabled_at IS NULL
+               ORDER BY d.created_at, d.id LIMIT $1""",
+            limit,
+        )
+    ids = [row["id"] for row in rows]
+    await start_deliveries(client, task_queue, ids)
+    return ids
+
+
+class StartDeliveriesInterceptor(Interceptor):
+    """Starts the deliveries an activity emitted once it has returned (or failed: what it
+    committed before failing stays committed). The activity's own code only emits."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _StartDeliveries(next)
+
+
+class _StartDeliveries(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        with collecting_deliveries() as created:
+            try:
+                return await super().execute_activity(input)
+            finally:
+                if created:
+                    await start_deliveries(activity.client(), activity.info().task_queue, created)
+
+
+# --- delivering ----------------------------------------------------------------------------
+
+
+class DeliveryActivities:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    @activity.defn(name=DELIVER_WEBHOOK)
+    async def deliver_webhook(self, ref: DeliveryInput) -> str:
+        """POST the event to the subscription's URL, signed; 2xx is delivered, anything
+        else raises to be retried. Every attempt is logged. A delivery no longer pending
+        (delivered, cancelled with its subscription) is not posted again."""
+        async with self._s.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """SELECT d.status, d.attempts, s.url, s.secret, s.disabled_at, e.id AS event_id,
+                          e.type, e.payload, e.occurred_at, e.seq
+                   FROM webhook_deliveries d
+                   JOIN events e ON e.id = d.event_id
+                   JOIN webhook_subscriptions s ON s.id = d.subscription_id
+                   WHERE d.id = $1""",
+                ref.delivery_id,
+            )
+            if row is None:
+                # The transaction that emitted it rolled back: there is nothing to deliver.
+                return "missing"
+            if row["status"] != "pending":
+                return str(row["status"])
+            if row["disabled_at"] is not None:
+                await conn.execute(
+                    """UPDATE webhook_deliveries SET status = 'cancelled'
+                       WHERE id = $1 AND status = 'pending'""",
+                    ref.delivery_id,
+                )
+                return "cancelled"
+        event_id = str(row["event_id"])
+        body = body_bytes(
+            envelope(
+                event_id, row["type"], row["occurred_at"], row["seq"], json.loads(row["payload"])
+            )
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            # Signed at each attempt: a retry hours later is inside the receiver's window.
+            SIGNATURE_HEADER: signature_header(row["secret"], body),
+            "Q2C-Event-Id": event_id,
+            "Q2C-Event-Type": row["type"],
+            "Q2C-Delivery-Id": ref.delivery_id,
+            "Q2C-Delivery-Attempt": str(row["attempts"] + 1),
+        }
+        started_at = datetime.now(UTC)
+        clock = time.monotonic()
+        status_code, error = await _post(row["url"], body, headers)
+        duration_ms = int((time.monotonic() - clock) * 1000)
+        delivered = status_code is not None and 200 <= status_code < 300
+        async with self._s.pool.acquire() as conn, conn.transaction():
+            attempt = await conn.fetchval(
+                """UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = $2,
+                       last_status_code = $3, last_error = $4,
+                       status = CASE WHEN $5 THEN 'delivered' ELSE status END,
+                       delivered_at = CASE WHEN $5 THEN coalesce(delivered_at, now())
+                                      ELSE delivered_at END
+                   WHERE id = $1 RETURNING attempts""",
+                ref.delivery_id,
+                started_at,
+                status_code,
+                error,
+                delivered,
+            )
+            await conn.execute(
+                """INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at,
+                       duration_ms, status_code, error)
+                   VALUES ($1, $2, $3, $4, $5, $6)""",
+                ref.delivery_id,
+                attempt,
+                started_at,
+                duration_ms,
+                status_code,
+                error,
+            )
+        if delivered:
+            return "delivered"
+        log.warning(
+            "webhook delivery %s (event %s %s) attempt %s: %s",
+            ref.delivery_id,
+            row["type"],
+            event_id,
+            attempt,
+            error,
+        )
+        # Expected now and then (a receiver down): retried without a traceback in the log.
+        raise ApplicationError(
+            error, type="WebhookDeliveryFailed", category=ApplicationErrorCategory.BENIGN
+        )
+
+    @activity.defn(name=MARK_DELIVERY_FAILED)
+    async def mark_delivery_failed(self, failure: DeliveryFailure) -> None:
+        async with self._s.pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE webhook_deliveries SET status = 'failed', failed_at = now()
+                   WHERE id = $1 AND status = 'pending'""",
+                failure.delivery_id,
+            )
+        log.error("webhook delivery %s failed for good: %s", failure.delivery_id, failure.error)
+
+
+async def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+    """The HTTP status (None if there was none) and what went wrong ('' on a 2xx).
+    Redirects are not followed: a receiver answers at the URL it subscribed."""
+    try:
+        async with (
+            asyncio.timeout(POST_TIMEOUT_SECONDS),
+            httpx.AsyncClient(timeout=POST_TIMEOUT_SECONDS, follow_redirects=False) as http,
+            http.stream("POST", url, content=body, headers=headers) as response,
+        ):
+            if 200 <= response.status_code < 300:
+                return response.status_code, ""
+            answer = b""
+            async for chunk in response.aiter_bytes():
+                answer += chunk
+                if len(answer) >= ERROR_BODY_BYTES:
+                    break
+            text = answer[:ERROR_BODY_BYTES].decode("utf-8", "replace")
+            text = text.replace("\x00", "").strip()  # PostgreSQL text holds no U+0000
+            return response.status_code, f"HTTP {response.status_code}" + (
+                f": {text}" if text else ""
+            )
+    except TimeoutError:
+        return None, f"no answer within {POST_TIMEOUT_SECONDS} s"
+    except (httpx.HTTPError, httpx.InvalidURL) as failed:
+        return None, f"{type(failed).__name__}: {failed}".rstrip(": ")

@@ -1,0 +1,263 @@
+"""The seller's legal details and bank accounts, and the checks clients' details go through.
+
+Requisites are entered once here (and on each client) and filled into every document. Every
+identifier is checked for the party's country by `domain.requisites.validate_party`; a bad
+one is refused with 422 naming the API field, and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from activities import store
+from domain.errors import InvalidInput
+from domain.requisites import validate_party
+from starter.operations import State, require_api_key
+from starter.schemas import BankAccountIn, ClientIn, CompanyPatch
+
+# The columns that hold checked identifiers, on companies and clients alike.
+REQUISITE_COLUMNS = (
+    "tax_id",
+    "registration_number",
+    "vat_id",
+    "kpp",
+    "iban",
+    "bic",
+    "bik",
+    "settlement_account",
+    "correspondent_account",
+)
+
+# What `registration_number` is called by validate_party, per country (elsewhere it is kept
+# as typed: there is nothing to check it against).
+_REGISTRATION_FIELD = {"RO": "reg_com", "RU": "ogrn"}
+
+COMPANY_COLUMNS = (
+    "name",
+    "legal_form",
+    "address",
+    "country",
+    "email",
+    "phone",
+    "locale",
+    "default_currency",
+    *REQUISITE_COLUMNS,
+    "bank_name",
+    "director_name",
+    "accountant_name",
+    "logo",
+    "accent_color",
+    "footer_text",
+)
+
+CLIENT_COLUMNS = (
+    "name",
+    "email",
+    "country",
+    "locale",
+    "legal_form",
+    "address",
+    *REQUISITE_COLUMNS,
+    "bank_name",
+)
+
+
+def refuse(field: str, message: str) -> RequestValidationError:
+    """A 422 shaped like FastAPI's own, with the body field at fault in `loc`."""
+    return RequestValidationError([{"loc": ("body", field), "msg": message, "type": "value_error"}])
+
+
+def check_requisites(country: str, values: Mapping[str, str]) -> dict[str, str]:
+    """The requisite columns of ``values`` checked for ``country`` and normalised.
+
+    Blank values stay blank. A column a party of that country does not have (a КПП on a
+    Romanian client, say) is refused, as validate_party refuses unknown fields.
+    """
+    code = country.strip().upper()
+    to_api = {"reg_com": "registration_number", "ogrn": "registration_number"}
+    fields: dict[str, str] = {}
+    result = {column: values.get(column, "").strip() for column in REQUISITE_COLUMNS}
+    for column, value in result.items():
+        if not value:
+            continue
+        if column == "registration_number":
+            if code in _REGISTRATION_FIELD:
+                fields[_REGISTRATION_FIELD[code]] = value
+            continue
+        fields[column] = value
+    try:
+        checked = validate_party(code, fields)
+    except InvalidInput as bad:
+        message = str(bad)
+        name, _, _ = message.partition(":")
+        field = to_api.get(name, name)
+        if field != name:
+            message = field + message[len(name) :]
+        raise refuse(field if field in REQUISITE_COLUMNS else "country", message) from None
+    for name, value in checked.items():
+        result[to_api.get(name, name)] = value
+    return result
+
+
+async def insert_client(conn: store.Connection, company_id: str, body: ClientIn) -> Any:
+    """A new client of ``company_id`` with its details checked; returns its id."""
+    values = body.model_dump()
+    values.update(check_requisites(body.country, values))
+    columns = ("company_id", *CLIENT_COLUMNS)
+    placeholders = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
+    return await conn.fetchval(
+        f"INSERT INTO clients ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
+        company_id,
+        *(values[column] for column in CLIENT_COLUMNS),
+    )
+
+
+def bank_account_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "currency": row["currency"].strip(),
+        "bank_name": row["bank_name"],
+        "iban": row["iban"],
+        "bic": row["bic"],
+        "settlement_account": row["settlement_account"],
+        "bik": row["bik"],
+        "correspondent_account": row["correspondent_account"],
+        "is_default": row["is_default"],
+    }
+
+
+def company_json(row: Any, accounts: list[Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": str(row["id"])}
+    for column in COMPANY_COLUMNS:
+        value = row[column]
+        body[column] = value.strip() if isinstance(value, str) else value
+    body["bank_accounts"] = [bank_account_json(account) for account in accounts]
+    return body
+
+
+async def bank_accounts(conn: store.Connection, company_id: Any) -> list[Any]:
+    return list(
+        await conn.fetch(
+            """SELECT * FROM company_bank_accounts WHERE company_id = $1
+               ORDER BY currency, is_default DESC, created_at, id""",
+            company_id,
+        )
+    )
+
+
+def check_bank_account(body: BankAccountIn) -> dict[str, str]:
+    """An account's numbers checked: an IBAN/BIC anywhere, a р/с and к/с against the БИК.
+
+    The account's own numbers decide how it is checked, not the company's country: a
+    Romanian firm may hold a rouble account in Russia and a Russian one a euro IBAN."""
+    values = {
+        "iban": body.iban,
+        "bic": body.bic,
+        "settlement_account": body.settlement_account,
+        "bik": body.bik,
+        "correspondent_account": body.correspondent_account,
+    }
+    if not (body.iban.strip() or body.settlement_account.strip()):
+        raise refuse("iban", "iban: give an IBAN, or a settlement_account (р/с) with its bik")
+    russian = any(
+        values[name].strip() for name in ("settlement_account", "bik", "correspondent_account")
+    )
+    checked = {name: value.strip() for name, value in values.items()}
+    if russian:
+        ru = {name: values[name] for name in ("settlement_account", "bik", "correspondent_account")}
+        if values["bic"].strip():
+            ru["bic"] = values["bic"]
+        checked.update({k: v for k, v in check_requisites("RU", ru).items() if k in ru})
+    if body.iban.strip() or (values["bic"].strip() and not russian):
+        # Checked as an international account, whatever the company's country.
+        international = {"iban": body.iban, "bic": body.bic}
+        checked.update(
+            {k: v for k, v in check_requisites("DE", international).items() if k in international}
+        )
+    return checked
+
+
+def add_company_routes(app: FastAPI) -> None:
+    auth = [Depends(require_api_key)]
+
+    @app.get("/api/v1/company", dependencies=auth, tags=["company"])
+    async def get_company(state: State) -> dict[str, Any]:
+        async with state.pool.acquire() as conn:
+            company_id = await store.default_company_id(conn)
+            row = await store.company(conn, company_id)
+            return company_json(row, await bank_accounts(conn, company_id))
+
+    @app.patch("/api/v1/company", dependencies=auth, tags=["company"])
+    async def patch_company(body: CompanyPatch, state: State) -> dict[str, Any]:
+        changes = body.model_dump(exclude_unset=True)
+        for name, value in changes.items():
+            if value is None:
+                raise refuse(name, f"{name}: must not be null")
+        async with state.pool.acquire() as conn:
+            company_id = await store.default_company_id(conn)
+            async with conn.transaction():
+                row = await store.fetch_one(
+                    conn, "company", "SELECT * FROM companies WHERE id = $1 FOR UPDATE", company_id
+                )
+                merged = {column: row[column] for column in COMPANY_COLUMNS} | changes
+                merged.update(check_requisites(merged["country"], merged))
+                updates = [c for c in COMPANY_COLUMNS if merged[c] != row[c] or c in changes]
+                if updates:
+                    assignments = ", ".join(
+                        f"{column} = ${index}" for index, column in enumerate(updates, start=2)
+                    )
+                    await conn.execute(
+                        f"UPDATE companies SET {assignments} WHERE id = $1",
+                        company_id,
+                        *(merged[column] for column in updates),
+                    )
+            row = await store.company(conn, company_id)
+            return company_json(row, await bank_accounts(conn, company_id))
+
+    @app.get("/api/v1/company/bank-accounts", dependencies=auth, tags=["company"])
+    async def list_bank_accounts(state: State) -> list[dict[str, Any]]:
+        async with state.pool.acquire() as conn:
+            company_id = await store.default_company_id(conn)
+            return [bank_account_json(row) for row in await bank_accounts(conn, company_id)]
+
+    @app.post("/api/v1/company/bank-accounts", status_code=201, dependencies=auth, tags=["company"])
+    async def add_bank_account(body: BankAccountIn, state: State) -> dict[str, Any]:
+        async with state.pool.acquire() as conn:
+            company_id = await store.default_company_id(conn)
+            checked = check_bank_account(body)
+            async with conn.transaction():
+                # One default per currency: serialise the accounts of this company.
+                await conn.execute("SELECT id FROM companies WHERE id = $1 FOR UPDATE", company_id)
+                has_default = await conn.fetchval(
+                    """SELECT EXISTS (SELECT 1 FROM company_bank_accounts
+                       WHERE company_id = $1 AND currency = $2 AND is_default)""",
+                    company_id,
+                    body.currency,
+                )
+                is_default = body.is_default or not has_default
+                if is_default and has_default:
+                    await conn.execute(
+                        """UPDATE company_bank_accounts SET is_default = false
+                           WHERE company_id = $1 AND currency = $2 AND is_default""",
+                        company_id,
+                        body.currency,
+                    )
+                row = await conn.fetchrow(
+                    """INSERT INTO company_bank_accounts (company_id, currency, bank_name, iban,
+                           bic, settlement_account, bik, correspondent_account, is_default)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
+                    company_id,
+                    body.currency,
+                    body.bank_name,
+                    checked["iban"],
+                    checked["bic"],
+                    checked["settlement_account"],
+                    checked["bik"],
+                    checked["correspondent_account"],
+                    is_default,
+                )
+            return bank_account_json(row)

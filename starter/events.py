@@ -1,0 +1,292 @@
+"""Outbound events over the API: webhook subscriptions, the event feed, the delivery log,
+and the safety net that starts deliveries left pending.
+
+Also the middleware that starts, once a request has been answered, the deliveries its
+route emitted (a page view, a task made by hand): see activities/events.py.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import asyncpg
+from fastapi import Depends, FastAPI, HTTPException, Query
+from pydantic import Field, field_validator
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from activities.events import (
+    collecting_deliveries,
+    start_deliveries,
+    start_pending_deliveries,
+)
+from domain.events import EVENT_TYPES, UnknownEventType, normalise_types
+from starter.operations import Q2CState, State, iso, require_api_key
+from starter.schemas import Body
+from workflows.events import delivery_workflow_id
+
+
+class SubscriptionIn(Body):
+    url: str = Field(min_length=1, max_length=2000)
+    event_types: list[str] | Literal["*"] = Field(
+        description='event types to receive, or "*" (or ["*"]) for all of them'
+    )
+    description: str = Field(default="", max_length=500)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return url
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_types(cls, types: list[str] | str) -> list[str]:
+        try:
+            return normalise_types([types] if isinstance(types, str) else types)
+        except UnknownEventType as unknown:
+            raise ValueError(f"{unknown}; known types: {', '.join(EVENT_TYPES)}") from None
+
+
+def subscription_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "url": row["url"],
+        "event_types": list(row["event_types"]),
+        "description": row["description"],
+        "active": row["disabled_at"] is None,
+        "created_at": iso(row["created_at"]),
+        "deleted_at": iso(row["disabled_at"]),
+    }
+
+
+def event_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "sequence": row["seq"],
+        "type": row["type"],
+        "occurred_at": iso(row["occurred_at"]),
+        "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
+        "proposal_id": str(row["proposal_id"]) if row["proposal_id"] else None,
+        "data": json.loads(row["payload"]),
+    }
+
+
+def delivery_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "event_id": str(row["event_id"]),
+        "event_type": row["type"],
+        "subscription_id": str(row["subscription_id"]),
+        "url": row["url"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "last_attempt_at": iso(row["last_attempt_at"]),
+        "last_status_code": row["last_status_code"],
+        "last_error": row["last_error"],
+        "delivered_at": iso(row["delivered_at"]),
+        "failed_at": iso(row["failed_at"]),
+        "created_at": iso(row["created_at"]),
+        "workflow_id": delivery_workflow_id(str(row["id"])),
+    }
+
+
+DELIVERY_QUERY = """SELECT d.*, e.type, s.url FROM webhook_deliveries d
+    JOIN events e ON e.id = d.event_id JOIN webhook_subscriptions s ON s.id = d.subscription_id"""
+
+
+class StartDeliveriesMiddleware:
+    """Starts the webhook deliveries a request's route emitted, once it has answered (its
+    transactions are committed by then)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with collecting_deliveries() as created:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                if created:
+                    state: Q2CState = scope["app"].state.q2c
+                    await start_deliveries(state.temporal, state.settings.task_queue, created)
+
+
+def add_event_routes(app: FastAPI) -> None:
+    app.add_middleware(StartDeliveriesMiddleware)
+    auth = [Depends(require_api_key)]
+
+    @app.post("/api/v1/webhook-subscriptions", status_code=201, dependencies=auth, tags=["events"])
+    async def create_subscription(body: SubscriptionIn, state: State) -> dict[str, Any]:
+        """Subscribe a URL to event types. The answer carries the signing `secret`, shown
+        this once: keep it to verify `Q2C-Signature`."""
+        assert isinstance(body.event_types, list)
+        secret = "whsec_" + secrets.token_hex(32)
+        row = await state.pool.fetchrow(
+            """INSERT INTO webhook_subscriptions (url, event_types, secret, description)
+               VALUES ($1, $2, $3, $4) RETURNING *""",
+            body.url,
+            body.event_types,
+            secret,
+            body.description,
+        )
+        assert row is not None
+        return subscription_json(row) | {"secret": secret}
+
+    @app.get("/api/v1/webhook-subscriptions", dependencies=auth, tags=["events"])
+    async def list_subscriptions(state: State, include_deleted: bool = False) -> dict[str, Any]:
+        rows = await state.pool.fetch(
+            """SELECT * FROM webhook_subscriptions WHERE $1 OR disabled_at IS NULL
+               ORDER BY created_at, id""",
+            include_deleted,
+        )
+        return {"items": [subscription_json(row) for row in rows]}
+
+    @app.get("/api/v1/webhook-subscriptions/{subscription_id}", dependencies=auth, tags=["events"])
+    async def get_subscription(subscription_id: UUID, state: State) -> dict[str, Any]:
+        return subscription_json(await _subscription(state, subscription_id))
+
+    @app.delete(
+        "/api/v1/webhook-subscriptions/{subscription_id}", dependencies=auth, tags=["events"]
+    )
+    async def delete_subscription(subscription_id: UUID, state: State) -> dict[str, Any]:
+        """Stop sending to it: nothing new is queued, pending deliveries are cancelled (one
+        being retried stops at its next attempt). Kept, disabled, for its delivery log."""
+        async with state.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """UPDATE webhook_subscriptions SET disabled_at = coalesce(disabled_at, now())
+                   WHERE id = $1 RETURNING *""",
+                subscription_id,
+            )
+            if row is None:
+                raise HTTPException(404, "webhook subscription not found")
+            cancelled = await conn.fetchval(
+                """WITH cancelled AS (
+                       UPDATE webhook_deliveries SET status = 'cancelled'
+                       WHERE subscription_id = $1 AND status = 'pending' RETURNING 1
+                   ) SELECT count(*) FROM cancelled""",
+                subscription_id,
+            )
+        return subscription_json(row) | {"cancelled_deliveries": cancelled}
+
+    @app.get("/api/v1/events", dependencies=auth, tags=["events"])
+    async def list_events(
+        state: State,
+        type: Annotated[
+            str | None, Query(description="one event type; " + ", ".join(EVENT_TYPES))
+        ] = None,
+        since: Annotated[
+            datetime | None, Query(description="only events that occurred after this instant")
+        ] = None,
+        after: Annotated[
+            int | None, Query(ge=0, description="only events after this sequence number")
+        ] = None,
+        invoice_id: UUID | None = None,
+        proposal_id: UUID | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> dict[str, Any]:
+        """Events in the order they happened (by `sequence`); page on with `after`."""
+        if type is not None and type not in EVENT_TYPES:
+            raise HTTPException(422, f"type: unknown event type {type!r}")
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        rows = await state.pool.fetch(
+            """SELECT * FROM events
+               WHERE ($1::text IS NULL OR type = $1)
+                 AND ($2::timestamptz IS NULL OR occurred_at > $2)
+                 AND ($3::bigint IS NULL OR seq > $3)
+                 AND ($4::uuid IS NULL OR invoice_id = $4)
+                 AND ($5::uuid IS NULL OR proposal_id = $5)
+               ORDER BY seq LIMIT $6""",
+            type,
+            since,
+            after,
+            invoice_id,
+            proposal_id,
+            limit,
+        )
+        items = [event_json(row) for row in rows]
+        return {"items": items, "next_after": items[-1]["sequence"] if items else after}
+
+    @app.get("/api/v1/webhook-deliveries", dependencies=auth, tags=["events"])
+    async def list_deliveries(
+        state: State,
+        subscription_id: UUID | None = None,
+        status: Literal["pending", "delivered", "failed", "cancelled"] | None = None,
+        event_id: UUID | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> dict[str, Any]:
+        """The delivery log, newest first: attempts, last status code or error, when
+        delivered."""
+        rows = await state.pool.fetch(
+            DELIVERY_QUERY
+            + """ WHERE ($1::uuid IS NULL OR d.subscription_id = $1)
+                    AND ($2::text IS NULL OR d.status = $2)
+                    AND ($3::uuid IS NULL OR d.event_id = $3)
+                  ORDER BY d.created_at DESC, e.seq DESC LIMIT $4""",
+            subscription_id,
+            status,
+            event_id,
+            limit,
+        )
+        return {"items": [delivery_json(row) for row in rows]}
+
+    @app.post("/api/v1/webhook-deliveries/retry-pending", dependencies=auth, tags=["events"])
+    async def retry_pending(
+        state: State,
+        include_failed: bool = False,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict[str, Any]:
+        """Start the delivery of every pending delivery whose workflow is not running (its
+        emitter died between commit and start); with `include_failed`, retry failed ones
+        too. Safe to call any time: a delivery in progress is left alone."""
+        ids = await start_pending_deliveries(
+            state.pool,
+            state.temporal,
+            state.settings.task_queue,
+            include_failed=include_failed,
+            limit=limit,
+        )
+        return {"started": len(ids), "delivery_ids": ids}
+
+    @app.get("/api/v1/webhook-deliveries/{delivery_id}", dependencies=auth, tags=["events"])
+    async def get_delivery(delivery_id: UUID, state: State) -> dict[str, Any]:
+        """One delivery and its every attempt."""
+        row = await state.pool.fetchrow(DELIVERY_QUERY + " WHERE d.id = $1", delivery_id)
+        if row is None:
+            raise HTTPException(404, "webhook delivery not found")
+        attempts = await state.pool.fetch(
+            """SELECT * FROM webhook_delivery_attempts WHERE delivery_id = $1
+               ORDER BY attempt""",
+            delivery_id,
+        )
+        return delivery_json(row) | {
+            "attempt_log": [
+                {
+                    "attempt": a["attempt"],
+                    "started_at": iso(a["started_at"]),
+                    "duration_ms": a["duration_ms"],
+                    "status_code": a["status_code"],
+                    "error": a["error"],
+                }
+                for a in attempts
+            ]
+        }
+
+
+async def _subscription(state: Q2CState, subscription_id: UUID) -> asyncpg.Record:
+    row = await state.pool.fetchrow(
+        "SELECT * FROM webhook_subscriptions WHERE id = $1", subscription_id
+    )
+    if row is None:
+        raise HTTPException(404, "webhook subscription not found")
+    return row

@@ -1,0 +1,174 @@
+"""The seller's and clients' legal details through the API: checked per country, refused
+with the field named, and bank accounts with one default per currency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Stack
+from tests.helpers import CLIENT
+
+RU_CLIENT = {
+    "name": "ООО «Ромашка»",
+    "email": "buh@romashka.ru",
+    "country": "RU",
+    "locale": "ru",
+    "tax_id": "7707083893",
+    "kpp": "773601001",
+    "registration_number": "1027700132195",
+    "bank_name": "ПАО Сбербанк",
+    "bik": "044525225",
+    "settlement_account": "40702810938000012345",
+    "correspondent_account": "30101810400000000225",
+}
+
+
+async def test_valid_romanian_and_russian_clients_are_accepted(stack: Stack) -> None:
+    ro = await stack.api.post(
+        "/api/v1/clients",
+        json=CLIENT
+        | {"registration_number": "J40/1234/2020", "iban": "RO49 AAAA 1B31 0075 9384 0000"},
+    )
+    assert ro.status_code == 201, ro.text
+    assert ro.json()["tax_id"] == "RO18547290"
+    assert ro.json()["iban"] == "RO49AAAA1B31007593840000", "stored compact"
+
+    ru = await stack.api.post("/api/v1/clients", json=RU_CLIENT)
+    assert ru.status_code == 201, ru.text
+    body = ru.json()
+    assert (body["tax_id"], body["kpp"], body["registration_number"]) == (
+        "7707083893",
+        "773601001",
+        "1027700132195",
+    )
+    fetched = await stack.api.get(f"/api/v1/clients/{body['id']}")
+    assert fetched.json()["settlement_account"] == "40702810938000012345"
+
+
+@pytest.mark.parametrize(
+    ("base", "field", "value"),
+    [
+        (CLIENT, "tax_id", "RO18547291"),
+        (CLIENT, "registration_number", "J99/1234/2020"),
+        (CLIENT, "iban", "RO49AAAA1B31007593840001"),
+        (CLIENT, "kpp", "773601001"),  # a Romanian client has no КПП
+        (RU_CLIENT, "tax_id", "7707083894"),
+        (RU_CLIENT, "kpp", "77360100"),
+        (RU_CLIENT, "registration_number", "1027700132196"),
+        (RU_CLIENT, "bik", "04452522"),
+        (RU_CLIENT, "settlement_account", "40702810038000012345"),
+        (RU_CLIENT, "correspondent_account", "30101810400000000226"),
+        (CLIENT | {"country": "DE", "tax_id": ""}, "vat_id", "DE136695977"),
+    ],
+)
+async def test_an_invalid_client_field_is_refused_by_name(
+    stack: Stack, base: dict[str, Any], field: str, value: str
+) -> None:
+    response = await stack.api.post("/api/v1/clients", json=base | {field: value})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert field in response.json()["detail"][0]["msg"]
+    assert await stack.db.fetchval("SELECT count(*) FROM clients") == 0
+
+
+async def test_the_seller_company_details_are_read_and_patched(stack: Stack) -> None:
+    company = await stack.api.get("/api/v1/company")
+    assert company.status_code == 200, company.text
+    assert company.json()["tax_id"] == "RO18547290" and company.json()["country"] == "RO"
+
+    patched = await stack.api.patch(
+        "/api/v1/company",
+        json={
+            "registration_number": "J40/1234/2020",
+            "legal_form": "SRL",
+            "accent_color": "#aa3300",
+            "footer_text": "Capital social 200 lei",
+        },
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["registration_number"] == "J40/1234/2020"
+    assert patched.json()["accent_color"] == "#aa3300"
+
+    bad = await stack.api.patch("/api/v1/company", json={"tax_id": "RO18547291"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "tax_id"]
+    # A Russian seller: the Romanian Reg. Com. no longer fits, so it must change too.
+    moved = await stack.api.patch(
+        "/api/v1/company",
+        json={"country": "RU", "tax_id": "7707083893", "kpp": "773601001", "locale": "ru"},
+    )
+    assert moved.status_code == 422
+    assert moved.json()["detail"][0]["loc"] == ["body", "registration_number"]
+    russian = await stack.api.patch(
+        "/api/v1/company",
+        json={
+            "country": "RU",
+            "tax_id": "7707083893",
+            "kpp": "773601001",
+            "registration_number": "1027700132195",
+            "iban": "",
+            "locale": "ru",
+            "director_name": "Иванов И. И.",
+        },
+    )
+    assert russian.status_code == 200, russian.text
+    assert (await stack.api.get("/api/v1/company")).json()["kpp"] == "773601001"
+
+
+async def test_bank_accounts_keep_one_default_per_currency(stack: Stack) -> None:
+    first = await stack.api.post(
+        "/api/v1/company/bank-accounts",
+        json={
+            "currency": "RON",
+            "bank_name": "Banca Transilvania",
+            "iban": "RO49AAAA1B31007593840000",
+            "bic": "BTRLRO22",
+        },
+    )
+    assert first.status_code == 201, first.text
+    assert first.json()["is_default"], "the first account in a currency is its default"
+    second = await stack.api.post(
+        "/api/v1/company/bank-accounts",
+        json={"currency": "RON", "bank_name": "BCR", "iban": "RO09BCYP0000001234567890"},
+    )
+    assert second.status_code == 201 and not second.json()["is_default"]
+    rub = await stack.api.post(
+        "/api/v1/company/bank-accounts",
+        json={
+            "currency": "RUB",
+            "bank_name": "ПАО Сбербанк",
+            "bik": "044525225",
+            "settlement_account": "40702810938000012345",
+            "correspondent_account": "30101810400000000225",
+        },
+    )
+    assert rub.status_code == 201 and rub.json()["is_default"], rub.text
+    third = await stack.api.post(
+        "/api/v1/company/bank-accounts",
+        json={
+            "currency": "RON",
+            "bank_name": "BCR",
+            "iban": "RO09BCYP0000001234567890",
+            "is_default": True,
+        },
+    )
+    assert third.status_code == 201 and third.json()["is_default"]
+
+    listed = (await stack.api.get("/api/v1/company/bank-accounts")).json()
+    defaults = {(a["currency"], a["id"]) for a in listed if a["is_default"]}
+    assert defaults == {("RON", third.json()["id"]), ("RUB", rub.json()["id"])}
+
+    for bad, field in (
+        ({"currency": "RON", "iban": "RO49AAAA1B31007593840001"}, "iban"),
+        ({"currency": "RON", "iban": "RO49AAAA1B31007593840000", "bic": "XX"}, "bic"),
+        (
+            {"currency": "RUB", "bik": "044525225", "settlement_account": "40702810038000012345"},
+            "settlement_account",
+        ),
+        ({"currency": "RON"}, "iban"),
+    ):
+        refused = await stack.api.post("/api/v1/company/bank-accounts", json=bad)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body", field]
+    assert len((await stack.api.get("/api/v1/company/bank-accounts")).json()) == 4
