@@ -29,7 +29,6 @@ from domain.status import (
     check_can_refund,
     check_can_reschedule,
     check_can_void,
-    check_transition,
     status_after_due_date_change,
     status_after_payment,
     status_after_refund,
@@ -471,14 +470,14 @@ class InvoiceActivities:
                     current, row["total"], row["amount_paid"], overdue_now
                 )
                 if target != current:
-                    await _move_status(
+                    await store.change_invoice_status(
                         conn,
                         row,
                         target,
-                        Reopening.DUE_DATE_MOVED,
                         f"due date moved to {due.isoformat()}",
                         request.at,
                         ", overdue = false",
+                        because=Reopening.DUE_DATE_MOVED,
                     )
                     await conn.execute(
                         """UPDATE tasks SET done_at = now() WHERE invoice_id = $1
@@ -633,15 +632,15 @@ class InvoiceActivities:
                     extra += ", paid_at = NULL, reminders_resumed_at = $4"
                 if target == InvoiceStatus.OVERDUE:
                     extra += ", overdue = true"
-                await _move_status(
+                await store.change_invoice_status(
                     conn,
                     row,
                     target,
-                    Reopening.REFUND,
                     f"refund {refund.reference}",
                     request.at,
                     extra,
                     (paid, request.at) if "$4" in extra else (paid,),
+                    because=Reopening.REFUND,
                 )
                 if target == InvoiceStatus.OVERDUE and current != InvoiceStatus.OVERDUE:
                     await conn.execute(
@@ -733,38 +732,6 @@ async def _take_from_credit(
         invoice["id"],
         reference,
     )
-
-
-async def _move_status(
-    conn: store.Connection,
-    invoice_row: store.Row,
-    target: InvoiceStatus,
-    because: Reopening,
-    cause: str,
-    at: datetime,
-    extra_sql: str = "",
-    extra_args: tuple[object, ...] = (),
-) -> None:
-    """store.change_invoice_status for moves that may go back (refund, due date moved):
-    legal only for the cause named (domain.status), and recorded with it."""
-    current = InvoiceStatus(invoice_row["status"])
-    check_transition(current, target, because)
-    await conn.execute(
-        f"UPDATE invoices SET status = $2, updated_at = now(){extra_sql} WHERE id = $1",
-        invoice_row["id"],
-        target.value,
-        *extra_args,
-    )
-    if current != target:
-        await conn.execute(
-            """INSERT INTO invoice_status_changes (invoice_id, from_status, to_status, cause,
-                   occurred_at) VALUES ($1, $2, $3, $4, $5)""",
-            invoice_row["id"],
-            current.value,
-            target.value,
-            cause,
-            at,
-        )
 
 
 ScheduleColumns = tuple[list[int] | None, int | None, int | None, int | None]

@@ -18,7 +18,7 @@ from domain import audit as audit_chain
 from domain.events import check_event_type, default_key
 from domain.money import Line, amount_due, compute_totals, line_net, round_money
 from domain.schedule import overdue_at, reminders_to_send
-from domain.status import InvoiceStatus, check_transition
+from domain.status import InvoiceStatus, Reopening, check_transition
 from workflows.shared import InvoiceSnapshot, ReminderPlan
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -172,10 +172,12 @@ async def change_invoice_status(
     at: datetime,
     extra_sql: str = "",
     extra_args: Sequence[Any] = (),
+    because: Reopening | None = None,
 ) -> None:
-    """Move an invoice to `target`, refusing an illegal move, and record why and when."""
+    """Move an invoice to `target`, refusing an illegal move, and record why and when. A move
+    back (a refund, a due date moved later) is legal only for the `because` named."""
     current = InvoiceStatus(invoice_row["status"])
-    check_transition(current, target)
+    check_transition(current, target, because)
     if current == target and not extra_sql:
         return
     await conn.execute(
