@@ -342,7 +342,7 @@ async def assign_number(
 ) -> str:
     """The next number of a series. Call inside the transaction that stores it: the row lock
     is held until that commits, so concurrent approvals queue and no number is skipped."""
-    from domain.numbering import format_number
+    from domain.numbering import format_number, sequence_for
 
     await conn.execute(
         """INSERT INTO number_series (company_id, kind, series) VALUES ($1, $2, $3)
@@ -352,21 +352,25 @@ async def assign_number(
         series,
     )
     row = await conn.fetchrow(
-        """SELECT pattern, next_seq FROM number_series
+        """SELECT pattern, next_seq, reset_yearly, current_year FROM number_series
            WHERE company_id = $1 AND kind = $2 AND series = $3 FOR UPDATE""",
         company_id,
         kind,
         series,
     )
     assert row is not None
+    seq = sequence_for(row["next_seq"], row["current_year"], year, row["reset_yearly"])
     await conn.execute(
-        """UPDATE number_series SET next_seq = next_seq + 1
+        """UPDATE number_series SET next_seq = $4 + 1, current_year = greatest($5,
+               coalesce(current_year, $5))
            WHERE company_id = $1 AND kind = $2 AND series = $3""",
         company_id,
         kind,
         series,
+        seq,
+        year,
     )
-    return format_number(row["pattern"], series, year, row["next_seq"])
+    return format_number(row["pattern"], series, year, seq)
 
 
 async def credit_balance(conn: Connection, client_id: Any, currency: str) -> Decimal:

@@ -28,3 +28,26 @@ def format_number(pattern: str, series: str, year: int, seq: int) -> str:
     if seq < 1:
         raise NumberingError("seq: must be at least 1")
     return pattern.format(series=series, year=year, seq=seq)
+
+
+def validate_series(pattern: str, reset_yearly: bool) -> None:
+    """A series that restarts every year must print the year, or its numbers would repeat."""
+    validate_pattern(pattern)
+    if reset_yearly and "{year" not in pattern:
+        raise NumberingError("pattern: a series reset every year must contain {year}")
+
+
+def sequence_for(next_seq: int, current_year: int | None, year: int, reset_yearly: bool) -> int:
+    """The sequence number the next document of `year` gets."""
+    if reset_yearly and current_year is not None and year > current_year:
+        return 1
+    return next_seq
+
+
+def check_move_forward(next_seq: int, requested: int) -> None:
+    """An operator may skip numbers ahead (e.g. continuing a paper series), never go back:
+    going back would hand out numbers again."""
+    if requested < next_seq:
+        raise NumberingError(
+            f"next_seq: numbers up to {next_seq - 1} may be in use; it can only move forward"
+        )

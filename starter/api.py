@@ -35,6 +35,7 @@ from starter.credits import add_credit_routes
 from starter.events import add_event_routes
 from starter.invoice_actions import add_invoice_action_routes
 from starter.invoice_page import add_invoice_page_routes
+from starter.numbering import add_numbering_routes
 from starter.operations import (
     Q2CState,
     State,
@@ -99,6 +100,7 @@ def create_app(
     add_audit_routes(app)
     add_report_routes(app)
     add_task_routes(app)
+    add_numbering_routes(app)
     add_event_routes(app)
     add_credit_routes(app)
     add_invoice_action_routes(app)

@@ -119,3 +119,18 @@ def test_reminder_plan_follows_local_time_across_daylight_saving() -> None:
     ]
     late = reminders_after(plan, datetime(2026, 3, 25, tzinfo=UTC))
     assert [r.step for r in late] == [2, 3, 4, 5]
+
+
+def test_series_rules() -> None:
+    from domain.numbering import check_move_forward, sequence_for, validate_series
+
+    assert sequence_for(42, 2026, 2027, reset_yearly=True) == 1
+    assert sequence_for(42, 2026, 2026, reset_yearly=True) == 42
+    assert sequence_for(42, 2026, 2027, reset_yearly=False) == 42
+    assert sequence_for(1, None, 2027, reset_yearly=True) == 1
+    validate_series("{series}-{year}-{seq:05}", reset_yearly=True)
+    with pytest.raises(NumberingError, match="year"):
+        validate_series("{series}-{seq:05}", reset_yearly=True)
+    check_move_forward(10, 10)
+    with pytest.raises(NumberingError, match="forward"):
+        check_move_forward(10, 9)

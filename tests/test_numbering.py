@@ -149,3 +149,54 @@ async def _approval_seen(handle: WorkflowHandle[Any, Any]) -> bool:
     # wait only until the workflow has the signal, not until it has acted on it.
     description = await handle.describe()
     return description.raw_description.workflow_execution_info.history_length > 3
+
+
+async def test_yearly_reset_starts_each_year_at_one(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        await conn.execute(
+            """INSERT INTO number_series (company_id, kind, series, reset_yearly)
+               VALUES ($1, 'invoice', 'R', true)""",
+            company_id,
+        )
+        numbers = [
+            await store.assign_number(conn, company_id, "invoice", series, year)
+            for series, year in (("R", 2026), ("R", 2026), ("R", 2027), ("K", 2026), ("K", 2027))
+        ]
+    assert numbers == [
+        "R-2026-00001",
+        "R-2026-00002",
+        "R-2027-00001",
+        "K-2026-00001",
+        "K-2027-00002",
+    ]
+
+
+async def test_operators_set_the_series_forward_never_back(stack: Stack) -> None:
+    path = "/api/v1/number-series/invoice/INV"
+    moved = await stack.api.put(path, json={"next_seq": 100})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["next_number"].endswith("-00100")
+    back = await stack.api.put(path, json={"next_seq": 99})
+    assert back.status_code == 409 and "only move forward" in back.json()["detail"]
+    no_year = await stack.api.put(path, json={"pattern": "F{seq:04}", "reset_yearly": True})
+    assert no_year.status_code == 422 and "{year}" in no_year.json()["detail"]
+    no_seq = await stack.api.put(path, json={"pattern": "{series}-{year}"})
+    assert no_seq.status_code == 422
+
+    (invoice_id,) = await _draft_invoices(stack, 1)
+    handle = await stack.env.client.start_workflow(
+        InvoiceWorkflow.run,
+        InvoiceWorkflowInput(invoice_id),
+        id=invoice_workflow_id(invoice_id),
+        task_queue=stack.settings.task_queue,
+    )
+    await handle.signal(InvoiceWorkflow.approve, ApproveInvoice())
+
+    async def number() -> str | None:
+        found = await stack.db.fetchval("SELECT number FROM invoices WHERE id = $1", invoice_id)
+        return str(found) if found else None
+
+    assert (await eventually(number, what="the number")).endswith("-00100")
+    listed = (await stack.api.get("/api/v1/number-series")).json()["items"]
+    assert [(s["series"], s["next_seq"]) for s in listed] == [("INV", 101)]

@@ -1,0 +1,107 @@
+"""Number series settings for operators: pattern, yearly reset, and moving the next number on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import asyncpg
+from fastapi import Depends, FastAPI, HTTPException
+from pydantic import Field
+
+from activities import store
+from domain.numbering import (
+    DEFAULT_PATTERN,
+    NumberingError,
+    check_move_forward,
+    format_number,
+    sequence_for,
+    validate_series,
+)
+from starter.operations import State, require_api_key
+from starter.schemas import Body
+
+Kind = Literal["proposal", "invoice", "credit_note"]
+
+
+class SeriesIn(Body):
+    pattern: str = Field(default=DEFAULT_PATTERN, min_length=1, max_length=100)
+    reset_yearly: bool = False
+    next_seq: int | None = Field(default=None, ge=1)
+
+
+def series_json(row: asyncpg.Record, year: int) -> dict[str, Any]:
+    upcoming = sequence_for(row["next_seq"], row["current_year"], year, row["reset_yearly"])
+    return {
+        "kind": row["kind"],
+        "series": row["series"],
+        "pattern": row["pattern"],
+        "reset_yearly": row["reset_yearly"],
+        "next_seq": row["next_seq"],
+        "next_number": format_number(row["pattern"], row["series"], year, upcoming),
+    }
+
+
+def add_numbering_routes(app: FastAPI) -> None:
+    auth = [Depends(require_api_key)]
+
+    @app.get("/api/v1/number-series", dependencies=auth, tags=["numbering"])
+    async def list_series(state: State, year: int | None = None) -> dict[str, Any]:
+        async with state.pool.acquire() as conn:
+            company_id = await store.default_company_id(conn)
+            rows = await conn.fetch(
+                "SELECT * FROM number_series WHERE company_id = $1 ORDER BY kind, series",
+                company_id,
+            )
+        shown_year = year or _this_year()
+        return {"items": [series_json(row, shown_year) for row in rows]}
+
+    @app.put("/api/v1/number-series/{kind}/{series}", dependencies=auth, tags=["numbering"])
+    async def put_series(kind: Kind, series: str, body: SeriesIn, state: State) -> dict[str, Any]:
+        if not series.isalnum() or len(series) > 20:
+            raise HTTPException(422, "series: letters and digits only, at most 20")
+        try:
+            validate_series(body.pattern, body.reset_yearly)
+        except NumberingError as bad:
+            raise HTTPException(422, str(bad)) from bad
+        async with state.pool.acquire() as conn, conn.transaction():
+            company_id = await store.default_company_id(conn)
+            await conn.execute(
+                """INSERT INTO number_series (company_id, kind, series) VALUES ($1, $2, $3)
+                   ON CONFLICT DO NOTHING""",
+                company_id,
+                kind,
+                series,
+            )
+            # The same lock an approval takes: settings never change under a numbering.
+            current = await conn.fetchrow(
+                """SELECT * FROM number_series
+                   WHERE company_id = $1 AND kind = $2 AND series = $3 FOR UPDATE""",
+                company_id,
+                kind,
+                series,
+            )
+            assert current is not None
+            next_seq = current["next_seq"]
+            if body.next_seq is not None:
+                try:
+                    check_move_forward(next_seq, body.next_seq)
+                except NumberingError as refused:
+                    raise HTTPException(409, str(refused)) from refused
+                next_seq = body.next_seq
+            row = await conn.fetchrow(
+                """UPDATE number_series SET pattern = $4, reset_yearly = $5, next_seq = $6
+                   WHERE company_id = $1 AND kind = $2 AND series = $3 RETURNING *""",
+                company_id,
+                kind,
+                series,
+                body.pattern,
+                body.reset_yearly,
+                next_seq,
+            )
+            assert row is not None
+        return series_json(row, _this_year())
+
+
+def _this_year() -> int:
+    return datetime.now(UTC).year
