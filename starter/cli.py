@@ -415,16 +415,7 @@ def cmd_invoices(args: argparse.Namespace, api: Api, out: Output) -> int:
     elif action in _INVOICE_REMINDER_ACTIONS:
         _INVOICE_REMINDER_ACTIONS[action](args, api, out, path)
     elif action == "pdf":
-        content = api.request("GET", f"{path}/pdf").content
-        if args.output == "-":
-            sys.stdout.buffer.write(content)
-            sys.stdout.buffer.flush()
-        else:
-            try:
-                Path(args.output).write_bytes(content)
-            except OSError as error:
-                raise CliError(f"cannot write {args.output}: {error}") from error
-            print(f"wrote {args.output} ({len(content)} bytes)", file=sys.stderr)
+        write_output(api.request("GET", f"{path}/pdf").content, args.output)
     return 0
 
 
@@ -610,6 +601,19 @@ def cmd_tasks(args: argparse.Namespace, api: Api, out: Output) -> int:
     return 0
 
 
+def write_output(content: bytes, output: str) -> None:
+    """A downloaded file to `output`, or to stdout for "-"."""
+    if output == "-":
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        Path(output).write_bytes(content)
+    except OSError as error:
+        raise CliError(f"cannot write {output}: {error}") from error
+    print(f"wrote {output} ({len(content)} bytes)", file=sys.stderr)
+
+
 def cmd_export(args: argparse.Namespace, api: Api, out: Output) -> int:
     params = {
         "from": args.date_from,
@@ -622,15 +626,7 @@ def cmd_export(args: argparse.Namespace, api: Api, out: Output) -> int:
         f"/api/v1/exports/{args.kind}.{args.format}",
         params={k: str(v) for k, v in params.items() if v},
     ).content
-    if args.output == "-":
-        sys.stdout.buffer.write(content)
-        sys.stdout.buffer.flush()
-    else:
-        try:
-            Path(args.output).write_bytes(content)
-        except OSError as error:
-            raise CliError(f"cannot write {args.output}: {error}") from error
-        print(f"wrote {args.output} ({len(content)} bytes)", file=sys.stderr)
+    write_output(content, args.output)
     return 0
 
 
