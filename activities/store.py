@@ -337,13 +337,9 @@ async def audit(
         )
 
 
-async def assign_number(
-    conn: Connection, company_id: Any, kind: str, series: str, year: int
-) -> str:
-    """The next number of a series. Call inside the transaction that stores it: the row lock
-    is held until that commits, so concurrent approvals queue and no number is skipped."""
-    from domain.numbering import format_number, sequence_for
-
+async def lock_series(conn: Connection, company_id: Any, kind: str, series: str) -> Row:
+    """A number series' row, made on first use, locked until the caller's transaction ends:
+    numberings and settings changes of one series take their turns."""
     await conn.execute(
         """INSERT INTO number_series (company_id, kind, series) VALUES ($1, $2, $3)
            ON CONFLICT DO NOTHING""",
@@ -352,13 +348,24 @@ async def assign_number(
         series,
     )
     row = await conn.fetchrow(
-        """SELECT pattern, next_seq, reset_yearly, current_year FROM number_series
+        """SELECT * FROM number_series
            WHERE company_id = $1 AND kind = $2 AND series = $3 FOR UPDATE""",
         company_id,
         kind,
         series,
     )
     assert row is not None
+    return row
+
+
+async def assign_number(
+    conn: Connection, company_id: Any, kind: str, series: str, year: int
+) -> str:
+    """The next number of a series. Call inside the transaction that stores it: the row lock
+    is held until that commits, so concurrent approvals queue and no number is skipped."""
+    from domain.numbering import format_number, sequence_for
+
+    row = await lock_series(conn, company_id, kind, series)
     seq = sequence_for(row["next_seq"], row["current_year"], year, row["reset_yearly"])
     await conn.execute(
         """UPDATE number_series SET next_seq = $4 + 1, current_year = greatest($5,

@@ -66,22 +66,8 @@ def add_numbering_routes(app: FastAPI) -> None:
             raise HTTPException(422, str(bad)) from bad
         async with state.pool.acquire() as conn, conn.transaction():
             company_id = await store.default_company_id(conn)
-            await conn.execute(
-                """INSERT INTO number_series (company_id, kind, series) VALUES ($1, $2, $3)
-                   ON CONFLICT DO NOTHING""",
-                company_id,
-                kind,
-                series,
-            )
             # The same lock an approval takes: settings never change under a numbering.
-            current = await conn.fetchrow(
-                """SELECT * FROM number_series
-                   WHERE company_id = $1 AND kind = $2 AND series = $3 FOR UPDATE""",
-                company_id,
-                kind,
-                series,
-            )
-            assert current is not None
+            current = await store.lock_series(conn, company_id, kind, series)
             next_seq = current["next_seq"]
             if body.next_seq is not None:
                 try:
