@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import signal
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -17,11 +19,14 @@ from typing import Any
 import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.credit_notes import CreditNoteActivities
 from activities.documents import DocumentRenderer
 from activities.events import DeliveryActivities, StartDeliveriesInterceptor
 from activities.invoices import InvoiceActivities
 from activities.mail import Mailer, SmtpSettings
+from activities.pdf_engine import ready, warm_up_renderer
 from activities.proposals import ProposalActivities
 from activities.services import Services
 from activities.signing import SigningActivities
@@ -38,6 +43,7 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
     invoices = InvoiceActivities(services)
     signing = SigningActivities(services)
     deliveries = DeliveryActivities(services)
+    credit_notes = CreditNoteActivities(services)
     return [
         proposals.send_proposal,
         proposals.accept_proposal,
@@ -56,24 +62,77 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
         invoices.record_refund,
         deliveries.deliver_webhook,
         deliveries.mark_delivery_failed,
+        credit_notes.issue_credit_note,
+        credit_notes.send_credit_note,
     ]
 
 
+# Activities run up to this many at once; each holds a database connection while it works,
+# so the pool matches (PostgreSQL's default max_connections is 100, the API takes 10).
+MAX_CONCURRENT_ACTIVITIES = 40
+DB_POOL_SIZE = MAX_CONCURRENT_ACTIVITIES
+# Workflows kept in memory between their tasks (the sticky cache). Each costs ~28 KiB for as
+# long as it waits (10,000 open invoices wait for weeks); one evicted is rebuilt from its
+# history on its next task (~5 ms more CPU), so a cache far smaller than the open workflows
+# is enough.
+MAX_CACHED_WORKFLOWS = 500
+RENDER_PROCESSES_ENV = "Q2C_RENDER_PROCESSES"
+
+
+def render_processes_from_env() -> int:
+    """PDF render processes for the worker: Q2C_RENDER_PROCESSES, else one per core;
+    0 renders on threads in the worker's own process."""
+    value = os.environ.get(RENDER_PROCESSES_ENV, "").strip()
+    return int(value) if value else (os.cpu_count() or 1)
+
+
 @asynccontextmanager
-async def services_for(settings: Settings) -> AsyncIterator[Services]:
-    pool = await asyncpg.create_pool(settings.resolved_database_url(), min_size=1, max_size=10)
-    # PDF layout is CPU-bound: keep it off the event loop that serves activities.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pdf") as pdf_executor:
-        try:
+async def pdf_executor(processes: int) -> AsyncIterator[Executor]:
+    """Where WeasyPrint runs. It is CPU-bound Python: on threads it holds the GIL against
+    the event loop that serves every other activity, and two renders never overlap; in
+    processes they run on every core. Spawned, not forked (the Temporal SDK's threads are
+    running), each warmed up before the worker polls so no activity pays a cold start."""
+    if processes <= 0:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pdf") as threads:
+            yield threads
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context, initializer=warm_up_renderer) as pool:
+        loop = asyncio.get_running_loop()
+        # One task per process: the executor spawns a process for each task it cannot give
+        # to an idle one, so this starts (and warms) all of them now. The tasks and the
+        # initializer live in activities.pdf_engine, so that is all a process imports.
+        await asyncio.gather(*(loop.run_in_executor(pool, ready) for _ in range(processes)))
+        yield pool
+
+
+@asynccontextmanager
+async def services_for(settings: Settings, render_processes: int = 0) -> AsyncIterator[Services]:
+    pool = await asyncpg.create_pool(
+        settings.resolved_database_url(), min_size=2, max_size=DB_POOL_SIZE
+    )
+    try:
+        async with pdf_executor(render_processes) as executor:
             yield Services(
                 pool=pool,
                 mailer=Mailer(SmtpSettings.from_url(settings.smtp_url), settings.mail_from),
-                renderer=DocumentRenderer(pdf_executor),
+                renderer=DocumentRenderer(executor),
                 public_url=settings.public_url,
                 invoice_link_days=settings.invoice_link_days,
             )
-        finally:
-            await pool.close()
+    finally:
+        await pool.close()
+
+
+# The sandbox re-imports every module it does not pass through for each workflow run it
+# starts, including a cached workflow evicted and rebuilt: ~40 ms of CPU and a private
+# copy of those modules in memory per run (measured in README "Performance"). q2c's own
+# workflow and domain modules keep no mutable module state, so they are passed through;
+# tests/test_replay.py still replays every saved history under the full default sandbox,
+# which keeps guarding determinism.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "domain")
+)
 
 
 def build_worker(client: Client, services: Services, task_queue: str) -> Worker:
@@ -86,12 +145,15 @@ def build_worker(client: Client, services: Services, task_queue: str) -> Worker:
         interceptors=[StartDeliveriesInterceptor()],
         # A deploy lets running sends and renders finish instead of cancelling them.
         graceful_shutdown_timeout=timedelta(seconds=15),
+        max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+        max_cached_workflows=MAX_CACHED_WORKFLOWS,
+        workflow_runner=WORKFLOW_RUNNER,
     )
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    async with services_for(settings) as services:
+    async with services_for(settings, render_processes_from_env()) as services:
         async with build_worker(client, services, settings.task_queue):
             logging.getLogger("q2c").info("worker polling task queue %s", settings.task_queue)
             await stop.wait()

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import hashlib
 import mimetypes
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -20,22 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from babel.numbers import format_decimal
 
 from activities import store
+from activities.pdf_engine import BUILTIN_TEMPLATES, template_override
+from activities.pdf_engine import write_pdf as _write_pdf
 from activities.store import Connection, Row
+from domain.contracts import DocumentLine
 from domain.i18n import format_day, format_money, labels, pick_locale
-from domain.money import compute_totals, plain_decimal
+from domain.money import Line, plain_decimal
+from domain.vat import DocumentTotals, legal_mention, line_category, net_from_gross, vat_in_ron
 from domain.words import amount_in_words
 
 # An asyncpg Record or, for samples, a plain dict: both are read by key.
 RowLike = Any
-
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-
-
-def template_override() -> str | None:
-    """The user's template folder (Q2C_TEMPLATES_DIR), searched before the built-in one."""
-    return os.environ.get("Q2C_TEMPLATES_DIR") or None
 
 
 def template_environment() -> jinja2.Environment:
@@ -57,28 +54,6 @@ def localized_template(template: str, locale: str) -> list[str]:
     if not dot:
         return [template]
     return [f"{stem}.{pick_locale(locale)}.{suffix}", template]
-
-
-def _write_pdf(html: str, base_url: str, override: str | None = None) -> bytes:
-    from weasyprint import HTML  # imported in the executor so the worker starts fast
-    from weasyprint.urls import URLFetcher
-
-    builtin = BUILTIN_TEMPLATES.as_uri() + "/"
-
-    class Overriding(URLFetcher):  # type: ignore[misc]
-        """Fonts, stylesheets and images under templates/ may be overridden too: a file of
-        the same relative name in Q2C_TEMPLATES_DIR wins."""
-
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if override and url.startswith(builtin):
-                candidate = Path(override) / url.removeprefix(builtin)
-                if candidate.is_file():
-                    url = candidate.as_uri()
-            return super().fetch(url, headers)
-
-    fetcher = Overriding() if override else None
-    pdf: bytes = HTML(string=html, base_url=base_url, url_fetcher=fetcher).write_pdf()
-    return pdf
 
 
 @dataclass(frozen=True)
@@ -131,15 +106,27 @@ async def store_document(conn: Connection, key: str, content: bytes) -> StoredDo
     return StoredDocument(key, digest)
 
 
-def _line_view(row: RowLike, currency: str, locale: str) -> dict[str, Any]:
+def _line_view(
+    row: RowLike,
+    currency: str,
+    locale: str,
+    *,
+    net: Decimal | None = None,
+    prices_include_vat: bool = False,
+) -> dict[str, Any]:
+    """One line as printed: the unit price without VAT (a gross price is shown net, as
+    Codul fiscal art. 319 asks) and the line's net (`net`, else the stored one)."""
+    unit_price = row["unit_price"]
+    if prices_include_vat:
+        unit_price = net_from_gross(unit_price, row["vat_rate"], currency)
     return {
         "description": row["description"],
         "quantity": plain_decimal(row["quantity"]),
         "unit": row["unit"],
-        "unit_price": format_money(row["unit_price"], currency, locale),
+        "unit_price": format_money(unit_price, currency, locale),
         "discount_percent": plain_decimal(row["discount_percent"]),
         "vat_rate": plain_decimal(row["vat_rate"]),
-        "net": format_money(row["net_amount"], currency, locale),
+        "net": format_money(row["net_amount"] if net is None else net, currency, locale),
     }
 
 
@@ -150,7 +137,21 @@ async def document_context(
     seller = await store.company(conn, document["company_id"])
     buyer = await store.client(conn, document["client_id"])
     bank = await seller_bank_account(conn, seller, document["currency"].strip())
-    return context_for(kind, document, line_rows, seller, buyer, bank, await _brand(conn, seller))
+    contract = None
+    if "contract_id" in document.keys() and document["contract_id"] is not None:
+        contract = await conn.fetchrow(
+            "SELECT * FROM contracts WHERE id = $1", document["contract_id"]
+        )
+    return context_for(
+        kind,
+        document,
+        line_rows,
+        seller,
+        buyer,
+        bank,
+        await _brand(conn, seller),
+        contract=contract,
+    )
 
 
 def context_for(
@@ -161,11 +162,22 @@ def context_for(
     buyer: RowLike,
     bank: Mapping[str, str],
     brand: Mapping[str, str],
+    *,
+    contract: RowLike | None = None,
+    totals: DocumentTotals | None = None,
 ) -> dict[str, Any]:
-    """The template context from rows already read (also used by `make samples`)."""
+    """The template context from rows already read (also used by `make samples`).
+
+    Totals come from `domain.vat.compute_document_totals` with the document's pricing
+    (`prices_include_vat`, `discount_percent`; absent keys: net, no discount), unless the
+    caller gives them (a document whose figures are derived, e.g. negated). `contract` is
+    printed as the document's reference."""
     locale = pick_locale(buyer["locale"])
     currency = document["currency"].strip()
-    totals = compute_totals(store.as_lines(line_rows), currency)
+    items = store.as_lines(line_rows)
+    if totals is None:
+        totals = store.document_totals(document, items)
+    gross = totals.prices_include_vat
 
     def money(value: Decimal) -> str:
         return format_money(value, currency, locale)
@@ -186,10 +198,19 @@ def context_for(
         "due_date": day(document["due_date"]) if "due_date" in document else "",
         "valid_until": day(document["valid_until"]) if "valid_until" in document else "",
         "currency": currency,
-        "lines": [_line_view(row, currency, locale) for row in line_rows],
+        "lines": [
+            _line_view(row, currency, locale, net=net, prices_include_vat=gross)
+            for row, net in zip(line_rows, totals.line_nets, strict=True)
+        ],
         "vat_groups": [
-            {"rate": plain_decimal(group.rate), "base": money(group.base), "vat": money(group.vat)}
-            for group in totals.vat_groups
+            {
+                "rate": plain_decimal(group.rate),
+                "base": money(group.base),
+                "vat": money(group.vat),
+                "category": group.category.value,
+                "mention": legal_mention(group.category, locale) or "",
+            }
+            for group in totals.groups
         ],
         "subtotal": money(totals.subtotal),
         "vat_total": money(totals.vat_total),
@@ -202,11 +223,80 @@ def context_for(
         "amount_in_words": amount_in_words(totals.total, currency, locale),
         "amount_due_in_words": amount_in_words(due, currency, locale),
         "line_count": len(line_rows),
-        "vat_free": all(group.rate == 0 for group in totals.vat_groups),
+        "vat_free": all(group.rate == 0 for group in totals.groups),
         "brand": dict(brand),
         "terms_days": (
             document["payment_terms_days"] if "payment_terms_days" in document else None
         ),
+        # VAT as issue 4 point 4 wants it on the document (domain.vat).
+        "prices_include_vat": gross,
+        "document_discount": (
+            {
+                "percent": plain_decimal(totals.document_discount_percent),
+                "lines_net": money(totals.lines_net),
+                "amount": money(-totals.discount),
+            }
+            if totals.discount
+            else None
+        ),
+        "legal_mentions": _legal_mentions(totals, items, locale),
+        "vat_in_ron": _vat_in_ron(document, seller, totals, locale),
+        "contract": (
+            {
+                "number": contract["number"],
+                "date": day(contract["contract_date"]),
+                "subject": contract["subject"],
+            }
+            if contract is not None
+            else None
+        ),
+    }
+
+
+def _legal_mentions(totals: DocumentTotals, items: Sequence[Line], locale: str) -> list[str]:
+    """Each VAT group's mention, once per legal basis its lines cite ("Scutit de TVA
+    conform art. 292 ..."), else the plain one; in group order, without repeats."""
+    mentions: list[str] = []
+    for group in totals.groups:
+        bases = [
+            item.legal_basis
+            for item in items
+            if isinstance(item, DocumentLine)
+            and item.legal_basis.strip()
+            and item.vat_rate == group.rate
+            and line_category(item) == group.category
+        ]
+        for basis in dict.fromkeys(bases) or [None]:
+            mention = legal_mention(group.category, locale, basis)
+            if mention is not None and mention not in mentions:
+                mentions.append(mention)
+    return mentions
+
+
+def _vat_in_ron(
+    document: RowLike, seller: RowLike, totals: DocumentTotals, locale: str
+) -> dict[str, Any] | None:
+    """A Romanian seller's invoice in another currency shows its VAT in lei at the exchange
+    rate recorded on it (Codul fiscal art. 319 alin. (20) lit. l))."""
+    exchange_rate = document["exchange_rate"] if "exchange_rate" in document.keys() else None
+    foreign = totals.currency != "RON" and (seller["country"] or "").strip() == "RO"
+    if exchange_rate is None or not foreign:
+        return None
+    ron = vat_in_ron(totals.groups, exchange_rate)
+    return {
+        # As the central bank publishes it: four decimals at least, the locale's separator.
+        "exchange_rate": format_decimal(exchange_rate, format="#,##0.0000##", locale=locale),
+        "currency": totals.currency,
+        "groups": [
+            {
+                "rate": plain_decimal(group.rate),
+                "vat": format_money(group.vat, totals.currency, locale),
+                "vat_ron": format_money(group.vat_ron, "RON", locale),
+            }
+            for group in ron.groups
+            if group.rate
+        ],
+        "total": format_money(ron.vat_total_ron, "RON", locale),
     }
 
 

@@ -13,9 +13,10 @@ from activities.documents import document_context, store_document
 from activities.events import emit_invoice, emit_payment, emit_reminder_sent, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
+from domain.contracts import DocumentLine, check_exchange_rate, check_line_rates
 from domain.errors import InvalidInput
 from domain.i18n import format_day, format_money, pick_locale
-from domain.money import Line, MoneyError, amount_due, parse_decimal, round_money
+from domain.money import MoneyError, amount_due, parse_decimal, round_money
 from domain.refunds import split_refund
 from domain.schedule import check_schedule_values, due_date_for, is_overdue, local_date
 from domain.status import (
@@ -33,11 +34,13 @@ from domain.status import (
     status_after_payment,
     status_after_refund,
 )
+from domain.vat import VatCategory
 from workflows import activity_names as names
 from workflows.shared import (
     EditInvoiceInput,
     InvoiceRef,
     InvoiceSnapshot,
+    LineData,
     PaymentResult,
     RecordPaymentInput,
     RecordRefundInput,
@@ -75,24 +78,55 @@ class InvoiceActivities:
                 row = await store.invoice(conn, request.invoice_id, lock=True)
                 check_can_edit(InvoiceStatus(row["status"]))
                 currency = row["currency"].strip()
-                if edit.lines is not None:
-                    items = [
-                        Line(
-                            description=line.description,
-                            quantity=parse_decimal(line.quantity, f"lines[{i}].quantity"),
-                            unit_price=parse_decimal(line.unit_price, f"lines[{i}].unit_price"),
-                            vat_rate=parse_decimal(line.vat_rate, f"lines[{i}].vat_rate"),
-                            unit=line.unit,
-                            discount_percent=parse_decimal(
-                                line.discount_percent, f"lines[{i}].discount_percent"
-                            ),
-                        )
-                        for i, line in enumerate(edit.lines)
-                    ]
-                    await store.replace_lines(
-                        conn, "invoice_lines", "invoice_id", row["id"], items, currency
+                seller = await store.company(conn, row["company_id"])
+                pricing_changed = (
+                    edit.prices_include_vat is not None or edit.discount_percent is not None
+                )
+                gross = (
+                    edit.prices_include_vat
+                    if edit.prices_include_vat is not None
+                    else row["prices_include_vat"]
+                )
+                discount = row["discount_percent"]
+                if edit.discount_percent is not None:
+                    discount = parse_decimal(edit.discount_percent, "discount_percent")
+                    if not Decimal(0) <= discount <= Decimal(100):
+                        raise InvalidInput("discount_percent: must be from 0 to 100")
+                if edit.exchange_rate is not None:
+                    exchange_rate = parse_decimal(edit.exchange_rate, "exchange_rate")
+                    check_exchange_rate(seller["country"], currency, exchange_rate, required=False)
+                    await conn.execute(
+                        "UPDATE invoices SET exchange_rate = $2 WHERE id = $1",
+                        row["id"],
+                        exchange_rate,
                     )
-                    await store.set_invoice_totals(conn, row["id"], items, currency)
+                if edit.lines is not None or pricing_changed:
+                    if edit.lines is not None:
+                        items = [_line_of(line, i) for i, line in enumerate(edit.lines)]
+                        # A draft is dated the day it is edited, where the seller is.
+                        check_line_rates(
+                            seller["country"], local_date(request.at, seller["time_zone"]), items
+                        )
+                    else:
+                        items = store.as_lines(
+                            await store.lines(conn, "invoice_lines", "invoice_id", row["id"])
+                        )
+                    pricing = {"prices_include_vat": gross, "discount_percent": discount}
+                    await store.replace_lines(
+                        conn, "invoice_lines", "invoice_id", row["id"], items, currency, **pricing
+                    )
+                    await store.set_invoice_totals(conn, row["id"], items, currency, **pricing)
+                    await conn.execute(
+                        """UPDATE invoices SET prices_include_vat = $2, discount_percent = $3
+                           WHERE id = $1""",
+                        row["id"],
+                        gross,
+                        discount,
+                    )
+                # What a refused approval said no longer describes the edited invoice.
+                await conn.execute(
+                    "UPDATE invoices SET approval_error = NULL WHERE id = $1", row["id"]
+                )
                 if edit.due_date is not None:
                     await conn.execute(
                         "UPDATE invoices SET due_date = $2 WHERE id = $1",
@@ -109,38 +143,72 @@ class InvoiceActivities:
 
     @activity.defn(name=names.ISSUE_INVOICE)
     async def issue_invoice(self, ref: InvoiceRef) -> InvoiceSnapshot:
-        """Number the invoice and render its final PDF; a retry keeps the number it got."""
+        """Number the invoice and render its final PDF; a retry keeps the number it got.
+
+        An invoice whose VAT rates are not valid on its issue date (a rate changed by law
+        since it was drafted), or a Romanian one in another currency without its exchange
+        rate, is refused: nothing is numbered, the reason is kept in `approval_error` and
+        the audit trail, and the workflow keeps it in review."""
         async with business_errors(), self._s.pool.acquire() as conn:
-            async with conn.transaction():
-                row = await store.invoice(conn, ref.invoice_id, lock=True)
-                if row["number"] is None:
-                    check_can_approve(InvoiceStatus(row["status"]))
-                    seller = await store.company(conn, row["company_id"])
-                    issue_date = local_date(ref.at, seller["time_zone"])
-                    number = await store.assign_number(
-                        conn, row["company_id"], "invoice", row["series"], issue_date.year
-                    )
-                    due = row["due_date"] or due_date_for(issue_date, row["payment_terms_days"])
+            try:
+                await self._number(conn, ref)
+            except InvalidInput as refused:
+                async with conn.transaction():
                     await conn.execute(
-                        """UPDATE invoices SET number = $2, issue_date = $3, due_date = $4,
-                               approved_at = $5, updated_at = now() WHERE id = $1""",
-                        row["id"],
-                        number,
-                        issue_date,
-                        due,
-                        ref.at,
+                        "UPDATE invoices SET approval_error = $2, updated_at = now() WHERE id = $1",
+                        ref.invoice_id,
+                        str(refused),
                     )
                     await store.audit(
                         conn,
-                        "approved",
-                        "operator",
+                        "approval_refused",
+                        "system",
                         ref.at,
-                        invoice_id=row["id"],
-                        data={"number": number},
+                        invoice_id=ref.invoice_id,
+                        data={"reason": str(refused)},
                     )
-                    await emit_invoice(conn, "invoice.approved", row["id"], at=ref.at)
+                raise
             await self._render(conn, ref.invoice_id, final=True)
             return await store.snapshot(conn, ref.invoice_id)
+
+    async def _number(self, conn: store.Connection, ref: InvoiceRef) -> None:
+        async with conn.transaction():
+            row = await store.invoice(conn, ref.invoice_id, lock=True)
+            if row["number"] is None:
+                check_can_approve(InvoiceStatus(row["status"]))
+                seller = await store.company(conn, row["company_id"])
+                issue_date = local_date(ref.at, seller["time_zone"])
+                line_rows = await store.lines(conn, "invoice_lines", "invoice_id", row["id"])
+                check_line_rates(seller["country"], issue_date, store.as_lines(line_rows))
+                check_exchange_rate(
+                    seller["country"],
+                    row["currency"].strip(),
+                    row["exchange_rate"],
+                    required=True,
+                )
+                number = await store.assign_number(
+                    conn, row["company_id"], "invoice", row["series"], issue_date.year
+                )
+                due = row["due_date"] or due_date_for(issue_date, row["payment_terms_days"])
+                await conn.execute(
+                    """UPDATE invoices SET number = $2, issue_date = $3, due_date = $4,
+                               approved_at = $5, approval_error = NULL, updated_at = now()
+                           WHERE id = $1""",
+                    row["id"],
+                    number,
+                    issue_date,
+                    due,
+                    ref.at,
+                )
+                await store.audit(
+                    conn,
+                    "approved",
+                    "operator",
+                    ref.at,
+                    invoice_id=row["id"],
+                    data={"number": number},
+                )
+                await emit_invoice(conn, "invoice.approved", row["id"], at=ref.at)
 
     @activity.defn(name=names.SEND_INVOICE)
     async def send_invoice(self, ref: InvoiceRef) -> InvoiceSnapshot:
@@ -767,6 +835,25 @@ async def _close_automatic_tasks(conn: store.Connection, invoice_id: object) -> 
         """UPDATE tasks SET done_at = now()
            WHERE invoice_id = $1 AND kind <> 'manual' AND done_at IS NULL""",
         invoice_id,
+    )
+
+
+def _line_of(line: LineData, index: int) -> DocumentLine:
+    field = f"lines[{index}]"
+    try:
+        category = VatCategory(line.vat_category) if line.vat_category else None
+    except ValueError as bad:
+        known = ", ".join(category.value for category in VatCategory)
+        raise InvalidInput(f"{field}.vat_category: one of {known}") from bad
+    return DocumentLine(
+        description=line.description,
+        quantity=parse_decimal(line.quantity, f"{field}.quantity"),
+        unit_price=parse_decimal(line.unit_price, f"{field}.unit_price"),
+        vat_rate=parse_decimal(line.vat_rate, f"{field}.vat_rate"),
+        unit=line.unit,
+        discount_percent=parse_decimal(line.discount_percent, f"{field}.discount_percent"),
+        category=category,
+        legal_basis=line.vat_legal_basis,
     )
 
 

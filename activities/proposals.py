@@ -13,7 +13,7 @@ from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
 from domain.i18n import format_day, pick_locale
-from domain.schedule import overdue_at
+from domain.schedule import local_date, overdue_at
 from domain.status import ProposalStatus
 from workflows import activity_names as names
 from workflows.shared import AcceptProposalInput, CloseProposalInput, ProposalRef, ProposalSent
@@ -37,6 +37,26 @@ class ProposalActivities:
                 "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", key
             )
             if not queued:
+                if proposal["number"] is None:
+                    # The operator's send is the proposal's approval: it takes its number
+                    # now, in one transaction under the series' lock, before the PDF that
+                    # prints it. A retry or a resend finds the number and keeps it.
+                    async with conn.transaction():
+                        locked = await store.proposal(conn, proposal["id"], lock=True)
+                        if locked["number"] is None:
+                            sent_on = local_date(activity.info().started_time, seller["time_zone"])
+                            series = seller["proposal_series"]
+                            await conn.execute(
+                                """UPDATE proposals SET series = $2, number = $3,
+                                       issue_date = $4, updated_at = now() WHERE id = $1""",
+                                proposal["id"],
+                                series,
+                                await store.assign_number(
+                                    conn, proposal["company_id"], "proposal", series, sent_on.year
+                                ),
+                                sent_on,
+                            )
+                    proposal = await store.proposal(conn, proposal["id"])
                 document_key = await self._render(conn, proposal)
                 buyer = await store.client(conn, proposal["client_id"])
                 locale = pick_locale(buyer["locale"])
@@ -51,6 +71,7 @@ class ProposalActivities:
                         buyer=buyer,
                         sign_url=f"{self._s.public_url}/sign/{token}",
                         valid_until=format_day(proposal["valid_until"], locale),
+                        number=proposal["number"],
                     )
                     await self._s.mailer.enqueue(
                         conn,
@@ -140,8 +161,10 @@ class ProposalActivities:
             seller = await store.company(conn, proposal["company_id"])
             invoice_id = await conn.fetchval(
                 """INSERT INTO invoices (company_id, client_id, proposal_id, series, currency,
-                       payment_terms_days, notes, subtotal, vat_total, total)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
+                       payment_terms_days, notes, subtotal, vat_total, total, contract_id,
+                       prices_include_vat, discount_percent)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                   RETURNING id""",
                 proposal["company_id"],
                 proposal["client_id"],
                 proposal["id"],
@@ -152,12 +175,16 @@ class ProposalActivities:
                 proposal["subtotal"],
                 proposal["vat_total"],
                 proposal["total"],
+                proposal["contract_id"],
+                proposal["prices_include_vat"],
+                proposal["discount_percent"],
             )
             await conn.execute(
                 """INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit,
-                       unit_price, discount_percent, vat_rate, net_amount)
+                       unit_price, discount_percent, vat_rate, net_amount, vat_category,
+                       vat_legal_basis)
                    SELECT $1, position, description, quantity, unit, unit_price,
-                       discount_percent, vat_rate, net_amount
+                       discount_percent, vat_rate, net_amount, vat_category, vat_legal_basis
                    FROM proposal_lines WHERE proposal_id = $2""",
                 invoice_id,
                 proposal["id"],

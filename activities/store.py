@@ -15,10 +15,12 @@ from uuid import UUID
 import asyncpg
 
 from domain import audit as audit_chain
+from domain.contracts import DocumentLine
 from domain.events import check_event_type, default_key
-from domain.money import Line, amount_due, compute_totals, line_net, round_money
+from domain.money import Line, amount_due, round_money
 from domain.schedule import overdue_at, reminders_to_send
 from domain.status import InvoiceStatus, Reopening, check_transition
+from domain.vat import DocumentTotals, VatCategory, compute_document_totals, line_category
 from workflows.shared import InvoiceSnapshot, ReminderPlan
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -105,18 +107,37 @@ async def lines(conn: Connection, table: str, owner_column: str, owner_id: Any) 
     )
 
 
-def as_lines(rows: Sequence[Row]) -> list[Line]:
+def as_lines(rows: Sequence[Row]) -> list[DocumentLine]:
+    """Lines as stored; rows without a VAT category (older rows, samples) follow the rule."""
     return [
-        Line(
+        DocumentLine(
             description=row["description"],
             quantity=row["quantity"],
             unit_price=row["unit_price"],
             vat_rate=row["vat_rate"],
             unit=row["unit"],
             discount_percent=row["discount_percent"],
+            category=VatCategory(row["vat_category"]) if _get(row, "vat_category") else None,
+            legal_basis=_get(row, "vat_legal_basis") or "",
         )
         for row in rows
     ]
+
+
+def _get(row: Any, key: str) -> Any:
+    """A column that may be missing: rows from other tables, or sample dicts."""
+    return row[key] if key in row.keys() else None
+
+
+def document_totals(document: Any, items: Sequence[Line]) -> DocumentTotals:
+    """A proposal's, invoice's or contract's totals (domain.vat), with its own pricing:
+    net or gross prices, and its document discount."""
+    return compute_document_totals(
+        items,
+        document["currency"].strip(),
+        prices_include_vat=bool(_get(document, "prices_include_vat")),
+        document_discount_percent=_get(document, "discount_percent") or Decimal(0),
+    )
 
 
 async def replace_lines(
@@ -126,13 +147,25 @@ async def replace_lines(
     owner_id: Any,
     items: Sequence[Line],
     currency: str,
+    *,
+    prices_include_vat: bool = False,
+    discount_percent: Decimal = Decimal(0),
 ) -> None:
+    """The lines, each with its VAT category and its net (without VAT, before the document
+    discount: for gross prices, its share of its VAT group's net)."""
     assert table in ("proposal_lines", "invoice_lines")
+    totals = compute_document_totals(
+        items,
+        currency,
+        prices_include_vat=prices_include_vat,
+        document_discount_percent=discount_percent,
+    )
     await conn.execute(f"DELETE FROM {table} WHERE {owner_column} = $1", owner_id)
     await conn.executemany(
         f"""INSERT INTO {table} ({owner_column}, position, description, quantity, unit,
-                unit_price, discount_percent, vat_rate, net_amount)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                unit_price, discount_percent, vat_rate, net_amount, vat_category,
+                vat_legal_basis)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
         [
             (
                 owner_id,
@@ -143,17 +176,32 @@ async def replace_lines(
                 item.unit_price,
                 item.discount_percent,
                 item.vat_rate,
-                line_net(item, currency),
+                net,
+                line_category(item).value,
+                item.legal_basis if isinstance(item, DocumentLine) else "",
             )
-            for position, item in enumerate(items, start=1)
+            for position, (item, net) in enumerate(
+                zip(items, totals.line_nets, strict=True), start=1
+            )
         ],
     )
 
 
 async def set_invoice_totals(
-    conn: Connection, invoice_id: Any, items: Sequence[Line], currency: str
+    conn: Connection,
+    invoice_id: Any,
+    items: Sequence[Line],
+    currency: str,
+    *,
+    prices_include_vat: bool = False,
+    discount_percent: Decimal = Decimal(0),
 ) -> None:
-    totals = compute_totals(items, currency)
+    totals = compute_document_totals(
+        items,
+        currency,
+        prices_include_vat=prices_include_vat,
+        document_discount_percent=discount_percent,
+    )
     await conn.execute(
         """UPDATE invoices SET subtotal = $2, vat_total = $3, total = $4, updated_at = now()
            WHERE id = $1""",

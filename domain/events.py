@@ -27,6 +27,7 @@ EVENT_TYPES = (
     "payment.recorded",
     "reminder.sent",
     "task.created",
+    "credit_note.issued",
 )
 ALL = "*"
 
@@ -45,6 +46,7 @@ ONCE_PER_DOCUMENT = frozenset(
         "invoice.sent",
         "invoice.viewed",
         "invoice.voided",
+        "credit_note.issued",
     }
 )
 

@@ -295,3 +295,50 @@ _DOCUMENT_LABELS: dict[str, dict[str, str]] = {
 }
 for _code, _extra in _DOCUMENT_LABELS.items():
     LABELS[_code].update(_extra)
+
+# Proposal numbers and credit notes (storno).
+_NUMBERING_LABELS: dict[str, dict[str, str]] = {
+    "en": {"proposal_number": "Proposal no.", "credit_note": "Credit note"},
+    "ro": {"proposal_number": "Oferta nr.", "credit_note": "Factură de stornare"},
+    "ru": {"proposal_number": "Предложение №", "credit_note": "Сторно"},
+}
+for _code, _extra in _NUMBERING_LABELS.items():
+    LABELS[_code].update(_extra)
+
+
+# Contracts and VAT on documents (issue 4 points 2 and 4): the contract a document rests on,
+# the document discount, the legal mentions and a foreign-currency invoice's VAT in lei.
+_CONTRACT_VAT_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "contract_ref": "Contract no. {number} of {date}",
+        "lines_total": "Total of lines",
+        "document_discount": "Discount {percent}%",
+        "vat_mentions": "VAT",
+        "vat_in_ron": "VAT in RON",
+        "exchange_rate": "Exchange rate: 1 {currency} = {rate} RON",
+        "vat_ron_at": "VAT {rate}% ({vat})",
+        "vat_ron_total": "Total VAT in RON",
+    },
+    "ro": {
+        "contract_ref": "Contract nr. {number} din {date}",
+        "lines_total": "Total linii",
+        "document_discount": "Reducere {percent}%",
+        "vat_mentions": "Regim TVA",
+        "vat_in_ron": "TVA în lei",
+        "exchange_rate": "Curs de schimb: 1 {currency} = {rate} lei",
+        "vat_ron_at": "TVA {rate}% ({vat})",
+        "vat_ron_total": "Total TVA în lei",
+    },
+    "ru": {
+        "contract_ref": "Договор № {number} от {date}",
+        "lines_total": "Итого по строкам",
+        "document_discount": "Скидка {percent}%",
+        "vat_mentions": "НДС",
+        "vat_in_ron": "НДС в румынских леях (RON)",
+        "exchange_rate": "Курс: 1 {currency} = {rate} RON",
+        "vat_ron_at": "НДС {rate}% ({vat})",
+        "vat_ron_total": "Итого НДС в RON",
+    },
+}
+for _code, _extra in _CONTRACT_VAT_LABELS.items():
+    LABELS[_code].update(_extra)

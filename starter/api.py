@@ -19,6 +19,7 @@ from temporalio.client import (
 )
 
 from activities import store
+from domain.contracts import vat_category
 from domain.money import plain_decimal
 from domain.status import (
     IllegalTransition,
@@ -31,6 +32,8 @@ from starter import operations
 from starter.audit import add_audit_routes
 from starter.company import add_company_routes, insert_client
 from starter.config import Settings
+from starter.contracts import add_contract_routes
+from starter.credit_notes import add_credit_note_routes
 from starter.credits import add_credit_routes
 from starter.events import add_event_routes
 from starter.invoice_actions import add_invoice_action_routes
@@ -56,7 +59,6 @@ from starter.webhooks import add_webhook_routes
 from workflows.invoice import InvoiceWorkflow
 from workflows.shared import (
     ApproveInvoice,
-    InvoiceEdit,
     VoidInvoice,
 )
 
@@ -103,8 +105,10 @@ def create_app(
     add_numbering_routes(app)
     add_event_routes(app)
     add_credit_routes(app)
+    add_credit_note_routes(app)
     add_invoice_action_routes(app)
     add_company_routes(app)
+    add_contract_routes(app)
     return app
 
 
@@ -179,6 +183,7 @@ def _operator_routes(app: FastAPI, settings: Settings) -> None:
                     "unit_price": str(line["unit_price"]),
                     "discount_percent": plain_decimal(line["discount_percent"]),
                     "vat_rate": plain_decimal(line["vat_rate"]),
+                    "vat_category": vat_category(store.as_lines([line])[0]).value,
                     "net_amount": money(line["net_amount"], row["currency"]),
                 }
                 for line in await store.lines(conn, "invoice_lines", "invoice_id", invoice_id)
@@ -226,11 +231,7 @@ def _operator_routes(app: FastAPI, settings: Settings) -> None:
     async def edit_invoice(invoice_id: UUID, body: InvoicePatch, state: State) -> dict[str, Any]:
         row = await invoice_row(state, invoice_id)
         check_can_edit(InvoiceStatus(row["status"]))
-        edit = InvoiceEdit(
-            lines=[line.as_data() for line in body.lines] if body.lines is not None else None,
-            due_date=body.due_date.isoformat() if body.due_date else None,
-            notes=body.notes,
-        )
+        edit = body.as_edit()
         await run_update(invoice_handle(state, invoice_id), InvoiceWorkflow.edit, edit)
         return invoice_json(await invoice_row(state, invoice_id))
 

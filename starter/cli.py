@@ -3,8 +3,10 @@
     q2c dev | worker | api | migrate          run a part (`dev` is the whole embedded stack)
     q2c clients create FILE.json | show ID
     q2c proposals create FILE.json | show ID
+    q2c contracts create FILE.json | list | show ID | invoice ID   (alias: contract)
     q2c invoices list | show | approve | void | pay | pdf
     q2c invoices refund | pause | resume | reschedule | reminders
+    q2c credit-note list | show | pdf        credit notes of voided issued invoices
     q2c demo                                  one proposal from creation to paid, on the API
 
 Operator commands talk to the API at Q2C_API_URL (default http://localhost:8000) with the
@@ -345,6 +347,66 @@ def cmd_clients(args: argparse.Namespace, api: Api, out: Output) -> int:
     return 0
 
 
+CONTRACT_COLUMNS = [
+    ("id", "ID"),
+    ("number", "NUMBER"),
+    ("contract_date", "DATE"),
+    ("subject", "SUBJECT"),
+    ("currency", "CURRENCY"),
+    ("payment_terms_days", "TERMS"),
+]
+
+
+def _quantities(text: str) -> list[str]:
+    """`1,12.5`: one quantity per contract line, in order (0 leaves a line out)."""
+    values = [part.strip() for part in text.split(",")]
+    for value in values:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise argparse.ArgumentTypeError(f"not a decimal quantity: {value!r}") from None
+        if not number.is_finite() or number < 0:
+            raise argparse.ArgumentTypeError(f"a quantity must be 0 or more: {value!r}")
+    return values
+
+
+def cmd_contracts(args: argparse.Namespace, api: Api, out: Output) -> int:
+    action: str = args.action
+    if action == "create":
+        out.invoice(_post_file(api, "/api/v1/contracts", args.file))
+    elif action == "list":
+        params = {"client_id": args.client} if args.client else {}
+        body = api.json("GET", "/api/v1/contracts", params=params)
+        if out.as_json:
+            out.raw(body)
+        elif not body["items"]:
+            out.say("no contracts")
+        else:
+            print_table(body["items"], CONTRACT_COLUMNS, out.out)
+    elif action == "show":
+        out.invoice(api.get(f"/api/v1/contracts/{args.id}"))
+    else:
+        request: dict[str, Any] = {}
+        if args.file:
+            request = json.loads(_read_json_file(args.file))
+        if args.quantities is not None:
+            request["quantities"] = args.quantities
+        if args.notes is not None:
+            request["notes"] = args.notes
+        if args.exchange_rate is not None:
+            request["exchange_rate"] = args.exchange_rate
+        body = api.json("POST", f"/api/v1/contracts/{args.id}/invoices", json=request)
+        if out.as_json:
+            out.raw(body)
+        else:
+            out.say(
+                f"invoice {body['id']} made from the contract: {body['total']} "
+                f"{body['currency']}; it awaits review (`q2c invoices show {body['id']}`, "
+                f"then `q2c invoices approve {body['id']}`)"
+            )
+    return 0
+
+
 def cmd_proposals(args: argparse.Namespace, api: Api, out: Output) -> int:
     if args.action == "create":
         out.record(_post_file(api, "/api/v1/proposals", args.file))
@@ -598,6 +660,40 @@ def cmd_tasks(args: argparse.Namespace, api: Api, out: Output) -> int:
         out.raw(body)
     else:
         out.say(f"task {body['id']}: {body['title']} ({'done' if body['done'] else 'open'})")
+    return 0
+
+
+CREDIT_NOTE_COLUMNS = [
+    ("id", "ID"),
+    ("number", "NUMBER"),
+    ("issue_date", "DATE"),
+    ("invoice_number", "CANCELS INVOICE"),
+    ("invoice_issue_date", "OF"),
+    ("total", "TOTAL"),
+    ("currency", "CURRENCY"),
+    ("status", "STATUS"),
+]
+
+
+def cmd_credit_notes(args: argparse.Namespace, api: Api, out: Output) -> int:
+    """Credit notes are made by voiding an issued invoice; here they are only read."""
+    if args.action == "list":
+        params = {"client_id": args.client, "invoice_id": args.invoice}
+        body = api.json(
+            "GET", "/api/v1/credit-notes", params={k: v for k, v in params.items() if v}
+        )
+        if out.as_json:
+            out.raw(body)
+        elif not body["items"]:
+            out.say("no credit notes")
+        else:
+            print_table(body["items"], CREDIT_NOTE_COLUMNS, out.out, right=frozenset({"total"}))
+        return 0
+    path = f"/api/v1/credit-notes/{args.id}"
+    if args.action == "show":
+        out.invoice(api.get(path))
+    else:
+        write_output(api.request("GET", f"{path}/pdf").content, args.output)
     return 0
 
 
@@ -982,6 +1078,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send.add_argument("id", type=_uuid, metavar="ID")
 
+    contracts = commands.add_parser(
+        "contracts", aliases=["contract"], help="contracts, and invoices made from them"
+    )
+    contract_actions = contracts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = contract_actions.add_parser("create", parents=[json_too], help="POST a contract")
+    create.add_argument("file", metavar="FILE.json", help="the JSON body; - reads stdin")
+    listing = contract_actions.add_parser("list", parents=[json_too], help="a table of them")
+    listing.add_argument("--client", type=_uuid, metavar="ID", help="only this client's")
+    show = contract_actions.add_parser("show", parents=[json_too], help="one, with its lines")
+    show.add_argument("id", type=_uuid, metavar="ID")
+    make = contract_actions.add_parser(
+        "invoice", parents=[json_too], help="an invoice from the contract, to review"
+    )
+    make.add_argument("id", type=_uuid, metavar="ID")
+    make.add_argument(
+        "--quantities",
+        type=_quantities,
+        metavar="Q1,Q2",
+        help="one quantity per contract line (0 leaves it out)",
+    )
+    make.add_argument("--notes", help="instead of the contract's notes")
+    make.add_argument(
+        "--exchange-rate", type=_amount, metavar="LEI", help="lei per unit (RO, not RON)"
+    )
+    make.add_argument("--file", metavar="FILE.json", help="a body with its own lines")
+
     invoices = commands.add_parser("invoices", help="list, show, approve, void, pay invoices")
     invoice_actions = invoices.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = invoice_actions.add_parser("list", parents=[json_too], help="a table of invoices")
@@ -1076,6 +1198,25 @@ def build_parser() -> argparse.ArgumentParser:
     task_done = task_actions.add_parser("done", parents=[json_too], help="mark a task done")
     task_done.add_argument("id", type=_uuid, metavar="ID")
 
+    credit_notes = commands.add_parser(
+        "credit-note",
+        aliases=["credit-notes"],
+        help="list, show or download the credit notes (storno) of voided issued invoices",
+    )
+    credit_note_actions = credit_notes.add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    credit_list = credit_note_actions.add_parser("list", parents=[json_too], help="newest first")
+    credit_list.add_argument("--invoice", type=_uuid, metavar="ID", help="the voided invoice")
+    credit_list.add_argument("--client", type=_uuid, metavar="ID")
+    credit_show = credit_note_actions.add_parser(
+        "show", parents=[json_too], help="one credit note, its original and lines"
+    )
+    credit_show.add_argument("id", type=_uuid, metavar="ID")
+    credit_pdf = credit_note_actions.add_parser("pdf", help="download the credit note's PDF")
+    credit_pdf.add_argument("id", type=_uuid, metavar="ID")
+    credit_pdf.add_argument("-o", "--output", required=True, metavar="FILE", help="- for stdout")
+
     export = commands.add_parser("export", help="invoices, payments or clients as CSV or XLSX")
     export.add_argument("kind", choices=["invoices", "payments", "clients"])
     export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
@@ -1114,6 +1255,8 @@ def report_api_error(error: ApiError, api_url: str) -> None:
 
 
 _OPERATOR_COMMANDS: dict[str, Callable[[argparse.Namespace, Api, Output], int]] = {
+    "contracts": cmd_contracts,
+    "contract": cmd_contracts,
     "clients": cmd_clients,
     "proposals": cmd_proposals,
     "invoices": cmd_invoices,
@@ -1121,6 +1264,8 @@ _OPERATOR_COMMANDS: dict[str, Callable[[argparse.Namespace, Api, Output], int]] 
     "report": cmd_report,
     "tasks": cmd_tasks,
     "export": cmd_export,
+    "credit-note": cmd_credit_notes,
+    "credit-notes": cmd_credit_notes,
 }
 _STACK_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "dev": cmd_dev,

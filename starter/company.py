@@ -52,6 +52,9 @@ COMPANY_COLUMNS = (
     "logo",
     "accent_color",
     "footer_text",
+    "invoice_series",
+    "proposal_series",
+    "credit_note_series",
 )
 
 CLIENT_COLUMNS = (

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from activities import store
 from activities.documents import document_context
 from activities.events import emit_invoice
+from domain.i18n import format_day
 from starter.operations import State
 
 PAGE_LABELS: dict[str, dict[str, str]] = {
@@ -35,6 +36,8 @@ PAGE_LABELS: dict[str, dict[str, str]] = {
         "overdue_partially_paid": "overdue, partially paid",
         "void": "cancelled",
         "nothing_due": "Nothing is due on this invoice.",
+        "cancelled_by": "Cancelled by credit note {number} of {date}.",
+        "credit_note_download": "Download the credit note",
     },
     "ro": {
         "status": "Stare",
@@ -52,6 +55,8 @@ PAGE_LABELS: dict[str, dict[str, str]] = {
         "overdue_partially_paid": "restantă, plătită parțial",
         "void": "anulată",
         "nothing_due": "Nu mai este nimic de plată pentru această factură.",
+        "cancelled_by": "Anulată prin factura de stornare {number} din {date}.",
+        "credit_note_download": "Descarcă factura de stornare",
     },
     "ru": {
         "status": "Статус",
@@ -69,6 +74,8 @@ PAGE_LABELS: dict[str, dict[str, str]] = {
         "overdue_partially_paid": "просрочен, оплачен частично",
         "void": "аннулирован",
         "nothing_due": "По этому счёту оплачивать нечего.",
+        "cancelled_by": "Аннулирован: сторно № {number} от {date}.",
+        "credit_note_download": "Скачать сторно",
     },
 }
 
@@ -90,6 +97,15 @@ def _shown_status(invoice: asyncpg.Record) -> str:
     if invoice["status"] == "overdue" and invoice["amount_paid"] > 0:
         return "overdue_partially_paid"
     return str(invoice["status"])
+
+
+async def _credit_note_of(conn: store.Connection, invoice: asyncpg.Record) -> asyncpg.Record | None:
+    """The credit note that cancelled the invoice, once its PDF exists."""
+    return await conn.fetchrow(
+        """SELECT number, issue_date, document_key FROM credit_notes
+           WHERE invoice_id = $1 AND document_key IS NOT NULL""",
+        invoice["id"],
+    )
 
 
 def add_invoice_page_routes(app: FastAPI) -> None:
@@ -116,8 +132,16 @@ def add_invoice_page_routes(app: FastAPI) -> None:
             )
             # Only the first view makes an event (once per invoice), not every reload.
             await emit_invoice(conn, "invoice.viewed", invoice["id"])
+            credit_note = await _credit_note_of(conn, invoice)
         due = max(invoice["total"] - invoice["amount_paid"], Decimal(0))
+        cancelled_by = ""
+        if credit_note is not None:
+            cancelled_by = page_labels["cancelled_by"].format(
+                number=credit_note["number"],
+                date=format_day(credit_note["issue_date"], context["locale"]),
+            )
         html = state.pages.get_template("pages/invoice.html").render(
+            cancelled_by=cancelled_by,
             **context,
             p=page_labels,
             token=token,
@@ -126,6 +150,23 @@ def add_invoice_page_routes(app: FastAPI) -> None:
             nothing_due=due == 0 or invoice["status"] == "void",
         )
         return HTMLResponse(html)
+
+    @app.get("/i/{token}/credit-note.pdf", include_in_schema=False)
+    async def credit_note_pdf(token: str, state: State) -> Response:
+        """The credit note that cancelled the invoice, for the client who holds its link."""
+        async with state.pool.acquire() as conn:
+            invoice, expired = await _invoice_for_token(conn, token)
+            credit_note = await _credit_note_of(conn, invoice)
+            if expired or credit_note is None:
+                raise HTTPException(404, "not found")
+            content = await conn.fetchval(
+                "SELECT content FROM documents WHERE key = $1", credit_note["document_key"]
+            )
+        return Response(
+            bytes(content),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{credit_note["number"]}.pdf"'},
+        )
 
     @app.get("/i/{token}/pdf", include_in_schema=False)
     async def invoice_pdf(token: str, state: State) -> Response:

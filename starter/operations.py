@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
 from fastapi import Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from activities import store
 from activities.documents import template_environment
-from domain.money import compute_totals, round_money
+from domain.contracts import check_line_rates
+from domain.errors import InvalidInput
+from domain.money import Line, plain_decimal, round_money
 from domain.schedule import local_date
 from domain.status import InvoiceStatus, ProposalStatus, check_can_pay
+from domain.vat import DocumentTotals, compute_document_totals
 from starter.config import Settings
 from starter.schemas import PaymentIn, ProposalIn
 from workflows.invoice import InvoiceWorkflow
@@ -64,18 +70,28 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
     """Store the proposal and start its workflow (which emails it). A known external_id
     returns the proposal made the first time, and False for "created"."""
     items = [line.as_line() for line in body.lines]
-    totals = compute_totals(items, body.currency)
     async with state.pool.acquire() as conn:
         buyer = await store.client(conn, body.client_id)
         seller = await store.company(conn, buyer["company_id"])
-        if body.valid_until < local_date(datetime.now(UTC), seller["time_zone"]):
+        today = local_date(datetime.now(UTC), seller["time_zone"])
+        if body.valid_until < today:
             raise HTTPException(422, "valid_until: must not be in the past")
+        if body.contract_id is not None:
+            await check_contract_of(conn, body.contract_id, buyer["id"])
+        totals = document_totals_or_422(
+            seller["country"],
+            today,
+            items,
+            body.currency,
+            body.prices_include_vat,
+            body.discount_percent,
+        )
         async with conn.transaction():
             proposal_id = await conn.fetchval(
                 """INSERT INTO proposals (company_id, client_id, external_id, currency,
                        valid_until, payment_terms_days, notes, subtotal, vat_total, total,
-                       status)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                       status, contract_id, prices_include_vat, discount_percent)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                    ON CONFLICT (external_id) DO NOTHING RETURNING id""",
                 seller["id"],
                 buyer["id"],
@@ -90,10 +106,20 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
                 totals.vat_total,
                 totals.total,
                 ProposalStatus.SENT.value if body.send else ProposalStatus.DRAFT.value,
+                body.contract_id,
+                body.prices_include_vat,
+                body.discount_percent,
             )
             if proposal_id is not None:
                 await store.replace_lines(
-                    conn, "proposal_lines", "proposal_id", proposal_id, items, body.currency
+                    conn,
+                    "proposal_lines",
+                    "proposal_id",
+                    proposal_id,
+                    items,
+                    body.currency,
+                    prices_include_vat=body.prices_include_vat,
+                    discount_percent=body.discount_percent,
                 )
         if proposal_id is None:
             existing = await conn.fetchrow(
@@ -127,8 +153,13 @@ async def send_draft_proposal(state: Q2CState, proposal_id: UUID) -> dict[str, A
         row = await store.proposal(conn, proposal_id)
         if row["status"] == ProposalStatus.DRAFT:
             seller = await store.company(conn, row["company_id"])
-            if row["valid_until"] < local_date(datetime.now(UTC), seller["time_zone"]):
+            today = local_date(datetime.now(UTC), seller["time_zone"])
+            if row["valid_until"] < today:
                 raise HTTPException(409, "the proposal's validity has passed; nothing was sent")
+            # Its date is the day it is sent: a rate that changed since it was drafted is
+            # refused now, before the client sees it.
+            line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal_id)
+            rates_or_422(seller["country"], today, store.as_lines(line_rows))
             await conn.execute(
                 """UPDATE proposals SET status = 'sent', updated_at = now()
                    WHERE id = $1 AND status = 'draft'""",
@@ -138,6 +169,56 @@ async def send_draft_proposal(state: Q2CState, proposal_id: UUID) -> dict[str, A
             raise HTTPException(409, f"the proposal is {row['status']} and cannot be sent")
         await start_proposal_workflow(state, str(proposal_id))
         return await proposal_json(conn, proposal_id)
+
+
+def unprocessable(message: str) -> RequestValidationError:
+    """A domain refusal ("lines[1].vat_rate: ...") as FastAPI's 422, the field in `loc`."""
+    field, sep, text = message.partition(": ")
+    if not sep or " " in field:
+        field, text = "", message
+    loc: tuple[str | int, ...] = ("body",)
+    for part in field.replace("]", "").replace("[", ".").split("."):
+        if part:
+            loc += (int(part) if part.isdigit() else part,)
+    return RequestValidationError([{"loc": loc, "msg": text, "type": "value_error"}])
+
+
+def rates_or_422(country: str, day: date, items: Sequence[Line], field: str = "lines") -> None:
+    try:
+        check_line_rates(country, day, items, field)
+    except InvalidInput as refused:
+        raise unprocessable(str(refused)) from refused
+
+
+def document_totals_or_422(
+    country: str,
+    day: date,
+    items: Sequence[Line],
+    currency: str,
+    prices_include_vat: bool,
+    discount_percent: Decimal,
+    field: str = "lines",
+) -> DocumentTotals:
+    """The totals of lines checked against the seller's VAT rates on ``day``."""
+    rates_or_422(country, day, items, field)
+    try:
+        return compute_document_totals(
+            items,
+            currency,
+            prices_include_vat=prices_include_vat,
+            document_discount_percent=discount_percent,
+        )
+    except InvalidInput as refused:
+        raise unprocessable(str(refused)) from refused
+
+
+async def check_contract_of(conn: store.Connection, contract_id: Any, client_id: Any) -> None:
+    """A proposal references a contract of its own client."""
+    owner = await conn.fetchval("SELECT client_id FROM contracts WHERE id = $1", contract_id)
+    if owner is None:
+        raise HTTPException(404, "contract not found")
+    if owner != client_id:
+        raise unprocessable("contract_id: the contract is with another client")
 
 
 async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:
@@ -255,7 +336,13 @@ async def proposal_json(conn: store.Connection, proposal_id: Any) -> dict[str, A
         "declined_at": iso(row["declined_at"]),
         "decline_reason": row["decline_reason"],
         "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
+        # Given when the proposal is first sent; a draft has none.
+        "number": row["number"],
+        "issue_date": iso(row["issue_date"]),
         "workflow_id": proposal_workflow_id(str(row["id"])),
+        "contract_id": str(row["contract_id"]) if row["contract_id"] else None,
+        "prices_include_vat": row["prices_include_vat"],
+        "discount_percent": plain_decimal(row["discount_percent"]),
     }
 
 
@@ -279,4 +366,15 @@ def invoice_json(row: asyncpg.Record) -> dict[str, Any]:
         "proposal_id": str(row["proposal_id"]) if row["proposal_id"] else None,
         "notes": row["notes"],
         "workflow_id": invoice_workflow_id(str(row["id"])),
+        # The credit note (storno) that cancelled it, once it is voided after issue.
+        "credit_note_id": str(row["credit_note_id"]) if row["credit_note_id"] else None,
+        "credit_note_number": row["credit_note_number"],
+        "contract_id": str(row["contract_id"]) if row["contract_id"] else None,
+        "prices_include_vat": row["prices_include_vat"],
+        "discount_percent": plain_decimal(row["discount_percent"]),
+        "exchange_rate": (
+            plain_decimal(row["exchange_rate"]) if row["exchange_rate"] is not None else None
+        ),
+        # Why the last approval was refused; the invoice is still in review.
+        "approval_error": row["approval_error"],
     }

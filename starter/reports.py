@@ -14,10 +14,11 @@ from uuid import UUID
 from fastapi import Depends, FastAPI, HTTPException, Query, Response
 
 from activities import store
-from domain.money import compute_totals, plain_decimal, round_money
+from domain.money import plain_decimal, round_money
 from domain.reports import AGING_BUCKETS, OpenItem, aging, cashflow, days_sales_outstanding
 from domain.schedule import local_date
 from domain.status import InvoiceStatus
+from domain.vat import VatCategory
 from starter.operations import Q2CState, State, require_api_key
 
 OPEN_STATUSES = ("sent", "partially_paid", "overdue")
@@ -200,20 +201,26 @@ async def invoice_rows(
             status.value if status else None,
             client_id,
         )
-        groups: dict[Any, dict[Decimal, tuple[Decimal, Decimal]]] = defaultdict(dict)
+        # Keyed by rate and category: exempt, reverse-charge and zero-rated lines all have
+        # 0 % but are separate boxes of a VAT return.
+        groups: dict[Any, dict[tuple[Decimal, VatCategory], tuple[Decimal, Decimal]]]
+        groups = defaultdict(dict)
         for invoice in invoices:
-            currency = invoice["currency"].strip()
             line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
-            for group in compute_totals(store.as_lines(line_rows), currency).vat_groups:
-                groups[invoice["id"]][group.rate] = (group.base, group.vat)
-    rates = sorted({rate for per_invoice in groups.values() for rate in per_invoice}, reverse=True)
+            totals = store.document_totals(invoice, store.as_lines(line_rows))
+            for group in totals.groups:
+                groups[invoice["id"]][group.rate, group.category] = (group.base, group.vat)
+    rates = sorted(
+        {key for per_invoice in groups.values() for key in per_invoice},
+        key=lambda key: (-key[0], list(VatCategory).index(key[1])),
+    )
     header = [
         "number",
         "issue_date",
         "due_date",
         "client",
         "client_tax_id",
-        *[f"{column} {plain_decimal(rate)}%" for rate in rates for column in ("net", "vat")],
+        *[f"{column} {_rate_label(*key)}" for key in rates for column in ("net", "vat")],
         "net_total",
         "vat_total",
         "gross_total",
@@ -234,8 +241,8 @@ async def invoice_rows(
                 invoice["client_name"],
                 invoice["client_tax_id"],
                 *[
-                    per_rate.get(rate, (Decimal(0), Decimal(0)))[index]
-                    for rate in rates
+                    per_rate.get(key, (Decimal(0), Decimal(0)))[index]
+                    for key in rates
                     for index in (0, 1)
                 ],
                 invoice["subtotal"],
@@ -248,6 +255,14 @@ async def invoice_rows(
             ]
         )
     return header, [_rounded(row, row[-2]) for row in rows]
+
+
+def _rate_label(rate: Decimal, category: VatCategory) -> str:
+    """ "21%" for a rate that charges VAT or a zero rate; "0% exempt" for the others."""
+    label = f"{plain_decimal(rate)}%"
+    if category in (VatCategory.EXEMPT, VatCategory.REVERSE_CHARGE, VatCategory.NOT_SUBJECT):
+        label += f" {category.value}"
+    return label
 
 
 async def payment_rows(

@@ -186,6 +186,8 @@ SAMPLES: dict[str, Sample] = {
                 "quantity": D("6"),
                 "unit_price": D("180.00"),
                 "vat_rate": D("0"),
+                # A Romanian firm's service to an EU business: the client accounts for the VAT.
+                "vat_category": "reverse_charge",
             },
             {
                 "description": "Court filing fees (disbursement)",
@@ -193,6 +195,8 @@ SAMPLES: dict[str, Sample] = {
                 "quantity": D("1"),
                 "unit_price": D("250.00"),
                 "vat_rate": D("0"),
+                # Paid on the client's behalf and passed on at cost: outside the scope of VAT.
+                "vat_category": "not_subject",
             },
         ],
         "INV-2026-00108",

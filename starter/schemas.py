@@ -22,8 +22,9 @@ from pydantic import (
     model_validator,
 )
 
-from domain.money import Line
-from workflows.shared import LineData
+from domain.contracts import DocumentLine
+from domain.vat import VatCategory
+from workflows.shared import InvoiceEdit, LineData
 
 
 def _refuse_float(value: Any) -> Any:
@@ -64,6 +65,9 @@ class ClientIn(Body):
     correspondent_account: str = Field(default="", max_length=30)
 
 
+SERIES_PATTERN = r"^[A-Za-z0-9]{1,20}$"
+
+
 class CompanyPatch(Body):
     """The seller's details; a field left out keeps its value. Requisites are checked for
     the company's country after the change, all together."""
@@ -91,6 +95,11 @@ class CompanyPatch(Body):
     logo: str | None = Field(default=None, max_length=500)
     accent_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
     footer_text: str | None = Field(default=None, max_length=500)
+    # The series new documents of each kind are numbered in (see /api/v1/number-series);
+    # numbers already given keep theirs.
+    invoice_series: str | None = Field(default=None, pattern=SERIES_PATTERN)
+    proposal_series: str | None = Field(default=None, pattern=SERIES_PATTERN)
+    credit_note_series: str | None = Field(default=None, pattern=SERIES_PATTERN)
 
 
 class BankAccountIn(Body):
@@ -115,15 +124,21 @@ class LineIn(Body):
     unit_price: Amount = Field(ge=0, decimal_places=4)
     vat_rate: Amount = Field(ge=0, lt=100, decimal_places=4)
     discount_percent: Amount = Field(default=Decimal(0), ge=0, le=100, decimal_places=4)
+    # Default: standard above 0 %, zero at 0 %. Exempt, reverse-charge and not-subject
+    # lines (0 %) print their legal mention; an exemption may cite its legal basis.
+    vat_category: VatCategory | None = None
+    vat_legal_basis: str = Field(default="", max_length=300)
 
-    def as_line(self) -> Line:
-        return Line(
+    def as_line(self) -> DocumentLine:
+        return DocumentLine(
             description=self.description,
             quantity=self.quantity,
             unit_price=self.unit_price,
             vat_rate=self.vat_rate,
             unit=self.unit,
             discount_percent=self.discount_percent,
+            category=self.vat_category,
+            legal_basis=self.vat_legal_basis,
         )
 
     def as_data(self) -> LineData:
@@ -134,6 +149,8 @@ class LineIn(Body):
             vat_rate=str(self.vat_rate),
             unit=self.unit,
             discount_percent=str(self.discount_percent),
+            vat_category=self.vat_category.value if self.vat_category else "",
+            vat_legal_basis=self.vat_legal_basis,
         )
 
 
@@ -155,6 +172,11 @@ class ProposalIn(Body):
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     # False keeps it as a draft: nothing is emailed until POST /api/v1/proposals/{id}/send.
     send: bool = True
+    # A contract of the same client, printed on the proposal and inherited by its invoice.
+    contract_id: UUID | None = None
+    # Unit prices entered with VAT (gross); a discount on the whole document, before VAT.
+    prices_include_vat: bool = False
+    discount_percent: Amount = Field(default=Decimal(0), ge=0, le=100, decimal_places=4)
 
     _currency = field_validator("currency")(_known_currency)
 
@@ -163,6 +185,23 @@ class InvoicePatch(Body):
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
     due_date: date | None = None
     notes: str | None = Field(default=None, max_length=5000)
+    prices_include_vat: bool | None = None
+    discount_percent: Amount | None = Field(default=None, ge=0, le=100, decimal_places=4)
+    # Lei per unit of the invoice's currency: a Romanian seller's invoice in another
+    # currency needs it before approval (its VAT is printed in RON too).
+    exchange_rate: Amount | None = Field(default=None, gt=0, decimal_places=6)
+
+    def as_edit(self) -> InvoiceEdit:
+        return InvoiceEdit(
+            lines=[line.as_data() for line in self.lines] if self.lines is not None else None,
+            due_date=self.due_date.isoformat() if self.due_date else None,
+            notes=self.notes,
+            prices_include_vat=self.prices_include_vat,
+            discount_percent=(
+                str(self.discount_percent) if self.discount_percent is not None else None
+            ),
+            exchange_rate=str(self.exchange_rate) if self.exchange_rate is not None else None,
+        )
 
 
 class PaymentIn(Body):
@@ -199,6 +238,9 @@ class CrmProposalIn(WebhookEventIn):
     notes: str = Field(default="", max_length=5000)
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     send: bool = True
+    contract_id: UUID | None = None
+    prices_include_vat: bool = False
+    discount_percent: Amount = Field(default=Decimal(0), ge=0, le=100, decimal_places=4)
 
     _currency = field_validator("currency")(_known_currency)
 
@@ -222,6 +264,9 @@ class CrmProposalIn(WebhookEventIn):
             external_id=self.external_id,
             lines=self.lines,
             send=self.send,
+            contract_id=self.contract_id,
+            prices_include_vat=self.prices_include_vat,
+            discount_percent=self.discount_percent,
         )
 
 

@@ -324,6 +324,12 @@ async def receive(
         result = Outcome(409, "rejected", {"detail": refused.reason})
     except store.NotFound as missing:
         result = Outcome(404, "rejected", {"detail": f"{missing.kind} not found"})
+    except RequestValidationError:
+        # A field refused past the body's schema (a VAT rate not in force, say): as below.
+        await state.pool.execute(
+            "DELETE FROM webhook_events WHERE id = $1 AND processed_at IS NULL", stored.row_id
+        )
+        raise
     except HTTPException as refused:
         if refused.status_code == 422:
             # Invalid input stores nothing, wherever it was found.

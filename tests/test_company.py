@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Stack
-from tests.helpers import CLIENT
+from tests.helpers import CLIENT, issued_invoice
 
 RU_CLIENT = {
     "name": "ООО «Ромашка»",
@@ -172,3 +172,25 @@ async def test_bank_accounts_keep_one_default_per_currency(stack: Stack) -> None
         assert refused.status_code == 422, refused.text
         assert refused.json()["detail"][0]["loc"] == ["body", field]
     assert len((await stack.api.get("/api/v1/company/bank-accounts")).json()) == 4
+
+
+async def test_the_document_series_are_set_on_the_company(stack: Stack) -> None:
+    changed = await stack.api.patch(
+        "/api/v1/company",
+        json={"invoice_series": "FCT", "proposal_series": "OFR", "credit_note_series": "STORNO"},
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["invoice_series"], body["proposal_series"], body["credit_note_series"]) == (
+        "FCT",
+        "OFR",
+        "STORNO",
+    )
+    invoice = await issued_invoice(stack)
+    assert invoice["number"].startswith("FCT-")
+    proposal = await stack.db.fetchrow("SELECT series, number FROM proposals")
+    assert proposal is not None and proposal["number"].startswith("OFR-")
+
+    spaced = await stack.api.patch("/api/v1/company", json={"invoice_series": "F CT"})
+    assert spaced.status_code == 422
+    assert spaced.json()["detail"][0]["loc"] == ["body", "invoice_series"]

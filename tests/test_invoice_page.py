@@ -117,3 +117,32 @@ async def test_partly_paid_and_overdue_is_shown_as_both(stack: Stack) -> None:
     page = (await stack.api.get(link)).text.replace("\xa0", " ")
     assert "restantă, plătită parțial" in page and "4.100,00 RON" in page
     assert "plătită</strong>" not in page
+
+
+async def test_a_cancelled_invoice_links_its_credit_note(stack: Stack) -> None:
+    invoice = await issued_invoice(stack)
+    link = await _link_in_invoice_email(stack, invoice["number"])
+    voided = await stack.api.post(f"/api/v1/invoices/{invoice['id']}/void", json={})
+    assert voided.status_code == 202, voided.text
+
+    async def credit_note_number() -> str | None:
+        row = await stack.db.fetchrow(
+            """SELECT number FROM credit_notes
+               WHERE invoice_id = $1 AND document_key IS NOT NULL""",
+            invoice["id"],
+        )
+        return str(row["number"]) if row else None
+
+    number = await eventually(credit_note_number, what="the credit note")
+    html = (await stack.api.get(link)).text.replace("\xa0", " ")
+    assert 'data-status="void"' in html and "anulată" in html
+    assert f"Anulată prin factura de stornare {number} din" in html
+    assert "Nu mai este nimic de plată" in html
+    pdf = await stack.api.get(f"{link}/credit-note.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = pdf_text(pdf.content)
+    assert number in text and invoice["number"] in text
+
+    other = await issued_invoice(stack, email="other@client.ro")
+    other_link = await _link_in_invoice_email(stack, other["number"])
+    assert (await stack.api.get(f"{other_link}/credit-note.pdf")).status_code == 404

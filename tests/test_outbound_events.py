@@ -593,6 +593,8 @@ async def test_reminders_overdue_tasks_void_decline_and_expiry_are_events_too(
             "invoice.overdue": 1,
             "task.created": 1,
             "invoice.voided": 1,
+            # The invoice had been issued: its void is followed by a credit note.
+            "credit_note.issued": 1,
         }
     )
     await all_delivered(stack, subscription["id"], sum(expected.values()))
@@ -612,7 +614,11 @@ async def test_reminders_overdue_tasks_void_decline_and_expiry_are_events_too(
         "reminder.sent",
         "invoice.overdue",
         "invoice.voided",
+        "credit_note.issued",
     ]
+    credit_note = next(e for e in got if e["type"] == "credit_note.issued")["data"]
+    assert credit_note["credit_note"]["invoice_number"] == invoice["number"]
+    assert "emisă greșit" not in json.dumps(credit_note, ensure_ascii=False)
     reminders = [e["data"] for e in got if e["type"] == "reminder.sent"]
     assert [r["reminder"]["step"] for r in reminders] == [1, 2]
     assert all(r["invoice"]["amount_due"] == "4114.00" for r in reminders)

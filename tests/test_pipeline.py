@@ -31,7 +31,10 @@ async def test_proposal_to_paid_through_the_api(stack: Stack) -> None:
 
     message, sign_path = await proposal_email(stack)
     assert message["To"] == CLIENT["email"]
-    assert message["Subject"] == "Ofertă de la q2c Demo SRL"
+    # Numbered when sent, in the proposal series (OF), not the invoice series.
+    number = (await get_json(stack, f"/api/v1/proposals/{proposal['id']}"))["number"]
+    assert number.startswith("OF-") and number.endswith("-00001")
+    assert message["Subject"] == f"Ofertă {number} de la q2c Demo SRL"
     filename, proposal_pdf = attachment(message)
     assert filename == "proposal.pdf"
     text = pdf_text(proposal_pdf)

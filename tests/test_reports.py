@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from activities import store
 from domain.money import Line, compute_totals
+from domain.vat import VatCategory, VatLine
 from starter.cli import main
 from tests.conftest import Stack
 from tests.helpers import create_client, get_json
@@ -278,3 +279,38 @@ async def test_refunds_count_as_cash_going_back(stack: Stack) -> None:
         "INV-2026-00002",
     )
     assert sum(D(row["amount"]) for row in rows) == D("12.10") + D("100.00") + D("300.00") - 50
+
+
+async def test_the_vat_export_keeps_zero_rate_categories_apart_and_uses_gross_prices(
+    stack: Stack,
+) -> None:
+    client_id = await create_client(stack, name="Gamma SRL", tax_id="RO12345674")
+    items = [
+        VatLine("audit", D("1"), D("121.00"), D("21")),
+        VatLine("export advice", D("1"), D("300.00"), D("0"), category=VatCategory.REVERSE_CHARGE),
+        VatLine("training", D("1"), D("50.00"), D("0"), category=VatCategory.EXEMPT),
+    ]
+    async with stack.db.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        invoice_id = await conn.fetchval(
+            """INSERT INTO invoices (company_id, client_id, series, number, status, currency,
+                   payment_terms_days, issue_date, due_date, subtotal, vat_total, total,
+                   prices_include_vat, discount_percent, sent_at)
+               VALUES ($1, $2, 'INV', 'INV-2026-00100', 'sent', 'RON', 14, $3, $3,
+                   0, 0, 0, true, 10, now())
+               RETURNING id""",
+            company_id, client_id, AS_OF,
+        )  # fmt: skip
+        await store.replace_lines(
+            conn, "invoice_lines", "invoice_id", invoice_id, items, "RON",
+            prices_include_vat=True, discount_percent=D("10"),
+        )  # fmt: skip
+    response = await stack.api.get(f"/api/v1/exports/invoices.csv?client_id={client_id}")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 1
+    row = rows[0]
+    # Gross 121.00 less 10 % = 108.90, of which VAT 108.90 × 21/121 = 18.90, base 90.00;
+    # the 0 % groups are their entered prices less 10 %, each in its own column.
+    assert (row["net 21%"], row["vat 21%"]) == ("90.00", "18.90")
+    assert (row["net 0% reverse_charge"], row["vat 0% reverse_charge"]) == ("270.00", "0.00")
+    assert (row["net 0% exempt"], row["vat 0% exempt"]) == ("45.00", "0.00")

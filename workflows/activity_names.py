@@ -16,3 +16,6 @@ VOID_INVOICE = "void_invoice"
 RESCHEDULE_INVOICE = "reschedule_invoice"
 SET_REMINDERS_PAUSED = "set_reminders_paused"
 RECORD_REFUND = "record_refund"
+
+ISSUE_CREDIT_NOTE = "issue_credit_note"
+SEND_CREDIT_NOTE = "send_credit_note"

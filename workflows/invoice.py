@@ -42,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.shared import (
         ApproveInvoice,
+        CreditNoteInput,
+        CreditNoteIssued,
         EditInvoiceInput,
         InvoiceEdit,
         InvoiceRef,
@@ -68,6 +70,8 @@ IN_REVIEW = (InvoiceStatus.DRAFT, InvoiceStatus.AWAITING_REVIEW)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 PATCH_REMINDERS_V2 = "reminders-v2"
+PATCH_CREDIT_NOTE = "credit-note"
+PATCH_APPROVAL_REFUSED = "approval-refused"
 # Continue as new past these even when the server does not suggest it (older servers, the
 # time-skipping test server): far below Temporal's limits (51,200 events, 50 MB), and the
 # state carried over is small (the snapshot with its next few reminders).
@@ -123,13 +127,16 @@ class InvoiceWorkflow:
             await workflow.wait_condition(workflow.all_handlers_finished)
 
         if self._status in IN_REVIEW:
-            await workflow.wait_condition(
-                lambda: self._approval is not None or self._void is not None
-            )
-            if self._void is None:
+            while True:
+                await workflow.wait_condition(
+                    lambda: self._approval is not None or self._void is not None
+                )
+                if self._void is not None:
+                    break
                 async with self._lock:
-                    self._apply(await self._call(act.ISSUE_INVOICE, self._ref()))
-                    self._apply(await self._call(act.SEND_INVOICE, self._ref()))
+                    if await self._issue():
+                        self._apply(await self._call(act.SEND_INVOICE, self._ref()))
+                        break
 
         while True:
             while self._status not in FINAL:
@@ -444,6 +451,24 @@ class InvoiceWorkflow:
 
     # --- helpers ---------------------------------------------------------------------------
 
+    async def _issue(self) -> bool:
+        """Number the approved invoice; False if the approval was refused for a business
+        reason (e.g. a VAT rate no longer valid on the issue date): the invoice stays in
+        review, with the reason on it, for an edit and a new approval. Runs recorded before
+        the patch failed there, and replay so."""
+        try:
+            self._apply(await self._call(act.ISSUE_INVOICE, self._ref()))
+        except ActivityError as failed:
+            refused = (
+                isinstance(failed.cause, ApplicationError) and failed.cause.type == "InvalidInput"
+            )
+            if not (refused and workflow.patched(PATCH_APPROVAL_REFUSED)):
+                raise
+            workflow.logger.warning("approval refused: %s", failed.cause)
+            self._approval = None
+            return False
+        return True
+
     async def _void_now(self, request: VoidInvoice) -> None:
         async with self._lock:
             self._apply(
@@ -452,6 +477,22 @@ class InvoiceWorkflow:
                     VoidInvoiceInput(self._invoice_id, request.reason, workflow.now()),
                 )
             )
+            # A numbered invoice was issued: it is cancelled by a credit note (storno). Runs
+            # recorded before the patch voided without one and replay that way.
+            if (
+                self._status == InvoiceStatus.VOID
+                and self._invoice.number
+                and workflow.patched(PATCH_CREDIT_NOTE)
+            ):
+                note = CreditNoteInput(self._invoice_id, workflow.now(), request.reason)
+                await workflow.execute_activity(
+                    act.ISSUE_CREDIT_NOTE,
+                    note,
+                    result_type=CreditNoteIssued,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY,
+                )
+                await self._call_none(act.SEND_CREDIT_NOTE, note)
 
     def _refuse_unless(self, check: Callable[[InvoiceStatus], None]) -> None:
         try:

@@ -109,6 +109,9 @@ class LineData:
     vat_rate: str
     unit: str = ""
     discount_percent: str = "0"
+    # domain.vat.VatCategory's value; "" is the rule: standard above 0 %, zero at 0 %.
+    vat_category: str = ""
+    vat_legal_basis: str = ""
 
 
 @dataclass
@@ -116,6 +119,10 @@ class InvoiceEdit:
     lines: list[LineData] | None = None
     due_date: str | None = None
     notes: str | None = None
+    prices_include_vat: bool | None = None
+    discount_percent: str | None = None
+    # Lei per unit of the invoice's currency (a Romanian seller's foreign-currency invoice).
+    exchange_rate: str | None = None
 
 
 @dataclass
@@ -273,3 +280,21 @@ class RecordRefundInput:
     invoice_id: str
     refund: RefundRequest
     at: datetime
+
+
+# --- credit notes ----------------------------------------------------------------------
+
+
+@dataclass
+class CreditNoteInput:
+    """Issue or send the credit note of a voided invoice (one per invoice, ever)."""
+
+    invoice_id: str
+    at: datetime
+    reason: str = ""
+
+
+@dataclass
+class CreditNoteIssued:
+    credit_note_id: str
+    number: str

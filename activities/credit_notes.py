@@ -1,0 +1,325 @@
+"""Credit notes (storno): issue one for a voided invoice that had been issued, and email it.
+
+One per invoice, ever (credit_notes.invoice_id is unique): both activities look for the
+credit note of the invoice first, so a retry, a second void or a second worker finds the
+one already made. Its number comes from the company's credit-note series under that
+series' row lock, in the transaction that stores it, as invoice numbers do.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import store
+from activities.documents import context_for, document_context, store_document
+from activities.events import emit_invoice, emit_task_created
+from activities.mail import Attachment, OutgoingEmail
+from activities.services import Services, business_errors
+from domain.credit_notes import (
+    CreditNoteMismatch,
+    needs_credit_note,
+    negate_document_totals,
+    negate_totals,
+)
+from domain.i18n import format_day, format_money, pick_locale
+from domain.money import plain_decimal, round_money
+from domain.schedule import local_date
+from domain.status import IllegalTransition
+from domain.vat import DocumentTotals
+from workflows import activity_names as names
+from workflows.shared import CreditNoteInput, CreditNoteIssued
+
+TEMPLATE = "pdf/credit_note.html"
+
+
+def outbox_key(credit_note_id: object) -> str:
+    return f"credit_note:{credit_note_id}:credit_note:1"
+
+
+async def credit_note_of_invoice(conn: store.Connection, invoice_id: Any) -> store.Row | None:
+    row: store.Row | None = await conn.fetchrow(
+        "SELECT * FROM credit_notes WHERE invoice_id = $1", invoice_id
+    )
+    return row
+
+
+async def credit_note(conn: store.Connection, credit_note_id: Any) -> store.Row:
+    return await store.fetch_one(
+        conn, "credit note", "SELECT * FROM credit_notes WHERE id = $1", credit_note_id
+    )
+
+
+def original_totals(invoice: store.Row, line_rows: list[store.Row]) -> DocumentTotals:
+    """The original's totals, computed as its own document computes them (its pricing,
+    document discount, VAT categories)."""
+    return store.document_totals(invoice, store.as_lines(line_rows))
+
+
+class CreditNoteActivities:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    @activity.defn(name=names.ISSUE_CREDIT_NOTE)
+    async def issue_credit_note(self, request: CreditNoteInput) -> CreditNoteIssued:
+        """Number and store the credit note of a voided, issued invoice, then render its PDF;
+        a retry finds it made and only renders what is missing."""
+        async with business_errors(), self._s.pool.acquire() as conn:
+            async with conn.transaction():
+                invoice = await store.invoice(conn, request.invoice_id, lock=True)
+                note = await credit_note_of_invoice(conn, invoice["id"])
+                if note is None:
+                    note = await self._create(conn, invoice, request)
+            await self._render(conn, note)
+            return CreditNoteIssued(str(note["id"]), note["number"])
+
+    async def _create(
+        self, conn: store.Connection, invoice: store.Row, request: CreditNoteInput
+    ) -> store.Row:
+        if not needs_credit_note(invoice["status"], invoice["number"]):
+            raise IllegalTransition(
+                f"only a voided invoice that was issued gets a credit note; this one is "
+                f"{invoice['status']}{'' if invoice['number'] else ' and has no number'}"
+            )
+        currency = invoice["currency"].strip()
+        line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
+        try:
+            figures = negate_totals(
+                original_totals(invoice, line_rows).groups,
+                original_subtotal=round_money(invoice["subtotal"], currency),
+                original_vat_total=round_money(invoice["vat_total"], currency),
+                original_total=round_money(invoice["total"], currency),
+            )
+        except CreditNoteMismatch as mismatch:
+            # A stored invoice at odds with its lines is a bug to fix, not a business refusal:
+            # the activity retries (the void stands) until the code or the data is fixed.
+            raise ApplicationError(str(mismatch), type="CreditNoteMismatch") from mismatch
+        seller = await store.company(conn, invoice["company_id"])
+        issue_date = local_date(request.at, seller["time_zone"])
+        series = seller["credit_note_series"]
+        number = await store.assign_number(
+            conn, invoice["company_id"], "credit_note", series, issue_date.year
+        )
+        # amount_paid is already net of refunds: the money still held for the client.
+        received = round_money(max(invoice["amount_paid"], Decimal(0)), currency)
+        note = await conn.fetchrow(
+            """INSERT INTO credit_notes (company_id, client_id, invoice_id, series, number,
+                   issue_date, currency, subtotal, vat_total, total, vat_groups,
+                   original_number, original_issue_date, reason, amount_received, issued_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14,
+                   $15, $16)
+               RETURNING *""",
+            invoice["company_id"],
+            invoice["client_id"],
+            invoice["id"],
+            series,
+            number,
+            issue_date,
+            currency,
+            figures.subtotal,
+            figures.vat_total,
+            figures.total,
+            json.dumps([group.as_json() for group in figures.groups]),
+            invoice["number"],
+            invoice["issue_date"],
+            request.reason or invoice["void_reason"] or "",
+            received,
+            request.at,
+        )
+        assert note is not None
+        await conn.execute(
+            """UPDATE invoices SET credit_note_id = $2, credit_note_number = $3,
+                   updated_at = now() WHERE id = $1""",
+            invoice["id"],
+            note["id"],
+            number,
+        )
+        await store.audit(
+            conn,
+            "credit_note_issued",
+            "system",
+            request.at,
+            invoice_id=invoice["id"],
+            data={
+                "credit_note_id": str(note["id"]),
+                "number": number,
+                "total": str(figures.total),
+                "amount_received": str(received),
+            },
+        )
+        await emit_invoice(
+            conn,
+            "credit_note.issued",
+            invoice["id"],
+            at=request.at,
+            credit_note=credit_note_data(note),
+        )
+        if received > 0:
+            # The client paid part of a cancelled invoice: that money is theirs again. It
+            # stays recorded on the voided invoice until an operator refunds it.
+            buyer = await store.client(conn, invoice["client_id"])
+            await conn.execute(
+                """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date)
+                   VALUES ($1, $2, $3, 'refund_after_void', $4, $5)
+                   ON CONFLICT DO NOTHING""",
+                invoice["company_id"],
+                invoice["id"],
+                invoice["client_id"],
+                f"Refund {received} {currency} to {buyer['name']}: invoice {invoice['number']} "
+                f"was cancelled by credit note {number}",
+                issue_date,
+            )
+            await emit_task_created(conn, invoice_id=invoice["id"], kind="refund_after_void")
+        return note
+
+    async def _render(self, conn: store.Connection, note: store.Row) -> str:
+        if note["document_key"]:
+            return str(note["document_key"])
+        invoice = await store.invoice(conn, note["invoice_id"])
+        line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
+        # The original's context gives the parties, bank, branding and contract as printed
+        # on it; the money is laid out again from its totals negated.
+        original = await document_context(conn, invoice, line_rows, "credit_note")
+        negated = negate_document_totals(original_totals(invoice, line_rows))
+        if negated.total != note["total"]:
+            raise ApplicationError(
+                f"credit note {note['number']}: stored total {note['total']}, "
+                f"the original's negated is {negated.total}",
+                type="CreditNoteMismatch",
+            )
+        context = context_for(
+            "credit_note",
+            invoice,
+            line_rows,
+            original["seller"],
+            original["buyer"],
+            original["seller_bank"],
+            original["brand"],
+            totals=negated,
+        ) | {"contract": original["contract"]}
+        context = credit_note_context(context, note, line_rows, original_series=invoice["series"])
+        pdf = await self._s.renderer.render_pdf(TEMPLATE, context)
+        stored = await store_document(conn, f"credit_note/{note['id']}.pdf", pdf)
+        await conn.execute(
+            "UPDATE credit_notes SET document_key = $2 WHERE id = $1", note["id"], stored.key
+        )
+        return stored.key
+
+    @activity.defn(name=names.SEND_CREDIT_NOTE)
+    async def send_credit_note(self, request: CreditNoteInput) -> None:
+        """Email the credit note with its PDF through the outbox, once per credit note."""
+        pool = self._s.pool
+        async with business_errors():
+            async with pool.acquire() as conn:
+                note = await credit_note_of_invoice(conn, request.invoice_id)
+                if note is None or note["document_key"] is None:
+                    raise ApplicationError("the credit note is not issued yet", type="NotIssued")
+                key = outbox_key(note["id"])
+                queued = await conn.fetchval(
+                    "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", key
+                )
+                if not queued:
+                    buyer = await store.client(conn, note["client_id"])
+                    locale = pick_locale(buyer["locale"])
+                    currency = note["currency"].strip()
+                    invoice = await store.invoice(conn, note["invoice_id"])
+                    subject, body = self._s.renderer.email(
+                        "credit_note",
+                        locale,
+                        seller=await store.company(conn, note["company_id"]),
+                        buyer=buyer,
+                        number=note["number"],
+                        issue_date=format_day(note["issue_date"], locale),
+                        original_series=invoice["series"],
+                        original_number=note["original_number"],
+                        original_issue_date=format_day(note["original_issue_date"], locale),
+                        total=format_money(note["total"], currency, locale),
+                        amount_received=(
+                            format_money(note["amount_received"], currency, locale)
+                            if note["amount_received"] > 0
+                            else ""
+                        ),
+                    )
+                    await self._s.mailer.enqueue(
+                        conn,
+                        OutgoingEmail(
+                            idempotency_key=key,
+                            kind="credit_note",
+                            to_address=buyer["email"],
+                            subject=subject,
+                            body_text=body,
+                            invoice_id=str(note["invoice_id"]),
+                            attachments=(
+                                Attachment(note["document_key"], f"{note['number']}.pdf"),
+                            ),
+                        ),
+                    )
+            await self._s.mailer.deliver(pool, key)
+            async with pool.acquire() as conn, conn.transaction():
+                sent = await conn.fetchval(
+                    """UPDATE credit_notes SET sent_at = o.sent_at
+                       FROM email_outbox o WHERE o.idempotency_key = $2
+                           AND credit_notes.id = $1 AND credit_notes.sent_at IS NULL
+                       RETURNING credit_notes.sent_at""",
+                    note["id"],
+                    key,
+                )
+                if sent is not None:
+                    await store.audit(
+                        conn,
+                        "credit_note_sent",
+                        "smtp",
+                        request.at,
+                        invoice_id=note["invoice_id"],
+                        data={"credit_note_id": str(note["id"]), "number": note["number"]},
+                    )
+
+
+def credit_note_data(note: store.Row) -> dict[str, Any]:
+    """What an outbound event says about a credit note: ids, numbers, dates and amounts."""
+    currency = note["currency"].strip()
+    return {
+        "id": str(note["id"]),
+        "number": note["number"],
+        "issue_date": note["issue_date"].isoformat(),
+        "invoice_id": str(note["invoice_id"]),
+        "invoice_number": note["original_number"],
+        "currency": currency,
+        "total": str(round_money(note["total"], currency)),
+    }
+
+
+def credit_note_context(
+    context: dict[str, Any],
+    note: store.Row,
+    line_rows: list[store.Row],
+    *,
+    original_series: str,
+) -> dict[str, Any]:
+    """A context laid out from the original's negated totals, made the credit note's: its
+    own number and date, the original's number and date, and each line's quantity negated
+    (its value is negated already)."""
+    locale = context["locale"]
+    currency = note["currency"].strip()
+    lines = [
+        view | {"quantity": plain_decimal(-row["quantity"])}
+        for view, row in zip(context["lines"], line_rows, strict=True)
+    ]
+    received = round_money(note["amount_received"], currency)
+    return context | {
+        "kind": "credit_note",
+        "number": note["number"],
+        "series": note["series"],
+        "issue_date": format_day(note["issue_date"], locale),
+        "due_date": "",
+        "original_series": original_series,
+        "original_number": note["original_number"],
+        "original_issue_date": format_day(note["original_issue_date"], locale),
+        "reason": note["reason"],
+        "lines": lines,
+        "amount_received": format_money(received, currency, locale) if received > 0 else "",
+    }

@@ -1,0 +1,393 @@
+"""Contracts with clients, and invoices made straight from them (no proposal).
+
+    POST /api/v1/contracts                   201; 404 unknown client; 409 number taken
+    GET  /api/v1/contracts?client_id=&limit= the company's contracts, newest first
+    GET  /api/v1/contracts/{id}              one, with its default lines and its invoices
+    POST /api/v1/contracts/{id}/invoices     201: a draft invoice from the contract, its
+                                             InvoiceWorkflow started (-> awaiting_review);
+                                             200 with the same invoice when its
+                                             Idempotency-Key header was used before
+
+A contract's lines are the defaults of its invoices: a fixed fee (quantity 1) or a rate
+(an hourly price whose quantity each invoice gives in `quantities`). Its default lines'
+VAT rates are checked on the day they are entered (they are for invoices from then on);
+an invoice's on the day it is made, and again on its issue date at approval.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Response
+from pydantic import Field, field_validator, model_validator
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities import store
+from domain.contracts import check_exchange_rate, contract_invoice_lines, vat_category
+from domain.errors import InvalidInput
+from domain.money import plain_decimal
+from domain.schedule import local_date
+from starter.operations import (
+    Q2CState,
+    State,
+    document_totals_or_422,
+    invoice_json,
+    iso,
+    log,
+    money,
+    rates_or_422,
+    require_api_key,
+    unprocessable,
+)
+from starter.schemas import Amount, Body, LineIn, _known_currency
+from workflows.invoice import InvoiceWorkflow
+from workflows.shared import InvoiceWorkflowInput, invoice_workflow_id
+
+# --- bodies ------------------------------------------------------------------------------
+
+
+class ContractLineIn(LineIn):
+    """A default line: a fixed item (quantity 1 unless given) or a rate whose quantity each
+    invoice gives."""
+
+    quantity: Amount = Field(default=Decimal(1), gt=0, decimal_places=4)
+
+
+class ContractIn(Body):
+    client_id: UUID
+    number: str = Field(min_length=1, max_length=100)
+    contract_date: date
+    subject: str = Field(default="", max_length=500)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    # Default: the company's payment terms.
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    prices_include_vat: bool = False
+    discount_percent: Amount = Field(default=Decimal(0), ge=0, le=100, decimal_places=4)
+    notes: str = Field(default="", max_length=5000)
+    lines: list[ContractLineIn] = Field(min_length=1, max_length=500)
+
+    _currency = field_validator("currency")(_known_currency)
+
+
+class ContractInvoiceIn(Body):
+    """What this invoice changes from the contract's defaults: its own `lines`, or one
+    quantity per contract line (0 leaves that line out), notes, and the exchange rate (lei
+    per unit) of a Romanian seller's invoice in another currency."""
+
+    lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
+    quantities: list[Amount] | None = Field(default=None, min_length=1, max_length=500)
+    notes: str | None = Field(default=None, max_length=5000)
+    exchange_rate: Amount | None = Field(default=None, gt=0, decimal_places=6)
+
+    @model_validator(mode="after")
+    def _lines_or_quantities(self) -> ContractInvoiceIn:
+        if self.lines is not None and self.quantities is not None:
+            raise ValueError("give either lines or quantities, not both")
+        return self
+
+
+# --- JSON --------------------------------------------------------------------------------
+
+
+def _line_json(row: asyncpg.Record, currency: str) -> dict[str, Any]:
+    return {
+        "description": row["description"],
+        "quantity": plain_decimal(row["quantity"]),
+        "unit": row["unit"],
+        "unit_price": money(row["unit_price"], currency),
+        "discount_percent": plain_decimal(row["discount_percent"]),
+        "vat_rate": plain_decimal(row["vat_rate"]),
+        "vat_category": vat_category(store.as_lines([row])[0]).value,
+        "vat_legal_basis": row["vat_legal_basis"],
+    }
+
+
+def contract_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "number": row["number"],
+        "contract_date": iso(row["contract_date"]),
+        "client_id": str(row["client_id"]),
+        "subject": row["subject"],
+        "currency": row["currency"].strip(),
+        "payment_terms_days": row["payment_terms_days"],
+        "prices_include_vat": row["prices_include_vat"],
+        "discount_percent": plain_decimal(row["discount_percent"]),
+        "notes": row["notes"],
+        "created_at": iso(row["created_at"]),
+    }
+
+
+async def contract_lines(conn: store.Connection, contract_id: Any) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT * FROM contract_lines WHERE contract_id = $1 ORDER BY position", contract_id
+        )
+    )
+
+
+async def contract_detail(conn: store.Connection, contract_id: Any) -> dict[str, Any]:
+    row = await store.fetch_one(
+        conn, "contract", "SELECT * FROM contracts WHERE id = $1", contract_id
+    )
+    currency = row["currency"].strip()
+    line_rows = await contract_lines(conn, row["id"])
+    totals = store.document_totals(row, store.as_lines(line_rows))
+    invoices = await conn.fetch(
+        "SELECT id, number, status FROM invoices WHERE contract_id = $1 ORDER BY created_at",
+        row["id"],
+    )
+    return contract_json(row) | {
+        "lines": [_line_json(line, currency) for line in line_rows],
+        # The default lines' totals, as one invoice of them would have.
+        "subtotal": money(totals.subtotal, currency),
+        "vat_total": money(totals.vat_total, currency),
+        "total": money(totals.total, currency),
+        "invoices": [
+            {"id": str(i["id"]), "number": i["number"], "status": i["status"]} for i in invoices
+        ],
+    }
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
+    items = [line.as_line() for line in body.lines]
+    async with state.pool.acquire() as conn:
+        buyer = await store.client(conn, body.client_id)
+        seller = await store.company(conn, buyer["company_id"])
+        today = local_date(datetime.now(UTC), seller["time_zone"])
+        document_totals_or_422(
+            seller["country"],
+            today,
+            items,
+            body.currency,
+            body.prices_include_vat,
+            body.discount_percent,
+        )
+        try:
+            async with conn.transaction():
+                contract_id = await conn.fetchval(
+                    """INSERT INTO contracts (company_id, client_id, number, contract_date,
+                           subject, currency, payment_terms_days, prices_include_vat,
+                           discount_percent, notes)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
+                    seller["id"],
+                    buyer["id"],
+                    body.number,
+                    body.contract_date,
+                    body.subject,
+                    body.currency,
+                    body.payment_terms_days
+                    if body.payment_terms_days is not None
+                    else seller["payment_terms_days"],
+                    body.prices_include_vat,
+                    body.discount_percent,
+                    body.notes,
+                )
+                await conn.executemany(
+                    """INSERT INTO contract_lines (contract_id, position, description, quantity,
+                           unit, unit_price, discount_percent, vat_rate, vat_category,
+                           vat_legal_basis)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+                    [
+                        (
+                            contract_id,
+                            position,
+                            line.description,
+                            line.quantity,
+                            line.unit,
+                            line.unit_price,
+                            line.discount_percent,
+                            line.vat_rate,
+                            vat_category(line).value,
+                            line.legal_basis,
+                        )
+                        for position, line in enumerate(items, start=1)
+                    ],
+                )
+        except asyncpg.UniqueViolationError:
+            raise HTTPException(
+                409, f"number: the company already has a contract {body.number}"
+            ) from None
+        return await contract_detail(conn, contract_id)
+
+
+async def invoice_from_contract(
+    state: Q2CState, contract_id: UUID, body: ContractInvoiceIn, request_key: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """A draft invoice with the contract's parties, currency, terms and lines (or those the
+    body gives), and its InvoiceWorkflow started: it renders the draft and waits for the
+    operator's review. Nothing is kept if the workflow cannot be started. With a request
+    key already used, the invoice made then (and False: nothing new was made)."""
+    async with state.pool.acquire() as conn:
+        contract = await store.fetch_one(
+            conn, "contract", "SELECT * FROM contracts WHERE id = $1", contract_id
+        )
+        if request_key is not None:
+            earlier = await _invoice_of_request(conn, contract, request_key)
+            if earlier is not None:
+                return earlier, False
+        seller = await store.company(conn, contract["company_id"])
+        currency = contract["currency"].strip()
+        today = local_date(datetime.now(UTC), seller["time_zone"])
+        if body.lines is not None:
+            items = [line.as_line() for line in body.lines]
+        else:
+            defaults = store.as_lines(await contract_lines(conn, contract["id"]))
+            # Named as the contract's lines, whose rates these are.
+            rates_or_422(seller["country"], today, defaults, "contract_lines")
+            try:
+                items = contract_invoice_lines(defaults, body.quantities)
+            except InvalidInput as refused:
+                raise unprocessable(str(refused)) from refused
+        try:
+            check_exchange_rate(seller["country"], currency, body.exchange_rate, required=False)
+        except InvalidInput as refused:
+            raise unprocessable(str(refused)) from refused
+        pricing = {
+            "prices_include_vat": contract["prices_include_vat"],
+            "discount_percent": contract["discount_percent"],
+        }
+        totals = document_totals_or_422(
+            seller["country"],
+            today,
+            items,
+            currency,
+            contract["prices_include_vat"],
+            contract["discount_percent"],
+        )
+        async with conn.transaction():
+            invoice_id = await conn.fetchval(
+                """INSERT INTO invoices (company_id, client_id, contract_id, series, currency,
+                       payment_terms_days, notes, subtotal, vat_total, total,
+                       prices_include_vat, discount_percent, exchange_rate, request_key)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                   ON CONFLICT (company_id, request_key) WHERE request_key IS NOT NULL
+                   DO NOTHING
+                   RETURNING id""",
+                seller["id"],
+                contract["client_id"],
+                contract["id"],
+                seller["invoice_series"],
+                currency,
+                contract["payment_terms_days"],
+                body.notes if body.notes is not None else contract["notes"],
+                totals.subtotal,
+                totals.vat_total,
+                totals.total,
+                contract["prices_include_vat"],
+                contract["discount_percent"],
+                body.exchange_rate,
+                request_key,
+            )
+            if invoice_id is None:  # the same key's request committed while this one ran
+                assert request_key is not None
+                earlier = await _invoice_of_request(conn, contract, request_key)
+                assert earlier is not None
+                return earlier, False
+            await store.replace_lines(
+                conn, "invoice_lines", "invoice_id", invoice_id, items, currency, **pricing
+            )
+        try:
+            await state.temporal.start_workflow(
+                InvoiceWorkflow.run,
+                InvoiceWorkflowInput(invoice_id=str(invoice_id)),
+                id=invoice_workflow_id(str(invoice_id)),
+                task_queue=state.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except Exception:
+            # Without its workflow nobody could review or approve it: take it back whole.
+            async with conn.transaction():
+                await conn.execute("DELETE FROM invoice_lines WHERE invoice_id = $1", invoice_id)
+                await conn.execute("DELETE FROM invoices WHERE id = $1", invoice_id)
+            log.exception("could not start the workflow of invoice %s", invoice_id)
+            raise HTTPException(
+                503, "the workflow service is unavailable; nothing was saved"
+            ) from None
+        await store.audit(
+            conn,
+            "created_from_contract",
+            "operator",
+            datetime.now(UTC),
+            invoice_id=invoice_id,
+            data={"contract_id": str(contract["id"]), "contract_number": contract["number"]},
+        )
+        return invoice_json(await store.invoice(conn, invoice_id)), True
+
+
+async def _invoice_of_request(
+    conn: store.Connection, contract: asyncpg.Record, request_key: str
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM invoices WHERE company_id = $1 AND request_key = $2",
+        contract["company_id"],
+        request_key,
+    )
+    if row is None:
+        return None
+    if row["contract_id"] != contract["id"]:
+        raise HTTPException(409, "this Idempotency-Key was used for another contract's invoice")
+    return invoice_json(row)
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+def add_contract_routes(app: FastAPI) -> None:
+    auth = [Depends(require_api_key)]
+
+    @app.post("/api/v1/contracts", status_code=201, dependencies=auth, tags=["contracts"])
+    async def post_contract(body: ContractIn, state: State) -> dict[str, Any]:
+        return await create_contract(state, body)
+
+    @app.get("/api/v1/contracts", dependencies=auth, tags=["contracts"])
+    async def list_contracts(
+        state: State,
+        client_id: UUID | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> dict[str, Any]:
+        async with state.pool.acquire() as conn:
+            company_id = await store.default_company_id(conn)
+            rows = await conn.fetch(
+                """SELECT * FROM contracts
+                   WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
+                   ORDER BY contract_date DESC, created_at DESC LIMIT $3""",
+                company_id,
+                client_id,
+                limit,
+            )
+        return {"items": [contract_json(row) for row in rows]}
+
+    @app.get("/api/v1/contracts/{contract_id}", dependencies=auth, tags=["contracts"])
+    async def get_contract(contract_id: UUID, state: State) -> dict[str, Any]:
+        async with state.pool.acquire() as conn:
+            return await contract_detail(conn, contract_id)
+
+    @app.post(
+        "/api/v1/contracts/{contract_id}/invoices",
+        status_code=201,
+        dependencies=auth,
+        tags=["contracts"],
+    )
+    async def post_contract_invoice(
+        contract_id: UUID,
+        state: State,
+        response: Response,
+        body: ContractInvoiceIn | None = None,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+        ] = None,
+    ) -> dict[str, Any]:
+        invoice, created = await invoice_from_contract(
+            state, contract_id, body or ContractInvoiceIn(), idempotency_key
+        )
+        if not created:
+            response.status_code = 200
+        return invoice

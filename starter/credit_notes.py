@@ -1,0 +1,115 @@
+"""Credit notes (storno) for operators: list them, read one with its original, get its PDF.
+
+They are made by the invoice's workflow when an issued invoice is voided, never here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import Depends, FastAPI, HTTPException, Query, Response
+
+from activities import store
+from activities.credit_notes import credit_note
+from domain.credit_notes import CreditGroup, negate_line
+from domain.money import plain_decimal
+from starter.operations import State, iso, money, require_api_key
+
+
+def credit_note_json(row: asyncpg.Record) -> dict[str, Any]:
+    currency = row["currency"].strip()
+    groups = [CreditGroup.from_json(group) for group in json.loads(row["vat_groups"])]
+    return {
+        "id": str(row["id"]),
+        "number": row["number"],
+        "series": row["series"],
+        "status": "sent" if row["sent_at"] else "issued",
+        "issue_date": iso(row["issue_date"]),
+        "client_id": str(row["client_id"]),
+        "invoice_id": str(row["invoice_id"]),
+        "invoice_number": row["original_number"],
+        "invoice_issue_date": iso(row["original_issue_date"]),
+        "currency": currency,
+        "subtotal": money(row["subtotal"], currency),
+        "vat_total": money(row["vat_total"], currency),
+        "total": money(row["total"], currency),
+        "vat_groups": [
+            {
+                "rate": plain_decimal(group.rate),
+                "category": group.category,
+                "base": money(group.base, currency),
+                "vat": money(group.vat, currency),
+            }
+            for group in groups
+        ],
+        "reason": row["reason"],
+        "amount_received": money(row["amount_received"], currency),
+        "issued_at": iso(row["issued_at"]),
+        "sent_at": iso(row["sent_at"]),
+    }
+
+
+def add_credit_note_routes(app: FastAPI) -> None:
+    auth = [Depends(require_api_key)]
+
+    @app.get("/api/v1/credit-notes", dependencies=auth, tags=["credit notes"])
+    async def list_credit_notes(
+        state: State,
+        client_id: UUID | None = None,
+        invoice_id: UUID | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> dict[str, Any]:
+        async with state.pool.acquire() as conn:
+            company_id = await store.default_company_id(conn)
+            rows = await conn.fetch(
+                """SELECT * FROM credit_notes
+                   WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
+                     AND ($3::uuid IS NULL OR invoice_id = $3)
+                   ORDER BY issued_at DESC, number DESC LIMIT $4""",
+                company_id,
+                client_id,
+                invoice_id,
+                limit,
+            )
+        return {"items": [credit_note_json(row) for row in rows]}
+
+    @app.get("/api/v1/credit-notes/{credit_note_id}", dependencies=auth, tags=["credit notes"])
+    async def get_credit_note(credit_note_id: UUID, state: State) -> dict[str, Any]:
+        async with state.pool.acquire() as conn:
+            row = await credit_note(conn, credit_note_id)
+            body = credit_note_json(row)
+            currency = body["currency"]
+            lines = []
+            for line in await store.lines(conn, "invoice_lines", "invoice_id", row["invoice_id"]):
+                negated = negate_line(line["quantity"], line["unit_price"], line["net_amount"])
+                lines.append(
+                    {
+                        "description": line["description"],
+                        "quantity": plain_decimal(negated.quantity),
+                        "unit": line["unit"],
+                        "unit_price": str(negated.unit_price),
+                        "discount_percent": plain_decimal(line["discount_percent"]),
+                        "vat_rate": plain_decimal(line["vat_rate"]),
+                        "net_amount": money(negated.net, currency),
+                    }
+                )
+            body["lines"] = lines
+            return body
+
+    @app.get("/api/v1/credit-notes/{credit_note_id}/pdf", dependencies=auth, tags=["credit notes"])
+    async def get_credit_note_pdf(credit_note_id: UUID, state: State) -> Response:
+        async with state.pool.acquire() as conn:
+            row = await credit_note(conn, credit_note_id)
+            if row["document_key"] is None:
+                raise HTTPException(404, "the credit note's PDF is not rendered yet")
+            content = await conn.fetchval(
+                "SELECT content FROM documents WHERE key = $1", row["document_key"]
+            )
+        return Response(
+            bytes(content),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{row["number"]}.pdf"'},
+        )
