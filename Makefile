@@ -5,13 +5,15 @@ BIN := $(VENV)/bin
 Q2C_HOME ?= .q2c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean browser samples
+.PHONY: help venv run test lint fmt clean browser samples bench
 
 help:
 	@echo "make run    PostgreSQL + Temporal dev server + SMTP sink + worker + API on this machine"
 	@echo "make test   ruff, ruff format --check, mypy, pytest (browser tests in headless Chromium)"
 	@echo "make browser  install Debian's chromium for the browser tests when it is missing"
 	@echo "make samples  a sample invoice and proposal per locale (ro, ru, en) into samples/ as PDF and PNG"
+	@echo "make bench  measured speed on its own temporary stack: render, pipeline, scale (~15 min;"
+	@echo "            BENCH_ARGS='--proposals 50 --scale 1000 --only render,pipeline' for a quick run)"
 	@echo "make lint   the static checks only"
 	@echo "make fmt    ruff format + ruff check --fix"
 	@echo "make clean  delete the local state in $(Q2C_HOME)/ (database, Temporal history, mail)"
@@ -57,6 +59,10 @@ samples: venv
 	fi
 	$(BIN)/python -m starter.samples samples
 	for pdf in samples/*.pdf; do pdftoppm -png -r 110 "$$pdf" "$${pdf%.pdf}"; done
+
+# The figures of issue 6 with PASS/FAIL per budget; JSON into bench/results/<time>.json.
+bench: venv
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 fmt: venv
 	$(BIN)/ruff format .

@@ -1,0 +1,34 @@
+"""The worker's render processes: spawned, warmed up, and giving the same document as a
+render in the worker's own process."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+from pypdf import PdfReader
+
+from activities.documents import DocumentRenderer
+from starter.samples import sample_context
+from tests.helpers import pdf_text
+from worker import pdf_executor, render_processes_from_env
+
+
+async def test_an_invoice_rendered_in_a_render_process_reads_the_same() -> None:
+    context = sample_context("ro", "invoice", 15)
+    async with pdf_executor(1) as processes:
+        in_process = await DocumentRenderer(processes).render_pdf("pdf/invoice.html", context)
+    on_thread = await DocumentRenderer().render_pdf("pdf/invoice.html", context)
+
+    assert len(PdfReader(io.BytesIO(in_process)).pages) == 1
+    text = pdf_text(in_process)
+    assert "FACTURĂ" in text and "IAV-2026-00042" in text and "Total de plată" in text
+    assert text == pdf_text(on_thread)
+
+
+def test_render_processes_default_to_one_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("Q2C_RENDER_PROCESSES", raising=False)
+    assert render_processes_from_env() == (os.cpu_count() or 1)
+    monkeypatch.setenv("Q2C_RENDER_PROCESSES", "0")
+    assert render_processes_from_env() == 0
