@@ -417,6 +417,7 @@ async def test_credit_note_pdf_in_russian_and_english(stack: Stack) -> None:
     assert "аннулирован; оплата по нему не требуется" in ru_pdf
     assert "-4 114,00 RON" in ru_pdf and "-714,00 RON" in ru_pdf
     assert "В том числе НДС (21%):" in ru_pdf
+    assert "Всего по сторно: -4 114,00 RON" in ru_pdf and "Всего к оплате" not in ru_pdf
     assert "Минус четыре тысячи сто четырнадцать" in ru_pdf
     assert "Сторно" in ru_message["Subject"] and ru["number"] in ru_message["Subject"]
 
