@@ -162,3 +162,19 @@ async def issued_invoice(stack: Stack, **client_overrides: Any) -> dict[str, Any
     response = await stack.api.post(f"/api/v1/invoices/{invoice_id}/approve")
     assert response.status_code == 202, response.text
     return await wait_invoice_status(stack, invoice_id, "sent")
+
+
+async def make_seller_russian(stack: Stack) -> None:
+    """The seller becomes a Russian legal entity (ИНН, КПП, ОГРН; no IBAN) writing in Russian."""
+    moved = await stack.api.patch(
+        "/api/v1/company",
+        json={
+            "country": "RU",
+            "tax_id": "7707083893",
+            "kpp": "773601001",
+            "registration_number": "1027700132195",
+            "iban": "",
+            "locale": "ru",
+        },
+    )
+    assert moved.status_code == 200, moved.text

@@ -27,6 +27,7 @@ from tests.helpers import (
     create_client,
     create_proposal,
     get_json,
+    make_seller_russian,
     pdf_text,
     proposal_email,
     sign_and_get_invoice,
@@ -200,18 +201,7 @@ async def test_an_invoice_from_a_contract_lands_in_review_and_prints_its_referen
 
 
 async def test_a_russian_invoice_from_a_contract_prints_the_dogovor(stack: Stack) -> None:
-    moved = await stack.api.patch(
-        "/api/v1/company",
-        json={
-            "country": "RU",
-            "tax_id": "7707083893",
-            "kpp": "773601001",
-            "registration_number": "1027700132195",
-            "iban": "",
-            "locale": "ru",
-        },
-    )
-    assert moved.status_code == 200, moved.text
+    await make_seller_russian(stack)
     client_id = await create_client(stack, **RU_CLIENT)
     contract = await create_contract(
         stack,

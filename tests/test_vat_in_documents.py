@@ -20,6 +20,7 @@ from tests.helpers import (
     create_proposal,
     eventually,
     get_json,
+    make_seller_russian,
     pdf_text,
     proposal_email,
     sign_and_get_invoice,
@@ -251,18 +252,7 @@ async def test_exempt_and_reverse_charge_lines_print_their_legal_mentions(stack:
     assert "Scutit de TVA conform art. 292 alin. (2) lit. a) din Codul fiscal" in text
     assert "Taxare inversă" in text
 
-    moved = await stack.api.patch(
-        "/api/v1/company",
-        json={
-            "country": "RU",
-            "tax_id": "7707083893",
-            "kpp": "773601001",
-            "registration_number": "1027700132195",
-            "iban": "",
-            "locale": "ru",
-        },
-    )
-    assert moved.status_code == 200, moved.text
+    await make_seller_russian(stack)
     russian = await create_client(stack, **RU_CLIENT)
     usn = await create_contract(
         stack,
