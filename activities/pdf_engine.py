@@ -1,6 +1,13 @@
 """HTML to PDF with WeasyPrint, and nothing else: the module the worker's render processes
 import, so each carries WeasyPrint and not the worker's database, template and locale code
-(about 25 MiB less per process)."""
+(about 25 MiB less per process).
+
+Every PDF is laid out with two stylesheets this module parses once per process instead of
+once per document: a small user-agent stylesheet (`_USER_AGENT_CSS`, in place of
+WeasyPrint's full HTML one) and the house stylesheet `templates/pdf/base.css` (or the
+override folder's), applied with the "user" origin so a template's own ``<style>`` still
+wins over it. WeasyPrint's time is per box and per line of text, so the templates are
+written to make few of them (see base.css)."""
 
 from __future__ import annotations
 
@@ -10,6 +17,55 @@ from pathlib import Path
 from typing import Any
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+HOUSE_STYLESHEET = "pdf/base.css"
+
+# What the templates need of WeasyPrint's HTML user-agent stylesheet (html5_ua.css, ~170
+# rules, matched against every element of every document): which elements are blocks,
+# tables and hidden, and which are bold or italic. Margins, paddings and sizes all come
+# from base.css. Replacing it goes through `HTML._ua_stylesheets`, a private method, so
+# pyproject.toml pins WeasyPrint's minor version and tests/test_documents.py checks that
+# headings are bold and tables are tables, which would fail if the hook stopped applying.
+_USER_AGENT_CSS = """
+head, link, meta, script, style, title, template, [hidden] { display: none }
+address, article, aside, blockquote, body, div, dl, dt, dd, figure, figcaption, footer,
+form, h1, h2, h3, h4, h5, h6, header, hr, html, main, nav, ol, p, pre, section, ul
+{ display: block }
+li { display: list-item }
+ol { list-style-type: decimal }
+ul { list-style-type: disc }
+ol, ul { padding-left: 40px; counter-reset: list-item }
+table { display: table; box-sizing: border-box; border-collapse: separate; border-spacing: 0 }
+caption { display: table-caption }
+colgroup { display: table-column-group }
+col { display: table-column }
+thead { display: table-header-group }
+tbody { display: table-row-group }
+tfoot { display: table-footer-group }
+tr { display: table-row }
+td, th { display: table-cell; vertical-align: inherit }
+thead, tbody, tfoot, table > tr { vertical-align: middle }
+b, strong, th, h1, h2, h3, h4, h5, h6 { font-weight: bold }
+em, i, cite, address { font-style: italic }
+pre, code, kbd, samp { font-family: monospace }
+pre { white-space: pre }
+small, sub, sup { font-size: smaller }
+sub { vertical-align: sub }
+sup { vertical-align: super }
+u, ins { text-decoration: underline }
+s, del { text-decoration: line-through }
+br::before { content: "\\A"; white-space: pre-line }
+img, svg { overflow: hidden }
+h1, h2, h3, h4, h5, h6 { break-after: avoid; break-inside: avoid }
+@page {
+  margin: 75px;
+  @top-left { text-align: left; vertical-align: middle }
+  @top-center { text-align: center; vertical-align: middle }
+  @top-right { text-align: right; vertical-align: middle }
+  @bottom-left { text-align: left; vertical-align: middle }
+  @bottom-center { text-align: center; vertical-align: middle }
+  @bottom-right { text-align: right; vertical-align: middle }
+}
+"""
 
 
 def template_override() -> str | None:
@@ -20,7 +76,9 @@ def template_override() -> str | None:
 # Per thread (so per process in a process pool): a WeasyPrint FontConfiguration is a
 # fontconfig setup plus a Pango font map, not safe to share between threads, and costly
 # enough (fontconfig init, @font-face files written and scanned) to make once, not per PDF.
-# Keyed by the override folder, since its fonts may differ from the built-in ones.
+# Keyed by the override folder, since its fonts may differ from the built-in ones. The
+# house stylesheet registers its @font-face rules with that configuration, so it is kept
+# beside it.
 _render_state = threading.local()
 
 
@@ -33,6 +91,55 @@ def _font_config(override: str | None) -> Any:
     if override not in configs:
         configs[override] = FontConfiguration()
     return configs[override]
+
+
+def _house_stylesheet_path(override: str | None) -> Path:
+    if override:
+        candidate = Path(override) / HOUSE_STYLESHEET
+        if candidate.is_file():
+            return candidate
+    return BUILTIN_TEMPLATES / HOUSE_STYLESHEET
+
+
+def _house_stylesheet(override: str | None, base_url: str, url_fetcher: Any) -> Any:
+    """base.css parsed once per thread: its selectors compiled and its fonts registered.
+    Parsed again when the file changes, as Jinja reloads a changed template."""
+    from weasyprint import CSS
+
+    path = _house_stylesheet_path(override)
+    key = (override, str(path), path.stat().st_mtime_ns, base_url)
+    sheets: dict[str | None, tuple[Any, Any]] | None = getattr(_render_state, "house", None)
+    if sheets is None:
+        sheets = _render_state.house = {}
+    cached = sheets.get(override)
+    if cached is None or cached[0] != key:
+        sheet = CSS(
+            string=path.read_text(encoding="utf-8"),
+            base_url=base_url,
+            url_fetcher=url_fetcher,
+            font_config=_font_config(override),
+        )
+        cached = sheets[override] = (key, sheet)
+    return cached[1]
+
+
+_lean_html_class: Any = None
+
+
+def _lean_html() -> Any:
+    """weasyprint.HTML with `_USER_AGENT_CSS` as its user-agent stylesheet."""
+    global _lean_html_class
+    if _lean_html_class is None:
+        from weasyprint import CSS, HTML  # imported in the executor so the worker starts fast
+
+        user_agent = CSS(string=_USER_AGENT_CSS)
+
+        class LeanHTML(HTML):  # type: ignore[misc]
+            def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
+                return [user_agent]
+
+        _lean_html_class = LeanHTML
+    return _lean_html_class
 
 
 def _url_fetcher(override: str | None) -> Any:
@@ -56,27 +163,30 @@ def _url_fetcher(override: str | None) -> Any:
     return Overriding()
 
 
-def write_pdf(html: str, base_url: str, override: str | None = None) -> bytes:
-    from weasyprint import HTML  # imported in the executor so the worker starts fast
+def render_document(html: str, base_url: str, override: str | None = None) -> Any:
+    """The laid-out WeasyPrint document (pages of boxes), before it is drawn as a PDF."""
+    fetcher = _url_fetcher(override)
+    source = _lean_html()(string=html, base_url=base_url, url_fetcher=fetcher)
+    return source.render(
+        font_config=_font_config(override),
+        stylesheets=[_house_stylesheet(override, base_url, fetcher)],
+    )
 
-    document = HTML(string=html, base_url=base_url, url_fetcher=_url_fetcher(override))
-    pdf: bytes = document.write_pdf(font_config=_font_config(override))
+
+def write_pdf(html: str, base_url: str, override: str | None = None) -> bytes:
+    pdf: bytes = render_document(html, base_url, override).write_pdf()
     return pdf
 
 
-_WARM_UP_HTML = """<!doctype html><html><head><meta charset="utf-8"><style>
-@font-face { font-family: "Q2C Sans"; src: url("fonts/DejaVuSans.ttf"); }
-@font-face { font-family: "Q2C Sans"; font-weight: bold; src: url("fonts/DejaVuSans-Bold.ttf"); }
-@page { size: A4; @bottom-right { content: counter(page) " / " counter(pages); } }
-body { font-family: "Q2C Sans", sans-serif; }</style></head>
+_WARM_UP_HTML = """<!doctype html><html><head><meta charset="utf-8"></head>
 <body><h1>Factură № 1</h1><table><thead><tr><th>Ș ț ă</th></tr></thead>
 <tbody><tr><td>Счёт 1.234,56 RON €</td></tr></tbody></table></body></html>"""
 
 
 def warm_up_renderer() -> None:
-    """Import WeasyPrint and lay out one small page with the built-in fonts, so the first
-    real document in this process (a process-pool worker's initializer) is a warm one:
-    the cold first render costs several times a warm one."""
+    """Import WeasyPrint, parse the house stylesheet and lay out one small page with the
+    built-in fonts, so the first real document in this process (a process-pool worker's
+    initializer) is a warm one: the cold first render costs several times a warm one."""
     write_pdf(_WARM_UP_HTML, str(BUILTIN_TEMPLATES), template_override())
 
 

@@ -14,6 +14,8 @@ from typing import Any
 STAGES = (
     ("Jinja2 template", "activities/documents.py", "render_html"),
     ("HTML parsing (tinyhtml5)", "weasyprint/__init__.py", "HTML.__init__"),
+    # activities.pdf_engine's subclass, with its own small user-agent stylesheet.
+    ("HTML parsing (tinyhtml5)", "weasyprint/__init__.py", "LeanHTML.__init__"),
     ("CSS: stylesheets parsed", "weasyprint/css/__init__.py", "find_stylesheets"),
     ("CSS: cascade, computed styles", "weasyprint/css/__init__.py", "get_all_computed_styles"),
     ("box tree", "weasyprint/formatting_structure/build.py", "build_formatting_structure"),
@@ -45,14 +47,15 @@ def _attribute(frame: Any, current: str, totals: dict[str, float]) -> None:
 def profile_render(renders: int = 20, lines: int = 15) -> dict[str, Any]:
     from pyinstrument import Profiler
 
-    from activities.documents import BUILTIN_TEMPLATES, DocumentRenderer, _write_pdf
+    from activities.documents import DocumentRenderer
+    from activities.pdf_engine import BUILTIN_TEMPLATES, write_pdf
     from starter.samples import sample_context
 
     renderer = DocumentRenderer()
     context = sample_context("ro", "invoice", lines)
 
     def once() -> None:
-        _write_pdf(renderer.render_html("pdf/invoice.html", context), str(BUILTIN_TEMPLATES))
+        write_pdf(renderer.render_html("pdf/invoice.html", context), str(BUILTIN_TEMPLATES))
 
     for _ in range(3):
         once()

@@ -21,7 +21,8 @@ def _render_series(lines: int, warm: int) -> dict[str, Any]:
     templates compiled) and then `warm` more, each from template to PDF bytes."""
     from pypdf import PdfReader
 
-    from activities.documents import BUILTIN_TEMPLATES, DocumentRenderer, _write_pdf
+    from activities.documents import DocumentRenderer
+    from activities.pdf_engine import BUILTIN_TEMPLATES, write_pdf
     from starter.samples import sample_context
 
     renderer = DocumentRenderer()
@@ -29,7 +30,7 @@ def _render_series(lines: int, warm: int) -> dict[str, Any]:
     def once() -> tuple[float, bytes]:
         started = time.perf_counter()
         html = renderer.render_html("pdf/invoice.html", sample_context("ro", "invoice", lines))
-        pdf = _write_pdf(html, str(BUILTIN_TEMPLATES), None)
+        pdf = write_pdf(html, str(BUILTIN_TEMPLATES), None)
         return (time.perf_counter() - started) * 1000, pdf
 
     cold, pdf = once()

@@ -201,7 +201,7 @@ async def test_void_after_send_emails_a_credit_note_of_minus_the_invoice_linked_
     assert "-714,00 RON" in pdf
     assert "-4.114,00 RON" in pdf
     assert "minus patru mii o sută paisprezece lei" in pdf
-    assert "Motiv Emisă din greșeală" in pdf
+    assert "Motiv: Emisă din greșeală" in pdf
 
     # The credit note points back at the original.
     note = await get_json(stack, f"/api/v1/credit-notes/{voided['credit_note_id']}")

@@ -5,13 +5,19 @@ the amounts in words, the diacritics and Cyrillic as text, page breaks, template
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
 
-from activities.documents import DocumentRenderer
-from starter.samples import render_samples, sample_context
+from activities import pdf_engine
+from activities.documents import DocumentRenderer, context_for
+from activities.pdf_engine import BUILTIN_TEMPLATES
+from activities.store import as_lines
+from domain.money import line_net
+from starter.samples import SAMPLES, render_samples, sample_context
 from tests.helpers import pdf_text
 
 
@@ -143,3 +149,127 @@ async def test_a_template_override_folder_wins(
         await DocumentRenderer().render_pdf("pdf/invoice.html", sample_context("ru", "invoice"))
     )
     assert "Всего к оплате" in text
+
+
+def _ro_invoice_context(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Romanian sample invoice with other lines."""
+    sample = SAMPLES["ro"]
+    rows = [{"unit": "", "discount_percent": Decimal(0)} | row for row in rows]
+    for row, line in zip(rows, as_lines(rows), strict=True):  # type: ignore[arg-type]
+        row["net_amount"] = line_net(line, sample.currency)
+    context = sample_context("ro", "invoice")
+    document = {"currency": sample.currency, "notes": "", "number": sample.number}
+    brand = {"logo": "", "accent": "#1f4e79", "footer": ""}
+    buyer = sample.buyer | {"locale": "ro"}
+    return (
+        context
+        | context_for("invoice", document, rows, sample.seller, buyer, sample.bank, brand)
+        | {"issue_date": context["issue_date"], "due_date": context["due_date"]}
+    )
+
+
+def _text_outside_its_cell(document: Any) -> list[str]:
+    """Every piece of text laid out past the edges of the table cell it is in (its padding
+    included: a line number hangs into it)."""
+    from weasyprint.formatting_structure import boxes
+
+    overflowing = []
+    for page in document.pages:
+        for cell in page._page_box.descendants():
+            if not isinstance(cell, boxes.TableCellBox):
+                continue
+            left = cell.padding_box_x()
+            right = left + cell.padding_width()
+            for text in cell.descendants():
+                if isinstance(text, boxes.TextBox) and (
+                    text.position_x < left - 0.01 or text.position_x + text.width > right + 0.01
+                ):
+                    overflowing.append(text.text)
+    return overflowing
+
+
+async def test_a_long_description_wraps_and_a_12_digit_amount_fits_its_column() -> None:
+    unbroken = "Servicii" + "ABCDEFGHIJ" * 18
+    context = _ro_invoice_context(
+        [
+            {
+                "description": unbroken,
+                "unit": "oră",
+                "quantity": Decimal("1"),
+                "unit_price": Decimal("1234567890.12"),
+                "vat_rate": Decimal("21"),
+            },
+            {
+                "description": "Consultanță juridică maritimă",
+                "unit": "oră",
+                "quantity": Decimal("12"),
+                "unit_price": Decimal("450.00"),
+                "vat_rate": Decimal("21"),
+            },
+        ]
+    )
+    renderer = DocumentRenderer()
+    html = renderer.render_html("pdf/invoice.html", context)
+    laid_out = pdf_engine.render_document(html, str(BUILTIN_TEMPLATES))
+    assert _text_outside_its_cell(laid_out) == []
+
+    pdf = await renderer.render_pdf("pdf/invoice.html", context)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    text = pdf_text(pdf)
+    assert unbroken in text.replace("\n", ""), "the description wraps, none of it is lost"
+    assert "1.234.567.890,12 RON" in text  # the unit price and the line's net
+    # 1.234.567.890,12 + 5.400,00 at 21 %: base 1.234.573.290,12, VAT 259.260.390,93.
+    assert "Total 1.234.573.290,12 RON 259.260.390,93 RON" in text
+    assert "Total de plată 1.493.833.681,05 RON" in text
+
+
+def test_no_text_leaves_its_cell_in_any_sample_document() -> None:
+    renderer = DocumentRenderer()
+    for locale in SAMPLES:
+        for kind in ("invoice", "proposal"):
+            html = renderer.render_html(f"pdf/{kind}.html", sample_context(locale, kind, 15))
+            laid_out = pdf_engine.render_document(html, str(BUILTIN_TEMPLATES))
+            assert len(laid_out.pages) == 1, f"{kind}-{locale}: 15 lines on one page"
+            assert _text_outside_its_cell(laid_out) == [], f"{kind}-{locale}"
+
+
+def test_the_pdf_engine_lays_out_with_its_own_user_agent_stylesheet() -> None:
+    """pdf_engine replaces WeasyPrint's private HTML._ua_stylesheets: if a WeasyPrint
+    release stops calling it, this fails instead of the documents quietly changing."""
+    calls: list[bool] = []
+
+    class Recording(pdf_engine._lean_html()):  # type: ignore[misc]
+        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
+            calls.append(forms)
+            sheets: list[Any] = super()._ua_stylesheets(forms)
+            return sheets
+
+    Recording(string="<h1>Factură</h1><table><tr><td>1</td><td>2</td></tr></table>").render()
+    assert calls, "WeasyPrint no longer asks HTML._ua_stylesheets for its stylesheet"
+
+    # What the small stylesheet gives: a bold heading, table cells side by side.
+    pdf = pdf_engine.write_pdf(
+        "<h1>Factură</h1><table><tr><td>Cota 21%</td><td>1.738,80 RON</td></tr></table>",
+        str(BUILTIN_TEMPLATES),
+    )
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    resources: Any = page["/Resources"]
+    fonts = [str(font.get_object()["/BaseFont"]) for font in resources["/Font"].values()]
+    assert any("Bold" in font for font in fonts), fonts
+    assert "Cota 21% 1.738,80 RON" in pdf_text(pdf)
+
+
+async def test_an_override_folders_base_css_is_the_house_stylesheet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pdf").mkdir()
+    house = (BUILTIN_TEMPLATES / "pdf" / "base.css").read_text(encoding="utf-8")
+    (tmp_path / "pdf" / "base.css").write_text(
+        house + 'h1::after { content: " (copie)"; }', encoding="utf-8"
+    )
+    monkeypatch.setenv("Q2C_TEMPLATES_DIR", str(tmp_path))
+    text = pdf_text(
+        await DocumentRenderer().render_pdf("pdf/invoice.html", sample_context("ro", "invoice"))
+    )
+    assert "FACTURĂ (copie)" in text
+    assert "Total de plată 10.551,60 RON" in text

@@ -78,7 +78,7 @@ async def test_concurrent_sends_get_gapless_unique_numbers_printed_and_emailed(
         body = message.get_body(("plain",))
         assert body is not None and f"oferta nr. {number}." in body.get_content()
         text = pdf_text(attachment(message)[1])
-        assert f"Numărul {number} din" in text
+        assert f"Numărul: {number} din" in text
 
     # A draft nobody sent has no number; sending it later takes the next one.
     assert (await get_json(stack, f"/api/v1/proposals/{kept_back}"))["number"] is None
@@ -144,6 +144,6 @@ async def test_russian_and_english_proposals_print_their_number(stack: Stack) ->
         assert expected.format(number=number) in message["Subject"]
         text = pdf_text(attachment(message)[1])
         if locale == "ru":
-            assert f"Номер № {number} от" in text
+            assert f"Номер: № {number} от" in text
         else:
-            assert f"Number {number} of" in text
+            assert f"Number: {number} of" in text
