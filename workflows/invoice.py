@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -64,19 +64,22 @@ with workflow.unsafe.imports_passed_through():
         VoidInvoice,
         VoidInvoiceInput,
     )
+    from workflows.steps import handler_step, run_step, run_step_no_result
 
-ACTIVITY_TIMEOUT = timedelta(minutes=2)
 IN_REVIEW = (InvoiceStatus.DRAFT, InvoiceStatus.AWAITING_REVIEW)
-ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 PATCH_REMINDERS_V2 = "reminders-v2"
 PATCH_CREDIT_NOTE = "credit-note"
 PATCH_APPROVAL_REFUSED = "approval-refused"
+# Search attributes upserted only when one changed: every upsert is an event and a
+# visibility write on the server, and most steps (a reminder) change none of them.
+PATCH_SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-on-change"
 # Continue as new past these even when the server does not suggest it (older servers, the
 # time-skipping test server): far below Temporal's limits (51,200 events, 50 MB), and the
 # state carried over is small (the snapshot with its next few reminders).
 HISTORY_EVENTS_LIMIT = 2_000
 HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
+_UNSET = object()
 # A run started again to take a refund waits this long for it before it ends unchanged.
 REOPEN_WAIT = timedelta(minutes=10)
 
@@ -104,6 +107,8 @@ class InvoiceWorkflow:
         self._pause_wanted: bool | None = None
         self._pause_request = ReminderPause()
         self._refunds_answered = 0
+        # What this run last upserted, by search attribute name.
+        self._upserted: dict[str, object] = {}
 
     @workflow.run
     async def run(self, input: InvoiceWorkflowInput) -> str:
@@ -311,9 +316,10 @@ class InvoiceWorkflow:
         async with self._lock:
             self._refuse_unless(check_can_reschedule)
             self._apply(
-                await self._call(
+                await handler_step(
                     act.RESCHEDULE_INVOICE,
                     RescheduleInput(self._invoice_id, request, workflow.now()),
+                    InvoiceSnapshot,
                 )
             )
         self._changed = True
@@ -354,12 +360,10 @@ class InvoiceWorkflow:
         try:
             async with self._lock:
                 self._refuse_unless(check_can_refund)
-                result: RefundResult = await workflow.execute_activity(
+                result = await handler_step(
                     act.RECORD_REFUND,
                     RecordRefundInput(self._invoice_id, request, workflow.now()),
-                    result_type=RefundResult,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
+                    RefundResult,
                 )
                 self._apply(result.snapshot)
         finally:
@@ -387,9 +391,10 @@ class InvoiceWorkflow:
             # Checked again under the lock: an approval may have started since validation.
             self._refuse_unless(check_can_edit)
             self._apply(
-                await self._call(
+                await handler_step(
                     act.EDIT_INVOICE,
                     EditInvoiceInput(self._invoice_id, edit, workflow.now()),
+                    InvoiceSnapshot,
                 )
             )
         return self._invoice
@@ -414,12 +419,10 @@ class InvoiceWorkflow:
         await workflow.wait_condition(lambda: self._status not in IN_REVIEW)
         async with self._lock:
             self._refuse_unless(check_can_pay)
-            result: PaymentResult = await workflow.execute_activity(
+            result = await handler_step(
                 act.RECORD_PAYMENT,
                 RecordPaymentInput(self._invoice_id, payment, workflow.now()),
-                result_type=PaymentResult,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
+                PaymentResult,
             )
             self._apply(result.snapshot)
         self._changed = True
@@ -485,13 +488,7 @@ class InvoiceWorkflow:
                 and workflow.patched(PATCH_CREDIT_NOTE)
             ):
                 note = CreditNoteInput(self._invoice_id, workflow.now(), request.reason)
-                await workflow.execute_activity(
-                    act.ISSUE_CREDIT_NOTE,
-                    note,
-                    result_type=CreditNoteIssued,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
-                )
+                await run_step(act.ISSUE_CREDIT_NOTE, note, CreditNoteIssued)
                 await self._call_none(act.SEND_CREDIT_NOTE, note)
 
     def _refuse_unless(self, check: Callable[[InvoiceStatus], None]) -> None:
@@ -501,19 +498,10 @@ class InvoiceWorkflow:
             raise ApplicationError(refused.reason, type="IllegalTransition") from refused
 
     async def _call(self, name: str, argument: object) -> InvoiceSnapshot:
-        snapshot: InvoiceSnapshot = await workflow.execute_activity(
-            name,
-            argument,
-            result_type=InvoiceSnapshot,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )
-        return snapshot
+        return await run_step(name, argument, InvoiceSnapshot)
 
     async def _call_none(self, name: str, argument: object) -> None:
-        await workflow.execute_activity(
-            name, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
-        )
+        await run_step_no_result(name, argument)
 
     def _ref(self) -> InvoiceRef:
         return InvoiceRef(self._invoice_id, workflow.now())
@@ -540,4 +528,9 @@ class InvoiceWorkflow:
         if snapshot.due_date:
             due = datetime.fromisoformat(snapshot.due_date).replace(tzinfo=UTC)
             updates.append(sa.DUE_DATE.value_set(due))
+        if workflow.patched(PATCH_SEARCH_ATTRIBUTES_ON_CHANGE):
+            updates = [u for u in updates if self._upserted.get(u.key.name, _UNSET) != u.value]
+            if not updates:
+                return
+            self._upserted.update((u.key.name, u.value) for u in updates)
         workflow.upsert_search_attributes(updates)

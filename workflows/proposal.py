@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -24,9 +23,7 @@ with workflow.unsafe.imports_passed_through():
         SignProposal,
         invoice_workflow_id,
     )
-
-ACTIVITY_TIMEOUT = timedelta(minutes=2)
-ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+    from workflows.steps import run_step, run_step_no_result
 
 
 @workflow.defn
@@ -41,13 +38,7 @@ class ProposalWorkflow:
     @workflow.run
     async def run(self, input: ProposalWorkflowInput) -> ProposalState:
         self._proposal_id = input.proposal_id
-        sent: ProposalSent = await workflow.execute_activity(
-            act.SEND_PROPOSAL,
-            ProposalRef(input.proposal_id),
-            result_type=ProposalSent,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )
+        sent = await run_step(act.SEND_PROPOSAL, ProposalRef(input.proposal_id), ProposalSent)
         self._status = ProposalStatus(sent.status)
         if self._status != ProposalStatus.SENT:
             return self._state()
@@ -90,12 +81,8 @@ class ProposalWorkflow:
         return self._state()
 
     async def _accept(self, signature: SignProposal) -> None:
-        self._invoice_id = await workflow.execute_activity(
-            act.ACCEPT_PROPOSAL,
-            AcceptProposalInput(self._proposal_id, signature),
-            result_type=str,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+        self._invoice_id = await run_step(
+            act.ACCEPT_PROPOSAL, AcceptProposalInput(self._proposal_id, signature), str
         )
         self._status = ProposalStatus.SIGNED
         await workflow.start_child_workflow(
@@ -115,20 +102,14 @@ class ProposalWorkflow:
         Transient failures are retried; a final one is logged, never fails the proposal,
         which is signed already."""
         try:
-            await workflow.execute_activity(
-                act.SEND_SIGNED_COPY,
-                ProposalRef(self._proposal_id),
-                result_type=str,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
+            await run_step(act.SEND_SIGNED_COPY, ProposalRef(self._proposal_id), str)
         except ActivityError as failed:
             workflow.logger.error(
                 "no signed copy for proposal %s: %s", self._proposal_id, failed.cause
             )
 
     async def _close(self, status: ProposalStatus, decline: DeclineProposal | None) -> None:
-        await workflow.execute_activity(
+        await run_step_no_result(
             act.CLOSE_PROPOSAL,
             CloseProposalInput(
                 self._proposal_id,
@@ -138,8 +119,6 @@ class ProposalWorkflow:
                 ip=decline.ip if decline else "",
                 user_agent=decline.user_agent if decline else "",
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
         )
         self._status = status
 
