@@ -106,21 +106,33 @@ async def pdf_executor(processes: int) -> AsyncIterator[Executor]:
         yield pool
 
 
+async def keep_session_state(connection: asyncpg.Connection) -> None:
+    """The pool's reset between two activities: nothing beyond what asyncpg always does (an
+    open transaction is rolled back). Its default also sends `RESET ALL; UNLISTEN *;
+    pg_advisory_unlock_all()...`, a round trip per activity for state q2c never leaves on a
+    session: its advisory locks are transaction-scoped, it neither LISTENs nor SETs."""
+
+
 @asynccontextmanager
 async def services_for(settings: Settings, render_processes: int = 0) -> AsyncIterator[Services]:
     pool = await asyncpg.create_pool(
-        settings.resolved_database_url(), min_size=2, max_size=DB_POOL_SIZE
+        settings.resolved_database_url(),
+        min_size=2,
+        max_size=DB_POOL_SIZE,
+        reset=keep_session_state,
     )
+    mailer = Mailer(SmtpSettings.from_url(settings.smtp_url), settings.mail_from)
     try:
         async with pdf_executor(render_processes) as executor:
             yield Services(
                 pool=pool,
-                mailer=Mailer(SmtpSettings.from_url(settings.smtp_url), settings.mail_from),
+                mailer=mailer,
                 renderer=DocumentRenderer(executor),
                 public_url=settings.public_url,
                 invoice_link_days=settings.invoice_link_days,
             )
     finally:
+        await mailer.close()
         await pool.close()
 
 

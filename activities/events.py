@@ -95,11 +95,13 @@ async def emit_invoice(
     *,
     at: datetime | None = None,
     key: str | None = None,
+    row: store.Row | None = None,
     **data: Any,
 ) -> None:
     """An invoice.* event (or another one about an invoice, with more `data`), with the
-    invoice as it is in this transaction."""
-    row = await store.invoice(conn, invoice_id)
+    invoice as it is in this transaction (`row`, if the caller has it so)."""
+    if row is None:
+        row = await store.invoice(conn, invoice_id)
     await store.emit_event(
         conn,
         event_type,
@@ -167,14 +169,15 @@ async def emit_payment(
 
 
 async def emit_reminder_sent(
-    conn: store.Connection, invoice_id: Any, step: int, scheduled_for: datetime
+    conn: store.Connection, invoice: store.Row, step: int, scheduled_for: datetime
 ) -> None:
     """Once per (invoice, step), after SMTP took the reminder."""
     await emit_invoice(
         conn,
         "reminder.sent",
-        invoice_id,
-        key=f"reminder.sent:{invoice_id}:{step}",
+        invoice["id"],
+        row=invoice,
+        key=f"reminder.sent:{invoice['id']}:{step}",
         reminder={"step": step, "scheduled_for": scheduled_for.isoformat()},
     )
 

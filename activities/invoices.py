@@ -276,73 +276,70 @@ class InvoiceActivities:
         """Email one reminder step through the outbox (key invoice:<id>:reminder:<step>), so
         a retry, a second worker or a kill mid-send yields at most one email per step.
         Returns the invoice with its next reminders (runs before reminders v2 ignore it)."""
-        pool = self._s.pool
         key = reminder_plan.step_key(reminder.invoice_id, reminder.step)
-        async with business_errors():
-            async with pool.acquire() as conn:
-                row = await store.invoice(conn, reminder.invoice_id)
-                seller = await store.company(conn, row["company_id"])
-                plan = reminder_plan.plan_in_force(row, seller)
-                steps = plan.steps(row["due_date"]) if plan and row["due_date"] else []
-                entry = next((p for p in steps if p.step == reminder.step), None)
-                queued = await _queued(conn, key)
-                stopped = (
-                    InvoiceStatus(row["status"]) in FINAL or row["reminders_paused_at"] is not None
-                )
-                # entry None: re-planned since the workflow read its plan, that step is gone.
-                if stopped or (entry is None and not queued):
-                    return await store.snapshot(conn, reminder.invoice_id)
-                if not queued:
-                    assert entry is not None
-                    buyer = await store.client(conn, row["client_id"])
-                    locale = pick_locale(buyer["locale"])
-                    currency = row["currency"].strip()
-                    due = round_money(amount_due(row["total"], row["amount_paid"]), currency)
-                    async with conn.transaction():
-                        subject, body = self._s.renderer.email(
-                            "reminder",
-                            locale,
-                            seller=seller,
-                            buyer=buyer,
-                            number=row["number"],
-                            amount_due=format_money(due, currency, locale),
-                            due_date=format_day(row["due_date"], locale),
-                            overdue=entry.offset_days > 0,
-                            invoice_url=await self._hosted_link(
-                                conn, row["id"], reminder.scheduled_for
-                            ),
-                        )
-                        await self._s.mailer.enqueue(
-                            conn,
-                            OutgoingEmail(
-                                idempotency_key=key,
-                                kind="reminder",
-                                to_address=buyer["email"],
-                                subject=subject,
-                                body_text=body,
-                                invoice_id=str(row["id"]),
-                                scheduled_for=reminder.scheduled_for,
-                            ),
-                        )
-            await self._s.mailer.deliver(pool, key)
-            async with pool.acquire() as conn:
-                await emit_reminder_sent(conn, row["id"], reminder.step, reminder.scheduled_for)
-                if steps and reminder.step == steps[-1].step:
-                    # The schedule is spent and the money still not in: a person takes over.
-                    buyer = await store.client(conn, row["client_id"])
-                    await conn.execute(
-                        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
-                               due_date)
-                           VALUES ($1, $2, $3, 'call_client', $4, $5)
-                           ON CONFLICT DO NOTHING""",
-                        row["company_id"],
-                        row["id"],
-                        row["client_id"],
-                        f"Call {buyer['name']} about invoice {row['number']}",
-                        reminder.scheduled_for.date(),
+        # One connection throughout and the rows read once: a morning's thousands of
+        # reminders are bound by round trips to PostgreSQL (README "Performance").
+        async with business_errors(), self._s.pool.acquire() as conn:
+            row = await store.invoice(conn, reminder.invoice_id)
+            seller = await store.company(conn, row["company_id"])
+            plan = reminder_plan.plan_in_force(row, seller)
+            steps = plan.steps(row["due_date"]) if plan and row["due_date"] else []
+            entry = next((p for p in steps if p.step == reminder.step), None)
+            queued = await _queued(conn, key)
+            paused = row["reminders_paused_at"] is not None
+            stopped = InvoiceStatus(row["status"]) in FINAL or paused
+            # entry None: re-planned since the workflow read its plan, that step is gone.
+            if stopped or (entry is None and not queued):
+                return await store.snapshot(conn, reminder.invoice_id, read=(row, seller))
+            buyer = await store.client(conn, row["client_id"])
+            if not queued:
+                assert entry is not None
+                locale = pick_locale(buyer["locale"])
+                currency = row["currency"].strip()
+                due = round_money(amount_due(row["total"], row["amount_paid"]), currency)
+                async with conn.transaction():
+                    subject, body = self._s.renderer.email(
+                        "reminder",
+                        locale,
+                        seller=seller,
+                        buyer=buyer,
+                        number=row["number"],
+                        amount_due=format_money(due, currency, locale),
+                        due_date=format_day(row["due_date"], locale),
+                        overdue=entry.offset_days > 0,
+                        invoice_url=await self._hosted_link(
+                            conn, row["id"], reminder.scheduled_for
+                        ),
                     )
-                    await emit_task_created(conn, invoice_id=row["id"], kind="call_client")
-                return await store.snapshot(conn, reminder.invoice_id)
+                    await self._s.mailer.enqueue(
+                        conn,
+                        OutgoingEmail(
+                            idempotency_key=key,
+                            kind="reminder",
+                            to_address=buyer["email"],
+                            subject=subject,
+                            body_text=body,
+                            invoice_id=str(row["id"]),
+                            scheduled_for=reminder.scheduled_for,
+                        ),
+                    )
+            await self._s.mailer.deliver_on(conn, key)
+            await emit_reminder_sent(conn, row, reminder.step, reminder.scheduled_for)
+            if steps and reminder.step == steps[-1].step:
+                # The schedule is spent and the money still not in: a person takes over.
+                await conn.execute(
+                    """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
+                           due_date)
+                       VALUES ($1, $2, $3, 'call_client', $4, $5)
+                       ON CONFLICT DO NOTHING""",
+                    row["company_id"],
+                    row["id"],
+                    row["client_id"],
+                    f"Call {buyer['name']} about invoice {row['number']}",
+                    reminder.scheduled_for.date(),
+                )
+                await emit_task_created(conn, invoice_id=row["id"], kind="call_client")
+            return await store.snapshot(conn, reminder.invoice_id, read=(row, seller))
 
     @activity.defn(name=names.MARK_OVERDUE)
     async def mark_overdue(self, ref: InvoiceRef) -> InvoiceSnapshot:

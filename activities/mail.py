@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -72,10 +73,81 @@ class SmtpSettings:
         )
 
 
+class SmtpSessions:
+    """SMTP sessions kept open between messages, so a burst (a morning's reminders) pays
+    the connection, greeting and EHLO once per session instead of once per message.
+
+    A session serves one message at a time. One the server has closed meanwhile (idle
+    timeout, restart) is noticed before use and replaced; one that fails during a send is
+    dropped, and the error goes to the caller (the activity retries with the outbox's
+    guarantees, as before). Sessions idle longer than `max_idle_seconds` are closed rather
+    than reused, since servers drop idle clients (Postfix after 300 s).
+    """
+
+    def __init__(self, smtp: SmtpSettings, keep: int = 16, max_idle_seconds: float = 30.0) -> None:
+        self._smtp = smtp
+        self._keep = keep
+        self._max_idle = max_idle_seconds
+        self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        session = await self._take()
+        try:
+            await session.send_message(message)
+        except BaseException:
+            session.close()
+            raise
+        self._give_back(session)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for _, session in idle:
+            await _quit(session)
+
+    async def _take(self) -> aiosmtplib.SMTP:
+        now = time.monotonic()
+        while self._idle:
+            since, session = self._idle.pop()
+            if session.is_connected and now - since < self._max_idle:
+                return session
+            await _quit(session)
+        session = aiosmtplib.SMTP(
+            hostname=self._smtp.host,
+            port=self._smtp.port,
+            username=self._smtp.username,
+            password=self._smtp.password,
+            use_tls=self._smtp.use_tls,
+            start_tls=None if self._smtp.start_tls else False,
+            timeout=30,
+        )
+        await session.connect()
+        return session
+
+    def _give_back(self, session: aiosmtplib.SMTP) -> None:
+        if len(self._idle) < self._keep and session.is_connected:
+            self._idle.append((time.monotonic(), session))
+        else:
+            session.close()
+
+
+async def _quit(session: aiosmtplib.SMTP) -> None:
+    if not session.is_connected:
+        session.close()
+        return
+    try:
+        await session.quit()
+    except (aiosmtplib.SMTPException, OSError):
+        session.close()
+
+
 class Mailer:
     def __init__(self, smtp: SmtpSettings, mail_from: str) -> None:
         self._smtp = smtp
         self._mail_from = mail_from
+        self._sessions = SmtpSessions(smtp)
+
+    async def close(self) -> None:
+        await self._sessions.close()
 
     async def enqueue(self, conn: Connection, email: OutgoingEmail) -> str:
         """Store the message unless a message with its key exists; return its key."""
@@ -101,30 +173,27 @@ class Mailer:
 
     async def deliver(self, pool: asyncpg.Pool, idempotency_key: str) -> bool:
         """Send the stored message once; True if this call sent it."""
-        async with pool.acquire() as conn, conn.transaction():
-            # The row lock keeps two concurrent attempts from both sending.
+        async with pool.acquire() as conn:
+            return await self.deliver_on(conn, idempotency_key)
+
+    async def deliver_on(self, conn: Connection, idempotency_key: str) -> bool:
+        """`deliver` on a connection the caller holds (outside a transaction)."""
+        async with conn.transaction():
+            # Counting the attempt takes the row lock, which keeps two concurrent attempts
+            # from both sending: the second waits, then finds the message sent.
             row = await conn.fetchrow(
-                "SELECT * FROM email_outbox WHERE idempotency_key = $1 FOR UPDATE",
+                """UPDATE email_outbox SET attempts = attempts + 1
+                   WHERE idempotency_key = $1 AND status <> 'sent'
+                   RETURNING *""",
                 idempotency_key,
             )
             if row is None:
+                if await conn.fetchval(
+                    "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", idempotency_key
+                ):
+                    return False
                 raise LookupError(f"no outbox message {idempotency_key}")
-            if row["status"] == "sent":
-                return False
-            message = await self._build(conn, row)
-            await conn.execute(
-                "UPDATE email_outbox SET attempts = attempts + 1 WHERE id = $1", row["id"]
-            )
-            await aiosmtplib.send(
-                message,
-                hostname=self._smtp.host,
-                port=self._smtp.port,
-                username=self._smtp.username,
-                password=self._smtp.password,
-                use_tls=self._smtp.use_tls,
-                start_tls=None if self._smtp.start_tls else False,
-                timeout=30,
-            )
+            await self._sessions.send(await self._build(conn, row))
             await conn.execute(
                 "UPDATE email_outbox SET status = 'sent', sent_at = now() WHERE id = $1",
                 row["id"],

@@ -246,13 +246,19 @@ async def change_invoice_status(
         )
 
 
-async def snapshot(conn: Connection, invoice_id: Any) -> InvoiceSnapshot:
+async def snapshot(
+    conn: Connection, invoice_id: Any, *, read: tuple[Row, Row] | None = None
+) -> InvoiceSnapshot:
     """The invoice as the workflow sees it: its overdue instant (company time zone) and the
-    next reminders still to send (activities.reminder_plan; none while paused)."""
+    next reminders still to send (activities.reminder_plan; none while paused). `read`:
+    the invoice and company rows, when the caller has them as they are now."""
     from activities import reminder_plan
 
-    row = await invoice(conn, invoice_id)
-    seller = await company(conn, row["company_id"])
+    if read is None:
+        row = await invoice(conn, invoice_id)
+        seller = await company(conn, row["company_id"])
+    else:
+        row, seller = read
     currency = row["currency"].strip()
     due: date | None = row["due_date"]
     reminders: list[ReminderPlan] = []

@@ -402,7 +402,7 @@ async def test_a_reminder_send_killed_midway_is_finished_once(
     async def killed(*_: object) -> bool:
         raise ConnectionResetError("worker killed mid-send")
 
-    monkeypatch.setattr(stack.services.mailer, "deliver", killed)
+    monkeypatch.setattr(stack.services.mailer, "deliver_on", killed)
     with pytest.raises(ConnectionResetError):
         await ActivityEnvironment().run(activities.send_reminder, reminder)
     monkeypatch.undo()
