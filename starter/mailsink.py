@@ -41,6 +41,8 @@ class MailSink:
         self.host = host
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []
+        # The client's (host, port) per message: one SMTP session per distinct peer.
+        self.peers: list[tuple[str, int]] = []
         self._lock = threading.Lock()
         self._received = 0  # never reset, so .eml names stay unique across clear()
         self._controller = _Controller(self, hostname=host, port=port)
@@ -65,6 +67,7 @@ class MailSink:
         with self._lock:
             self.messages.clear()
             self.envelopes.clear()
+            self.peers.clear()
 
     def __enter__(self) -> MailSink:
         self.start()
@@ -85,6 +88,8 @@ class MailSink:
         with self._lock:
             self.messages.append(message)
             self.envelopes.append(Envelope(envelope.mail_from or "", list(envelope.rcpt_tos)))
+            host, port = session.peer[:2] if isinstance(session.peer, tuple) else ("", 0)
+            self.peers.append((str(host), int(port)))
             self._received += 1
             n = self._received
         if self.mail_dir is not None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 from temporalio.testing import ActivityEnvironment
 
-from activities.mail import OutgoingEmail
+from activities.mail import Mailer, OutgoingEmail, SmtpSettings
 from activities.proposals import ProposalActivities
+from starter.mailsink import MailSink
 from tests.conftest import Stack
 from tests.helpers import create_client, create_proposal, eventually, proposal_email
 from workflows.shared import ProposalRef
@@ -55,3 +57,42 @@ async def test_concurrent_deliveries_of_one_message_send_it_once(stack: Stack) -
 
 async def _count(stack: Stack, subject: str, expected: int) -> bool:
     return len([m for m in stack.mail.messages if m["Subject"] == subject]) == expected
+
+
+async def test_messages_share_an_smtp_session_and_one_the_server_dropped_is_replaced(
+    db: asyncpg.Pool,
+) -> None:
+    first_server = MailSink(None, port=0)
+    first_server.start()
+    mailer = Mailer(SmtpSettings.from_url(first_server.url), "q2c <invoices@q2c.test>")
+
+    async def send(n: int) -> bool:
+        email = OutgoingEmail(f"test:session:{n}", "test", "a@exemplu.ro", f"Nr {n}", "Salut")
+        async with db.acquire() as conn:
+            await mailer.enqueue(conn, email)
+        return await mailer.deliver(db, email.idempotency_key)
+
+    try:
+        assert [await send(n) for n in range(3)] == [True] * 3
+        await eventually(lambda: _received(first_server, 3), what="three messages")
+        assert len(set(first_server.peers)) == 1, "one session carried all three"
+        port = first_server.port
+    finally:
+        first_server.stop()
+
+    # The server went away (a restart): the kept session is dead; the next message opens a
+    # new one instead of failing.
+    second_server = MailSink(None, port=port)
+    second_server.start()
+    try:
+        assert await send(3) is True
+        message = await second_server.wait_for(lambda m: m["Subject"] == "Nr 3")
+        assert message["X-Q2C-Key"] == "test:session:3"
+        assert second_server.peers[0] not in first_server.peers
+    finally:
+        await mailer.close()
+        second_server.stop()
+
+
+async def _received(server: MailSink, count: int) -> bool:
+    return len(server.messages) == count
