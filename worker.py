@@ -10,13 +10,15 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import uvloop
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -100,10 +102,31 @@ async def pdf_executor(processes: int) -> AsyncIterator[Executor]:
     with ProcessPoolExecutor(processes, mp_context=context, initializer=warm_up_renderer) as pool:
         loop = asyncio.get_running_loop()
         # One task per process: the executor spawns a process for each task it cannot give
-        # to an idle one, so this starts (and warms) all of them now. The tasks and the
-        # initializer live in activities.pdf_engine, so that is all a process imports.
-        await asyncio.gather(*(loop.run_in_executor(pool, ready) for _ in range(processes)))
+        # to an idle one (synchronously, in submit), so this starts (and warms) all of them
+        # now. The tasks and the initializer live in activities.pdf_engine, so that is all a
+        # process imports, once it no longer imports the worker's main module too.
+        with _main_module_not_inherited():
+            started = [loop.run_in_executor(pool, ready) for _ in range(processes)]
+        await asyncio.gather(*started)
         yield pool
+
+
+@contextmanager
+def _main_module_not_inherited() -> Iterator[None]:
+    """A spawned process imports its parent's main module first (multiprocessing does, so
+    that functions defined there can be unpickled). The worker's main module (`python -m
+    worker`, or the `q2c` script) pulls in Temporal, asyncpg, Jinja2, babel and every
+    activity: ~25 MiB more per render process, for nothing. While the processes are
+    spawned, the main module shows neither a module name nor a file, so they skip it."""
+    main = sys.modules["__main__"]
+    names = ("__spec__", "__file__")
+    saved = {name: main.__dict__[name] for name in names if name in main.__dict__}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
 
 
 async def keep_session_state(connection: asyncpg.Connection) -> None:
@@ -181,7 +204,14 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(Settings.from_env(), stop)
 
-    asyncio.run(serve())
+    run_event_loop(serve())
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a process's main coroutine on uvloop: the worker's CPU goes largely to the event
+    loop's own machinery (socket writes, callbacks from the Temporal core's threads, task
+    switches between thousands of short activities), which libuv does in C."""
+    uvloop.run(main)
 
 
 if __name__ == "__main__":

@@ -991,12 +991,11 @@ def cmd_demo(args: argparse.Namespace, api: Api, out: Output) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    import asyncio
-
     from starter import devstack
+    from worker import run_event_loop
 
     try:
-        asyncio.run(devstack.run_dev_stack())
+        run_event_loop(devstack.run_dev_stack())
     except RuntimeError as error:
         _error(str(error))
         if error.__cause__ is not None:

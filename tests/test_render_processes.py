@@ -3,6 +3,7 @@ render in the worker's own process."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 
@@ -12,6 +13,7 @@ from pypdf import PdfReader
 from activities.documents import DocumentRenderer
 from starter.samples import sample_context
 from tests.helpers import pdf_text
+from tests.render_child import imported
 from worker import pdf_executor, render_processes_from_env
 
 
@@ -25,6 +27,17 @@ async def test_an_invoice_rendered_in_a_render_process_reads_the_same() -> None:
     text = pdf_text(in_process)
     assert "FACTURĂ" in text and "IAV-2026-00042" in text and "Total de plată" in text
     assert text == pdf_text(on_thread)
+
+
+async def test_a_render_process_imports_weasyprint_and_not_the_worker() -> None:
+    """Spawned processes import their parent's main module (here pytest, in production the
+    worker with Temporal, asyncpg and every activity) unless the worker keeps it from them:
+    tens of MiB per render process."""
+    heavy = ["temporalio", "asyncpg", "jinja2", "worker", "activities.invoices", "_pytest"]
+    async with pdf_executor(1) as processes:
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(processes, imported, [*heavy, "weasyprint"])
+    assert found == ["weasyprint"]
 
 
 def test_render_processes_default_to_one_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
