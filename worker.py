@@ -82,10 +82,10 @@ MAX_CACHED_WORKFLOWS = 500
 # come from the task queue itself, not the worker's sticky queue; the SDK's default (5
 # pollers, 0.2 of them on the task queue) leaves about one poller there, and its round trip
 # capped the burst at ~43 reminders/s while both cores idled a third of the time. Measured
-# with make bench (3,000 due at once): 10 pollers at 1:1 gave 52/s, 20 at 2:1 60/s,
-# 40 at 4:1 52/s again.
-WORKFLOW_TASK_POLLS = 20
-NONSTICKY_TO_STICKY_POLL_RATIO = 2.0
+# with make bench (3,000 due at once): 10 pollers at 1:1 gave 52/s, 20 at 2:1 60/s but
+# workflow starts fell from ~170/s to ~70–120/s, 40 at 4:1 52/s.
+WORKFLOW_TASK_POLLS = 10
+NONSTICKY_TO_STICKY_POLL_RATIO = 1.0
 RENDER_PROCESSES_ENV = "Q2C_RENDER_PROCESSES"
 
 
