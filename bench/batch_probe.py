@@ -1,0 +1,100 @@
+"""What-if probe for the reminder budget: the same due reminders sent without a workflow
+task per reminder, as a batched daily reminder run would send them.
+
+    python -m bench.batch_probe [--count 10000]
+
+The scale section (`bench.scale`) sends each reminder from its own invoice workflow, as
+DESIGN.md's invoice loop does: a timer fires, a workflow task runs, the reminder activity
+sends. This probe seeds the same invoice rows and calls the same reminder activity
+(`InvoiceActivities.send_reminder`: outbox, SMTP, events) directly, as many at once as the
+worker runs activities, in this one process; the worker is stopped so nothing else runs.
+The difference between the two figures is what the workflow task per reminder costs. It is
+not a product path: q2c's reminders are sent by the invoice workflows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from datetime import UTC, datetime
+
+import asyncpg
+import psutil
+
+from bench.pipeline import api_client
+from bench.scale import _seed_rows
+from bench.stack import Stack
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+async def probe(count: int) -> None:
+    from activities.invoices import InvoiceActivities
+    from starter.config import Settings
+    from worker import MAX_CONCURRENT_ACTIVITIES, services_for
+    from workflows.shared import ReminderInput
+
+    stack = Stack()
+    print(f"starting the stack in {stack.dir}…", flush=True)
+    try:
+        await stack.start()
+        assert stack.worker is not None
+        stack.worker.terminate()
+        await asyncio.to_thread(stack.worker.wait, 30)
+        os.environ.update(stack.env)
+        async with (
+            asyncpg.create_pool(stack.database_url, min_size=1, max_size=4) as db,
+            api_client(stack) as http,
+        ):
+            invoice_ids = await _seed_rows(db, http, count)
+        postgres = [
+            process
+            for process in psutil.process_iter(["name"])
+            if "postgres" in (process.info["name"] or "")
+        ]
+        measured = [psutil.Process(), *postgres]
+        async with services_for(Settings.from_env()) as services:
+            activities = InvoiceActivities(services)
+            due = datetime.now(UTC)
+            pending = list(invoice_ids)
+
+            async def sender() -> None:
+                while pending:
+                    invoice_id = pending.pop()
+                    await activities.send_reminder(ReminderInput(invoice_id, 1, due))
+
+            cpu_before = _cpu_seconds(measured)
+            started = time.time()
+            await asyncio.gather(*(sender() for _ in range(MAX_CONCURRENT_ACTIVITIES)))
+            seconds = time.time() - started
+            cpu_ms = (_cpu_seconds(measured) - cpu_before) * 1000 / count
+        accepted = stack.smtp.count("invoice:", ":reminder:")
+        print(
+            f"batch probe: {accepted}/{count} reminders accepted by SMTP in {seconds:.1f} s "
+            f"({accepted / seconds:.0f}/s), {cpu_ms:.1f} ms of CPU each (this process, "
+            "with the SMTP peer, and PostgreSQL); no workflow task per reminder"
+        )
+    finally:
+        await stack.stop()
+        stack.remove()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    asyncio.run(probe(parser.parse_args().count))
+
+
+if __name__ == "__main__":
+    main()
