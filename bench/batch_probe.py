@@ -21,22 +21,19 @@ import time
 from datetime import UTC, datetime
 
 import asyncpg
-import psutil
 
 from bench.pipeline import api_client
 from bench.scale import _seed_rows
 from bench.stack import Stack
 
+# The parts of `Stack.cpu_seconds` this probe uses: it sends from its own process (which
+# also runs the SMTP peer) and PostgreSQL does the rest.
+MEASURED_PARTS = ("bench (load, SMTP peer)", "postgres")
 
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+
+def _cpu_seconds(stack: Stack) -> float:
+    parts = stack.cpu_seconds()
+    return sum(parts[part] for part in MEASURED_PARTS)
 
 
 async def probe(count: int) -> None:
@@ -52,18 +49,13 @@ async def probe(count: int) -> None:
         assert stack.worker is not None
         stack.worker.terminate()
         await asyncio.to_thread(stack.worker.wait, 30)
+        stack.worker = None  # stopped: not measured, not stopped again
         os.environ.update(stack.env)
         async with (
             asyncpg.create_pool(stack.database_url, min_size=1, max_size=4) as db,
             api_client(stack) as http,
         ):
             invoice_ids = await _seed_rows(db, http, count)
-        postgres = [
-            process
-            for process in psutil.process_iter(["name"])
-            if "postgres" in (process.info["name"] or "")
-        ]
-        measured = [psutil.Process(), *postgres]
         async with services_for(Settings.from_env()) as services:
             activities = InvoiceActivities(services)
             due = datetime.now(UTC)
@@ -74,11 +66,11 @@ async def probe(count: int) -> None:
                     invoice_id = pending.pop()
                     await activities.send_reminder(ReminderInput(invoice_id, 1, due))
 
-            cpu_before = _cpu_seconds(measured)
+            cpu_before = _cpu_seconds(stack)
             started = time.time()
             await asyncio.gather(*(sender() for _ in range(MAX_CONCURRENT_ACTIVITIES)))
             seconds = time.time() - started
-            cpu_ms = (_cpu_seconds(measured) - cpu_before) * 1000 / count
+            cpu_ms = (_cpu_seconds(stack) - cpu_before) * 1000 / count
         accepted = stack.smtp.count("invoice:", ":reminder:")
         print(
             f"batch probe: {accepted}/{count} reminders accepted by SMTP in {seconds:.1f} s "
