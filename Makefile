@@ -57,7 +57,7 @@ samples: venv
 		$$SUDO apt-get update && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y poppler-utils; \
 	fi
-	$(BIN)/python -m starter.samples samples
+	$(BIN)/python -m starter.devstack.samples samples
 	for pdf in samples/*.pdf; do pdftoppm -png -r 110 "$$pdf" "$${pdf%.pdf}"; done
 
 # The figures of issue 6 with PASS/FAIL per budget; JSON into bench/results/<time>.json.

@@ -32,7 +32,7 @@ from activities.pdf_engine import ready, warm_up_renderer
 from activities.proposals import ProposalActivities
 from activities.services import Services
 from activities.signing import SigningActivities
-from starter.config import Settings
+from settings import Settings
 from workflows.events import EventDeliveryWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow

@@ -15,11 +15,11 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import store
 from activities.documents import context_for, document_context, store_document
 from activities.events import emit_invoice, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
+from db import store
 from domain.credit_notes import (
     CreditNoteMismatch,
     needs_credit_note,
@@ -31,8 +31,8 @@ from domain.money import plain_decimal, round_money
 from domain.schedule import local_date
 from domain.status import IllegalTransition
 from domain.vat import DocumentTotals
-from workflows import activity_names as names
-from workflows.shared import CreditNoteInput, CreditNoteIssued
+from messages import activity_names as names
+from messages.models import CreditNoteInput, CreditNoteIssued
 
 TEMPLATE = "pdf/credit_note.html"
 

@@ -21,10 +21,10 @@ from typing import Any
 import jinja2
 from babel.numbers import format_decimal
 
-from activities import store
 from activities.pdf_engine import BUILTIN_TEMPLATES, template_override
 from activities.pdf_engine import write_pdf as _write_pdf
-from activities.store import Connection, Row
+from db import store
+from db.store import Connection, Row
 from domain.contracts import DocumentLine
 from domain.i18n import format_day, format_money, labels, pick_locale
 from domain.money import Line, plain_decimal

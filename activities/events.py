@@ -7,7 +7,7 @@ caller's transaction (store.emit_event): the event exists if and only if the cha
 reports does. A workflow cannot be started inside that transaction, so the deliveries
 created are collected (store.created_deliveries) and their `delivery-<id>` workflows
 started right after: by `StartDeliveriesInterceptor` when an activity returns, and by
-starter.events' middleware when an HTTP request is answered. If the process dies in
+starter.api.routers.events' middleware when an HTTP request is answered. If the process dies in
 between, the delivery stays `pending` with no workflow; `start_pending_deliveries` (behind
 `POST /api/v1/webhook-deliveries/retry-pending`) starts those. Starting is idempotent (a
 fixed workflow id, "use existing"), so starting twice does no harm.
@@ -36,19 +36,14 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from activities import store
 from activities.services import Services
+from db import store
 from domain.events import body_bytes, envelope
 from domain.hmac_signature import SIGNATURE_HEADER, signature_header
 from domain.money import amount_due, round_money
-from workflows.events import (
-    DELIVER_WEBHOOK,
-    MARK_DELIVERY_FAILED,
-    DeliveryFailure,
-    DeliveryInput,
-    EventDeliveryWorkflow,
-    delivery_workflow_id,
-)
+from messages.activity_names import DELIVER_WEBHOOK, MARK_DELIVERY_FAILED
+from messages.models import DeliveryFailure, DeliveryInput, delivery_workflow_id
+from workflows.events import EventDeliveryWorkflow
 
 log = logging.getLogger("q2c.events")
 

@@ -8,11 +8,12 @@ from decimal import Decimal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import reminder_plan, store
+from activities import reminder_plan
 from activities.documents import document_context, store_document
 from activities.events import emit_invoice, emit_payment, emit_reminder_sent, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
+from db import store
 from domain.contracts import DocumentLine, check_exchange_rate, check_line_rates
 from domain.errors import InvalidInput
 from domain.i18n import format_day, format_money, pick_locale
@@ -35,8 +36,8 @@ from domain.status import (
     status_after_refund,
 )
 from domain.vat import VatCategory
-from workflows import activity_names as names
-from workflows.shared import (
+from messages import activity_names as names
+from messages.models import (
     EditInvoiceInput,
     InvoiceRef,
     InvoiceSnapshot,

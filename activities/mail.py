@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlparse
 import aiosmtplib
 import asyncpg
 
-from activities.store import Connection
+from db.store import Connection
 
 
 @dataclass(frozen=True)

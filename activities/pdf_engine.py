@@ -16,7 +16,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+from templates import TEMPLATES_DIR
+
+BUILTIN_TEMPLATES = TEMPLATES_DIR
 HOUSE_STYLESHEET = "pdf/base.css"
 
 # What the templates need of WeasyPrint's HTML user-agent stylesheet (html5_ua.css, ~170

@@ -7,16 +7,16 @@ import hashlib
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import store
 from activities.documents import document_context, store_document
 from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
+from db import store
 from domain.i18n import format_day, pick_locale
 from domain.schedule import local_date, overdue_at
 from domain.status import ProposalStatus
-from workflows import activity_names as names
-from workflows.shared import AcceptProposalInput, CloseProposalInput, ProposalRef, ProposalSent
+from messages import activity_names as names
+from messages.models import AcceptProposalInput, CloseProposalInput, ProposalRef, ProposalSent
 
 
 class ProposalActivities:

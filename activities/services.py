@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.documents import DocumentRenderer
 from activities.mail import Mailer
-from activities.store import NotFound
+from db.store import NotFound
 from domain.errors import InvalidInput
 from domain.status import IllegalTransition
 

@@ -18,16 +18,16 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import store
 from activities.documents import store_document
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
+from db import store
 from domain.audit import AuditEvent, verify_chain
 from domain.certificate_i18n import certificate_labels, event_label
 from domain.i18n import pick_locale
 from domain.status import ProposalStatus
-from workflows import activity_names as names
-from workflows.shared import ProposalRef
+from messages import activity_names as names
+from messages.models import ProposalRef
 
 ORIGINAL_FILENAME = "proposal.pdf"
 SIGNED_FILENAME = "signed-proposal.pdf"

@@ -38,9 +38,9 @@ def _cpu_seconds(stack: Stack) -> float:
 
 async def probe(count: int) -> None:
     from activities.invoices import InvoiceActivities
-    from starter.config import Settings
+    from messages.models import ReminderInput
+    from settings import Settings
     from worker import MAX_CONCURRENT_ACTIVITIES, services_for
-    from workflows.shared import ReminderInput
 
     stack = Stack()
     print(f"starting the stack in {stack.dir}…", flush=True)

@@ -49,7 +49,7 @@ def profile_render(renders: int = 20, lines: int = 15) -> dict[str, Any]:
 
     from activities.documents import DocumentRenderer
     from activities.pdf_engine import BUILTIN_TEMPLATES, write_pdf
-    from starter.samples import sample_context
+    from starter.devstack.samples import sample_context
 
     renderer = DocumentRenderer()
     context = sample_context("ro", "invoice", lines)

@@ -23,7 +23,7 @@ def _render_series(lines: int, warm: int) -> dict[str, Any]:
 
     from activities.documents import DocumentRenderer
     from activities.pdf_engine import BUILTIN_TEMPLATES, write_pdf
-    from starter.samples import sample_context
+    from starter.devstack.samples import sample_context
 
     renderer = DocumentRenderer()
 
@@ -66,7 +66,7 @@ async def pipeline_documents(db: asyncpg.Pool) -> list[tuple[str, str]]:
     from activities.documents import DocumentRenderer, document_context
     from activities.services import Services
     from activities.signing import SigningActivities
-    from activities.store import lines
+    from db.store import lines
 
     renderer = DocumentRenderer()
     async with db.acquire() as conn:

@@ -26,7 +26,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from bench.pipeline import CLIENT
 from bench.stack import Stack
 from bench.stats import mib
-from workflows.shared import (
+from messages.models import (
     InvoiceSnapshot,
     InvoiceWorkflowInput,
     ReminderPlan,

@@ -32,7 +32,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.client import Client
 
-from starter.devstack import (
+from messages import search_attributes
+from starter.devstack.migrate import migrate
+from starter.devstack.stack import (
     _CLI_TYPE_NAMES,
     TEMPORAL_DEV_TUNING,
     _start_postgres,
@@ -40,8 +42,6 @@ from starter.devstack import (
     ensure_search_attributes,
     temporal_binary,
 )
-from starter.migrate import migrate
-from workflows import search_attributes
 
 API_KEY = "bench-api-key"
 ESIGN_SECRET = "whsec_bench_esign"
@@ -133,7 +133,7 @@ class Stack:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "starter.api:app_factory",
+                "starter.api.app:app_factory",
                 "--factory",
                 "--host",
                 "127.0.0.1",

@@ -20,11 +20,11 @@ from temporalio.api.testservice.v1 import UnlockTimeSkippingRequest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.services import Services
-from starter.api import create_app
-from starter.config import WEBHOOK_SOURCES, Settings
-from starter.devstack import ensure_search_attributes
-from starter.mailsink import MailSink
-from starter.migrate import migrate
+from settings import WEBHOOK_SOURCES, Settings
+from starter.api.app import create_app
+from starter.devstack.mailsink import MailSink
+from starter.devstack.migrate import migrate
+from starter.devstack.stack import ensure_search_attributes
 from worker import build_worker, services_for
 
 API_KEY = "test-api-key"

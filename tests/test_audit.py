@@ -25,6 +25,7 @@ from domain.audit import (
     verify_chain,
 )
 from domain.certificate_i18n import certificate_labels, event_label
+from messages.models import SignProposal, proposal_workflow_id
 from tests.conftest import Stack
 from tests.helpers import (
     CLIENT,
@@ -38,7 +39,6 @@ from tests.helpers import (
     proposal_email,
 )
 from workflows.proposal import ProposalWorkflow
-from workflows.shared import SignProposal, proposal_workflow_id
 
 SCRIPT = "<script>alert(1)</script>"
 CLIENT_IP = "203.0.113.7"

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from starter.cli import format_detail, mail_to, main, sign_link
+from starter.cli.main import format_detail, mail_to, main, sign_link
 
 API_URL = "http://q2c-cli.test"
 API_KEY = "cli-test-key"

@@ -20,7 +20,7 @@ from domain.contracts import (
 )
 from domain.errors import InvalidInput
 from domain.vat import VatCategory
-from starter.cli import main
+from starter.cli.main import main
 from tests.conftest import Stack
 from tests.helpers import (
     attachment,

@@ -25,7 +25,8 @@ from domain.i18n import format_day
 from domain.money import Line, VatGroup
 from domain.status import InvoiceStatus
 from domain.vat import VatCategory, VatLine, compute_document_totals
-from starter.cli import main
+from messages.models import CreditNoteInput, VoidInvoice, invoice_workflow_id
+from starter.cli.main import main
 from tests.conftest import Stack, release_time_skipping
 from tests.helpers import (
     SIGN_LINK,
@@ -42,7 +43,6 @@ from tests.helpers import (
 )
 from tests.test_reminders import replay_and_record
 from workflows.invoice import InvoiceWorkflow
-from workflows.shared import CreditNoteInput, VoidInvoice, invoice_workflow_id
 
 REDUCED = VatCategory.REDUCED
 

@@ -15,9 +15,9 @@ from pypdf import PdfReader
 from activities import pdf_engine
 from activities.documents import DocumentRenderer, context_for
 from activities.pdf_engine import BUILTIN_TEMPLATES
-from activities.store import as_lines
+from db.store import as_lines
 from domain.money import line_net
-from starter.samples import SAMPLES, render_samples, sample_context
+from starter.devstack.samples import SAMPLES, render_samples, sample_context
 from tests.helpers import pdf_text
 
 

@@ -18,9 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from domain.schedule import local_instant
-from starter.api import create_app
-from starter.config import Settings
-from starter.mailsink import MailSink
+from messages.models import PaymentRequest, invoice_workflow_id
+from settings import Settings
+from starter.api.app import create_app
+from starter.devstack.mailsink import MailSink
 from tests import invoice_workflow_v1
 from tests.conftest import API_KEY, PUBLIC_URL, Stack, release_time_skipping
 from tests.helpers import create_client, eventually, get_json, issued_invoice
@@ -36,7 +37,6 @@ from tests.test_reminders import (
 from worker import activities_of, build_worker, services_for
 from workflows.invoice import HISTORY_EVENTS_LIMIT, PATCH_REMINDERS_V2, InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
-from workflows.shared import PaymentRequest, invoice_workflow_id
 
 PAYMENTS = 500
 REPEATS = 400

@@ -10,16 +10,16 @@ from typing import Any
 import asyncpg
 from temporalio.client import WorkflowHandle
 
-from activities import store
-from tests.conftest import Stack
-from tests.helpers import create_client, eventually
-from workflows.invoice import InvoiceWorkflow
-from workflows.shared import (
+from db import store
+from messages.models import (
     ApproveInvoice,
     InvoiceWorkflowInput,
     PaymentRequest,
     invoice_workflow_id,
 )
+from tests.conftest import Stack
+from tests.helpers import create_client, eventually
+from workflows.invoice import InvoiceWorkflow
 
 
 async def _draft_invoices(stack: Stack, count: int) -> list[str]:

@@ -22,8 +22,8 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities import store
 from activities.events import emit_task_created
+from db import store
 from tests.conftest import PUBLIC_URL, Stack, release_time_skipping
 from tests.helpers import (
     CLIENT,

@@ -9,10 +9,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.mail import Mailer, OutgoingEmail, SmtpSettings
 from activities.proposals import ProposalActivities
-from starter.mailsink import MailSink
+from messages.models import ProposalRef
+from starter.devstack.mailsink import MailSink
 from tests.conftest import Stack
 from tests.helpers import create_client, create_proposal, eventually, proposal_email
-from workflows.shared import ProposalRef
 
 
 async def test_a_retried_email_activity_sends_no_second_email(stack: Stack) -> None:

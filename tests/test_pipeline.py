@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from messages.models import invoice_workflow_id, proposal_workflow_id
 from tests.conftest import Stack
 from tests.helpers import (
     CLIENT,
@@ -15,7 +16,6 @@ from tests.helpers import (
     proposal_email,
     wait_invoice_status,
 )
-from workflows.shared import invoice_workflow_id, proposal_workflow_id
 
 
 async def test_proposal_to_paid_through_the_api(stack: Stack) -> None:
@@ -192,9 +192,9 @@ async def _no_mail(stack: Stack) -> bool:
 async def test_a_refused_signal_from_the_temporal_ui_changes_nothing(stack: Stack) -> None:
     """The Temporal UI can send any signal at any time; the workflow logs and ignores what
     the invoice's status forbids."""
+    from messages.models import ApproveInvoice
     from tests.helpers import issued_invoice
     from workflows.invoice import InvoiceWorkflow
-    from workflows.shared import ApproveInvoice
 
     invoice = await issued_invoice(stack)
     before = await get_json(stack, f"/api/v1/invoices/{invoice['id']}/history")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from messages.models import proposal_workflow_id
 from tests.conftest import Stack
 from tests.helpers import create_client, create_proposal, get_json, proposal_email
 from workflows.proposal import ProposalWorkflow
-from workflows.shared import proposal_workflow_id
 
 
 async def test_decline_is_recorded_and_the_link_stops_offering_a_form(stack: Stack) -> None:

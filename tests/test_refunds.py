@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from domain.refunds import RefundError, split_refund
-from starter.cli import main
+from messages.models import invoice_workflow_id
+from starter.cli.main import main
 from tests.conftest import Stack, release_time_skipping
 from tests.helpers import get_json, issued_invoice
 from tests.test_reminders import (
@@ -26,7 +27,6 @@ from tests.test_reminders import (
     wait_reminders,
 )
 from workflows.invoice import InvoiceWorkflow
-from workflows.shared import invoice_workflow_id
 
 D = Decimal
 

@@ -19,6 +19,7 @@ from temporalio.worker import Replayer
 
 from activities.invoices import InvoiceActivities
 from domain.i18n import format_day, format_money
+from messages.models import ReminderInput, invoice_workflow_id
 from tests.conftest import Stack, release_time_skipping
 from tests.helpers import (
     SIGN_LINK,
@@ -32,7 +33,6 @@ from tests.helpers import (
 )
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
-from workflows.shared import ReminderInput, invoice_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from activities.documents import DocumentRenderer
-from starter.samples import sample_context
+from starter.devstack.samples import sample_context
 from tests.helpers import pdf_text
 from tests.render_child import imported
 from worker import pdf_executor, render_processes_from_env

@@ -14,11 +14,11 @@ from pathlib import Path
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from messages.models import invoice_workflow_id, proposal_workflow_id
 from tests.conftest import Stack
 from tests.helpers import create_client, create_proposal, issued_invoice
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
-from workflows.shared import invoice_workflow_id, proposal_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 WORKFLOWS = [ProposalWorkflow, InvoiceWorkflow]

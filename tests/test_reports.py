@@ -13,10 +13,10 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from activities import store
+from db import store
 from domain.money import Line, compute_totals
 from domain.vat import VatCategory, VatLine
-from starter.cli import main
+from starter.cli.main import main
 from tests.conftest import Stack
 from tests.helpers import create_client, get_json
 

@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from starter.mailsink import MailSink
+from messages import search_attributes
+from starter.devstack.mailsink import MailSink
 from tests.conftest import Stack, binary, stack_on
 from tests.helpers import (
     create_client,
@@ -20,7 +21,6 @@ from tests.helpers import (
     sign_and_get_invoice,
     wait_invoice_status,
 )
-from workflows import search_attributes
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from domain.schedule import overdue_at
-from starter.signing import PNG_MAGIC, signature_png
+from messages.models import proposal_workflow_id
+from starter.api.pages.signing import PNG_MAGIC, signature_png
 from tests.conftest import Stack
 from tests.helpers import (
     SIGN_LINK,
@@ -28,7 +29,6 @@ from tests.helpers import (
     pdf_text,
     proposal_email,
 )
-from workflows.shared import proposal_workflow_id
 
 XSS = "<script>alert(1)</script>"
 XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -193,7 +193,7 @@ async def test_a_link_opens_its_own_proposal_and_documents_only(stack: Stack) ->
 
     # A link made for an invoice page is no signing link.
     invoice_id = (await get_json(stack, f"/api/v1/proposals/{a_id}"))["invoice_id"]
-    from activities import store
+    from db import store
 
     async with stack.db.acquire() as conn:
         invoice_token = await store.new_access_token(

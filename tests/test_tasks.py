@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from starter.cli import main
+from starter.cli.main import main
 from tests.conftest import Stack
 from tests.helpers import eventually, get_json, issued_invoice
 from tests.test_reminders import local, skip_to

@@ -13,6 +13,7 @@ from typing import Any
 
 from temporalio.worker import Replayer
 
+from messages.models import invoice_workflow_id
 from tests.conftest import Stack
 from tests.helpers import (
     attachment,
@@ -30,7 +31,6 @@ from tests.test_company import RU_CLIENT
 from tests.test_contracts import CONTRACT, create_contract, invoice_from, invoice_pdf
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
-from workflows.shared import invoice_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 

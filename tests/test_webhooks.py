@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from messages.models import proposal_workflow_id
 from tests.conftest import WEBHOOK_SECRETS, Stack
 from tests.helpers import (
     CLIENT,
@@ -30,7 +31,6 @@ from tests.helpers import (
     wait_invoice_status,
 )
 from workflows.proposal import ProposalWorkflow
-from workflows.shared import proposal_workflow_id
 
 CRM = "/webhooks/crm/proposals"
 ESIGN = "/webhooks/esign"

@@ -8,16 +8,16 @@ made as done, so a retry or a second start of the same workflow id posts nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-DELIVER_WEBHOOK = "deliver_webhook"
-MARK_DELIVERY_FAILED = "mark_delivery_failed"
-DELIVERY_WORKFLOW_PREFIX = "delivery-"
+with workflow.unsafe.imports_passed_through():
+    from messages.activity_names import DELIVER_WEBHOOK, MARK_DELIVERY_FAILED
+    from messages.models import DeliveryFailure, DeliveryInput
+
 
 DELIVERY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
@@ -28,21 +28,6 @@ DELIVERY_RETRY = RetryPolicy(
 # One attempt: the POST is cut at 10 s; the rest is two short database writes.
 ATTEMPT_TIMEOUT = timedelta(seconds=30)
 BOOKKEEPING_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
-
-
-def delivery_workflow_id(delivery_id: str) -> str:
-    return DELIVERY_WORKFLOW_PREFIX + delivery_id
-
-
-@dataclass
-class DeliveryInput:
-    delivery_id: str
-
-
-@dataclass
-class DeliveryFailure:
-    delivery_id: str
-    error: str
 
 
 @workflow.defn

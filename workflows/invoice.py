@@ -38,9 +38,9 @@ with workflow.unsafe.imports_passed_through():
         check_can_reschedule,
         check_can_void,
     )
-    from workflows import activity_names as act
-    from workflows import search_attributes as sa
-    from workflows.shared import (
+    from messages import activity_names as act
+    from messages import search_attributes as sa
+    from messages.models import (
         ApproveInvoice,
         CreditNoteInput,
         CreditNoteIssued,

@@ -9,9 +9,8 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from domain.status import ProposalStatus
-    from workflows import activity_names as act
-    from workflows.invoice import InvoiceWorkflow
-    from workflows.shared import (
+    from messages import activity_names as act
+    from messages.models import (
         AcceptProposalInput,
         CloseProposalInput,
         DeclineProposal,
@@ -23,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         SignProposal,
         invoice_workflow_id,
     )
+    from workflows.invoice import InvoiceWorkflow
     from workflows.steps import run_step, run_step_no_result
 
 

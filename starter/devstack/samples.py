@@ -3,7 +3,7 @@ invoice and a proposal for each, rendered with the real templates from fixed sam
 (no database). `make samples` writes them into samples/ (PDF, then PNG with pdftoppm);
 tests/test_documents.py renders them into a temporary folder and reads them back.
 
-    python -m starter.samples [out_dir] [--lines N]
+    python -m starter.devstack.samples [out_dir] [--lines N]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.documents import DocumentRenderer, context_for
-from activities.store import as_lines
+from db.store import as_lines
 from domain.money import line_net
 
 D = Decimal

@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from db import MIGRATIONS_DIR
+
 _log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "db" / "migrations"
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _URL_ENV = "Q2C_DBMATE_URL"  # the URL goes to dbmate via its env, not its argv (`ps` shows argv)
 

@@ -12,11 +12,11 @@ from uuid import UUID
 import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Query, Response
 
-from activities import store
 from activities.credit_notes import credit_note
+from db import store
 from domain.credit_notes import CreditGroup, negate_line
 from domain.money import plain_decimal
-from starter.operations import State, iso, money, require_api_key
+from starter.api.operations import State, iso, money, require_api_key
 
 
 def credit_note_json(row: asyncpg.Record) -> dict[str, Any]:

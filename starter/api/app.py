@@ -18,7 +18,7 @@ from temporalio.client import (
     Client,
 )
 
-from activities import store
+from db import store
 from domain.contracts import vat_category
 from domain.money import plain_decimal
 from domain.status import (
@@ -28,18 +28,13 @@ from domain.status import (
     check_can_edit,
     check_can_void,
 )
-from starter import operations
-from starter.audit import add_audit_routes
-from starter.company import add_company_routes, insert_client
-from starter.config import Settings
-from starter.contracts import add_contract_routes
-from starter.credit_notes import add_credit_note_routes
-from starter.credits import add_credit_routes
-from starter.events import add_event_routes
-from starter.invoice_actions import add_invoice_action_routes
-from starter.invoice_page import add_invoice_page_routes
-from starter.numbering import add_numbering_routes
-from starter.operations import (
+from messages.models import (
+    ApproveInvoice,
+    VoidInvoice,
+)
+from settings import Settings
+from starter.api import operations
+from starter.api.operations import (
     Q2CState,
     State,
     client_json,
@@ -51,16 +46,21 @@ from starter.operations import (
     require_api_key,
     run_update,
 )
-from starter.reports import add_report_routes
-from starter.schemas import ClientIn, InvoicePatch, PaymentIn, ProposalIn, VoidIn
-from starter.signing import add_signing_routes
-from starter.tasks import add_task_routes
-from starter.webhooks import add_webhook_routes
+from starter.api.pages.invoice_page import add_invoice_page_routes
+from starter.api.pages.signing import add_signing_routes
+from starter.api.routers.audit import add_audit_routes
+from starter.api.routers.company import add_company_routes, insert_client
+from starter.api.routers.contracts import add_contract_routes
+from starter.api.routers.credit_notes import add_credit_note_routes
+from starter.api.routers.credits import add_credit_routes
+from starter.api.routers.events import add_event_routes
+from starter.api.routers.invoice_actions import add_invoice_action_routes
+from starter.api.routers.numbering import add_numbering_routes
+from starter.api.routers.reports import add_report_routes
+from starter.api.routers.tasks import add_task_routes
+from starter.api.schemas import ClientIn, InvoicePatch, PaymentIn, ProposalIn, VoidIn
+from starter.api.webhooks import add_webhook_routes
 from workflows.invoice import InvoiceWorkflow
-from workflows.shared import (
-    ApproveInvoice,
-    VoidInvoice,
-)
 
 
 def create_app(

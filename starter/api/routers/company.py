@@ -13,11 +13,11 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from activities import store
+from db import store
 from domain.errors import InvalidInput
 from domain.requisites import validate_party
-from starter.operations import State, require_api_key
-from starter.schemas import BankAccountIn, ClientIn, CompanyPatch
+from starter.api.operations import State, require_api_key
+from starter.api.schemas import BankAccountIn, ClientIn, CompanyPatch
 
 # The columns that hold checked identifiers, on companies and clients alike.
 REQUISITE_COLUMNS = (

@@ -18,24 +18,24 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from activities import store
 from activities.documents import template_environment
+from db import store
 from domain.contracts import check_line_rates
 from domain.errors import InvalidInput
 from domain.money import Line, plain_decimal, round_money
 from domain.schedule import local_date
 from domain.status import InvoiceStatus, ProposalStatus, check_can_pay
 from domain.vat import DocumentTotals, compute_document_totals
-from starter.config import Settings
-from starter.schemas import PaymentIn, ProposalIn
-from workflows.invoice import InvoiceWorkflow
-from workflows.proposal import ProposalWorkflow
-from workflows.shared import (
+from messages.models import (
     PaymentRequest,
     ProposalWorkflowInput,
     invoice_workflow_id,
     proposal_workflow_id,
 )
+from settings import Settings
+from starter.api.schemas import PaymentIn, ProposalIn
+from workflows.invoice import InvoiceWorkflow
+from workflows.proposal import ProposalWorkflow
 
 log = logging.getLogger("q2c.api")
 

@@ -26,12 +26,13 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Response
 from pydantic import Field, field_validator, model_validator
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities import store
+from db import store
 from domain.contracts import check_exchange_rate, contract_invoice_lines, vat_category
 from domain.errors import InvalidInput
 from domain.money import plain_decimal
 from domain.schedule import local_date
-from starter.operations import (
+from messages.models import InvoiceWorkflowInput, invoice_workflow_id
+from starter.api.operations import (
     Q2CState,
     State,
     document_totals_or_422,
@@ -43,9 +44,8 @@ from starter.operations import (
     require_api_key,
     unprocessable,
 )
-from starter.schemas import Amount, Body, LineIn, _known_currency
+from starter.api.schemas import Amount, Body, LineIn, _known_currency
 from workflows.invoice import InvoiceWorkflow
-from workflows.shared import InvoiceWorkflowInput, invoice_workflow_id
 
 # --- bodies ------------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities import store
+from db import store
 from domain.hmac_signature import (
     SIGNATURE_HEADER,
     SignatureRefused,
@@ -50,9 +50,10 @@ from domain.hmac_signature import (
 )
 from domain.schedule import local_date, local_instant, overdue_at
 from domain.status import IllegalTransition, InvoiceStatus, ProposalStatus, check_can_pay
-from starter import operations
-from starter.operations import Q2CState, State, iso, money, proposal_json, require_api_key
-from starter.schemas import (
+from messages.models import SignProposal, proposal_workflow_id
+from starter.api import operations
+from starter.api.operations import Q2CState, State, iso, money, proposal_json, require_api_key
+from starter.api.schemas import (
     CrmProposalIn,
     EsignSignatureIn,
     PaymentEventIn,
@@ -60,7 +61,6 @@ from starter.schemas import (
     WebhookEventIn,
 )
 from workflows.proposal import ProposalWorkflow
-from workflows.shared import SignProposal, proposal_workflow_id
 
 log = logging.getLogger("q2c.webhooks")
 

@@ -30,7 +30,8 @@ from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedEr
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from activities import reminder_plan, store
+from activities import reminder_plan
+from db import store
 from domain.schedule import (
     MAX_OFFSETS,
     ReminderSchedule,
@@ -46,7 +47,16 @@ from domain.status import (
     check_can_refund,
     check_can_reschedule,
 )
-from starter.operations import (
+from messages.models import (
+    InvoiceWorkflowInput,
+    RefundRequest,
+    RefundResult,
+    ReminderPause,
+    ReminderScheduleData,
+    RescheduleRequest,
+    invoice_workflow_id,
+)
+from starter.api.operations import (
     Q2CState,
     State,
     invoice_handle,
@@ -57,17 +67,8 @@ from starter.operations import (
     require_api_key,
     run_update,
 )
-from starter.schemas import Amount, Body
+from starter.api.schemas import Amount, Body
 from workflows.invoice import InvoiceWorkflow
-from workflows.shared import (
-    InvoiceWorkflowInput,
-    RefundRequest,
-    RefundResult,
-    ReminderPause,
-    ReminderScheduleData,
-    RescheduleRequest,
-    invoice_workflow_id,
-)
 
 # --- bodies ------------------------------------------------------------------------------
 

@@ -13,13 +13,13 @@ from uuid import UUID
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Response
 
-from activities import store
+from db import store
 from domain.money import plain_decimal, round_money
 from domain.reports import AGING_BUCKETS, OpenItem, aging, cashflow, days_sales_outstanding
 from domain.schedule import local_date
 from domain.status import InvoiceStatus
 from domain.vat import VatCategory
-from starter.operations import Q2CState, State, require_api_key
+from starter.api.operations import Q2CState, State, require_api_key
 
 OPEN_STATUSES = ("sent", "partially_paid", "overdue")
 Format = Literal["csv", "xlsx"]

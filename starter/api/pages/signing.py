@@ -24,14 +24,14 @@ import asyncpg
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from activities import store
 from activities.documents import document_context, store_document
 from activities.events import emit_proposal
+from db import store
 from domain.i18n import format_day, labels, pick_locale
 from domain.status import ProposalStatus
-from starter.operations import Q2CState, State, get_state, log
+from messages.models import DeclineProposal, SignProposal, proposal_workflow_id
+from starter.api.operations import Q2CState, State, get_state, log
 from workflows.proposal import ProposalWorkflow
-from workflows.shared import DeclineProposal, SignProposal, proposal_workflow_id
 
 CONSENT_TEXT = {
     "en": "I have read this proposal and I accept it; typing my name is my electronic signature.",

@@ -10,9 +10,10 @@ from uuid import UUID
 from fastapi import Depends, FastAPI, Response
 from pydantic import Field
 
-from activities import store
+from db import store
 from domain.status import InvoiceStatus, check_can_pay
-from starter.operations import (
+from messages.models import PaymentRequest
+from starter.api.operations import (
     State,
     invoice_handle,
     invoice_json,
@@ -22,9 +23,8 @@ from starter.operations import (
     require_api_key,
     run_update,
 )
-from starter.schemas import Amount, Body
+from starter.api.schemas import Amount, Body
 from workflows.invoice import InvoiceWorkflow
-from workflows.shared import PaymentRequest
 
 
 class ApplyCreditIn(Body):

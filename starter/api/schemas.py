@@ -24,7 +24,7 @@ from pydantic import (
 
 from domain.contracts import DocumentLine
 from domain.vat import VatCategory
-from workflows.shared import InvoiceEdit, LineData
+from messages.models import InvoiceEdit, LineData
 
 
 def _refuse_float(value: Any) -> Any:

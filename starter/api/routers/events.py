@@ -25,9 +25,9 @@ from activities.events import (
     start_pending_deliveries,
 )
 from domain.events import EVENT_TYPES, UnknownEventType, normalise_types
-from starter.operations import Q2CState, State, iso, require_api_key
-from starter.schemas import Body
-from workflows.events import delivery_workflow_id
+from messages.models import delivery_workflow_id
+from starter.api.operations import Q2CState, State, iso, require_api_key
+from starter.api.schemas import Body
 
 
 class SubscriptionIn(Body):

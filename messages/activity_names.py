@@ -19,3 +19,6 @@ RECORD_REFUND = "record_refund"
 
 ISSUE_CREDIT_NOTE = "issue_credit_note"
 SEND_CREDIT_NOTE = "send_credit_note"
+
+DELIVER_WEBHOOK = "deliver_webhook"
+MARK_DELIVERY_FAILED = "mark_delivery_failed"

@@ -11,6 +11,7 @@ from datetime import datetime
 
 PROPOSAL_WORKFLOW_PREFIX = "proposal-"
 INVOICE_WORKFLOW_PREFIX = "invoice-"
+DELIVERY_WORKFLOW_PREFIX = "delivery-"
 
 
 def proposal_workflow_id(proposal_id: str) -> str:
@@ -19,6 +20,10 @@ def proposal_workflow_id(proposal_id: str) -> str:
 
 def invoice_workflow_id(invoice_id: str) -> str:
     return INVOICE_WORKFLOW_PREFIX + invoice_id
+
+
+def delivery_workflow_id(delivery_id: str) -> str:
+    return DELIVERY_WORKFLOW_PREFIX + delivery_id
 
 
 # --- workflow inputs -----------------------------------------------------------------
@@ -298,3 +303,17 @@ class CreditNoteInput:
 class CreditNoteIssued:
     credit_note_id: str
     number: str
+
+
+# --- outbound webhook deliveries -------------------------------------------------------
+
+
+@dataclass
+class DeliveryInput:
+    delivery_id: str
+
+
+@dataclass
+class DeliveryFailure:
+    delivery_id: str
+    error: str

@@ -13,11 +13,11 @@ import asyncpg
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 
-from activities import store
 from activities.documents import document_context
 from activities.events import emit_invoice
+from db import store
 from domain.i18n import format_day
-from starter.operations import State
+from starter.api.operations import State
 
 PAGE_LABELS: dict[str, dict[str, str]] = {
     "en": {

@@ -34,10 +34,10 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.service import RPCError, RPCStatusCode
 
-from starter import config
-from starter.mailsink import MailSink
-from starter.migrate import migrate
-from workflows import search_attributes
+import settings as config
+from messages import search_attributes
+from starter.devstack.mailsink import MailSink
+from starter.devstack.migrate import migrate
 
 _log = logging.getLogger("q2c.dev")
 
@@ -93,7 +93,7 @@ def temporal_binary() -> Path:
 
 
 async def ensure_search_attributes(client: Client) -> None:
-    """Register the custom search attributes of `workflows.search_attributes` (idempotent).
+    """Register the custom search attributes of `messages.search_attributes` (idempotent).
 
     Works on a real cluster, the dev server and the time-skipping test server (which does
     not implement ListSearchAttributes and refuses a batch naming an existing attribute).
@@ -476,7 +476,7 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     from worker import run_worker  # the worker pulls in every activity; import it only here
 
     api = _ApiServer(
-        uvicorn.Config("starter.api:app_factory", factory=True, host=api_host, port=api_port)
+        uvicorn.Config("starter.api.app:app_factory", factory=True, host=api_host, port=api_port)
     )
     worker_task = asyncio.create_task(run_worker(settings, stop), name="q2c-worker")
     api_task = asyncio.create_task(_serve_api(api), name="q2c-api")

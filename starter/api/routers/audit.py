@@ -10,9 +10,9 @@ from uuid import UUID
 import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Response
 
-from activities import store
+from db import store
 from domain.audit import verify_chain
-from starter.operations import State, require_api_key
+from starter.api.operations import State, require_api_key
 
 
 def event_json(row: asyncpg.Record) -> dict[str, Any]:

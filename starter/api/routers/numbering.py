@@ -9,7 +9,7 @@ import asyncpg
 from fastapi import Depends, FastAPI, HTTPException
 from pydantic import Field
 
-from activities import store
+from db import store
 from domain.numbering import (
     DEFAULT_PATTERN,
     NumberingError,
@@ -18,8 +18,8 @@ from domain.numbering import (
     sequence_for,
     validate_series,
 )
-from starter.operations import State, require_api_key
-from starter.schemas import Body
+from starter.api.operations import State, require_api_key
+from starter.api.schemas import Body
 
 Kind = Literal["proposal", "invoice", "credit_note"]
 

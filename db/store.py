@@ -21,7 +21,7 @@ from domain.money import Line, amount_due, round_money
 from domain.schedule import overdue_at, reminders_to_send
 from domain.status import InvoiceStatus, Reopening, check_transition
 from domain.vat import DocumentTotals, VatCategory, compute_document_totals, line_category
-from workflows.shared import InvoiceSnapshot, ReminderPlan
+from messages.models import InvoiceSnapshot, ReminderPlan
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Row = asyncpg.Record

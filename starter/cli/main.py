@@ -842,7 +842,7 @@ def _demo_bodies(email: str, valid_until: date) -> tuple[dict[str, Any], dict[st
 
 
 def cmd_demo(args: argparse.Namespace, api: Api, out: Output) -> int:
-    from starter.config import Settings, state_dir
+    from settings import Settings, state_dir
 
     timeout: float = args.timeout
     namespace = Settings.from_env().temporal_namespace
@@ -991,7 +991,7 @@ def cmd_demo(args: argparse.Namespace, api: Api, out: Output) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from starter import devstack
+    from starter.devstack import stack as devstack
     from worker import run_event_loop
 
     try:
@@ -1016,15 +1016,15 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     host = os.environ.get("Q2C_API_HOST", "127.0.0.1")
     port = int(os.environ.get("Q2C_API_PORT", "8000"))
-    uvicorn.run("starter.api:app_factory", factory=True, host=host, port=port)
+    uvicorn.run("starter.api.app:app_factory", factory=True, host=host, port=port)
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     import logging
 
-    from starter.config import Settings
-    from starter.migrate import migrate
+    from settings import Settings
+    from starter.devstack.migrate import migrate
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -1281,7 +1281,7 @@ def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None
     if command in _STACK_COMMANDS:
         return _STACK_COMMANDS[command](args)
 
-    from starter.config import Settings
+    from settings import Settings
 
     settings = Settings.from_env()
     api = Api(settings.api_url, settings.api_key, transport=transport)

@@ -10,10 +10,10 @@ import asyncpg
 from fastapi import Depends, FastAPI, HTTPException
 from pydantic import Field
 
-from activities import store
 from activities.events import emit_task_created
-from starter.operations import State, iso, require_api_key
-from starter.schemas import Body
+from db import store
+from starter.api.operations import State, iso, require_api_key
+from starter.api.schemas import Body
 
 
 class TaskIn(Body):
