@@ -174,7 +174,9 @@ async def services_for(settings: Settings, render_processes: int = 0) -> AsyncIt
 # tests/test_replay.py still replays every saved history under the full default sandbox,
 # which keeps guarding determinism.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "domain")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "workflows", "domain", "messages"
+    )
 )
 
 

@@ -1,0 +1,566 @@
+"""The rows of q2c's tables as frozen dataclasses: what the data-access functions return
+instead of asyncpg records. One class per table, its fields the table's columns in order
+(generated from the migrated schema; a migration that adds a column adds a field here).
+
+`row_as(cls, record)` builds one from a record that has at least those columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+import asyncpg
+
+T = TypeVar("T")
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def row_as(cls: type[T], record: asyncpg.Record) -> T:
+    """The record's columns named by `cls`'s fields (extra columns are ignored)."""
+    return cls(*(record[name] for name in _field_names(cls)))
+
+
+def rows_as(cls: type[T], records: Iterable[asyncpg.Record]) -> list[T]:
+    return [row_as(cls, record) for record in records]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenRow:
+    """A row of `access_tokens`."""
+
+    token_hash: str
+    purpose: str
+    proposal_id: UUID | None
+    invoice_id: UUID | None
+    expires_at: datetime
+    used_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEventRow:
+    """A row of `audit_events`."""
+
+    id: int
+    proposal_id: UUID | None
+    invoice_id: UUID | None
+    kind: str
+    actor: str
+    occurred_at: datetime
+    ip: str
+    user_agent: str
+    data: Any
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCreditRow:
+    """A row of `client_credits`."""
+
+    id: UUID
+    client_id: UUID
+    currency: str
+    amount: Decimal
+    kind: str
+    invoice_id: UUID
+    reference: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRow:
+    """A row of `clients`."""
+
+    id: UUID
+    company_id: UUID
+    name: str
+    email: str
+    country: str
+    locale: str
+    tax_id: str
+    registration_number: str
+    address: str
+    created_at: datetime
+    time_zone: str | None
+    reminder_offsets_days: list[int] | None
+    reminder_hour: int | None
+    reminder_repeat_days: int | None
+    reminder_repeat_max: int | None
+    legal_form: str
+    vat_id: str
+    kpp: str
+    iban: str
+    bank_name: str
+    bic: str
+    bik: str
+    settlement_account: str
+    correspondent_account: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyRow:
+    """A row of `companies`."""
+
+    id: UUID
+    name: str
+    legal_form: str
+    address: str
+    country: str
+    email: str
+    tax_id: str
+    registration_number: str
+    iban: str
+    bank_name: str
+    default_currency: str
+    locale: str
+    time_zone: str
+    payment_terms_days: int
+    reminder_offsets_days: list[int]
+    reminder_hour: int
+    invoice_series: str
+    created_at: datetime
+    reminder_repeat_days: int
+    reminder_repeat_max: int
+    vat_id: str
+    kpp: str
+    bic: str
+    bik: str
+    settlement_account: str
+    correspondent_account: str
+    phone: str
+    director_name: str
+    accountant_name: str
+    logo: str
+    accent_color: str
+    footer_text: str
+    proposal_series: str
+    credit_note_series: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyBankAccountRow:
+    """A row of `company_bank_accounts`."""
+
+    id: UUID
+    company_id: UUID
+    currency: str
+    bank_name: str
+    iban: str
+    bic: str
+    settlement_account: str
+    bik: str
+    correspondent_account: str
+    is_default: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContractLineRow:
+    """A row of `contract_lines`."""
+
+    contract_id: UUID
+    position: int
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    discount_percent: Decimal
+    vat_rate: Decimal
+    vat_category: str | None
+    vat_legal_basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRow:
+    """A row of `contracts`."""
+
+    id: UUID
+    company_id: UUID
+    client_id: UUID
+    number: str
+    contract_date: date
+    subject: str
+    currency: str
+    payment_terms_days: int
+    prices_include_vat: bool
+    discount_percent: Decimal
+    notes: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNoteRow:
+    """A row of `credit_notes`."""
+
+    id: UUID
+    company_id: UUID
+    client_id: UUID
+    invoice_id: UUID
+    series: str
+    number: str
+    issue_date: date
+    currency: str
+    subtotal: Decimal
+    vat_total: Decimal
+    total: Decimal
+    vat_groups: Any
+    original_number: str
+    original_issue_date: date
+    reason: str
+    amount_received: Decimal
+    document_key: str | None
+    issued_at: datetime
+    sent_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    """A row of `documents`."""
+
+    key: str
+    content_type: str
+    content: bytes
+    sha256: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EmailOutboxRow:
+    """A row of `email_outbox`."""
+
+    id: UUID
+    idempotency_key: str
+    message_id: str
+    kind: str
+    proposal_id: UUID | None
+    invoice_id: UUID | None
+    to_address: str
+    subject: str
+    body_text: str
+    attachments: Any
+    scheduled_for: datetime | None
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """A row of `events`."""
+
+    id: UUID
+    seq: int
+    type: str
+    payload: Any
+    proposal_id: UUID | None
+    invoice_id: UUID | None
+    dedupe_key: str | None
+    occurred_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLineRow:
+    """A row of `invoice_lines`."""
+
+    invoice_id: UUID
+    position: int
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    discount_percent: Decimal
+    vat_rate: Decimal
+    net_amount: Decimal
+    vat_category: str | None
+    vat_legal_basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceStatusChangeRow:
+    """A row of `invoice_status_changes`."""
+
+    id: int
+    invoice_id: UUID
+    from_status: str | None
+    to_status: str
+    cause: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRow:
+    """A row of `invoices`."""
+
+    id: UUID
+    company_id: UUID
+    client_id: UUID
+    proposal_id: UUID | None
+    series: str
+    number: str | None
+    status: str
+    overdue: bool
+    currency: str
+    payment_terms_days: int
+    issue_date: date | None
+    due_date: date | None
+    notes: str
+    subtotal: Decimal
+    vat_total: Decimal
+    total: Decimal
+    amount_paid: Decimal
+    draft_document_key: str | None
+    document_key: str | None
+    approved_at: datetime | None
+    sent_at: datetime | None
+    paid_at: datetime | None
+    voided_at: datetime | None
+    void_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    reminder_offsets_days: list[int] | None
+    reminder_hour: int | None
+    reminder_repeat_days: int | None
+    reminder_repeat_max: int | None
+    reminder_plan: Any | None
+    reminders_paused_at: datetime | None
+    reminders_resumed_at: datetime | None
+    contract_id: UUID | None
+    prices_include_vat: bool
+    discount_percent: Decimal
+    exchange_rate: Decimal | None
+    approval_error: str | None
+    request_key: str | None
+    credit_note_id: UUID | None
+    credit_note_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSeriesRow:
+    """A row of `number_series`."""
+
+    company_id: UUID
+    kind: str
+    series: str
+    pattern: str
+    next_seq: int
+    reset_yearly: bool
+    current_year: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    """A row of `payments`."""
+
+    id: UUID
+    invoice_id: UUID
+    amount: Decimal
+    currency: str
+    paid_at: date
+    reference: str
+    created_at: datetime
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalLineRow:
+    """A row of `proposal_lines`."""
+
+    proposal_id: UUID
+    position: int
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    discount_percent: Decimal
+    vat_rate: Decimal
+    net_amount: Decimal
+    vat_category: str | None
+    vat_legal_basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalRow:
+    """A row of `proposals`."""
+
+    id: UUID
+    company_id: UUID
+    client_id: UUID
+    external_id: str | None
+    status: str
+    currency: str
+    valid_until: date
+    payment_terms_days: int
+    notes: str
+    subtotal: Decimal
+    vat_total: Decimal
+    total: Decimal
+    document_key: str | None
+    emailed_at: datetime | None
+    signed_at: datetime | None
+    declined_at: datetime | None
+    decline_reason: str | None
+    expired_at: datetime | None
+    invoice_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+    signed_document_key: str | None
+    contract_id: UUID | None
+    prices_include_vat: bool
+    discount_percent: Decimal
+    series: str | None
+    number: str | None
+    issue_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRow:
+    """A row of `refunds`."""
+
+    id: UUID
+    invoice_id: UUID
+    payment_id: UUID
+    amount: Decimal
+    from_invoice: Decimal
+    from_credit: Decimal
+    currency: str
+    refunded_at: date
+    reference: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRow:
+    """A row of `signatures`."""
+
+    proposal_id: UUID
+    signer_name: str
+    signer_email: str
+    signed_at: datetime
+    ip: str
+    user_agent: str
+    document_sha256: str
+    consent_text: str
+    source: str
+    signature_image_key: str | None
+    consent_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """A row of `tasks`."""
+
+    id: UUID
+    company_id: UUID
+    invoice_id: UUID | None
+    client_id: UUID | None
+    kind: str
+    title: str
+    assignee: str
+    due_date: date | None
+    done_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UnmatchedPaymentRow:
+    """A row of `unmatched_payments`."""
+
+    id: UUID
+    webhook_event_id: int | None
+    invoice_ref: str
+    invoice_id: UUID | None
+    amount: Decimal
+    currency: str
+    reference: str
+    paid_at: datetime | None
+    reason: str
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDeliveryRow:
+    """A row of `webhook_deliveries`."""
+
+    id: UUID
+    event_id: UUID
+    subscription_id: UUID
+    status: str
+    attempts: int
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDeliveryAttemptRow:
+    """A row of `webhook_delivery_attempts`."""
+
+    id: int
+    delivery_id: UUID
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEventRow:
+    """A row of `webhook_events`."""
+
+    id: int
+    source: str
+    event_id: str
+    received_at: datetime
+    payload: Any
+    processed_at: datetime | None
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRejectionRow:
+    """A row of `webhook_rejections`."""
+
+    id: int
+    source: str
+    reason: str
+    remote_ip: str
+    signature_header: str
+    body_sha256: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSubscriptionRow:
+    """A row of `webhook_subscriptions`."""
+
+    id: UUID
+    url: str
+    event_types: list[str]
+    secret: str
+    description: str
+    created_at: datetime
+    disabled_at: datetime | None
