@@ -1,0 +1,112 @@
+"""Imports go downward only (DESIGN.md): a module may import q2c modules of its own layer's
+allowed set and nothing above it. Read from the source with `ast`, so a lazy import inside a
+function counts as much as one at the top of a module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What each part of q2c may import of q2c itself (besides its own modules).
+ALLOWED: dict[str, set[str]] = {
+    "domain": set(),
+    "templates": set(),
+    "messages": {"domain"},
+    "settings": {"domain"},
+    "db": {"domain", "messages", "settings"},
+    "workflows": {"domain", "messages"},
+    "activities": {"domain", "messages", "settings", "db", "templates", "workflows"},
+    "worker": {"domain", "messages", "settings", "db", "templates", "workflows", "activities"},
+    "starter": set(),
+    "starter.api": {"domain", "messages", "settings", "db", "templates", "workflows", "activities"},
+    "starter.cli": {"domain", "settings", "starter.devstack", "worker"},
+    "starter.devstack": {
+        "domain",
+        "messages",
+        "settings",
+        "db",
+        "templates",
+        "workflows",
+        "activities",
+        "worker",
+        "starter.api",
+    },
+}
+PARTS = sorted(ALLOWED, key=len, reverse=True)
+
+
+def part_of(module: str) -> str | None:
+    for part in PARTS:
+        if module == part or module.startswith(part + "."):
+            return part
+    return None
+
+
+def module_name(path: Path) -> str:
+    relative = path.relative_to(ROOT).with_suffix("")
+    parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
+    return ".".join(parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    package = module_name(path).rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            # `from starter import api` names a module too.
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def q2c_sources() -> list[Path]:
+    sources = [ROOT / "worker.py", ROOT / "settings.py"]
+    for folder in ("domain", "messages", "db", "templates", "workflows", "activities", "starter"):
+        sources.extend(sorted((ROOT / folder).rglob("*.py")))
+    return sources
+
+
+def layer_violations() -> list[str]:
+    violations = []
+    for path in q2c_sources():
+        importer = module_name(path)
+        own = part_of(importer)
+        assert own is not None, f"{importer} belongs to no layer: add it to ALLOWED"
+        for imported in sorted(imported_modules(path)):
+            target = part_of(imported)
+            if target is None or target == own:
+                continue
+            if target not in ALLOWED[own]:
+                violations.append(f"{importer} imports {imported} ({own} -> {target})")
+    return violations
+
+
+def test_every_import_goes_downward() -> None:
+    assert layer_violations() == []
+
+
+def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
+    upward = tmp_path / "upward.py"
+    upward.write_text("from activities import mail\nimport starter.api.app\n")
+    found = imported_modules(upward)
+    assert {"activities.mail", "starter.api.app"} <= found
+    assert part_of("activities.mail") not in ALLOWED["domain"]
+    assert part_of("starter.api.app") == "starter.api"
+
+
+def test_every_package_says_what_lives_there() -> None:
+    packages = [ROOT / name for name in ("domain", "messages", "db", "templates", "workflows")]
+    packages += [ROOT / "activities", ROOT / "starter"]
+    packages += [init.parent for init in (ROOT / "starter").rglob("__init__.py")]
+    for package in packages:
+        init = package / "__init__.py"
+        docstring = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+        assert docstring and "import" in docstring, f"{init} needs a docstring with its imports"
