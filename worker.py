@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import uvloop
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.credit_notes import CreditNoteActivities
@@ -180,7 +180,14 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
-def build_worker(client: Client, services: Services, task_queue: str) -> Worker:
+def build_worker(
+    client: Client,
+    services: Services,
+    task_queue: str,
+    workflow_runner: WorkflowRunner = WORKFLOW_RUNNER,
+) -> Worker:
+    """The worker for `task_queue`; tests pass the default sandbox as `workflow_runner`, so
+    every workflow they run is also checked for determinism with nothing passed through."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -194,7 +201,7 @@ def build_worker(client: Client, services: Services, task_queue: str) -> Worker:
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
         max_concurrent_workflow_task_polls=WORKFLOW_TASK_POLLS,
         nonsticky_to_sticky_poll_ratio=NONSTICKY_TO_STICKY_POLL_RATIO,
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=workflow_runner,
     )
 
 

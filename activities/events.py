@@ -347,7 +347,7 @@ class DeliveryActivities:
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             # Signed at each attempt: a retry hours later is inside the receiver's window.
-            SIGNATURE_HEADER: signature_header(row["secret"], body),
+            SIGNATURE_HEADER: signature_header(row["secret"], body, now=time.time()),
             "Q2C-Event-Id": event_id,
             "Q2C-Event-Type": row["type"],
             "Q2C-Delivery-Id": ref.delivery_id,

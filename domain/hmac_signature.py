@@ -2,7 +2,8 @@
 outbound events are signed with it.
 
 `Q2C-Signature: t=<unix seconds>,v1=<hex>`, where the hex is HMAC-SHA256, keyed by the
-secret, over the bytes `"{t}.{raw body}"`. Pure: no I/O, the clock only when not given.
+secret, over the bytes `"{t}.{raw body}"`. Pure: no I/O and no clock; callers pass the
+current time (unix seconds).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import time
 from collections.abc import Sequence
 
 SIGNATURE_HEADER = "Q2C-Signature"
@@ -39,9 +39,9 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def signature_header(secret: str, body: bytes, now: float | None = None) -> str:
-    """The `Q2C-Signature` value for `body` signed now (or at `now`, unix seconds)."""
-    t = str(int(time.time() if now is None else now))
+def signature_header(secret: str, body: bytes, now: float) -> str:
+    """The `Q2C-Signature` value for `body` signed at `now` (unix seconds)."""
+    t = str(int(now))
     return f"t={t},v1={signature(secret, t, body)}"
 
 
@@ -52,10 +52,11 @@ def verify_signature(
     header: str | None,
     body: bytes,
     secrets: Sequence[str],
-    now: float | None = None,
+    now: float,
     tolerance_seconds: int = TOLERANCE_SECONDS,
 ) -> int:
-    """Check a `Q2C-Signature` header; the index of the secret that signed it, or a refusal.
+    """Check a `Q2C-Signature` header received at `now` (unix seconds); the index of the
+    secret that signed it, or a refusal.
 
     Several `v1=` entries are allowed (a sender signing with two secrets while rotating);
     one matching any configured secret is enough. Keys other than `t` and `v1` are ignored.
@@ -85,6 +86,6 @@ def verify_signature(
                 matched = index
     if matched is None:
         raise SignatureRefused("bad_signature")
-    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance_seconds:
+    if abs(now - int(timestamp)) > tolerance_seconds:
         raise SignatureRefused("stale_timestamp")
     return matched

@@ -17,7 +17,10 @@ import pytest
 from fastapi import FastAPI
 from pgserver.postgres_server import get_server
 from temporalio.api.testservice.v1 import UnlockTimeSkippingRequest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.services import Services
 from settings import WEBHOOK_SOURCES, Settings
@@ -113,6 +116,17 @@ async def release_time_skipping(env: WorkflowEnvironment) -> None:
     await env.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
 
 
+# Tests run workflows in the full default sandbox, not the production worker's (which passes
+# q2c's own modules through for speed): a workflow that reads the clock, does I/O or keeps
+# module state fails here, in every test that runs it.
+TEST_WORKFLOW_RUNNER = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default)
+
+
+def build_test_worker(client: Client, services: Services, task_queue: str) -> Worker:
+    """The production worker (`worker.build_worker`) on the default sandbox."""
+    return build_worker(client, services, task_queue, workflow_runner=TEST_WORKFLOW_RUNNER)
+
+
 @dataclass
 class Stack:
     env: WorkflowEnvironment
@@ -151,7 +165,7 @@ async def stack_on(
         webhook_secrets={source: WEBHOOK_SECRETS[source] for source in WEBHOOK_SOURCES},
     )
     async with services_for(settings) as services:
-        async with build_worker(env.client, services, settings.task_queue):
+        async with build_test_worker(env.client, services, settings.task_queue):
             app = create_app(settings, pool=db, temporal=env.client)
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))

@@ -23,7 +23,13 @@ from settings import Settings
 from starter.api.app import create_app
 from starter.devstack.mailsink import MailSink
 from tests import invoice_workflow_v1
-from tests.conftest import API_KEY, PUBLIC_URL, Stack, release_time_skipping
+from tests.conftest import (
+    API_KEY,
+    PUBLIC_URL,
+    Stack,
+    build_test_worker,
+    release_time_skipping,
+)
 from tests.helpers import create_client, eventually, get_json, issued_invoice
 from tests.test_reminders import (
     issue_for_client,
@@ -34,7 +40,7 @@ from tests.test_reminders import (
     steps_of,
     wait_reminders,
 )
-from worker import activities_of, build_worker, services_for
+from worker import activities_of, services_for
 from workflows.invoice import HISTORY_EVENTS_LIMIT, PATCH_REMINDERS_V2, InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
 
@@ -189,7 +195,7 @@ async def test_a_run_from_before_the_patch_keeps_its_past_then_upgrades(
                 await skip_to(stack, local(due - timedelta(days=3), 12))
                 assert steps_of(await wait_reminders(stack, invoice_id, 1)) == [1]
 
-            async with build_worker(env.client, services, settings.task_queue):
+            async with build_test_worker(env.client, services, settings.task_queue):
                 await skip_to(stack, local(due, 12))
                 assert steps_of(await wait_reminders(stack, invoice_id, 2)) == [1, 2]
                 new_due = due + timedelta(days=10)

@@ -83,7 +83,12 @@ def remote_ip(request: Request) -> str:
 async def authenticate(state: Q2CState, request: Request, source: str, body: bytes) -> None:
     header = request.headers.get(SIGNATURE_HEADER)
     try:
-        matched = verify_signature(header, body, state.settings.webhook_secrets.get(source, ()))
+        matched = verify_signature(
+            header,
+            body,
+            state.settings.webhook_secrets.get(source, ()),
+            now=datetime.now(UTC).timestamp(),
+        )
     except SignatureRefused as refused:
         await _record_rejection(state, request, source, refused.reason, header or "", body)
         raise HTTPException(401, str(refused)) from None
