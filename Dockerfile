@@ -12,24 +12,26 @@ RUN apt-get update \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
-WORKDIR /app
+WORKDIR /src
 COPY pyproject.toml README.m[d] ./
-COPY worker.py ./
+COPY worker.py settings.py ./
 COPY domain ./domain
+COPY messages ./messages
+COPY db ./db
 COPY workflows ./workflows
 COPY activities ./activities
 COPY starter ./starter
 COPY templates ./templates
-COPY db ./db
-# Editable install on purpose: `db/migrations/` and `templates/` are found next to the
-# packages (Path(__file__).parent.parent), and they are not Python packages, so a plain
-# `pip install .` into site-packages would leave them behind.
-RUN pip install -e .
+# Templates and migrations are package data (pyproject.toml), found beside their packages
+# in site-packages; tests/test_packaging.py builds the wheel from these same inputs. The
+# sources go once installed, so the image can only run the installed copy.
+RUN pip install . && rm -rf /src
 
+# Local state (rendered PDFs and the like); mount a volume here.
+WORKDIR /data
 RUN useradd --system --create-home --uid 10001 q2c \
     && mkdir -p /data && chown q2c /data
 USER q2c
-# Local state (rendered PDFs and the like); mount a volume here.
 ENV Q2C_HOME=/data \
     Q2C_API_HOST=0.0.0.0 \
     Q2C_API_PORT=8000

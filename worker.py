@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -86,18 +86,12 @@ MAX_CACHED_WORKFLOWS = 500
 # workflow starts fell from ~170/s to ~70–120/s, 40 at 4:1 52/s.
 WORKFLOW_TASK_POLLS = 10
 NONSTICKY_TO_STICKY_POLL_RATIO = 1.0
-RENDER_PROCESSES_ENV = "Q2C_RENDER_PROCESSES"
-
-
-def render_processes_from_env() -> int:
-    """PDF render processes for the worker: Q2C_RENDER_PROCESSES, else one per core;
-    0 renders on threads in the worker's own process."""
-    value = os.environ.get(RENDER_PROCESSES_ENV, "").strip()
-    return int(value) if value else (os.cpu_count() or 1)
 
 
 @asynccontextmanager
-async def pdf_executor(processes: int) -> AsyncIterator[Executor]:
+async def pdf_executor(
+    processes: int, templates_dir: Path | None = None
+) -> AsyncIterator[Executor]:
     """Where WeasyPrint runs. It is CPU-bound Python: on threads it holds the GIL against
     the event loop that serves every other activity, and two renders never overlap; in
     processes they run on every core. Spawned, not forked (the Temporal SDK's threads are
@@ -107,7 +101,12 @@ async def pdf_executor(processes: int) -> AsyncIterator[Executor]:
             yield threads
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, mp_context=context, initializer=warm_up_renderer) as pool:
+    # The override folder goes to each process as an argument: settings are read from the
+    # environment once, in the worker, not again in every render process.
+    override = str(templates_dir) if templates_dir else None
+    with ProcessPoolExecutor(
+        processes, mp_context=context, initializer=warm_up_renderer, initargs=(override,)
+    ) as pool:
         loop = asyncio.get_running_loop()
         # One task per process: the executor spawns a process for each task it cannot give
         # to an idle one (synchronously, in submit), so this starts (and warms) all of them
@@ -146,6 +145,8 @@ async def keep_session_state(connection: asyncpg.Connection) -> None:
 
 @asynccontextmanager
 async def services_for(settings: Settings, render_processes: int = 0) -> AsyncIterator[Services]:
+    """The activities' services; `render_processes` as in `pdf_executor` (0, threads, for
+    tests; the worker passes `settings.render_processes`)."""
     pool = await asyncpg.create_pool(
         settings.resolved_database_url(),
         min_size=2,
@@ -154,11 +155,11 @@ async def services_for(settings: Settings, render_processes: int = 0) -> AsyncIt
     )
     mailer = Mailer(SmtpSettings.from_url(settings.smtp_url), settings.mail_from)
     try:
-        async with pdf_executor(render_processes) as executor:
+        async with pdf_executor(render_processes, settings.templates_dir) as executor:
             yield Services(
                 pool=pool,
                 mailer=mailer,
-                renderer=DocumentRenderer(executor),
+                renderer=DocumentRenderer(executor, settings.templates_dir),
                 public_url=settings.public_url,
                 invoice_link_days=settings.invoice_link_days,
             )
@@ -207,7 +208,7 @@ def build_worker(
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    async with services_for(settings, render_processes_from_env()) as services:
+    async with services_for(settings, settings.render_processes) as services:
         async with build_worker(client, services, settings.task_queue):
             logging.getLogger("q2c").info("worker polling task queue %s", settings.task_queue)
             await stop.wait()

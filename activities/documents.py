@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 from babel.numbers import format_decimal
 
-from activities.pdf_engine import BUILTIN_TEMPLATES, template_override
+from activities.pdf_engine import BUILTIN_TEMPLATES
 from activities.pdf_engine import write_pdf as _write_pdf
 from db import store
 from db.store import Connection, Row
@@ -30,16 +30,23 @@ from domain.i18n import format_day, format_money, labels, pick_locale
 from domain.money import Line, plain_decimal
 from domain.vat import DocumentTotals, legal_mention, line_category, net_from_gross, vat_in_ron
 from domain.words import amount_in_words
+from settings import Settings
 
 # An asyncpg Record or, for samples, a plain dict: both are read by key.
 RowLike = Any
 
 
-def template_environment() -> jinja2.Environment:
+def template_override(templates_dir: Path | None = None) -> Path | None:
+    """The user's template folder, searched before the built-in one: `templates_dir`, else
+    the one the settings name (Q2C_TEMPLATES_DIR), else none."""
+    return templates_dir or Settings.from_env().templates_dir
+
+
+def template_environment(templates_dir: Path | None = None) -> jinja2.Environment:
     search_path = [str(BUILTIN_TEMPLATES)]
-    override = template_override()
+    override = template_override(templates_dir)
     if override:
-        search_path.insert(0, override)
+        search_path.insert(0, str(override))
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(search_path),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -63,8 +70,11 @@ class StoredDocument:
 
 
 class DocumentRenderer:
-    def __init__(self, executor: Executor | None = None) -> None:
-        self.templates = template_environment()
+    def __init__(self, executor: Executor | None = None, templates_dir: Path | None = None) -> None:
+        override = template_override(templates_dir)
+        self.templates = template_environment(override)
+        # Passed with every PDF: the render processes read no settings of their own.
+        self._override = str(override) if override else None
         self._executor = executor
 
     def render_text(self, template: str, **context: Any) -> str:
@@ -74,7 +84,7 @@ class DocumentRenderer:
         html = self.render_html(template, context)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, _write_pdf, html, str(BUILTIN_TEMPLATES), template_override()
+            self._executor, _write_pdf, html, str(BUILTIN_TEMPLATES), self._override
         )
 
     def render_html(self, template: str, context: dict[str, Any]) -> str:

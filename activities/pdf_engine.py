@@ -11,7 +11,6 @@ written to make few of them (see base.css)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -68,11 +67,6 @@ h1, h2, h3, h4, h5, h6 { break-after: avoid; break-inside: avoid }
   @bottom-right { text-align: right; vertical-align: middle }
 }
 """
-
-
-def template_override() -> str | None:
-    """The user's template folder (Q2C_TEMPLATES_DIR), searched before the built-in one."""
-    return os.environ.get("Q2C_TEMPLATES_DIR") or None
 
 
 # Per thread (so per process in a process pool): a WeasyPrint FontConfiguration is a
@@ -185,11 +179,13 @@ _WARM_UP_HTML = """<!doctype html><html><head><meta charset="utf-8"></head>
 <tbody><tr><td>Счёт 1.234,56 RON €</td></tr></tbody></table></body></html>"""
 
 
-def warm_up_renderer() -> None:
+def warm_up_renderer(override: str | None = None) -> None:
     """Import WeasyPrint, parse the house stylesheet and lay out one small page with the
-    built-in fonts, so the first real document in this process (a process-pool worker's
-    initializer) is a warm one: the cold first render costs several times a warm one."""
-    write_pdf(_WARM_UP_HTML, str(BUILTIN_TEMPLATES), template_override())
+    fonts of the template folders (`override`, the user's Q2C_TEMPLATES_DIR, passed in by
+    the worker: a render process reads no settings), so the first real document in this
+    process (a process-pool worker's initializer) is a warm one: the cold first render
+    costs several times a warm one."""
+    write_pdf(_WARM_UP_HTML, str(BUILTIN_TEMPLATES), override)
 
 
 def ready() -> bool:

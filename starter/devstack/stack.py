@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -335,6 +336,21 @@ async def _serve_api(server: _ApiServer) -> None:
 # --- the stack ----------------------------------------------------------------------------
 
 
+def save_dev_api_key(path: Path) -> str:
+    """Make the embedded stack's API key, once, and keep it where the CLI and the next
+    `q2c dev` find it (Settings reads it when Q2C_API_KEY is unset). Done here, not when
+    settings are read, so that no worker or API process writes a key file."""
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = "q2c_dev_" + secrets.token_urlsafe(24)
+    # Created private: the key must never be readable by others, even for a moment.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
 def _display_host(host: str) -> str:
     return "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1", "localhost") else host
 
@@ -402,17 +418,20 @@ async def run_dev_stack() -> None:
 
 async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     env = os.environ
-    state = config.state_dir()
+    settings = config.Settings.from_env()
+    state = settings.state_dir
     state.mkdir(parents=True, exist_ok=True)
-    api_host = env.get("Q2C_API_HOST", "127.0.0.1")
-    api_port = int(env.get("Q2C_API_PORT", "8000"))
+    if not settings.api_key:
+        save_dev_api_key(settings.api_key_file)
+    api_host, api_port = settings.api_host, settings.api_port
     api_base = f"http://{_display_host(api_host)}:{api_port}"
+    # Written for the worker and API started below, which read their settings again.
     env.setdefault("Q2C_PUBLIC_URL", api_base)
     env.setdefault("Q2C_API_URL", api_base)
-    namespace = env.get("TEMPORAL_NAMESPACE", "default")
-    own_db = not env.get("DATABASE_URL")
-    own_temporal = not env.get("TEMPORAL_ADDRESS")
-    own_mail = not env.get("SMTP_URL")
+    namespace = settings.temporal_namespace
+    own_db = not settings.database_url
+    own_temporal = not settings.temporal_given
+    own_mail = not settings.smtp_given
 
     # Fail fast, before starting anything, when a port we need is taken. The API's port
     # first: while another `q2c dev` runs, its Temporal server is no leftover to stop.
@@ -430,12 +449,12 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
         _log.info("starting PostgreSQL in %s", state / "pg")
         pg, database_url = await asyncio.to_thread(_start_postgres, state / "pg")
         stack.push_async_callback(asyncio.to_thread, _stop_postgres, pg)
-        marker = state / "database_url"
+        marker = state / config.DATABASE_URL_FILE
         marker.write_text(database_url + "\n")
         stack.callback(marker.unlink, missing_ok=True)
         database = f"{state / 'pg'}  (embedded; URL in {marker})"
     else:
-        database_url = env["DATABASE_URL"]
+        database_url = settings.database_url
         database = "(external, DATABASE_URL)"
     if stop.is_set():
         raise _Stopped
@@ -450,7 +469,7 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
         client = await dev.start(stop)
         temporal_ui = f"http://localhost:{TEMPORAL_UI_PORT}"
     else:
-        address = env["TEMPORAL_ADDRESS"]
+        address = settings.temporal_address
         _log.info("connecting to Temporal at %s", address)
         client = await _connect(address, namespace, stop)
         temporal_ui = f"(external Temporal at {address})"
@@ -467,11 +486,12 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
         env["SMTP_URL"] = f"smtp://{SMTP_HOST}:{SMTP_PORT}"
         mail = f"{mail_dir}/  (SMTP sink on {SMTP_HOST}:{SMTP_PORT})"
     else:
-        mail = f"(external SMTP at {env['SMTP_URL']})"
+        mail = f"(external SMTP at {settings.smtp_url})"
     if stop.is_set():
         raise _Stopped
 
-    # Worker and API, in this loop.
+    # Worker and API, in this loop, with the settings as the parts started above left them
+    # (SMTP_URL, Q2C_PUBLIC_URL and the saved API key).
     settings = config.Settings.from_env()
     from worker import run_worker  # the worker pulls in every activity; import it only here
 
