@@ -14,7 +14,7 @@ import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from uuid import UUID
 
 from starter.cli.client import CliError
@@ -31,6 +31,18 @@ def json_flag_parent() -> argparse.ArgumentParser:
         "--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     return json_too
+
+
+def query_of(flags: dict[str, Any]) -> dict[str, str]:
+    """The optional flags as query parameters: those not given (None, empty) are not sent."""
+    return {name: str(value) for name, value in flags.items() if value}
+
+
+def add_pdf_action(actions: Subcommands, help_text: str) -> None:
+    """`pdf ID -o FILE`: download one document's PDF (no `--json`: the answer is a file)."""
+    pdf = actions.add_parser("pdf", help=help_text)
+    pdf.add_argument("id", type=uuid_text, metavar="ID")
+    pdf.add_argument("-o", "--output", required=True, metavar="FILE", help="- for stdout")
 
 
 def uuid_text(text: str) -> str:

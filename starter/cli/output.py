@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
@@ -116,6 +116,13 @@ class Output:
 
     def raw(self, body: Any) -> None:
         self.say(json.dumps(body, indent=2, ensure_ascii=False))
+
+    def answer(self, body: dict[str, Any], text: Callable[[dict[str, Any]], str]) -> None:
+        """The raw JSON, or the one line `text` makes of it (only made when printed)."""
+        if self.as_json:
+            self.raw(body)
+        else:
+            self.say(text(body))
 
     def record(self, body: dict[str, Any]) -> None:
         if self.as_json:

@@ -87,12 +87,12 @@ def _invoice_from_contract(args: argparse.Namespace, api: Api, out: Output) -> N
         request["notes"] = args.notes
     if args.exchange_rate is not None:
         request["exchange_rate"] = args.exchange_rate
-    body = api.json("POST", f"/api/v1/contracts/{args.id}/invoices", json=request)
-    if out.as_json:
-        out.raw(body)
-    else:
-        out.say(
-            f"invoice {body['id']} made from the contract: {body['total']} "
-            f"{body['currency']}; it awaits review (`q2c invoices show {body['id']}`, "
-            f"then `q2c invoices approve {body['id']}`)"
+
+    def made(invoice: dict[str, Any]) -> str:
+        return (
+            f"invoice {invoice['id']} made from the contract: {invoice['total']} "
+            f"{invoice['currency']}; it awaits review (`q2c invoices show {invoice['id']}`, "
+            f"then `q2c invoices approve {invoice['id']}`)"
         )
+
+    out.answer(api.json("POST", f"/api/v1/contracts/{args.id}/invoices", json=request), made)

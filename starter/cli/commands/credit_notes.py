@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from starter.cli.client import Api
-from starter.cli.inputs import Subcommands, uuid_text
+from starter.cli.inputs import Subcommands, add_pdf_action, query_of, uuid_text
 from starter.cli.output import Output, write_output
 
 CREDIT_NOTE_COLUMNS = [
@@ -37,18 +37,14 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
         "show", parents=[json_too], help="one credit note, its original and lines"
     )
     credit_show.add_argument("id", type=uuid_text, metavar="ID")
-    credit_pdf = credit_note_actions.add_parser("pdf", help="download the credit note's PDF")
-    credit_pdf.add_argument("id", type=uuid_text, metavar="ID")
-    credit_pdf.add_argument("-o", "--output", required=True, metavar="FILE", help="- for stdout")
+    add_pdf_action(credit_note_actions, "download the credit note's PDF")
 
 
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     """Credit notes are made by voiding an issued invoice; here they are only read."""
     if args.action == "list":
         params = {"client_id": args.client, "invoice_id": args.invoice}
-        body = api.json(
-            "GET", "/api/v1/credit-notes", params={k: v for k, v in params.items() if v}
-        )
+        body = api.json("GET", "/api/v1/credit-notes", params=query_of(params))
         out.listing(body, CREDIT_NOTE_COLUMNS, "no credit notes", right=frozenset({"total"}))
         return 0
     path = f"/api/v1/credit-notes/{args.id}"

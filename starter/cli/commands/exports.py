@@ -6,7 +6,7 @@ import argparse
 
 from domain.status import InvoiceStatus
 from starter.cli.client import Api
-from starter.cli.inputs import Subcommands, iso_day, uuid_text
+from starter.cli.inputs import Subcommands, iso_day, query_of, uuid_text
 from starter.cli.output import Output, write_output
 
 
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     content = api.request(
         "GET",
         f"/api/v1/exports/{args.kind}.{args.format}",
-        params={k: str(v) for k, v in params.items() if v},
+        params=query_of(params),
     ).content
     write_output(content, args.output)
     return 0

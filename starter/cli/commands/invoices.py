@@ -12,6 +12,7 @@ from domain.status import InvoiceStatus
 from starter.cli.client import Api, CliError
 from starter.cli.inputs import (
     Subcommands,
+    add_pdf_action,
     currency_code,
     iso_day,
     positive_amount,
@@ -56,15 +57,19 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     void = invoice_actions.add_parser("void", parents=[json_too], help="void an invoice")
     void.add_argument("id", type=uuid_text, metavar="ID")
     void.add_argument("--reason", default="", help="why (kept in its history)")
-    pay = invoice_actions.add_parser("pay", parents=[json_too], help="record a payment")
-    pay.add_argument("id", type=uuid_text, metavar="ID")
-    pay.add_argument("amount", type=positive_amount, metavar="AMOUNT", help="e.g. 1250.50")
+
+    def money_action(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+        """`NAME ID AMOUNT`: money in or out of one invoice."""
+        action = invoice_actions.add_parser(name, parents=[json_too], help=help_text)
+        action.add_argument("id", type=uuid_text, metavar="ID")
+        action.add_argument("amount", type=positive_amount, metavar="AMOUNT", help=example)
+        return action
+
+    pay = money_action("pay", "record a payment", "e.g. 1250.50")
     pay.add_argument("--reference", required=True, help="the bank reference (idempotency key)")
     pay.add_argument("--date", type=iso_day, help="YYYY-MM-DD, the day paid (default today)")
     pay.add_argument("--currency", type=currency_code, help="must be the invoice's currency")
-    refund = invoice_actions.add_parser("refund", parents=[json_too], help="refund a payment")
-    refund.add_argument("id", type=uuid_text, metavar="ID")
-    refund.add_argument("amount", type=positive_amount, metavar="AMOUNT", help="e.g. 250.00")
+    refund = money_action("refund", "refund a payment", "e.g. 250.00")
     refund.add_argument("--payment", required=True, help="the reference of the payment refunded")
     refund.add_argument("--reference", required=True, help="the refund's own (idempotency key)")
     refund.add_argument("--date", type=iso_day, help="YYYY-MM-DD, the day refunded (default today)")
@@ -103,9 +108,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
         "reminders", parents=[json_too], help="an invoice's reminder plan"
     )
     reminders.add_argument("id", type=uuid_text, metavar="ID")
-    pdf = invoice_actions.add_parser("pdf", help="download the invoice's PDF")
-    pdf.add_argument("id", type=uuid_text, metavar="ID")
-    pdf.add_argument("-o", "--output", required=True, metavar="FILE", help="- for stdout")
+    add_pdf_action(invoice_actions, "download the invoice's PDF")
 
 
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
@@ -120,49 +123,57 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     path = f"/api/v1/invoices/{args.id}"
     if action == "show":
         out.invoice(api.get(path))
-    elif action == "approve":
-        body = api.json("POST", f"{path}/approve")
-        if out.as_json:
-            out.raw(body)
-        else:
-            out.say(
-                f"approval accepted for invoice {body['id']}: its workflow numbers it, "
-                f"renders the final PDF and emails it (see `q2c invoices show {body['id']}`)"
-            )
-    elif action == "void":
-        body = api.json("POST", f"{path}/void", json={"reason": args.reason})
-        if out.as_json:
-            out.raw(body)
-        else:
-            out.say(f"void accepted for invoice {body['id']} (it was {body['status']})")
-    elif action == "pay":
-        payment: dict[str, str] = {
-            "amount": args.amount,
-            "paid_at": (args.date or date.today()).isoformat(),
-            "reference": args.reference,
-        }
-        if args.currency:
-            payment["currency"] = args.currency
-        body = api.json("POST", f"{path}/payments", json=payment)
-        if out.as_json:
-            out.raw(body)
-        elif body.get("payment_recorded"):
-            out.say(
-                f"payment {args.reference} of {args.amount} recorded: invoice "
-                f"{cell_text(body['number'])} is {body['status']}, "
-                f"amount due {body['amount_due']} {body['currency']}"
-            )
-        else:
-            out.say(
-                f"a payment with reference {args.reference} was already recorded on this "
-                f"invoice; nothing changed (invoice is {body['status']}, "
-                f"amount due {body['amount_due']} {body['currency']})"
-            )
-    elif action in _INVOICE_REMINDER_ACTIONS:
-        _INVOICE_REMINDER_ACTIONS[action](args, api, out, path)
     elif action == "pdf":
         write_output(api.request("GET", f"{path}/pdf").content, args.output)
+    else:
+        _ACTIONS_ON_ONE_INVOICE[action](args, api, out, path)
     return 0
+
+
+def _approve(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    def accepted(invoice: dict[str, Any]) -> str:
+        return (
+            f"approval accepted for invoice {invoice['id']}: its workflow numbers it, "
+            f"renders the final PDF and emails it (see `q2c invoices show {invoice['id']}`)"
+        )
+
+    out.answer(api.json("POST", f"{path}/approve"), accepted)
+
+
+def _void(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    def accepted(invoice: dict[str, Any]) -> str:
+        return f"void accepted for invoice {invoice['id']} (it was {invoice['status']})"
+
+    out.answer(api.json("POST", f"{path}/void", json={"reason": args.reason}), accepted)
+
+
+def _now_owed(invoice: dict[str, Any]) -> str:
+    return (
+        f"invoice {cell_text(invoice['number'])} is {invoice['status']}, "
+        f"amount due {invoice['amount_due']} {invoice['currency']}"
+    )
+
+
+def _pay(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    payment: dict[str, str] = {
+        "amount": args.amount,
+        "paid_at": (args.date or date.today()).isoformat(),
+        "reference": args.reference,
+    }
+    if args.currency:
+        payment["currency"] = args.currency
+
+    def outcome(invoice: dict[str, Any]) -> str:
+        if invoice.get("payment_recorded"):
+            return f"payment {args.reference} of {args.amount} recorded: {_now_owed(invoice)}"
+        # The reference was recorded before: the API did nothing (idempotency).
+        return (
+            f"a payment with reference {args.reference} was already recorded on this "
+            f"invoice; nothing changed (invoice is {invoice['status']}, "
+            f"amount due {invoice['amount_due']} {invoice['currency']})"
+        )
+
+    out.answer(api.json("POST", f"{path}/payments", json=payment), outcome)
 
 
 def _refund(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
@@ -173,29 +184,29 @@ def _refund(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
     }
     if args.date:
         refund["refunded_at"] = args.date.isoformat()
-    body = api.json("POST", f"{path}/refunds", json=refund)
-    if out.as_json:
-        out.raw(body)
-    elif body.get("refund_recorded"):
-        out.say(
-            f"refund {args.reference} of {args.amount} (payment {args.payment}) recorded: "
-            f"invoice {cell_text(body['number'])} is {body['status']}, "
-            f"amount due {body['amount_due']} {body['currency']}"
-        )
-    else:
-        out.say(
+
+    def outcome(invoice: dict[str, Any]) -> str:
+        if invoice.get("refund_recorded"):
+            return (
+                f"refund {args.reference} of {args.amount} (payment {args.payment}) recorded: "
+                f"{_now_owed(invoice)}"
+            )
+        return (
             f"a refund with reference {args.reference} was already recorded on this invoice; "
-            f"nothing changed (invoice is {body['status']})"
+            f"nothing changed (invoice is {invoice['status']})"
         )
+
+    out.answer(api.json("POST", f"{path}/refunds", json=refund), outcome)
 
 
 def _pause(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    done = "paused" if args.action == "pause" else "resumed"
+
+    def accepted(invoice: dict[str, Any]) -> str:
+        return f"reminders of invoice {invoice['id']} will be {done} (its workflow records it)"
+
     body = api.json("POST", f"{path}/reminders/{args.action}", json={"reason": args.reason})
-    if out.as_json:
-        out.raw(body)
-    else:
-        done = "paused" if args.action == "pause" else "resumed"
-        out.say(f"reminders of invoice {body['id']} will be {done} (its workflow records it)")
+    out.answer(body, accepted)
 
 
 def _reschedule(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
@@ -250,7 +261,11 @@ def _print_reminders(plan: dict[str, Any], out: Output) -> None:
         print_table(plan["steps"], columns, out.out, right=frozenset({"step", "offset_days"}))
 
 
-_INVOICE_REMINDER_ACTIONS: dict[str, Callable[[argparse.Namespace, Api, Output, str], None]] = {
+# What each action on one invoice does, given the invoice's API path.
+_ACTIONS_ON_ONE_INVOICE: dict[str, Callable[[argparse.Namespace, Api, Output, str], None]] = {
+    "approve": _approve,
+    "void": _void,
+    "pay": _pay,
     "refund": _refund,
     "pause": _pause,
     "resume": _pause,

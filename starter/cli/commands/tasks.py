@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from starter.cli.client import Api
-from starter.cli.inputs import Subcommands, iso_day, uuid_text
+from starter.cli.inputs import Subcommands, iso_day, query_of, uuid_text
 from starter.cli.output import Output
 
 TASK_COLUMNS = [
@@ -38,7 +39,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     if args.action == "list":
         params = {"invoice_id": args.invoice, "client_id": args.client}
-        query = {k: str(v) for k, v in params.items() if v}
+        query = query_of(params)
         if not args.all:
             query["done"] = "false"
         body = api.json("GET", "/api/v1/tasks", params=query)
@@ -55,8 +56,9 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
         body = api.json("POST", "/api/v1/tasks", json=task)
     else:
         body = api.json("POST", f"/api/v1/tasks/{args.id}/done")
-    if out.as_json:
-        out.raw(body)
-    else:
-        out.say(f"task {body['id']}: {body['title']} ({'done' if body['done'] else 'open'})")
+    out.answer(body, _task_line)
     return 0
+
+
+def _task_line(task: dict[str, Any]) -> str:
+    return f"task {task['id']}: {task['title']} ({'done' if task['done'] else 'open'})"
