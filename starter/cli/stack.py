@@ -23,7 +23,10 @@ def register(commands: Subcommands) -> None:
 
 
 def api_bind_address() -> tuple[str, int]:
-    """Where `q2c api` listens: Q2C_API_HOST and Q2C_API_PORT (default 127.0.0.1:8000)."""
+    """Where `q2c api` listens: Q2C_API_HOST and Q2C_API_PORT (default 127.0.0.1:8000).
+
+    Read here from the environment until `Settings` carries the same two values; then this
+    one function is all that changes."""
     host = os.environ.get("Q2C_API_HOST", "127.0.0.1")
     port = int(os.environ.get("Q2C_API_PORT", "8000"))
     return host, port

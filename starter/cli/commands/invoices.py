@@ -1,5 +1,5 @@
-"""`q2c invoices list | show | approve | void | pay | pdf` and, on one invoice's money and
-reminders, `refund | pause | resume | reschedule | reminders`."""
+"""`q2c invoices list | show | approve | void | pay | refund | pdf`, and one invoice's
+reminders: `pause | resume | reschedule | reminders`."""
 
 from __future__ import annotations
 
