@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from starter.cli.main import format_detail, mail_to, main, sign_link
+from starter.cli.demo import mail_to, sign_link
+from starter.cli.main import main
+from starter.cli.output import format_detail
 
 API_URL = "http://q2c-cli.test"
 API_KEY = "cli-test-key"

@@ -1,0 +1,274 @@
+"""`q2c invoices list | show | approve | void | pay | refund | pdf`, and one invoice's
+reminders: `pause | resume | reschedule | reminders`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from domain.status import InvoiceStatus
+from starter.cli.client import Api, CliError
+from starter.cli.inputs import (
+    Subcommands,
+    add_pdf_action,
+    currency_code,
+    iso_day,
+    positive_amount,
+    uuid_text,
+)
+from starter.cli.output import Output, cell_text, print_table, write_output
+
+INVOICE_COLUMNS = [
+    ("id", "ID"),
+    ("number", "NUMBER"),
+    ("status", "STATUS"),
+    ("total", "TOTAL"),
+    ("amount_due", "AMOUNT DUE"),
+    ("currency", "CURRENCY"),
+    ("due_date", "DUE DATE"),
+]
+
+
+def offsets(text: str) -> list[int]:
+    """`-3,0,7` as [-3, 0, 7]; an empty string: no reminders."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a list of whole days like -3,0,7: {text!r}"
+        ) from None
+
+
+def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
+    invoices = commands.add_parser("invoices", help="list, show, approve, void, pay invoices")
+    invoice_actions = invoices.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = invoice_actions.add_parser("list", parents=[json_too], help="a table of invoices")
+    listing.add_argument("--status", choices=[status.value for status in InvoiceStatus])
+    listing.add_argument("--client", type=uuid_text, metavar="ID", help="only this client's")
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (1-500)")
+    for name, text in (
+        ("show", "one invoice with its lines"),
+        ("approve", "approve an invoice awaiting review: it is numbered and sent"),
+    ):
+        action = invoice_actions.add_parser(name, parents=[json_too], help=text)
+        action.add_argument("id", type=uuid_text, metavar="ID")
+    void = invoice_actions.add_parser("void", parents=[json_too], help="void an invoice")
+    void.add_argument("id", type=uuid_text, metavar="ID")
+    void.add_argument("--reason", default="", help="why (kept in its history)")
+
+    def money_action(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+        """`NAME ID AMOUNT`: money in or out of one invoice."""
+        action = invoice_actions.add_parser(name, parents=[json_too], help=help_text)
+        action.add_argument("id", type=uuid_text, metavar="ID")
+        action.add_argument("amount", type=positive_amount, metavar="AMOUNT", help=example)
+        return action
+
+    pay = money_action("pay", "record a payment", "e.g. 1250.50")
+    pay.add_argument("--reference", required=True, help="the bank reference (idempotency key)")
+    pay.add_argument("--date", type=iso_day, help="YYYY-MM-DD, the day paid (default today)")
+    pay.add_argument("--currency", type=currency_code, help="must be the invoice's currency")
+    refund = money_action("refund", "refund a payment", "e.g. 250.00")
+    refund.add_argument("--payment", required=True, help="the reference of the payment refunded")
+    refund.add_argument("--reference", required=True, help="the refund's own (idempotency key)")
+    refund.add_argument("--date", type=iso_day, help="YYYY-MM-DD, the day refunded (default today)")
+    for name, text in (
+        ("pause", "pause an invoice's reminders"),
+        ("resume", "resume them (those planned meanwhile are skipped)"),
+    ):
+        action = invoice_actions.add_parser(name, parents=[json_too], help=text)
+        action.add_argument("id", type=uuid_text, metavar="ID")
+        action.add_argument("--reason", default="", help="kept in its audit trail")
+    reschedule = invoice_actions.add_parser(
+        "reschedule",
+        parents=[json_too],
+        help="move the due date and/or set the invoice's reminder schedule",
+    )
+    reschedule.add_argument("id", type=uuid_text, metavar="ID")
+    reschedule.add_argument("--due", type=iso_day, metavar="YYYY-MM-DD", help="the new due date")
+    reschedule.add_argument(
+        "--offsets",
+        type=offsets,
+        metavar="DAYS",
+        help='days from the due date: --offsets=-3,0,7 ("" for none)',
+    )
+    reschedule.add_argument("--hour", type=int, help="local hour reminders go out at (0-23)")
+    reschedule.add_argument(
+        "--repeat",
+        type=int,
+        nargs=2,
+        metavar=("EVERY_DAYS", "TIMES"),
+        help="then every EVERY_DAYS days, at most TIMES times (0 0: no repeat)",
+    )
+    reschedule.add_argument(
+        "--inherit", action="store_true", help="drop the invoice's own schedule"
+    )
+    reminders = invoice_actions.add_parser(
+        "reminders", parents=[json_too], help="an invoice's reminder plan"
+    )
+    reminders.add_argument("id", type=uuid_text, metavar="ID")
+    add_pdf_action(invoice_actions, "download the invoice's PDF")
+
+
+def run(args: argparse.Namespace, api: Api, out: Output) -> int:
+    action: str = args.action
+    if action == "list":
+        params = {"status": args.status, "client_id": args.client, "limit": args.limit}
+        body = api.json(
+            "GET", "/api/v1/invoices", params={k: v for k, v in params.items() if v is not None}
+        )
+        out.listing(body, INVOICE_COLUMNS, "no invoices", right=frozenset({"total", "amount_due"}))
+        return 0
+    path = f"/api/v1/invoices/{args.id}"
+    if action == "show":
+        out.invoice(api.get(path))
+    elif action == "pdf":
+        write_output(api.request("GET", f"{path}/pdf").content, args.output)
+    else:
+        _ACTIONS_ON_ONE_INVOICE[action](args, api, out, path)
+    return 0
+
+
+def _approve(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    def accepted(invoice: dict[str, Any]) -> str:
+        return (
+            f"approval accepted for invoice {invoice['id']}: its workflow numbers it, "
+            f"renders the final PDF and emails it (see `q2c invoices show {invoice['id']}`)"
+        )
+
+    out.answer(api.json("POST", f"{path}/approve"), accepted)
+
+
+def _void(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    def accepted(invoice: dict[str, Any]) -> str:
+        return f"void accepted for invoice {invoice['id']} (it was {invoice['status']})"
+
+    out.answer(api.json("POST", f"{path}/void", json={"reason": args.reason}), accepted)
+
+
+def _now_owed(invoice: dict[str, Any]) -> str:
+    return (
+        f"invoice {cell_text(invoice['number'])} is {invoice['status']}, "
+        f"amount due {invoice['amount_due']} {invoice['currency']}"
+    )
+
+
+def _pay(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    payment: dict[str, str] = {
+        "amount": args.amount,
+        "paid_at": (args.date or date.today()).isoformat(),
+        "reference": args.reference,
+    }
+    if args.currency:
+        payment["currency"] = args.currency
+
+    def outcome(invoice: dict[str, Any]) -> str:
+        if invoice.get("payment_recorded"):
+            return f"payment {args.reference} of {args.amount} recorded: {_now_owed(invoice)}"
+        # The reference was recorded before: the API did nothing (idempotency).
+        return (
+            f"a payment with reference {args.reference} was already recorded on this "
+            f"invoice; nothing changed (invoice is {invoice['status']}, "
+            f"amount due {invoice['amount_due']} {invoice['currency']})"
+        )
+
+    out.answer(api.json("POST", f"{path}/payments", json=payment), outcome)
+
+
+def _refund(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    refund: dict[str, str] = {
+        "payment_reference": args.payment,
+        "amount": args.amount,
+        "reference": args.reference,
+    }
+    if args.date:
+        refund["refunded_at"] = args.date.isoformat()
+
+    def outcome(invoice: dict[str, Any]) -> str:
+        if invoice.get("refund_recorded"):
+            return (
+                f"refund {args.reference} of {args.amount} (payment {args.payment}) recorded: "
+                f"{_now_owed(invoice)}"
+            )
+        return (
+            f"a refund with reference {args.reference} was already recorded on this invoice; "
+            f"nothing changed (invoice is {invoice['status']})"
+        )
+
+    out.answer(api.json("POST", f"{path}/refunds", json=refund), outcome)
+
+
+def _pause(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    done = "paused" if args.action == "pause" else "resumed"
+
+    def accepted(invoice: dict[str, Any]) -> str:
+        return f"reminders of invoice {invoice['id']} will be {done} (its workflow records it)"
+
+    body = api.json("POST", f"{path}/reminders/{args.action}", json={"reason": args.reason})
+    out.answer(body, accepted)
+
+
+def _reschedule(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    change: dict[str, Any] = {}
+    if args.due:
+        change["due_date"] = args.due.isoformat()
+    if args.inherit:
+        change["reminders"] = None
+    else:
+        schedule = {
+            "offsets_days": args.offsets,
+            "hour": args.hour,
+            "repeat_every_days": args.repeat[0] if args.repeat else None,
+            "repeat_max": args.repeat[1] if args.repeat else None,
+        }
+        if any(value is not None for value in schedule.values()):
+            change["reminders"] = {k: v for k, v in schedule.items() if v is not None}
+    if not change:
+        raise CliError("give --due, a schedule (--offsets, --hour, --repeat) or --inherit")
+    body = api.json("PATCH", f"{path}/schedule", json=change)
+    if out.as_json:
+        out.raw(body)
+        return
+    out.say(f"invoice {cell_text(body['number'])} is {body['status']}, due {body['due_date']}")
+    _print_reminders(body["reminders"], out)
+
+
+def _reminders(args: argparse.Namespace, api: Api, out: Output, path: str) -> None:
+    body = api.get(f"{path}/reminders")
+    if out.as_json:
+        out.raw(body)
+    else:
+        _print_reminders(body, out)
+
+
+def _print_reminders(plan: dict[str, Any], out: Output) -> None:
+    schedule = plan["schedule"]
+    offsets = ", ".join(f"{offset:+d}" for offset in schedule["offsets_days"]) or "none"
+    repeat = (
+        f", then every {schedule['repeat_every_days']} days at most {schedule['repeat_max']} times"
+        if schedule["repeat_every_days"]
+        else ""
+    )
+    paused = " (paused)" if plan["paused"] else ""
+    out.say(
+        f"reminders{paused}: days {offsets} from the due date{repeat}, at "
+        f"{schedule['hour']:02d}:00 {plan['time_zone']}"
+    )
+    if plan["steps"]:
+        columns = [("step", "STEP"), ("offset_days", "DAYS"), ("send_at", "SEND AT"),
+                   ("state", "STATE")]  # fmt: skip
+        print_table(plan["steps"], columns, out.out, right=frozenset({"step", "offset_days"}))
+
+
+# What each action on one invoice does, given the invoice's API path.
+_ACTIONS_ON_ONE_INVOICE: dict[str, Callable[[argparse.Namespace, Api, Output, str], None]] = {
+    "approve": _approve,
+    "void": _void,
+    "pay": _pay,
+    "refund": _refund,
+    "pause": _pause,
+    "resume": _pause,
+    "reschedule": _reschedule,
+    "reminders": _reminders,
+}

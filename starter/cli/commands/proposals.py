@@ -1,0 +1,34 @@
+"""`q2c proposals create FILE.json | show ID | send ID`."""
+
+from __future__ import annotations
+
+import argparse
+
+from starter.cli.client import Api
+from starter.cli.inputs import Subcommands, read_json_file, uuid_text
+from starter.cli.output import Output
+
+
+def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
+    proposals = commands.add_parser("proposals", help="create or show proposals")
+    proposal_actions = proposals.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = proposal_actions.add_parser(
+        "create", parents=[json_too], help="POST a proposal; its workflow emails it"
+    )
+    create.add_argument("file", metavar="FILE.json", help="the JSON body; - reads stdin")
+    show = proposal_actions.add_parser("show", parents=[json_too], help="one proposal")
+    show.add_argument("id", type=uuid_text, metavar="ID")
+    send = proposal_actions.add_parser(
+        "send", parents=[json_too], help="email a proposal kept as a draft"
+    )
+    send.add_argument("id", type=uuid_text, metavar="ID")
+
+
+def run(args: argparse.Namespace, api: Api, out: Output) -> int:
+    if args.action == "create":
+        out.record(api.post_json_text("/api/v1/proposals", read_json_file(args.file)))
+    elif args.action == "send":
+        out.record(api.json("POST", f"/api/v1/proposals/{args.id}/send"))
+    else:
+        out.record(api.get(f"/api/v1/proposals/{args.id}"))
+    return 0
