@@ -121,9 +121,3 @@ def _saved_api_key(state_dir: Path) -> str:
     """The key `q2c dev` saved under the state folder, or "" when it has made none."""
     path = state_dir / API_KEY_FILE
     return path.read_text().strip() if path.is_file() else ""
-
-
-def state_dir() -> Path:
-    """The state folder (Q2C_HOME). Kept for callers not yet moved to
-    `Settings.from_env().state_dir`, which this reads."""
-    return Settings.from_env().state_dir

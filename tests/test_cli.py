@@ -238,3 +238,14 @@ def test_the_signing_link_is_found_in_the_clients_eml(tmp_path: Path) -> None:
     found = mail_to(tmp_path, "Demo-1@exemplu.ro")
     assert [path.name for path, _ in found] == ["2026-1.eml"]
     assert sign_link(found[0][1]) == f"{link}1"
+
+
+def test_without_a_key_it_says_where_to_get_one_and_sends_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No Q2C_API_KEY and no stack ever started under Q2C_HOME: reading settings makes no key.
+    monkeypatch.delenv("Q2C_API_KEY")
+    api = Recorder(reply(200, {"items": []}))
+    assert main(["invoices", "list"], transport=api.transport) == 1
+    assert api.requests == []
+    assert "Q2C_API_KEY" in capsys.readouterr().err

@@ -157,11 +157,12 @@ def _demo_bodies(email: str, valid_until: date) -> tuple[dict[str, Any], dict[st
 
 
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
-    from settings import Settings, state_dir
+    from settings import Settings
 
     timeout: float = args.timeout
-    namespace = Settings.from_env().temporal_namespace
-    mail_dir = state_dir() / "mail"
+    settings = Settings.from_env()
+    namespace = settings.temporal_namespace
+    mail_dir = settings.state_dir / "mail"
     step = iter(range(1, 100))
 
     def say(text: str) -> None:

@@ -93,6 +93,12 @@ def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None
     from settings import Settings
 
     settings = Settings.from_env()
+    if not settings.api_key:
+        print_error(
+            "no API key: set Q2C_API_KEY to an operator's key, or start the embedded stack"
+            " with `make run`, which makes one"
+        )
+        return EXIT_REFUSED
     api = Api(settings.api_url, settings.api_key, transport=transport)
     try:
         return _OPERATOR_COMMANDS[command](args, api, Output(args.json, sys.stdout))

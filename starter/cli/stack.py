@@ -7,7 +7,6 @@ uvicorn with the API app, the migrations), so the operator commands never load t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 
@@ -23,13 +22,11 @@ def register(commands: Subcommands) -> None:
 
 
 def api_bind_address() -> tuple[str, int]:
-    """Where `q2c api` listens: Q2C_API_HOST and Q2C_API_PORT (default 127.0.0.1:8000).
+    """Where `q2c api` listens: Q2C_API_HOST and Q2C_API_PORT (default 127.0.0.1:8000)."""
+    from settings import Settings
 
-    Read here from the environment until `Settings` carries the same two values; then this
-    one function is all that changes."""
-    host = os.environ.get("Q2C_API_HOST", "127.0.0.1")
-    port = int(os.environ.get("Q2C_API_PORT", "8000"))
-    return host, port
+    settings = Settings.from_env()
+    return settings.api_host, settings.api_port
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
