@@ -12,8 +12,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, HTTPException, Query, Response
 from temporalio.client import (
     Client,
 )
@@ -22,7 +21,6 @@ from db import store
 from domain.contracts import vat_category
 from domain.money import plain_decimal
 from domain.status import (
-    IllegalTransition,
     InvoiceStatus,
     check_can_approve,
     check_can_edit,
@@ -34,16 +32,15 @@ from messages.models import (
 )
 from settings import Settings
 from starter.api import operations
+from starter.api.deps import Q2CState, State, require_api_key
+from starter.api.errors import add_error_handlers
 from starter.api.operations import (
-    Q2CState,
-    State,
     client_json,
     invoice_handle,
     invoice_json,
     invoice_row,
     money,
     proposal_json,
-    require_api_key,
     run_update,
 )
 from starter.api.pages.invoice_page import add_invoice_page_routes
@@ -87,14 +84,7 @@ def create_app(
         lifespan=lifespan,
     )
 
-    @app.exception_handler(store.NotFound)
-    async def not_found(_: Request, missing: store.NotFound) -> JSONResponse:
-        return JSONResponse({"detail": f"{missing.kind} not found"}, status_code=404)
-
-    @app.exception_handler(IllegalTransition)
-    async def conflict(_: Request, refused: IllegalTransition) -> JSONResponse:
-        return JSONResponse({"detail": refused.reason}, status_code=409)
-
+    add_error_handlers(app)
     _operator_routes(app, settings)
     add_signing_routes(app)
     add_invoice_page_routes(app)
@@ -267,4 +257,6 @@ def _operator_routes(app: FastAPI, settings: Settings) -> None:
     async def record_payment(
         invoice_id: UUID, body: PaymentIn, state: State, response: Response
     ) -> dict[str, Any]:
-        return await operations.record_payment(state, invoice_id, body, response)
+        answer = await operations.record_payment(state, invoice_id, body)
+        response.status_code = 201 if answer["payment_recorded"] else 200
+        return answer

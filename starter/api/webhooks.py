@@ -36,13 +36,14 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import store
+from domain.errors import InvalidInput, Refusal, Unacceptable
 from domain.hmac_signature import (
     SIGNATURE_HEADER,
     SignatureRefused,
@@ -52,7 +53,9 @@ from domain.schedule import local_date, local_instant, overdue_at
 from domain.status import IllegalTransition, InvoiceStatus, ProposalStatus, check_can_pay
 from messages.models import SignProposal, proposal_workflow_id
 from starter.api import operations
-from starter.api.operations import Q2CState, State, iso, money, proposal_json, require_api_key
+from starter.api.deps import Q2CState, State, require_api_key
+from starter.api.errors import status_of
+from starter.api.operations import iso, money, proposal_json
 from starter.api.schemas import (
     CrmProposalIn,
     EsignSignatureIn,
@@ -324,22 +327,18 @@ async def receive(
         result = Outcome(409, "rejected", {"detail": refused.reason})
     except store.NotFound as missing:
         result = Outcome(404, "rejected", {"detail": f"{missing.kind} not found"})
-    except RequestValidationError:
-        # A field refused past the body's schema (a VAT rate not in force, say): as below.
+    except (RequestValidationError, InvalidInput, Unacceptable):
+        # Invalid input stores nothing, wherever it was found (past the body's schema too:
+        # a VAT rate not in force, say).
         await state.pool.execute(
             "DELETE FROM webhook_events WHERE id = $1 AND processed_at IS NULL", stored.row_id
         )
         raise
-    except HTTPException as refused:
-        if refused.status_code == 422:
-            # Invalid input stores nothing, wherever it was found.
-            await state.pool.execute(
-                "DELETE FROM webhook_events WHERE id = $1 AND processed_at IS NULL", stored.row_id
-            )
-            raise
-        if not 400 <= refused.status_code < 500:
+    except Refusal as refused:
+        status_code = status_of(refused)
+        if not 400 <= status_code < 500:
             raise  # ours: the event stays unprocessed and the sender's retry redoes it
-        result = Outcome(refused.status_code, "rejected", {"detail": refused.detail})
+        result = Outcome(status_code, "rejected", {"detail": str(refused)})
     if not result.finished:
         await finish(state.pool, stored.row_id, result.outcome)
     log.info("webhook %s event %s: %s", source, stored.event_id, result.outcome)
@@ -364,7 +363,7 @@ async def crm_proposal(state: Q2CState, event: CrmProposalIn, _: Delivery) -> Ou
             # does not leave a new client behind.
             seller = await store.company(conn, await store.default_company_id(conn))
             if event.valid_until < local_date(datetime.now(UTC), seller["time_zone"]):
-                raise HTTPException(422, "valid_until: must not be in the past")
+                raise Unacceptable("valid_until: must not be in the past")
             client_id = await _client_for(conn, event)
     created, is_new = await operations.create_proposal(state, event.as_proposal(client_id))
     if is_new:
@@ -375,7 +374,7 @@ async def crm_proposal(state: Q2CState, event: CrmProposalIn, _: Delivery) -> Ou
 async def _client_for(conn: store.Connection, event: CrmProposalIn) -> UUID:
     if event.client_id is not None:
         if not await conn.fetchval("SELECT 1 FROM clients WHERE id = $1", event.client_id):
-            raise HTTPException(422, "client_id: no client has this id")
+            raise Unacceptable("client_id: no client has this id")
         return event.client_id
     client = event.client
     assert client is not None, "the schema requires client_id or client"
@@ -589,14 +588,9 @@ async def payment(state: Q2CState, event: PaymentEventIn, delivery: Delivery) ->
                 reference=event.reference,
                 currency=event.currency,
             ),
-            Response(),
         )
     except IllegalTransition:
-        return await _park(state, delivery, event, invoice, "not_payable", time_zone)
-    except HTTPException as refused:
-        if refused.status_code != 409:
-            raise
-        # The invoice left the payable statuses between the read and the update.
+        # Not payable, or it left the payable statuses between the read and the update.
         return await _park(state, delivery, event, invoice, "not_payable", time_zone)
     payment_recorded = bool(recorded.pop("payment_recorded"))
     return Outcome(

@@ -17,7 +17,7 @@ from activities.documents import document_context
 from activities.events import emit_invoice
 from db import store
 from domain.i18n import format_day
-from starter.api.operations import State
+from starter.api.deps import State
 
 PAGE_LABELS: dict[str, dict[str, str]] = {
     "en": {

@@ -30,7 +30,8 @@ from db import store
 from domain.i18n import format_day, labels, pick_locale
 from domain.status import ProposalStatus
 from messages.models import DeclineProposal, SignProposal, proposal_workflow_id
-from starter.api.operations import Q2CState, State, get_state, log
+from starter.api.deps import Q2CState, State, get_state
+from starter.api.operations import log
 from workflows.proposal import ProposalWorkflow
 
 CONSENT_TEXT = {

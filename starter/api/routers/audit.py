@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI, HTTPException, Response
 
 from db import store
 from domain.audit import verify_chain
-from starter.api.operations import State, require_api_key
+from starter.api.deps import State, require_api_key
 
 
 def event_json(row: asyncpg.Record) -> dict[str, Any]:

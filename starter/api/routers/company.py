@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from db import store
 from domain.errors import InvalidInput
 from domain.requisites import validate_party
-from starter.api.operations import State, require_api_key
+from starter.api.deps import State, require_api_key
 from starter.api.schemas import BankAccountIn, ClientIn, CompanyPatch
 
 # The columns that hold checked identifiers, on companies and clients alike.

@@ -27,23 +27,17 @@ from pydantic import Field, field_validator, model_validator
 from temporalio.common import WorkflowIDConflictPolicy
 
 from db import store
-from domain.contracts import check_exchange_rate, contract_invoice_lines, vat_category
-from domain.errors import InvalidInput
+from domain.contracts import (
+    check_exchange_rate,
+    check_line_rates,
+    contract_invoice_lines,
+    vat_category,
+)
 from domain.money import plain_decimal
 from domain.schedule import local_date
 from messages.models import InvoiceWorkflowInput, invoice_workflow_id
-from starter.api.operations import (
-    Q2CState,
-    State,
-    document_totals_or_422,
-    invoice_json,
-    iso,
-    log,
-    money,
-    rates_or_422,
-    require_api_key,
-    unprocessable,
-)
+from starter.api.deps import Q2CState, State, require_api_key
+from starter.api.operations import checked_document_totals, invoice_json, iso, log, money
 from starter.api.schemas import Amount, Body, LineIn, _known_currency
 from workflows.invoice import InvoiceWorkflow
 
@@ -162,7 +156,7 @@ async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
         buyer = await store.client(conn, body.client_id)
         seller = await store.company(conn, buyer["company_id"])
         today = local_date(datetime.now(UTC), seller["time_zone"])
-        document_totals_or_422(
+        checked_document_totals(
             seller["country"],
             today,
             items,
@@ -241,20 +235,14 @@ async def invoice_from_contract(
         else:
             defaults = store.as_lines(await contract_lines(conn, contract["id"]))
             # Named as the contract's lines, whose rates these are.
-            rates_or_422(seller["country"], today, defaults, "contract_lines")
-            try:
-                items = contract_invoice_lines(defaults, body.quantities)
-            except InvalidInput as refused:
-                raise unprocessable(str(refused)) from refused
-        try:
-            check_exchange_rate(seller["country"], currency, body.exchange_rate, required=False)
-        except InvalidInput as refused:
-            raise unprocessable(str(refused)) from refused
+            check_line_rates(seller["country"], today, defaults, "contract_lines")
+            items = contract_invoice_lines(defaults, body.quantities)
+        check_exchange_rate(seller["country"], currency, body.exchange_rate, required=False)
         pricing = {
             "prices_include_vat": contract["prices_include_vat"],
             "discount_percent": contract["discount_percent"],
         }
-        totals = document_totals_or_422(
+        totals = checked_document_totals(
             seller["country"],
             today,
             items,

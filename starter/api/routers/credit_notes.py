@@ -16,7 +16,8 @@ from activities.credit_notes import credit_note
 from db import store
 from domain.credit_notes import CreditGroup, negate_line
 from domain.money import plain_decimal
-from starter.api.operations import State, iso, money, require_api_key
+from starter.api.deps import State, require_api_key
+from starter.api.operations import iso, money
 
 
 def credit_note_json(row: asyncpg.Record) -> dict[str, Any]:

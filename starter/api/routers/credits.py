@@ -13,16 +13,8 @@ from pydantic import Field
 from db import store
 from domain.status import InvoiceStatus, check_can_pay
 from messages.models import PaymentRequest
-from starter.api.operations import (
-    State,
-    invoice_handle,
-    invoice_json,
-    invoice_row,
-    iso,
-    money,
-    require_api_key,
-    run_update,
-)
+from starter.api.deps import State, require_api_key
+from starter.api.operations import invoice_handle, invoice_json, invoice_row, iso, money, run_update
 from starter.api.schemas import Amount, Body
 from workflows.invoice import InvoiceWorkflow
 

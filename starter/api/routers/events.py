@@ -26,7 +26,8 @@ from activities.events import (
 )
 from domain.events import EVENT_TYPES, UnknownEventType, normalise_types
 from messages.models import delivery_workflow_id
-from starter.api.operations import Q2CState, State, iso, require_api_key
+from starter.api.deps import Q2CState, State, require_api_key
+from starter.api.operations import iso
 from starter.api.schemas import Body
 
 

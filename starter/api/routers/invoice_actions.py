@@ -28,7 +28,6 @@ from fastapi import Depends, FastAPI, HTTPException, Response
 from pydantic import Field, StrictInt, field_validator, model_validator
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
 from activities import reminder_plan
 from db import store
@@ -56,15 +55,15 @@ from messages.models import (
     RescheduleRequest,
     invoice_workflow_id,
 )
+from starter.api.deps import Q2CState, State, require_api_key
 from starter.api.operations import (
-    Q2CState,
-    State,
+    UPDATE_REFUSALS,
     invoice_handle,
     invoice_json,
     invoice_row,
     iso,
     money,
-    require_api_key,
+    refusal_of,
     run_update,
 )
 from starter.api.schemas import Amount, Body
@@ -242,18 +241,6 @@ def refund_json(row: Any) -> dict[str, Any]:
 # --- workflow calls ----------------------------------------------------------------------
 
 
-def _refusal(failed: WorkflowUpdateFailedError) -> HTTPException | None:
-    cause: BaseException | None = failed.cause
-    while isinstance(cause, ActivityError):
-        cause = cause.cause
-    if isinstance(cause, ApplicationError):
-        status = {"IllegalTransition": 409, "InvalidInput": 422, "NotFound": 404}.get(
-            cause.type or "", 500
-        )
-        return HTTPException(status, cause.message)
-    return None
-
-
 async def refund_through_workflow(
     state: Q2CState, invoice_id: UUID, request: RefundRequest
 ) -> RefundResult:
@@ -275,7 +262,7 @@ async def refund_through_workflow(
             InvoiceWorkflow.refund, request, start_workflow_operation=start
         )
     except WorkflowUpdateFailedError as failed:
-        refused = _refusal(failed)
+        refused = refusal_of(failed)
         if refused is None:
             raise
         raise refused from failed
@@ -442,9 +429,9 @@ def add_invoice_action_routes(app: FastAPI) -> None:
                     RescheduleRequest(requested_by="api"),
                 )
                 replanned.append(str(invoice["id"]))
-            except HTTPException as refused:
+            except UPDATE_REFUSALS as refused:
                 # Paid or voided meanwhile: nothing to re-plan.
-                failed.append({"invoice_id": str(invoice["id"]), "detail": refused.detail})
+                failed.append({"invoice_id": str(invoice["id"]), "detail": str(refused)})
         async with state.pool.acquire() as conn:
             return await _client_reminders_json(conn, client_id) | {
                 "replanned_invoices": replanned,

@@ -18,7 +18,7 @@ from domain.numbering import (
     sequence_for,
     validate_series,
 )
-from starter.api.operations import State, require_api_key
+from starter.api.deps import State, require_api_key
 from starter.api.schemas import Body
 
 Kind = Literal["proposal", "invoice", "credit_note"]

@@ -19,7 +19,7 @@ from domain.reports import AGING_BUCKETS, OpenItem, aging, cashflow, days_sales_
 from domain.schedule import local_date
 from domain.status import InvoiceStatus
 from domain.vat import VatCategory
-from starter.api.operations import Q2CState, State, require_api_key
+from starter.api.deps import Q2CState, State, require_api_key
 
 OPEN_STATUSES = ("sent", "partially_paid", "overdue")
 Format = Literal["csv", "xlsx"]

@@ -12,7 +12,8 @@ from pydantic import Field
 
 from activities.events import emit_task_created
 from db import store
-from starter.api.operations import State, iso, require_api_key
+from starter.api.deps import State, require_api_key
+from starter.api.operations import iso
 from starter.api.schemas import Body
 
 
