@@ -36,7 +36,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -53,14 +53,18 @@ from domain.schedule import local_date, local_instant, overdue_at
 from domain.status import IllegalTransition, InvoiceStatus, ProposalStatus, check_can_pay
 from messages.models import SignProposal, proposal_workflow_id
 from starter.api import operations
-from starter.api.deps import Q2CState, State, require_api_key
+from starter.api.deps import API_KEY, Q2CState, State
 from starter.api.errors import status_of
 from starter.api.operations import iso, money, proposal_json
 from starter.api.schemas import (
+    CrmProposalAnswer,
     CrmProposalIn,
+    EsignAnswer,
     EsignSignatureIn,
     PaymentEventIn,
     PaymentIn,
+    PaymentWebhookAnswer,
+    UnmatchedPaymentList,
     WebhookEventIn,
 )
 from workflows.proposal import ProposalWorkflow
@@ -671,64 +675,76 @@ def unmatched_json(row: asyncpg.Record) -> dict[str, Any]:
 # --- routes ------------------------------------------------------------------------------
 
 
-def add_webhook_routes(app: FastAPI) -> None:
-    """Registers /webhooks/* and the operators' list of unmatched payments."""
-    signed = {
-        "parameters": [
-            {
-                "name": SIGNATURE_HEADER,
-                "in": "header",
-                "required": True,
-                "schema": {"type": "string"},
-                "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{raw body}">',
-            }
-        ]
-    }
+# /webhooks/* and the operators' list of unmatched payments.
+router = APIRouter()
 
-    @app.post(
-        "/webhooks/crm/proposals",
-        tags=["webhooks"],
-        openapi_extra=signed,
-    )
-    async def crm_proposals(request: Request, state: State) -> JSONResponse:
-        """A CRM creates a proposal (emailed at once); a retry never makes a second one."""
-        return await receive(request, state, "crm", CrmProposalIn, crm_proposal, describe_crm)
+# Every webhook is signed; the header is read from the raw request, so OpenAPI is told here.
+SIGNED_REQUEST = {
+    "parameters": [
+        {
+            "name": SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{raw body}">',
+        }
+    ]
+}
 
-    @app.post(
-        "/webhooks/esign",
-        tags=["webhooks"],
-        openapi_extra=signed,
-    )
-    async def esign(request: Request, state: State) -> JSONResponse:
-        """An e-signature provider reports a signature of the document that was sent."""
-        return await receive(request, state, "esign", EsignSignatureIn, esign_signature)
 
-    @app.post(
-        "/webhooks/payments",
-        tags=["webhooks"],
-        openapi_extra=signed,
-    )
-    async def payments(request: Request, state: State) -> JSONResponse:
-        """A payment for an invoice: recorded, or parked as unmatched for an operator."""
-        return await receive(request, state, "payments", PaymentEventIn, payment)
+@router.post(
+    "/webhooks/crm/proposals",
+    response_model=CrmProposalAnswer,
+    tags=["webhooks"],
+    openapi_extra=SIGNED_REQUEST,
+)
+async def crm_proposals(request: Request, state: State) -> JSONResponse:
+    """A CRM creates a proposal (emailed at once); a retry never makes a second one."""
+    return await receive(request, state, "crm", CrmProposalIn, crm_proposal, describe_crm)
 
-    @app.get(
-        "/api/v1/unmatched-payments", dependencies=[Depends(require_api_key)], tags=["payments"]
+
+@router.post(
+    "/webhooks/esign",
+    response_model=EsignAnswer,
+    tags=["webhooks"],
+    openapi_extra=SIGNED_REQUEST,
+)
+async def esign(request: Request, state: State) -> JSONResponse:
+    """An e-signature provider reports a signature of the document that was sent."""
+    return await receive(request, state, "esign", EsignSignatureIn, esign_signature)
+
+
+@router.post(
+    "/webhooks/payments",
+    response_model=PaymentWebhookAnswer,
+    tags=["webhooks"],
+    openapi_extra=SIGNED_REQUEST,
+)
+async def payments(request: Request, state: State) -> JSONResponse:
+    """A payment for an invoice: recorded, or parked as unmatched for an operator."""
+    return await receive(request, state, "payments", PaymentEventIn, payment)
+
+
+@router.get(
+    "/api/v1/unmatched-payments",
+    response_model=UnmatchedPaymentList,
+    dependencies=API_KEY,
+    tags=["payments"],
+)
+async def unmatched_payments(
+    state: State,
+    include_resolved: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Payments reported by a webhook that could not be applied, newest first."""
+    rows = await state.pool.fetch(
+        """SELECT u.*, e.event_id, i.number AS invoice_number, i.status AS invoice_status
+           FROM unmatched_payments u
+           LEFT JOIN webhook_events e ON e.id = u.webhook_event_id
+           LEFT JOIN invoices i ON i.id = u.invoice_id
+           WHERE $1 OR u.resolved_at IS NULL
+           ORDER BY u.created_at DESC, u.id LIMIT $2""",
+        include_resolved,
+        limit,
     )
-    async def unmatched_payments(
-        state: State,
-        include_resolved: bool = False,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> dict[str, Any]:
-        """Payments reported by a webhook that could not be applied, newest first."""
-        rows = await state.pool.fetch(
-            """SELECT u.*, e.event_id, i.number AS invoice_number, i.status AS invoice_status
-               FROM unmatched_payments u
-               LEFT JOIN webhook_events e ON e.id = u.webhook_event_id
-               LEFT JOIN invoices i ON i.id = u.invoice_id
-               WHERE $1 OR u.resolved_at IS NULL
-               ORDER BY u.created_at DESC, u.id LIMIT $2""",
-            include_resolved,
-            limit,
-        )
-        return {"items": [unmatched_json(row) for row in rows]}
+    return {"items": [unmatched_json(row) for row in rows]}
