@@ -432,13 +432,18 @@ class InvoiceOut(Answer):
     approval_error: str | None
 
 
-class InvoiceLineOut(Answer):
+class LineOut(Answer):
+    """A document line as every document shows it; each kind adds what it carries."""
+
     description: str
     quantity: DecimalText
     unit: str
     unit_price: DecimalText
     discount_percent: DecimalText
     vat_rate: DecimalText
+
+
+class InvoiceLineOut(LineOut):
     vat_category: str
     net_amount: DecimalText
 
@@ -551,13 +556,7 @@ class CreditNoteOut(Answer):
     sent_at: IsoInstant | None
 
 
-class CreditNoteLineOut(Answer):
-    description: str
-    quantity: DecimalText
-    unit: str
-    unit_price: DecimalText
-    discount_percent: DecimalText
-    vat_rate: DecimalText
+class CreditNoteLineOut(LineOut):
     net_amount: DecimalText
 
 
@@ -685,13 +684,7 @@ class ContractOut(Answer):
     created_at: IsoInstant
 
 
-class ContractLineOut(Answer):
-    description: str
-    quantity: DecimalText
-    unit: str
-    unit_price: DecimalText
-    discount_percent: DecimalText
-    vat_rate: DecimalText
+class ContractLineOut(LineOut):
     vat_category: str
     vat_legal_basis: str
 
