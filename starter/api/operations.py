@@ -1,30 +1,36 @@
-"""What the HTTP routes share: the app state, the JSON shapes, and the operations that
-more than one door (operator API, webhooks) performs."""
+"""What the HTTP routes share: the JSON shapes, and the operations that more than one door
+(operator API, webhooks) performs. Operations speak no HTTP: they raise domain errors
+(domain.errors, IllegalTransition, store.NotFound), which starter.api.errors turns into
+statuses."""
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, HTTPException, Request, Response
-from fastapi.exceptions import RequestValidationError
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from activities.documents import template_environment
 from db import store
 from domain.contracts import check_line_rates
-from domain.errors import InvalidInput
+from domain.errors import (
+    Conflict,
+    InvalidInput,
+    Missing,
+    OperationFailed,
+    Refusal,
+    Unacceptable,
+    Unavailable,
+)
 from domain.money import Line, plain_decimal, round_money
 from domain.schedule import local_date
-from domain.status import InvoiceStatus, ProposalStatus, check_can_pay
+from domain.status import IllegalTransition, InvoiceStatus, ProposalStatus, check_can_pay
 from domain.vat import DocumentTotals, compute_document_totals
 from messages.models import (
     PaymentRequest,
@@ -32,38 +38,12 @@ from messages.models import (
     invoice_workflow_id,
     proposal_workflow_id,
 )
-from settings import Settings
+from starter.api.deps import Q2CState
 from starter.api.schemas import PaymentIn, ProposalIn
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
 
 log = logging.getLogger("q2c.api")
-
-
-class Q2CState:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, temporal: Client) -> None:
-        self.settings = settings
-        self.pool = pool
-        self.temporal = temporal
-        self.pages = template_environment()
-
-
-def get_state(request: Request) -> Q2CState:
-    state: Q2CState = request.app.state.q2c
-    return state
-
-
-State = Annotated[Q2CState, Depends(get_state)]
-
-
-def require_api_key(request: Request) -> None:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    expected = get_state(request).settings.api_key
-    if scheme.lower() != "bearer" or not hmac.compare_digest(key.encode(), expected.encode()):
-        raise HTTPException(
-            401, "a valid API key is required", headers={"WWW-Authenticate": "Bearer"}
-        )
 
 
 async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, Any], bool]:
@@ -75,10 +55,10 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
         seller = await store.company(conn, buyer["company_id"])
         today = local_date(datetime.now(UTC), seller["time_zone"])
         if body.valid_until < today:
-            raise HTTPException(422, "valid_until: must not be in the past")
+            raise Unacceptable("valid_until: must not be in the past")
         if body.contract_id is not None:
             await check_contract_of(conn, body.contract_id, buyer["id"])
-        totals = document_totals_or_422(
+        totals = checked_document_totals(
             seller["country"],
             today,
             items,
@@ -141,9 +121,7 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
                 await conn.execute("DELETE FROM proposal_lines WHERE proposal_id = $1", proposal_id)
                 await conn.execute("DELETE FROM proposals WHERE id = $1", proposal_id)
             log.exception("could not start the workflow of proposal %s", proposal_id)
-            raise HTTPException(
-                503, "the workflow service is unavailable; nothing was saved"
-            ) from None
+            raise Unavailable("the workflow service is unavailable; nothing was saved") from None
         return await proposal_json(conn, proposal_id), True
 
 
@@ -155,42 +133,23 @@ async def send_draft_proposal(state: Q2CState, proposal_id: UUID) -> dict[str, A
             seller = await store.company(conn, row["company_id"])
             today = local_date(datetime.now(UTC), seller["time_zone"])
             if row["valid_until"] < today:
-                raise HTTPException(409, "the proposal's validity has passed; nothing was sent")
+                raise Conflict("the proposal's validity has passed; nothing was sent")
             # Its date is the day it is sent: a rate that changed since it was drafted is
             # refused now, before the client sees it.
             line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal_id)
-            rates_or_422(seller["country"], today, store.as_lines(line_rows))
+            check_line_rates(seller["country"], today, store.as_lines(line_rows))
             await conn.execute(
                 """UPDATE proposals SET status = 'sent', updated_at = now()
                    WHERE id = $1 AND status = 'draft'""",
                 proposal_id,
             )
         elif row["status"] != ProposalStatus.SENT:
-            raise HTTPException(409, f"the proposal is {row['status']} and cannot be sent")
+            raise Conflict(f"the proposal is {row['status']} and cannot be sent")
         await start_proposal_workflow(state, str(proposal_id))
         return await proposal_json(conn, proposal_id)
 
 
-def unprocessable(message: str) -> RequestValidationError:
-    """A domain refusal ("lines[1].vat_rate: ...") as FastAPI's 422, the field in `loc`."""
-    field, sep, text = message.partition(": ")
-    if not sep or " " in field:
-        field, text = "", message
-    loc: tuple[str | int, ...] = ("body",)
-    for part in field.replace("]", "").replace("[", ".").split("."):
-        if part:
-            loc += (int(part) if part.isdigit() else part,)
-    return RequestValidationError([{"loc": loc, "msg": text, "type": "value_error"}])
-
-
-def rates_or_422(country: str, day: date, items: Sequence[Line], field: str = "lines") -> None:
-    try:
-        check_line_rates(country, day, items, field)
-    except InvalidInput as refused:
-        raise unprocessable(str(refused)) from refused
-
-
-def document_totals_or_422(
+def checked_document_totals(
     country: str,
     day: date,
     items: Sequence[Line],
@@ -199,26 +158,24 @@ def document_totals_or_422(
     discount_percent: Decimal,
     field: str = "lines",
 ) -> DocumentTotals:
-    """The totals of lines checked against the seller's VAT rates on ``day``."""
-    rates_or_422(country, day, items, field)
-    try:
-        return compute_document_totals(
-            items,
-            currency,
-            prices_include_vat=prices_include_vat,
-            document_discount_percent=discount_percent,
-        )
-    except InvalidInput as refused:
-        raise unprocessable(str(refused)) from refused
+    """The totals of lines checked against the seller's VAT rates on ``day``; a refused
+    line raises InvalidInput naming its field."""
+    check_line_rates(country, day, items, field)
+    return compute_document_totals(
+        items,
+        currency,
+        prices_include_vat=prices_include_vat,
+        document_discount_percent=discount_percent,
+    )
 
 
 async def check_contract_of(conn: store.Connection, contract_id: Any, client_id: Any) -> None:
     """A proposal references a contract of its own client."""
     owner = await conn.fetchval("SELECT client_id FROM contracts WHERE id = $1", contract_id)
     if owner is None:
-        raise HTTPException(404, "contract not found")
+        raise Missing("contract not found")
     if owner != client_id:
-        raise unprocessable("contract_id: the contract is with another client")
+        raise InvalidInput("contract_id: the contract is with another client")
 
 
 async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:
@@ -231,10 +188,9 @@ async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:
     )
 
 
-async def record_payment(
-    state: Q2CState, invoice_id: UUID, body: PaymentIn, response: Response
-) -> dict[str, Any]:
-    """Record a payment through the invoice's workflow; a known reference changes nothing."""
+async def record_payment(state: Q2CState, invoice_id: UUID, body: PaymentIn) -> dict[str, Any]:
+    """Record a payment through the invoice's workflow; a known reference changes nothing.
+    The answer's `payment_recorded` says whether this call recorded it."""
     row = await invoice_row(state, invoice_id)
     already = await state.pool.fetchval(
         "SELECT 1 FROM payments WHERE invoice_id = $1 AND reference = $2",
@@ -255,7 +211,6 @@ async def record_payment(
             currency=body.currency,
         ),
     )
-    response.status_code = 201 if result.recorded else 200
     return invoice_json(await invoice_row(state, invoice_id)) | {
         "payment_recorded": result.recorded
     }
@@ -270,21 +225,38 @@ def invoice_handle(state: Q2CState, invoice_id: UUID) -> WorkflowHandle[Any, Any
     return state.temporal.get_workflow_handle(invoice_workflow_id(str(invoice_id)))
 
 
+# The domain error each failure type of a workflow update stands for.
+REFUSAL_OF_FAILURE: dict[str, Callable[[str], Exception]] = {
+    "IllegalTransition": IllegalTransition,
+    "InvalidInput": Unacceptable,
+    "NotFound": Missing,
+}
+
+
+def refusal_of(failed: WorkflowUpdateFailedError) -> Exception | None:
+    """The domain error a refused update stands for; None when it failed for no stated
+    reason. The refusal may come from the validator, or from an activity the handler ran."""
+    cause: BaseException | None = failed.cause
+    while isinstance(cause, ActivityError):
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        return REFUSAL_OF_FAILURE.get(cause.type or "", OperationFailed)(cause.message)
+    return None
+
+
 async def run_update(handle: WorkflowHandle[Any, Any], update: Any, argument: Any) -> Any:
-    """Run a workflow update; its refusal becomes the matching HTTP status."""
+    """Run a workflow update; its refusal is raised as the matching domain error."""
     try:
         return await handle.execute_update(update, argument)
     except WorkflowUpdateFailedError as failed:
-        # The refusal may come from the validator, or from an activity the handler ran.
-        cause: BaseException | None = failed.cause
-        while isinstance(cause, ActivityError):
-            cause = cause.cause
-        if isinstance(cause, ApplicationError):
-            status = {"IllegalTransition": 409, "InvalidInput": 422, "NotFound": 404}.get(
-                cause.type or "", 500
-            )
-            raise HTTPException(status, cause.message) from failed
-        raise
+        refused = refusal_of(failed)
+        if refused is None:
+            raise
+        raise refused from failed
+
+
+# What a workflow update's refusal can be raised as.
+UPDATE_REFUSALS = (IllegalTransition, Refusal)
 
 
 def money(value: Any, currency: str) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from babel.numbers import get_currency_precision
+from fastapi import Response
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -329,3 +330,603 @@ class PaymentEventIn(WebhookEventIn):
     @property
     def invoice_ref(self) -> str:
         return self.invoice_number if self.invoice_number is not None else str(self.invoice_id)
+
+
+# --- answers -----------------------------------------------------------------------------
+# They describe the JSON the routes build, exactly: a field they lack is an error, not a
+# silent drop. Money and rates travel as decimal strings, dates and instants as ISO strings,
+# ids as strings.
+
+DecimalText = Annotated[str, Field(description="a decimal, as a string", examples=["250.00"])]
+IsoDate = Annotated[str, Field(description="an ISO 8601 date", examples=["2026-12-03"])]
+IsoInstant = Annotated[str, Field(description="an ISO 8601 instant with its offset")]
+
+
+def file_answer(description: str, *media_types: str) -> dict[str, Any]:
+    """What a route answering with a file declares instead of a response model."""
+    return {
+        "response_class": Response,
+        "responses": {
+            200: {"content": {media: {} for media in media_types}, "description": description}
+        },
+    }
+
+
+PDF_ANSWER = file_answer("The PDF.", "application/pdf")
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClientOut(Answer):
+    id: str
+    name: str
+    email: str
+    country: str
+    locale: str
+    tax_id: str
+    registration_number: str
+    address: str
+    legal_form: str
+    vat_id: str
+    kpp: str
+    iban: str
+    bank_name: str
+    bic: str
+    bik: str
+    settlement_account: str
+    correspondent_account: str
+
+
+class ProposalOut(Answer):
+    id: str
+    status: str
+    client_id: str
+    external_id: str | None
+    currency: str
+    valid_until: IsoDate | None
+    payment_terms_days: int
+    subtotal: DecimalText
+    vat_total: DecimalText
+    total: DecimalText
+    emailed_at: IsoInstant | None
+    signed_at: IsoInstant | None
+    declined_at: IsoInstant | None
+    decline_reason: str | None
+    invoice_id: str | None
+    # Given when the proposal is first sent; a draft has none.
+    number: str | None
+    issue_date: IsoDate | None
+    workflow_id: str
+    contract_id: str | None
+    prices_include_vat: bool
+    discount_percent: DecimalText
+
+
+class InvoiceOut(Answer):
+    id: str
+    number: str | None
+    status: str
+    overdue: bool
+    currency: str
+    subtotal: DecimalText
+    vat_total: DecimalText
+    total: DecimalText
+    amount_paid: DecimalText
+    amount_due: DecimalText
+    issue_date: IsoDate | None
+    due_date: IsoDate | None
+    client_id: str
+    proposal_id: str | None
+    notes: str
+    workflow_id: str
+    # The credit note (storno) that cancelled it, once it is voided after issue.
+    credit_note_id: str | None
+    credit_note_number: str | None
+    contract_id: str | None
+    prices_include_vat: bool
+    discount_percent: DecimalText
+    exchange_rate: DecimalText | None
+    # Why the last approval was refused; the invoice is still in review.
+    approval_error: str | None
+
+
+class LineOut(Answer):
+    """A document line as every document shows it; each kind adds what it carries."""
+
+    description: str
+    quantity: DecimalText
+    unit: str
+    unit_price: DecimalText
+    discount_percent: DecimalText
+    vat_rate: DecimalText
+
+
+class InvoiceLineOut(LineOut):
+    vat_category: str
+    net_amount: DecimalText
+
+
+class InvoiceDetailOut(InvoiceOut):
+    lines: list[InvoiceLineOut]
+
+
+class InvoiceList(Answer):
+    items: list[InvoiceOut]
+
+
+class StatusChangeOut(Answer):
+    # "from" is a Python keyword: the field keeps its JSON name through an alias.
+    from_status: str | None = Field(alias="from")
+    to: str
+    cause: str
+    at: IsoInstant
+
+
+class InvoiceHistory(Answer):
+    items: list[StatusChangeOut]
+
+
+class InvoiceActionOut(InvoiceOut):
+    action: str
+
+
+class PaymentRecordedOut(InvoiceOut):
+    payment_recorded: bool
+
+
+class TaskOut(Answer):
+    id: str
+    kind: str
+    title: str
+    assignee: str
+    due_date: IsoDate | None
+    done: bool
+    done_at: IsoInstant | None
+    invoice_id: str | None
+    client_id: str | None
+    created_at: IsoInstant
+
+
+class TaskList(Answer):
+    items: list[TaskOut]
+
+
+class NumberSeriesOut(Answer):
+    kind: str
+    series: str
+    pattern: str
+    reset_yearly: bool
+    next_seq: int
+    # The number the series gives next, in the year shown.
+    next_number: str
+
+
+class NumberSeriesList(Answer):
+    items: list[NumberSeriesOut]
+
+
+class UnmatchedPaymentOut(Answer):
+    id: str
+    event_id: str | None
+    invoice_ref: str
+    invoice_id: str | None
+    invoice_number: str | None
+    invoice_status: str | None
+    amount: DecimalText
+    currency: str
+    reference: str
+    paid_at: IsoInstant | None
+    reason: str
+    received_at: IsoInstant
+    resolved_at: IsoInstant | None
+
+
+class UnmatchedPaymentList(Answer):
+    items: list[UnmatchedPaymentOut]
+
+
+class CreditGroupOut(Answer):
+    rate: DecimalText
+    category: str
+    base: DecimalText
+    vat: DecimalText
+
+
+class CreditNoteOut(Answer):
+    id: str
+    number: str
+    series: str
+    # "issued", then "sent" once emailed.
+    status: str
+    issue_date: IsoDate
+    client_id: str
+    invoice_id: str
+    invoice_number: str
+    invoice_issue_date: IsoDate
+    currency: str
+    subtotal: DecimalText
+    vat_total: DecimalText
+    total: DecimalText
+    vat_groups: list[CreditGroupOut]
+    reason: str
+    amount_received: DecimalText
+    issued_at: IsoInstant
+    sent_at: IsoInstant | None
+
+
+class CreditNoteLineOut(LineOut):
+    net_amount: DecimalText
+
+
+class CreditNoteDetailOut(CreditNoteOut):
+    lines: list[CreditNoteLineOut]
+
+
+class CreditNoteList(Answer):
+    items: list[CreditNoteOut]
+
+
+class CreditBalanceOut(Answer):
+    currency: str
+    amount: DecimalText
+
+
+class CreditEntryOut(Answer):
+    kind: str
+    amount: DecimalText
+    currency: str
+    invoice_id: str
+    invoice_number: str | None
+    reference: str
+    created_at: IsoInstant
+
+
+class ClientCreditOut(Answer):
+    client_id: str
+    balances: list[CreditBalanceOut]
+    entries: list[CreditEntryOut]
+
+
+class BankAccountOut(Answer):
+    id: str
+    currency: str
+    bank_name: str
+    iban: str
+    bic: str
+    settlement_account: str
+    bik: str
+    correspondent_account: str
+    is_default: bool
+
+
+class CompanyOut(Answer):
+    id: str
+    name: str
+    legal_form: str
+    address: str
+    country: str
+    email: str
+    phone: str
+    locale: str
+    default_currency: str
+    tax_id: str
+    registration_number: str
+    vat_id: str
+    kpp: str
+    iban: str
+    bic: str
+    bik: str
+    settlement_account: str
+    correspondent_account: str
+    bank_name: str
+    director_name: str
+    accountant_name: str
+    logo: str
+    accent_color: str
+    footer_text: str
+    invoice_series: str
+    proposal_series: str
+    credit_note_series: str
+    bank_accounts: list[BankAccountOut]
+
+
+class AuditEventOut(Answer):
+    id: int
+    kind: str
+    actor: str
+    occurred_at: IsoInstant
+    ip: str
+    user_agent: str
+    data: Any
+    prev_hash: str
+    hash: str
+
+
+class ProposalAuditOut(Answer):
+    proposal_id: str
+    events: list[AuditEventOut]
+    chain_valid: bool
+    first_invalid_event_id: int | None
+
+
+class RefundOut(Answer):
+    reference: str
+    payment_reference: str
+    amount: DecimalText
+    from_invoice: DecimalText
+    from_credit: DecimalText
+    currency: str
+    refunded_at: IsoDate
+    created_at: IsoInstant
+
+
+class RefundList(Answer):
+    items: list[RefundOut]
+
+
+class RefundRecordedOut(InvoiceOut):
+    refund_recorded: bool
+
+
+class ContractOut(Answer):
+    id: str
+    number: str
+    contract_date: IsoDate
+    client_id: str
+    subject: str
+    currency: str
+    payment_terms_days: int
+    prices_include_vat: bool
+    discount_percent: DecimalText
+    notes: str
+    created_at: IsoInstant
+
+
+class ContractLineOut(LineOut):
+    vat_category: str
+    vat_legal_basis: str
+
+
+class ContractInvoiceRef(Answer):
+    id: str
+    number: str | None
+    status: str
+
+
+class ContractDetailOut(ContractOut):
+    lines: list[ContractLineOut]
+    # The default lines' totals, as one invoice of them would have.
+    subtotal: DecimalText
+    vat_total: DecimalText
+    total: DecimalText
+    invoices: list[ContractInvoiceRef]
+
+
+class ContractList(Answer):
+    items: list[ContractOut]
+
+
+class ScheduleOut(Answer):
+    offsets_days: list[int]
+    hour: int
+    repeat_every_days: int
+    repeat_max: int
+
+
+class OwnScheduleOut(Answer):
+    """What an invoice or client sets itself; a field it leaves out (null) is inherited."""
+
+    offsets_days: list[int] | None
+    hour: int | None
+    repeat_every_days: int | None
+    repeat_max: int | None
+
+
+class ReminderStepOut(Answer):
+    step: int
+    offset_days: int
+    send_at: IsoInstant
+    # sent, planned, paused, skipped or stopped
+    state: str
+
+
+class SentReminderOut(Answer):
+    step: int
+    scheduled_for: IsoInstant
+    sent_at: IsoInstant | None
+
+
+class InvoiceRemindersOut(Answer):
+    invoice_id: str
+    status: str
+    due_date: IsoDate | None
+    paused: bool
+    paused_at: IsoInstant | None
+    time_zone: str
+    schedule: ScheduleOut
+    own_schedule: OwnScheduleOut | None
+    planned_from: IsoInstant | None
+    steps: list[ReminderStepOut]
+    sent: list[SentReminderOut]
+
+
+class RemindersActionOut(InvoiceActionOut):
+    reminders_paused: bool
+
+
+class RescheduledOut(InvoiceOut):
+    reminders: InvoiceRemindersOut
+
+
+class ScheduleInForceOut(ScheduleOut):
+    time_zone: str
+
+
+class ClientRemindersOut(Answer):
+    client_id: str
+    time_zone: str | None
+    own_schedule: OwnScheduleOut | None
+    in_force: ScheduleInForceOut
+
+
+class NotReplannedOut(Answer):
+    invoice_id: str
+    detail: str
+
+
+class ClientRemindersSetOut(ClientRemindersOut):
+    replanned_invoices: list[str]
+    not_replanned: list[NotReplannedOut]
+
+
+class SubscriptionOut(Answer):
+    id: str
+    url: str
+    event_types: list[str]
+    description: str
+    active: bool
+    created_at: IsoInstant
+    deleted_at: IsoInstant | None
+
+
+class SubscriptionCreatedOut(SubscriptionOut):
+    # The signing secret: shown this once.
+    secret: str
+
+
+class SubscriptionDeletedOut(SubscriptionOut):
+    cancelled_deliveries: int
+
+
+class SubscriptionList(Answer):
+    items: list[SubscriptionOut]
+
+
+class EventOut(Answer):
+    id: str
+    sequence: int
+    type: str
+    occurred_at: IsoInstant
+    invoice_id: str | None
+    proposal_id: str | None
+    data: Any
+
+
+class EventPage(Answer):
+    items: list[EventOut]
+    # Pass as `after` for the next page.
+    next_after: int | None
+
+
+class DeliveryOut(Answer):
+    id: str
+    event_id: str
+    event_type: str
+    subscription_id: str
+    url: str
+    status: str
+    attempts: int
+    last_attempt_at: IsoInstant | None
+    last_status_code: int | None
+    last_error: str
+    delivered_at: IsoInstant | None
+    failed_at: IsoInstant | None
+    created_at: IsoInstant
+    workflow_id: str
+
+
+class DeliveryList(Answer):
+    items: list[DeliveryOut]
+
+
+class DeliveryAttemptOut(Answer):
+    attempt: int
+    started_at: IsoInstant
+    duration_ms: int
+    status_code: int | None
+    error: str
+
+
+class DeliveryDetailOut(DeliveryOut):
+    attempt_log: list[DeliveryAttemptOut]
+
+
+class RetriedDeliveriesOut(Answer):
+    started: int
+    delivery_ids: list[str]
+
+
+class AgingRowOut(Answer):
+    """What a client (or, in `totals`, everyone) owes in one currency, by days late."""
+
+    client_id: str | None
+    client_name: str
+    currency: str
+    current: DecimalText
+    # The buckets' names are not identifiers: the fields keep them as aliases.
+    days_1_30: DecimalText = Field(alias="1-30")
+    days_31_60: DecimalText = Field(alias="31-60")
+    days_61_90: DecimalText = Field(alias="61-90")
+    days_over_90: DecimalText = Field(alias="90+")
+    total: DecimalText
+
+
+class AgingReportOut(Answer):
+    as_of: IsoDate
+    buckets: list[str]
+    clients: list[AgingRowOut]
+    totals: list[AgingRowOut]
+
+
+class CashflowMonthOut(Answer):
+    month: str
+    currency: str
+    invoiced: DecimalText
+    collected: DecimalText
+
+
+class DsoOut(Answer):
+    currency: str
+    period_days: int
+    receivables: DecimalText
+    invoiced: DecimalText
+    # Days sales outstanding; null when nothing was invoiced in the period.
+    days: DecimalText | None
+
+
+class CashflowReportOut(Answer):
+    from_: IsoDate = Field(alias="from")
+    to: IsoDate
+    months: list[CashflowMonthOut]
+    dso: list[DsoOut]
+
+
+class WebhookAnswer(Answer):
+    """A webhook's answer. The fields past `duplicate` come with some outcomes only: the
+    model documents them, the route builds the answer itself."""
+
+    event_id: str
+    outcome: str
+    duplicate: bool
+    # On a duplicate: when the first delivery came and was processed.
+    received_at: IsoInstant | None = None
+    processed_at: IsoInstant | None = None
+
+
+class CrmProposalAnswer(WebhookAnswer):
+    proposal: ProposalOut | None = None
+
+
+class EsignAnswer(WebhookAnswer):
+    proposal_id: str | None = None
+
+
+class PaymentWebhookAnswer(WebhookAnswer):
+    invoice: InvoiceOut | None = None
+    payment_recorded: bool | None = None
+    # A payment that could not be applied, kept for an operator (202).
+    parked: bool | None = None
+    reason: str | None = None
+    unmatched_payment_id: str | None = None

@@ -36,13 +36,14 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import store
+from domain.errors import InvalidInput, Refusal, Unacceptable
 from domain.hmac_signature import (
     SIGNATURE_HEADER,
     SignatureRefused,
@@ -52,12 +53,18 @@ from domain.schedule import local_date, local_instant, overdue_at
 from domain.status import IllegalTransition, InvoiceStatus, ProposalStatus, check_can_pay
 from messages.models import SignProposal, proposal_workflow_id
 from starter.api import operations
-from starter.api.operations import Q2CState, State, iso, money, proposal_json, require_api_key
+from starter.api.deps import API_KEY, Q2CState, State
+from starter.api.errors import status_of
+from starter.api.operations import iso, money, proposal_json
 from starter.api.schemas import (
+    CrmProposalAnswer,
     CrmProposalIn,
+    EsignAnswer,
     EsignSignatureIn,
     PaymentEventIn,
     PaymentIn,
+    PaymentWebhookAnswer,
+    UnmatchedPaymentList,
     WebhookEventIn,
 )
 from workflows.proposal import ProposalWorkflow
@@ -329,22 +336,18 @@ async def receive(
         result = Outcome(409, "rejected", {"detail": refused.reason})
     except store.NotFound as missing:
         result = Outcome(404, "rejected", {"detail": f"{missing.kind} not found"})
-    except RequestValidationError:
-        # A field refused past the body's schema (a VAT rate not in force, say): as below.
+    except (RequestValidationError, InvalidInput, Unacceptable):
+        # Invalid input stores nothing, wherever it was found (past the body's schema too:
+        # a VAT rate not in force, say).
         await state.pool.execute(
             "DELETE FROM webhook_events WHERE id = $1 AND processed_at IS NULL", stored.row_id
         )
         raise
-    except HTTPException as refused:
-        if refused.status_code == 422:
-            # Invalid input stores nothing, wherever it was found.
-            await state.pool.execute(
-                "DELETE FROM webhook_events WHERE id = $1 AND processed_at IS NULL", stored.row_id
-            )
-            raise
-        if not 400 <= refused.status_code < 500:
+    except Refusal as refused:
+        status_code = status_of(refused)
+        if not 400 <= status_code < 500:
             raise  # ours: the event stays unprocessed and the sender's retry redoes it
-        result = Outcome(refused.status_code, "rejected", {"detail": refused.detail})
+        result = Outcome(status_code, "rejected", {"detail": str(refused)})
     if not result.finished:
         await finish(state.pool, stored.row_id, result.outcome)
     log.info("webhook %s event %s: %s", source, stored.event_id, result.outcome)
@@ -369,7 +372,7 @@ async def crm_proposal(state: Q2CState, event: CrmProposalIn, _: Delivery) -> Ou
             # does not leave a new client behind.
             seller = await store.company(conn, await store.default_company_id(conn))
             if event.valid_until < local_date(datetime.now(UTC), seller["time_zone"]):
-                raise HTTPException(422, "valid_until: must not be in the past")
+                raise Unacceptable("valid_until: must not be in the past")
             client_id = await _client_for(conn, event)
     created, is_new = await operations.create_proposal(state, event.as_proposal(client_id))
     if is_new:
@@ -380,7 +383,7 @@ async def crm_proposal(state: Q2CState, event: CrmProposalIn, _: Delivery) -> Ou
 async def _client_for(conn: store.Connection, event: CrmProposalIn) -> UUID:
     if event.client_id is not None:
         if not await conn.fetchval("SELECT 1 FROM clients WHERE id = $1", event.client_id):
-            raise HTTPException(422, "client_id: no client has this id")
+            raise Unacceptable("client_id: no client has this id")
         return event.client_id
     client = event.client
     assert client is not None, "the schema requires client_id or client"
@@ -594,14 +597,9 @@ async def payment(state: Q2CState, event: PaymentEventIn, delivery: Delivery) ->
                 reference=event.reference,
                 currency=event.currency,
             ),
-            Response(),
         )
     except IllegalTransition:
-        return await _park(state, delivery, event, invoice, "not_payable", time_zone)
-    except HTTPException as refused:
-        if refused.status_code != 409:
-            raise
-        # The invoice left the payable statuses between the read and the update.
+        # Not payable, or it left the payable statuses between the read and the update.
         return await _park(state, delivery, event, invoice, "not_payable", time_zone)
     payment_recorded = bool(recorded.pop("payment_recorded"))
     return Outcome(
@@ -682,64 +680,76 @@ def unmatched_json(row: asyncpg.Record) -> dict[str, Any]:
 # --- routes ------------------------------------------------------------------------------
 
 
-def add_webhook_routes(app: FastAPI) -> None:
-    """Registers /webhooks/* and the operators' list of unmatched payments."""
-    signed = {
-        "parameters": [
-            {
-                "name": SIGNATURE_HEADER,
-                "in": "header",
-                "required": True,
-                "schema": {"type": "string"},
-                "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{raw body}">',
-            }
-        ]
-    }
+# /webhooks/* and the operators' list of unmatched payments.
+router = APIRouter()
 
-    @app.post(
-        "/webhooks/crm/proposals",
-        tags=["webhooks"],
-        openapi_extra=signed,
-    )
-    async def crm_proposals(request: Request, state: State) -> JSONResponse:
-        """A CRM creates a proposal (emailed at once); a retry never makes a second one."""
-        return await receive(request, state, "crm", CrmProposalIn, crm_proposal, describe_crm)
+# Every webhook is signed; the header is read from the raw request, so OpenAPI is told here.
+SIGNED_REQUEST = {
+    "parameters": [
+        {
+            "name": SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{raw body}">',
+        }
+    ]
+}
 
-    @app.post(
-        "/webhooks/esign",
-        tags=["webhooks"],
-        openapi_extra=signed,
-    )
-    async def esign(request: Request, state: State) -> JSONResponse:
-        """An e-signature provider reports a signature of the document that was sent."""
-        return await receive(request, state, "esign", EsignSignatureIn, esign_signature)
 
-    @app.post(
-        "/webhooks/payments",
-        tags=["webhooks"],
-        openapi_extra=signed,
-    )
-    async def payments(request: Request, state: State) -> JSONResponse:
-        """A payment for an invoice: recorded, or parked as unmatched for an operator."""
-        return await receive(request, state, "payments", PaymentEventIn, payment)
+@router.post(
+    "/webhooks/crm/proposals",
+    response_model=CrmProposalAnswer,
+    tags=["webhooks"],
+    openapi_extra=SIGNED_REQUEST,
+)
+async def crm_proposals(request: Request, state: State) -> JSONResponse:
+    """A CRM creates a proposal (emailed at once); a retry never makes a second one."""
+    return await receive(request, state, "crm", CrmProposalIn, crm_proposal, describe_crm)
 
-    @app.get(
-        "/api/v1/unmatched-payments", dependencies=[Depends(require_api_key)], tags=["payments"]
+
+@router.post(
+    "/webhooks/esign",
+    response_model=EsignAnswer,
+    tags=["webhooks"],
+    openapi_extra=SIGNED_REQUEST,
+)
+async def esign(request: Request, state: State) -> JSONResponse:
+    """An e-signature provider reports a signature of the document that was sent."""
+    return await receive(request, state, "esign", EsignSignatureIn, esign_signature)
+
+
+@router.post(
+    "/webhooks/payments",
+    response_model=PaymentWebhookAnswer,
+    tags=["webhooks"],
+    openapi_extra=SIGNED_REQUEST,
+)
+async def payments(request: Request, state: State) -> JSONResponse:
+    """A payment for an invoice: recorded, or parked as unmatched for an operator."""
+    return await receive(request, state, "payments", PaymentEventIn, payment)
+
+
+@router.get(
+    "/api/v1/unmatched-payments",
+    response_model=UnmatchedPaymentList,
+    dependencies=API_KEY,
+    tags=["payments"],
+)
+async def unmatched_payments(
+    state: State,
+    include_resolved: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Payments reported by a webhook that could not be applied, newest first."""
+    rows = await state.pool.fetch(
+        """SELECT u.*, e.event_id, i.number AS invoice_number, i.status AS invoice_status
+           FROM unmatched_payments u
+           LEFT JOIN webhook_events e ON e.id = u.webhook_event_id
+           LEFT JOIN invoices i ON i.id = u.invoice_id
+           WHERE $1 OR u.resolved_at IS NULL
+           ORDER BY u.created_at DESC, u.id LIMIT $2""",
+        include_resolved,
+        limit,
     )
-    async def unmatched_payments(
-        state: State,
-        include_resolved: bool = False,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> dict[str, Any]:
-        """Payments reported by a webhook that could not be applied, newest first."""
-        rows = await state.pool.fetch(
-            """SELECT u.*, e.event_id, i.number AS invoice_number, i.status AS invoice_status
-               FROM unmatched_payments u
-               LEFT JOIN webhook_events e ON e.id = u.webhook_event_id
-               LEFT JOIN invoices i ON i.id = u.invoice_id
-               WHERE $1 OR u.resolved_at IS NULL
-               ORDER BY u.created_at DESC, u.id LIMIT $2""",
-            include_resolved,
-            limit,
-        )
-        return {"items": [unmatched_json(row) for row in rows]}
+    return {"items": [unmatched_json(row) for row in rows]}

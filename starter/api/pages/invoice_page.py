@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 
 from activities.documents import document_context
 from activities.events import emit_invoice
 from db import store
 from domain.i18n import format_day
-from starter.api.operations import State
+from starter.api.deps import State
 
 PAGE_LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -108,77 +108,81 @@ async def _credit_note_of(conn: store.Connection, invoice: asyncpg.Record) -> as
     )
 
 
-def add_invoice_page_routes(app: FastAPI) -> None:
-    @app.get("/i/{token}", response_class=HTMLResponse, include_in_schema=False)
-    async def invoice_page(token: str, request: Request, state: State) -> HTMLResponse:
-        async with state.pool.acquire() as conn:
-            invoice, expired = await _invoice_for_token(conn, token)
-            lines = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
-            context = await document_context(conn, invoice, lines, "invoice")
-            page_labels = PAGE_LABELS[context["locale"]]
-            if expired:
-                html = state.pages.get_template("pages/invoice_expired.html").render(
-                    **context, p=page_labels
-                )
-                return HTMLResponse(html, status_code=410)
-            await store.audit(
-                conn,
-                "viewed",
-                "client",
-                datetime.now(UTC),
-                invoice_id=invoice["id"],
-                ip=request.client.host if request.client else "",
-                user_agent=request.headers.get("user-agent", ""),
-            )
-            # Only the first view makes an event (once per invoice), not every reload.
-            await emit_invoice(conn, "invoice.viewed", invoice["id"])
-            credit_note = await _credit_note_of(conn, invoice)
-        due = max(invoice["total"] - invoice["amount_paid"], Decimal(0))
-        cancelled_by = ""
-        if credit_note is not None:
-            cancelled_by = page_labels["cancelled_by"].format(
-                number=credit_note["number"],
-                date=format_day(credit_note["issue_date"], context["locale"]),
-            )
-        html = state.pages.get_template("pages/invoice.html").render(
-            cancelled_by=cancelled_by,
-            **context,
-            p=page_labels,
-            token=token,
-            status=invoice["status"],
-            status_label=page_labels[_shown_status(invoice)],
-            nothing_due=due == 0 or invoice["status"] == "void",
-        )
-        return HTMLResponse(html)
+router = APIRouter()
 
-    @app.get("/i/{token}/credit-note.pdf", include_in_schema=False)
-    async def credit_note_pdf(token: str, state: State) -> Response:
-        """The credit note that cancelled the invoice, for the client who holds its link."""
-        async with state.pool.acquire() as conn:
-            invoice, expired = await _invoice_for_token(conn, token)
-            credit_note = await _credit_note_of(conn, invoice)
-            if expired or credit_note is None:
-                raise HTTPException(404, "not found")
-            content = await conn.fetchval(
-                "SELECT content FROM documents WHERE key = $1", credit_note["document_key"]
-            )
-        return Response(
-            bytes(content),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{credit_note["number"]}.pdf"'},
-        )
 
-    @app.get("/i/{token}/pdf", include_in_schema=False)
-    async def invoice_pdf(token: str, state: State) -> Response:
-        async with state.pool.acquire() as conn:
-            invoice, expired = await _invoice_for_token(conn, token)
-            if expired or invoice["document_key"] is None:
-                raise HTTPException(404, "not found")
-            content = await conn.fetchval(
-                "SELECT content FROM documents WHERE key = $1", invoice["document_key"]
+@router.get("/i/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def invoice_page(token: str, request: Request, state: State) -> HTMLResponse:
+    async with state.pool.acquire() as conn:
+        invoice, expired = await _invoice_for_token(conn, token)
+        lines = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
+        context = await document_context(conn, invoice, lines, "invoice")
+        page_labels = PAGE_LABELS[context["locale"]]
+        if expired:
+            html = state.pages.get_template("pages/invoice_expired.html").render(
+                **context, p=page_labels
             )
-        return Response(
-            bytes(content),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
+            return HTMLResponse(html, status_code=410)
+        await store.audit(
+            conn,
+            "viewed",
+            "client",
+            datetime.now(UTC),
+            invoice_id=invoice["id"],
+            ip=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", ""),
         )
+        # Only the first view makes an event (once per invoice), not every reload.
+        await emit_invoice(conn, "invoice.viewed", invoice["id"])
+        credit_note = await _credit_note_of(conn, invoice)
+    due = max(invoice["total"] - invoice["amount_paid"], Decimal(0))
+    cancelled_by = ""
+    if credit_note is not None:
+        cancelled_by = page_labels["cancelled_by"].format(
+            number=credit_note["number"],
+            date=format_day(credit_note["issue_date"], context["locale"]),
+        )
+    html = state.pages.get_template("pages/invoice.html").render(
+        cancelled_by=cancelled_by,
+        **context,
+        p=page_labels,
+        token=token,
+        status=invoice["status"],
+        status_label=page_labels[_shown_status(invoice)],
+        nothing_due=due == 0 or invoice["status"] == "void",
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/i/{token}/credit-note.pdf", include_in_schema=False)
+async def credit_note_pdf(token: str, state: State) -> Response:
+    """The credit note that cancelled the invoice, for the client who holds its link."""
+    async with state.pool.acquire() as conn:
+        invoice, expired = await _invoice_for_token(conn, token)
+        credit_note = await _credit_note_of(conn, invoice)
+        if expired or credit_note is None:
+            raise HTTPException(404, "not found")
+        content = await conn.fetchval(
+            "SELECT content FROM documents WHERE key = $1", credit_note["document_key"]
+        )
+    return Response(
+        bytes(content),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{credit_note["number"]}.pdf"'},
+    )
+
+
+@router.get("/i/{token}/pdf", include_in_schema=False)
+async def invoice_pdf(token: str, state: State) -> Response:
+    async with state.pool.acquire() as conn:
+        invoice, expired = await _invoice_for_token(conn, token)
+        if expired or invoice["document_key"] is None:
+            raise HTTPException(404, "not found")
+        content = await conn.fetchval(
+            "SELECT content FROM documents WHERE key = $1", invoice["document_key"]
+        )
+    return Response(
+        bytes(content),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
+    )

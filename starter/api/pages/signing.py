@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from fastapi import FastAPI, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from activities.documents import document_context, store_document
@@ -30,7 +30,8 @@ from db import store
 from domain.i18n import format_day, labels, pick_locale
 from domain.status import ProposalStatus
 from messages.models import DeclineProposal, SignProposal, proposal_workflow_id
-from starter.api.operations import Q2CState, State, get_state, log
+from starter.api.deps import Q2CState, State, get_state
+from starter.api.operations import log
 from workflows.proposal import ProposalWorkflow
 
 CONSENT_TEXT = {
@@ -64,172 +65,6 @@ class SigningLink:
     expired: bool
     # The link already answered (signed or declined) — the workflow may not know it yet.
     used: bool
-
-
-def add_signing_routes(app: FastAPI) -> None:
-    @app.exception_handler(LinkNotFound)
-    async def unknown_link(request: Request, _: LinkNotFound) -> HTMLResponse:
-        html = get_state(request).pages.get_template("pages/not_found.html").render()
-        return page_response(html, 404)
-
-    @app.get("/sign/{token}", response_class=HTMLResponse, include_in_schema=False)
-    async def sign_page(token: str, request: Request, state: State) -> HTMLResponse:
-        async with state.pool.acquire() as conn:
-            link = await open_link(conn, token)
-            await record_view(conn, link.proposal["id"], request)
-            return await render_sign_page(state, conn, await open_link(conn, token), token)
-
-    @app.post("/sign/{token}", response_class=HTMLResponse, include_in_schema=False)
-    async def sign(
-        token: str,
-        request: Request,
-        state: State,
-        signer_name: Annotated[str, Form(max_length=200)] = "",
-        signer_email: Annotated[str, Form(max_length=300)] = "",
-        consent: Annotated[str, Form(max_length=10)] = "",
-        signature: Annotated[str, Form(max_length=SIGNATURE_FIELD_MAX)] = "",
-    ) -> HTMLResponse:
-        signer_name, signer_email = signer_name.strip(), signer_email.strip()
-        async with state.pool.acquire() as conn:
-            link = await open_link(conn, token)
-            proposal = link.proposal
-            if not answerable(link):
-                return await render_sign_page(state, conn, link, token, 409)
-            errors = []
-            if not signer_name:
-                errors.append("signer_name")
-            if signer_email and not EMAIL.fullmatch(signer_email):
-                errors.append("signer_email")
-            if consent not in ("yes", "on", "true"):
-                errors.append("consent")
-            image = None
-            if signature:
-                image = signature_png(signature)
-                if image is None:
-                    errors.append("signature")
-            if errors:
-                return await render_sign_page(
-                    state,
-                    conn,
-                    link,
-                    token,
-                    422,
-                    errors=errors,
-                    form={"signer_name": signer_name, "signer_email": signer_email},
-                )
-            locale = await client_locale(conn, proposal)
-            seller = await store.company(conn, proposal["company_id"])
-            image_key = ""
-            async with conn.transaction():
-                if not await claim_link(conn, token):
-                    # Another answer got here first; show what the link shows now.
-                    return await render_sign_page(
-                        state, conn, await open_link(conn, token), token, 409
-                    )
-                if image is not None:
-                    image_key = await store_signature_image(conn, proposal["id"], image)
-            document_sha256 = await conn.fetchval(
-                "SELECT sha256 FROM documents WHERE key = $1", proposal["document_key"]
-            )
-        answer = SignProposal(
-            signer_name=signer_name,
-            signer_email=signer_email,
-            signed_at=datetime.now(UTC),
-            document_sha256=document_sha256 or "",
-            consent_text=CONSENT_TEXT[locale],
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", ""),
-            signature_image_key=image_key,
-        )
-        if not await deliver(state, proposal, token, ProposalWorkflow.sign, answer):
-            return unavailable(state, locale)
-        return render(
-            state,
-            "pages/sign_done.html",
-            locale,
-            name=signer_name,
-            token=token,
-            seller=dict(seller),
-        )
-
-    @app.post("/sign/{token}/decline", response_class=HTMLResponse, include_in_schema=False)
-    async def decline(
-        token: str,
-        request: Request,
-        state: State,
-        reason: Annotated[str, Form(max_length=2000)] = "",
-    ) -> HTMLResponse:
-        async with state.pool.acquire() as conn:
-            link = await open_link(conn, token)
-            proposal = link.proposal
-            if not answerable(link) or not await claim_link(conn, token):
-                return await render_sign_page(state, conn, await open_link(conn, token), token, 409)
-            locale = await client_locale(conn, proposal)
-            seller = await store.company(conn, proposal["company_id"])
-        answer = DeclineProposal(
-            reason=reason.strip(),
-            declined_at=datetime.now(UTC),
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", ""),
-        )
-        if not await deliver(state, proposal, token, ProposalWorkflow.decline, answer):
-            return unavailable(state, locale)
-        return render(
-            state,
-            "pages/sign_declined.html",
-            locale,
-            token=token,
-            reason=answer.reason,
-            seller=dict(seller),
-        )
-
-    @app.get("/sign/{token}/document.pdf", include_in_schema=False)
-    async def proposal_pdf(token: str, state: State) -> Response:
-        """The exact PDF that was emailed, and whose SHA-256 a signature records."""
-        async with state.pool.acquire() as conn:
-            link = await open_link(conn, token)
-            content = await document_content(conn, link.proposal["document_key"])
-        if content is None:
-            raise LinkNotFound()
-        return pdf_response(content, "proposal.pdf")
-
-    @app.get("/sign/{token}/signed.pdf", include_in_schema=False)
-    async def signed_pdf(token: str, state: State) -> Response:
-        """The proposal PDF with its signature certificate, once the workflow has made it."""
-        async with state.pool.acquire() as conn:
-            link = await open_link(conn, token)
-            proposal = link.proposal
-            content = await document_content(conn, proposal["signed_document_key"])
-            if content is not None:
-                return pdf_response(content, "proposal-signed.pdf")
-            locale = await client_locale(conn, proposal)
-            seller = await store.company(conn, proposal["company_id"])
-        t = labels(locale)
-        being_signed = proposal["status"] == ProposalStatus.SIGNED or (
-            link.used and proposal["status"] == ProposalStatus.SENT
-        )
-        if being_signed:
-            return render(
-                state,
-                "pages/message.html",
-                locale,
-                status_code=202,
-                message_id="preparing",
-                message=t["signed_pdf_preparing"],
-                refresh=REFRESH_SECONDS,
-                token=token,
-                seller=dict(seller),
-            )
-        return render(
-            state,
-            "pages/message.html",
-            locale,
-            status_code=404,
-            message_id="not-signed",
-            message=t["not_signed"],
-            token=token,
-            seller=dict(seller),
-        )
 
 
 def client_ip(request: Request) -> str:
@@ -472,4 +307,175 @@ def pdf_response(content: bytes, filename: str) -> Response:
             "Referrer-Policy": "no-referrer",
             "X-Content-Type-Options": "nosniff",
         },
+    )
+
+
+router = APIRouter()
+
+
+# Registered on the app by create_app (a router cannot hold exception handlers).
+async def unknown_link(request: Request, _: LinkNotFound) -> HTMLResponse:
+    html = get_state(request).pages.get_template("pages/not_found.html").render()
+    return page_response(html, 404)
+
+
+@router.get("/sign/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def sign_page(token: str, request: Request, state: State) -> HTMLResponse:
+    async with state.pool.acquire() as conn:
+        link = await open_link(conn, token)
+        await record_view(conn, link.proposal["id"], request)
+        return await render_sign_page(state, conn, await open_link(conn, token), token)
+
+
+@router.post("/sign/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def sign(
+    token: str,
+    request: Request,
+    state: State,
+    signer_name: Annotated[str, Form(max_length=200)] = "",
+    signer_email: Annotated[str, Form(max_length=300)] = "",
+    consent: Annotated[str, Form(max_length=10)] = "",
+    signature: Annotated[str, Form(max_length=SIGNATURE_FIELD_MAX)] = "",
+) -> HTMLResponse:
+    signer_name, signer_email = signer_name.strip(), signer_email.strip()
+    async with state.pool.acquire() as conn:
+        link = await open_link(conn, token)
+        proposal = link.proposal
+        if not answerable(link):
+            return await render_sign_page(state, conn, link, token, 409)
+        errors = []
+        if not signer_name:
+            errors.append("signer_name")
+        if signer_email and not EMAIL.fullmatch(signer_email):
+            errors.append("signer_email")
+        if consent not in ("yes", "on", "true"):
+            errors.append("consent")
+        image = None
+        if signature:
+            image = signature_png(signature)
+            if image is None:
+                errors.append("signature")
+        if errors:
+            return await render_sign_page(
+                state,
+                conn,
+                link,
+                token,
+                422,
+                errors=errors,
+                form={"signer_name": signer_name, "signer_email": signer_email},
+            )
+        locale = await client_locale(conn, proposal)
+        seller = await store.company(conn, proposal["company_id"])
+        image_key = ""
+        async with conn.transaction():
+            if not await claim_link(conn, token):
+                # Another answer got here first; show what the link shows now.
+                return await render_sign_page(state, conn, await open_link(conn, token), token, 409)
+            if image is not None:
+                image_key = await store_signature_image(conn, proposal["id"], image)
+        document_sha256 = await conn.fetchval(
+            "SELECT sha256 FROM documents WHERE key = $1", proposal["document_key"]
+        )
+    answer = SignProposal(
+        signer_name=signer_name,
+        signer_email=signer_email,
+        signed_at=datetime.now(UTC),
+        document_sha256=document_sha256 or "",
+        consent_text=CONSENT_TEXT[locale],
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        signature_image_key=image_key,
+    )
+    if not await deliver(state, proposal, token, ProposalWorkflow.sign, answer):
+        return unavailable(state, locale)
+    return render(
+        state,
+        "pages/sign_done.html",
+        locale,
+        name=signer_name,
+        token=token,
+        seller=dict(seller),
+    )
+
+
+@router.post("/sign/{token}/decline", response_class=HTMLResponse, include_in_schema=False)
+async def decline(
+    token: str,
+    request: Request,
+    state: State,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> HTMLResponse:
+    async with state.pool.acquire() as conn:
+        link = await open_link(conn, token)
+        proposal = link.proposal
+        if not answerable(link) or not await claim_link(conn, token):
+            return await render_sign_page(state, conn, await open_link(conn, token), token, 409)
+        locale = await client_locale(conn, proposal)
+        seller = await store.company(conn, proposal["company_id"])
+    answer = DeclineProposal(
+        reason=reason.strip(),
+        declined_at=datetime.now(UTC),
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    if not await deliver(state, proposal, token, ProposalWorkflow.decline, answer):
+        return unavailable(state, locale)
+    return render(
+        state,
+        "pages/sign_declined.html",
+        locale,
+        token=token,
+        reason=answer.reason,
+        seller=dict(seller),
+    )
+
+
+@router.get("/sign/{token}/document.pdf", include_in_schema=False)
+async def proposal_pdf(token: str, state: State) -> Response:
+    """The exact PDF that was emailed, and whose SHA-256 a signature records."""
+    async with state.pool.acquire() as conn:
+        link = await open_link(conn, token)
+        content = await document_content(conn, link.proposal["document_key"])
+    if content is None:
+        raise LinkNotFound()
+    return pdf_response(content, "proposal.pdf")
+
+
+@router.get("/sign/{token}/signed.pdf", include_in_schema=False)
+async def signed_pdf(token: str, state: State) -> Response:
+    """The proposal PDF with its signature certificate, once the workflow has made it."""
+    async with state.pool.acquire() as conn:
+        link = await open_link(conn, token)
+        proposal = link.proposal
+        content = await document_content(conn, proposal["signed_document_key"])
+        if content is not None:
+            return pdf_response(content, "proposal-signed.pdf")
+        locale = await client_locale(conn, proposal)
+        seller = await store.company(conn, proposal["company_id"])
+    t = labels(locale)
+    being_signed = proposal["status"] == ProposalStatus.SIGNED or (
+        link.used and proposal["status"] == ProposalStatus.SENT
+    )
+    if being_signed:
+        return render(
+            state,
+            "pages/message.html",
+            locale,
+            status_code=202,
+            message_id="preparing",
+            message=t["signed_pdf_preparing"],
+            refresh=REFRESH_SECONDS,
+            token=token,
+            seller=dict(seller),
+        )
+    return render(
+        state,
+        "pages/message.html",
+        locale,
+        status_code=404,
+        message_id="not-signed",
+        message=t["not_signed"],
+        token=token,
+        seller=dict(seller),
     )

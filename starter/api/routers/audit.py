@@ -8,11 +8,12 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Response
 
 from db import store
 from domain.audit import verify_chain
-from starter.api.operations import State, require_api_key
+from starter.api.deps import API_KEY, State
+from starter.api.schemas import PDF_ANSWER, ProposalAuditOut
 
 
 def event_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -30,42 +31,53 @@ def event_json(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def add_audit_routes(app: FastAPI) -> None:
-    """Registers /api/v1/proposals/{id}/audit and /api/v1/proposals/{id}/signed.pdf."""
-    auth = [Depends(require_api_key)]
+# /api/v1/proposals/{id}/audit and /api/v1/proposals/{id}/signed.pdf.
+router = APIRouter()
 
-    @app.get("/api/v1/proposals/{proposal_id}/audit", dependencies=auth, tags=["proposals"])
-    async def proposal_audit(proposal_id: UUID, state: State) -> dict[str, Any]:
-        """The proposal's audit events in order, and whether their hash chain verifies."""
-        async with state.pool.acquire() as conn:
-            await store.proposal(conn, proposal_id)
-            rows = await conn.fetch(
-                "SELECT * FROM audit_events WHERE proposal_id = $1 ORDER BY id", proposal_id
-            )
-        valid, first_invalid = verify_chain(rows)
-        return {
-            "proposal_id": str(proposal_id),
-            "events": [event_json(row) for row in rows],
-            "chain_valid": valid,
-            "first_invalid_event_id": first_invalid,
-        }
 
-    @app.get("/api/v1/proposals/{proposal_id}/signed.pdf", dependencies=auth, tags=["proposals"])
-    async def signed_pdf(proposal_id: UUID, state: State) -> Response:
-        """The proposal PDF followed by its signature certificate; 404 until it exists."""
-        async with state.pool.acquire() as conn:
-            row = await store.proposal(conn, proposal_id)
-            key = row["signed_document_key"]
-            content = (
-                await conn.fetchval("SELECT content FROM documents WHERE key = $1", key)
-                if key
-                else None
-            )
-        if content is None:
-            raise HTTPException(404, "the signed PDF does not exist yet")
-        filename = f"signed-proposal-{proposal_id}.pdf"
-        return Response(
-            bytes(content),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+@router.get(
+    "/api/v1/proposals/{proposal_id}/audit",
+    response_model=ProposalAuditOut,
+    dependencies=API_KEY,
+    tags=["proposals"],
+)
+async def proposal_audit(proposal_id: UUID, state: State) -> dict[str, Any]:
+    """The proposal's audit events in order, and whether their hash chain verifies."""
+    async with state.pool.acquire() as conn:
+        await store.proposal(conn, proposal_id)
+        rows = await conn.fetch(
+            "SELECT * FROM audit_events WHERE proposal_id = $1 ORDER BY id", proposal_id
         )
+    valid, first_invalid = verify_chain(rows)
+    return {
+        "proposal_id": str(proposal_id),
+        "events": [event_json(row) for row in rows],
+        "chain_valid": valid,
+        "first_invalid_event_id": first_invalid,
+    }
+
+
+@router.get(
+    "/api/v1/proposals/{proposal_id}/signed.pdf",
+    **PDF_ANSWER,
+    dependencies=API_KEY,
+    tags=["proposals"],
+)
+async def signed_pdf(proposal_id: UUID, state: State) -> Response:
+    """The proposal PDF followed by its signature certificate; 404 until it exists."""
+    async with state.pool.acquire() as conn:
+        row = await store.proposal(conn, proposal_id)
+        key = row["signed_document_key"]
+        content = (
+            await conn.fetchval("SELECT content FROM documents WHERE key = $1", key)
+            if key
+            else None
+        )
+    if content is None:
+        raise HTTPException(404, "the signed PDF does not exist yet")
+    filename = f"signed-proposal-{proposal_id}.pdf"
+    return Response(
+        bytes(content),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )

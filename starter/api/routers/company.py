@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 
 from db import store
 from domain.errors import InvalidInput
 from domain.requisites import validate_party
-from starter.api.operations import State, require_api_key
-from starter.api.schemas import BankAccountIn, ClientIn, CompanyPatch
+from starter.api.deps import API_KEY, State
+from starter.api.schemas import BankAccountIn, BankAccountOut, ClientIn, CompanyOut, CompanyPatch
 
 # The columns that hold checked identifiers, on companies and clients alike.
 REQUISITE_COLUMNS = (
@@ -184,83 +184,97 @@ def check_bank_account(body: BankAccountIn) -> dict[str, str]:
     return checked
 
 
-def add_company_routes(app: FastAPI) -> None:
-    auth = [Depends(require_api_key)]
+router = APIRouter()
 
-    @app.get("/api/v1/company", dependencies=auth, tags=["company"])
-    async def get_company(state: State) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            company_id = await store.default_company_id(conn)
-            row = await store.company(conn, company_id)
-            return company_json(row, await bank_accounts(conn, company_id))
 
-    @app.patch("/api/v1/company", dependencies=auth, tags=["company"])
-    async def patch_company(body: CompanyPatch, state: State) -> dict[str, Any]:
-        changes = body.model_dump(exclude_unset=True)
-        for name, value in changes.items():
-            if value is None:
-                raise refuse(name, f"{name}: must not be null")
-        async with state.pool.acquire() as conn:
-            company_id = await store.default_company_id(conn)
-            async with conn.transaction():
-                row = await store.fetch_one(
-                    conn, "company", "SELECT * FROM companies WHERE id = $1 FOR UPDATE", company_id
+@router.get("/api/v1/company", response_model=CompanyOut, dependencies=API_KEY, tags=["company"])
+async def get_company(state: State) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        row = await store.company(conn, company_id)
+        return company_json(row, await bank_accounts(conn, company_id))
+
+
+@router.patch("/api/v1/company", response_model=CompanyOut, dependencies=API_KEY, tags=["company"])
+async def patch_company(body: CompanyPatch, state: State) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None:
+            raise refuse(name, f"{name}: must not be null")
+    async with state.pool.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        async with conn.transaction():
+            row = await store.fetch_one(
+                conn, "company", "SELECT * FROM companies WHERE id = $1 FOR UPDATE", company_id
+            )
+            merged = {column: row[column] for column in COMPANY_COLUMNS} | changes
+            merged.update(check_requisites(merged["country"], merged))
+            updates = [c for c in COMPANY_COLUMNS if merged[c] != row[c] or c in changes]
+            if updates:
+                assignments = ", ".join(
+                    f"{column} = ${index}" for index, column in enumerate(updates, start=2)
                 )
-                merged = {column: row[column] for column in COMPANY_COLUMNS} | changes
-                merged.update(check_requisites(merged["country"], merged))
-                updates = [c for c in COMPANY_COLUMNS if merged[c] != row[c] or c in changes]
-                if updates:
-                    assignments = ", ".join(
-                        f"{column} = ${index}" for index, column in enumerate(updates, start=2)
-                    )
-                    await conn.execute(
-                        f"UPDATE companies SET {assignments} WHERE id = $1",
-                        company_id,
-                        *(merged[column] for column in updates),
-                    )
-            row = await store.company(conn, company_id)
-            return company_json(row, await bank_accounts(conn, company_id))
+                await conn.execute(
+                    f"UPDATE companies SET {assignments} WHERE id = $1",
+                    company_id,
+                    *(merged[column] for column in updates),
+                )
+        row = await store.company(conn, company_id)
+        return company_json(row, await bank_accounts(conn, company_id))
 
-    @app.get("/api/v1/company/bank-accounts", dependencies=auth, tags=["company"])
-    async def list_bank_accounts(state: State) -> list[dict[str, Any]]:
-        async with state.pool.acquire() as conn:
-            company_id = await store.default_company_id(conn)
-            return [bank_account_json(row) for row in await bank_accounts(conn, company_id)]
 
-    @app.post("/api/v1/company/bank-accounts", status_code=201, dependencies=auth, tags=["company"])
-    async def add_bank_account(body: BankAccountIn, state: State) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            company_id = await store.default_company_id(conn)
-            checked = check_bank_account(body)
-            async with conn.transaction():
-                # One default per currency: serialise the accounts of this company.
-                await conn.execute("SELECT id FROM companies WHERE id = $1 FOR UPDATE", company_id)
-                has_default = await conn.fetchval(
-                    """SELECT EXISTS (SELECT 1 FROM company_bank_accounts
-                       WHERE company_id = $1 AND currency = $2 AND is_default)""",
+@router.get(
+    "/api/v1/company/bank-accounts",
+    response_model=list[BankAccountOut],
+    dependencies=API_KEY,
+    tags=["company"],
+)
+async def list_bank_accounts(state: State) -> list[dict[str, Any]]:
+    async with state.pool.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        return [bank_account_json(row) for row in await bank_accounts(conn, company_id)]
+
+
+@router.post(
+    "/api/v1/company/bank-accounts",
+    response_model=BankAccountOut,
+    status_code=201,
+    dependencies=API_KEY,
+    tags=["company"],
+)
+async def add_bank_account(body: BankAccountIn, state: State) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        checked = check_bank_account(body)
+        async with conn.transaction():
+            # One default per currency: serialise the accounts of this company.
+            await conn.execute("SELECT id FROM companies WHERE id = $1 FOR UPDATE", company_id)
+            has_default = await conn.fetchval(
+                """SELECT EXISTS (SELECT 1 FROM company_bank_accounts
+                   WHERE company_id = $1 AND currency = $2 AND is_default)""",
+                company_id,
+                body.currency,
+            )
+            is_default = body.is_default or not has_default
+            if is_default and has_default:
+                await conn.execute(
+                    """UPDATE company_bank_accounts SET is_default = false
+                       WHERE company_id = $1 AND currency = $2 AND is_default""",
                     company_id,
                     body.currency,
                 )
-                is_default = body.is_default or not has_default
-                if is_default and has_default:
-                    await conn.execute(
-                        """UPDATE company_bank_accounts SET is_default = false
-                           WHERE company_id = $1 AND currency = $2 AND is_default""",
-                        company_id,
-                        body.currency,
-                    )
-                row = await conn.fetchrow(
-                    """INSERT INTO company_bank_accounts (company_id, currency, bank_name, iban,
-                           bic, settlement_account, bik, correspondent_account, is_default)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
-                    company_id,
-                    body.currency,
-                    body.bank_name,
-                    checked["iban"],
-                    checked["bic"],
-                    checked["settlement_account"],
-                    checked["bik"],
-                    checked["correspondent_account"],
-                    is_default,
-                )
-            return bank_account_json(row)
+            row = await conn.fetchrow(
+                """INSERT INTO company_bank_accounts (company_id, currency, bank_name, iban,
+                       bic, settlement_account, bik, correspondent_account, is_default)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
+                company_id,
+                body.currency,
+                body.bank_name,
+                checked["iban"],
+                checked["bic"],
+                checked["settlement_account"],
+                checked["bik"],
+                checked["correspondent_account"],
+                is_default,
+            )
+        return bank_account_json(row)

@@ -22,29 +22,31 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Response
 from pydantic import Field, field_validator, model_validator
 from temporalio.common import WorkflowIDConflictPolicy
 
 from db import store
-from domain.contracts import check_exchange_rate, contract_invoice_lines, vat_category
-from domain.errors import InvalidInput
+from domain.contracts import (
+    check_exchange_rate,
+    check_line_rates,
+    contract_invoice_lines,
+    vat_category,
+)
 from domain.money import plain_decimal
 from domain.schedule import local_date
 from messages.models import InvoiceWorkflowInput, invoice_workflow_id
-from starter.api.operations import (
-    Q2CState,
-    State,
-    document_totals_or_422,
-    invoice_json,
-    iso,
-    log,
-    money,
-    rates_or_422,
-    require_api_key,
-    unprocessable,
+from starter.api.deps import API_KEY, Q2CState, State
+from starter.api.operations import checked_document_totals, invoice_json, iso, log, money
+from starter.api.schemas import (
+    Amount,
+    Body,
+    ContractDetailOut,
+    ContractList,
+    InvoiceOut,
+    LineIn,
+    _known_currency,
 )
-from starter.api.schemas import Amount, Body, LineIn, _known_currency
 from workflows.invoice import InvoiceWorkflow
 
 # --- bodies ------------------------------------------------------------------------------
@@ -162,7 +164,7 @@ async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
         buyer = await store.client(conn, body.client_id)
         seller = await store.company(conn, buyer["company_id"])
         today = local_date(datetime.now(UTC), seller["time_zone"])
-        document_totals_or_422(
+        checked_document_totals(
             seller["country"],
             today,
             items,
@@ -241,20 +243,14 @@ async def invoice_from_contract(
         else:
             defaults = store.as_lines(await contract_lines(conn, contract["id"]))
             # Named as the contract's lines, whose rates these are.
-            rates_or_422(seller["country"], today, defaults, "contract_lines")
-            try:
-                items = contract_invoice_lines(defaults, body.quantities)
-            except InvalidInput as refused:
-                raise unprocessable(str(refused)) from refused
-        try:
-            check_exchange_rate(seller["country"], currency, body.exchange_rate, required=False)
-        except InvalidInput as refused:
-            raise unprocessable(str(refused)) from refused
+            check_line_rates(seller["country"], today, defaults, "contract_lines")
+            items = contract_invoice_lines(defaults, body.quantities)
+        check_exchange_rate(seller["country"], currency, body.exchange_rate, required=False)
         pricing = {
             "prices_include_vat": contract["prices_include_vat"],
             "discount_percent": contract["discount_percent"],
         }
-        totals = document_totals_or_422(
+        totals = checked_document_totals(
             seller["country"],
             today,
             items,
@@ -340,54 +336,71 @@ async def _invoice_of_request(
 # --- routes --------------------------------------------------------------------------------
 
 
-def add_contract_routes(app: FastAPI) -> None:
-    auth = [Depends(require_api_key)]
+router = APIRouter()
 
-    @app.post("/api/v1/contracts", status_code=201, dependencies=auth, tags=["contracts"])
-    async def post_contract(body: ContractIn, state: State) -> dict[str, Any]:
-        return await create_contract(state, body)
 
-    @app.get("/api/v1/contracts", dependencies=auth, tags=["contracts"])
-    async def list_contracts(
-        state: State,
-        client_id: UUID | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            company_id = await store.default_company_id(conn)
-            rows = await conn.fetch(
-                """SELECT * FROM contracts
-                   WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
-                   ORDER BY contract_date DESC, created_at DESC LIMIT $3""",
-                company_id,
-                client_id,
-                limit,
-            )
-        return {"items": [contract_json(row) for row in rows]}
+@router.post(
+    "/api/v1/contracts",
+    response_model=ContractDetailOut,
+    status_code=201,
+    dependencies=API_KEY,
+    tags=["contracts"],
+)
+async def post_contract(body: ContractIn, state: State) -> dict[str, Any]:
+    return await create_contract(state, body)
 
-    @app.get("/api/v1/contracts/{contract_id}", dependencies=auth, tags=["contracts"])
-    async def get_contract(contract_id: UUID, state: State) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            return await contract_detail(conn, contract_id)
 
-    @app.post(
-        "/api/v1/contracts/{contract_id}/invoices",
-        status_code=201,
-        dependencies=auth,
-        tags=["contracts"],
-    )
-    async def post_contract_invoice(
-        contract_id: UUID,
-        state: State,
-        response: Response,
-        body: ContractInvoiceIn | None = None,
-        idempotency_key: Annotated[
-            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
-        ] = None,
-    ) -> dict[str, Any]:
-        invoice, created = await invoice_from_contract(
-            state, contract_id, body or ContractInvoiceIn(), idempotency_key
+@router.get(
+    "/api/v1/contracts", response_model=ContractList, dependencies=API_KEY, tags=["contracts"]
+)
+async def list_contracts(
+    state: State,
+    client_id: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        rows = await conn.fetch(
+            """SELECT * FROM contracts
+               WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
+               ORDER BY contract_date DESC, created_at DESC LIMIT $3""",
+            company_id,
+            client_id,
+            limit,
         )
-        if not created:
-            response.status_code = 200
-        return invoice
+    return {"items": [contract_json(row) for row in rows]}
+
+
+@router.get(
+    "/api/v1/contracts/{contract_id}",
+    response_model=ContractDetailOut,
+    dependencies=API_KEY,
+    tags=["contracts"],
+)
+async def get_contract(contract_id: UUID, state: State) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        return await contract_detail(conn, contract_id)
+
+
+@router.post(
+    "/api/v1/contracts/{contract_id}/invoices",
+    response_model=InvoiceOut,
+    status_code=201,
+    dependencies=API_KEY,
+    tags=["contracts"],
+)
+async def post_contract_invoice(
+    contract_id: UUID,
+    state: State,
+    response: Response,
+    body: ContractInvoiceIn | None = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> dict[str, Any]:
+    invoice, created = await invoice_from_contract(
+        state, contract_id, body or ContractInvoiceIn(), idempotency_key
+    )
+    if not created:
+        response.status_code = 200
+    return invoice

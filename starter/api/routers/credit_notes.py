@@ -10,13 +10,15 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from activities.credit_notes import credit_note
 from db import store
 from domain.credit_notes import CreditGroup, negate_line
 from domain.money import plain_decimal
-from starter.api.operations import State, iso, money, require_api_key
+from starter.api.deps import API_KEY, State
+from starter.api.operations import iso, money
+from starter.api.schemas import PDF_ANSWER, CreditNoteDetailOut, CreditNoteList
 
 
 def credit_note_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -52,64 +54,81 @@ def credit_note_json(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def add_credit_note_routes(app: FastAPI) -> None:
-    auth = [Depends(require_api_key)]
+router = APIRouter()
 
-    @app.get("/api/v1/credit-notes", dependencies=auth, tags=["credit notes"])
-    async def list_credit_notes(
-        state: State,
-        client_id: UUID | None = None,
-        invoice_id: UUID | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            company_id = await store.default_company_id(conn)
-            rows = await conn.fetch(
-                """SELECT * FROM credit_notes
-                   WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
-                     AND ($3::uuid IS NULL OR invoice_id = $3)
-                   ORDER BY issued_at DESC, number DESC LIMIT $4""",
-                company_id,
-                client_id,
-                invoice_id,
-                limit,
-            )
-        return {"items": [credit_note_json(row) for row in rows]}
 
-    @app.get("/api/v1/credit-notes/{credit_note_id}", dependencies=auth, tags=["credit notes"])
-    async def get_credit_note(credit_note_id: UUID, state: State) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            row = await credit_note(conn, credit_note_id)
-            body = credit_note_json(row)
-            currency = body["currency"]
-            lines = []
-            for line in await store.lines(conn, "invoice_lines", "invoice_id", row["invoice_id"]):
-                negated = negate_line(line["quantity"], line["unit_price"], line["net_amount"])
-                lines.append(
-                    {
-                        "description": line["description"],
-                        "quantity": plain_decimal(negated.quantity),
-                        "unit": line["unit"],
-                        "unit_price": str(negated.unit_price),
-                        "discount_percent": plain_decimal(line["discount_percent"]),
-                        "vat_rate": plain_decimal(line["vat_rate"]),
-                        "net_amount": money(negated.net, currency),
-                    }
-                )
-            body["lines"] = lines
-            return body
-
-    @app.get("/api/v1/credit-notes/{credit_note_id}/pdf", dependencies=auth, tags=["credit notes"])
-    async def get_credit_note_pdf(credit_note_id: UUID, state: State) -> Response:
-        async with state.pool.acquire() as conn:
-            row = await credit_note(conn, credit_note_id)
-            if row["document_key"] is None:
-                raise HTTPException(404, "the credit note's PDF is not rendered yet")
-            content = await conn.fetchval(
-                "SELECT content FROM documents WHERE key = $1", row["document_key"]
-            )
-        return Response(
-            bytes(content),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{row["number"]}.pdf"'},
+@router.get(
+    "/api/v1/credit-notes",
+    response_model=CreditNoteList,
+    dependencies=API_KEY,
+    tags=["credit notes"],
+)
+async def list_credit_notes(
+    state: State,
+    client_id: UUID | None = None,
+    invoice_id: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        rows = await conn.fetch(
+            """SELECT * FROM credit_notes
+               WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
+                 AND ($3::uuid IS NULL OR invoice_id = $3)
+               ORDER BY issued_at DESC, number DESC LIMIT $4""",
+            company_id,
+            client_id,
+            invoice_id,
+            limit,
         )
+    return {"items": [credit_note_json(row) for row in rows]}
+
+
+@router.get(
+    "/api/v1/credit-notes/{credit_note_id}",
+    response_model=CreditNoteDetailOut,
+    dependencies=API_KEY,
+    tags=["credit notes"],
+)
+async def get_credit_note(credit_note_id: UUID, state: State) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        row = await credit_note(conn, credit_note_id)
+        body = credit_note_json(row)
+        currency = body["currency"]
+        lines = []
+        for line in await store.lines(conn, "invoice_lines", "invoice_id", row["invoice_id"]):
+            negated = negate_line(line["quantity"], line["unit_price"], line["net_amount"])
+            lines.append(
+                {
+                    "description": line["description"],
+                    "quantity": plain_decimal(negated.quantity),
+                    "unit": line["unit"],
+                    "unit_price": str(negated.unit_price),
+                    "discount_percent": plain_decimal(line["discount_percent"]),
+                    "vat_rate": plain_decimal(line["vat_rate"]),
+                    "net_amount": money(negated.net, currency),
+                }
+            )
+        body["lines"] = lines
+        return body
+
+
+@router.get(
+    "/api/v1/credit-notes/{credit_note_id}/pdf",
+    **PDF_ANSWER,
+    dependencies=API_KEY,
+    tags=["credit notes"],
+)
+async def get_credit_note_pdf(credit_note_id: UUID, state: State) -> Response:
+    async with state.pool.acquire() as conn:
+        row = await credit_note(conn, credit_note_id)
+        if row["document_key"] is None:
+            raise HTTPException(404, "the credit note's PDF is not rendered yet")
+        content = await conn.fetchval(
+            "SELECT content FROM documents WHERE key = $1", row["document_key"]
+        )
+    return Response(
+        bytes(content),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{row["number"]}.pdf"'},
+    )

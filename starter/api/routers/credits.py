@@ -7,23 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Response
+from fastapi import APIRouter, Response
 from pydantic import Field
 
 from db import store
 from domain.status import InvoiceStatus, check_can_pay
 from messages.models import PaymentRequest
-from starter.api.operations import (
-    State,
-    invoice_handle,
-    invoice_json,
-    invoice_row,
-    iso,
-    money,
-    require_api_key,
-    run_update,
-)
-from starter.api.schemas import Amount, Body
+from starter.api.deps import API_KEY, State
+from starter.api.operations import invoice_handle, invoice_json, invoice_row, iso, money, run_update
+from starter.api.schemas import Amount, Body, ClientCreditOut, PaymentRecordedOut
 from workflows.invoice import InvoiceWorkflow
 
 
@@ -32,60 +24,71 @@ class ApplyCreditIn(Body):
     reference: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-def add_credit_routes(app: FastAPI) -> None:
-    auth = [Depends(require_api_key)]
+router = APIRouter()
 
-    @app.get("/api/v1/clients/{client_id}/credit", dependencies=auth, tags=["clients"])
-    async def client_credit(client_id: UUID, state: State) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            await store.client(conn, client_id)
-            rows = await conn.fetch(
-                """SELECT cc.*, i.number FROM client_credits cc
-                   JOIN invoices i ON i.id = cc.invoice_id
-                   WHERE cc.client_id = $1 ORDER BY cc.created_at, cc.id""",
-                client_id,
-            )
-        balances: dict[str, Any] = {}
-        for row in rows:
-            currency = row["currency"].strip()
-            balances[currency] = balances.get(currency, 0) + row["amount"]
-        return {
-            "client_id": str(client_id),
-            "balances": [
-                {"currency": currency, "amount": money(amount, currency)}
-                for currency, amount in sorted(balances.items())
-            ],
-            "entries": [
-                {
-                    "kind": row["kind"],
-                    "amount": money(row["amount"], row["currency"]),
-                    "currency": row["currency"].strip(),
-                    "invoice_id": str(row["invoice_id"]),
-                    "invoice_number": row["number"],
-                    "reference": row["reference"],
-                    "created_at": iso(row["created_at"]),
-                }
-                for row in rows
-            ],
-        }
 
-    @app.post("/api/v1/invoices/{invoice_id}/apply-credit", dependencies=auth, tags=["invoices"])
-    async def apply_credit(
-        invoice_id: UUID, body: ApplyCreditIn, state: State, response: Response
-    ) -> dict[str, Any]:
-        row = await invoice_row(state, invoice_id)
-        check_can_pay(InvoiceStatus(row["status"]))
-        result = await run_update(
-            invoice_handle(state, invoice_id),
-            InvoiceWorkflow.record_payment,
-            PaymentRequest(
-                amount=str(body.amount),
-                paid_at=datetime.now(UTC).date().isoformat(),
-                reference=body.reference or f"credit:{uuid.uuid4()}",
-                from_credit=True,
-            ),
+@router.get(
+    "/api/v1/clients/{client_id}/credit",
+    response_model=ClientCreditOut,
+    dependencies=API_KEY,
+    tags=["clients"],
+)
+async def client_credit(client_id: UUID, state: State) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        await store.client(conn, client_id)
+        rows = await conn.fetch(
+            """SELECT cc.*, i.number FROM client_credits cc
+               JOIN invoices i ON i.id = cc.invoice_id
+               WHERE cc.client_id = $1 ORDER BY cc.created_at, cc.id""",
+            client_id,
         )
-        response.status_code = 201 if result.recorded else 200
-        return invoice_json(await invoice_row(state, invoice_id)) | {
-            "payment_recorded": result.recorded
-        }
+    balances: dict[str, Any] = {}
+    for row in rows:
+        currency = row["currency"].strip()
+        balances[currency] = balances.get(currency, 0) + row["amount"]
+    return {
+        "client_id": str(client_id),
+        "balances": [
+            {"currency": currency, "amount": money(amount, currency)}
+            for currency, amount in sorted(balances.items())
+        ],
+        "entries": [
+            {
+                "kind": row["kind"],
+                "amount": money(row["amount"], row["currency"]),
+                "currency": row["currency"].strip(),
+                "invoice_id": str(row["invoice_id"]),
+                "invoice_number": row["number"],
+                "reference": row["reference"],
+                "created_at": iso(row["created_at"]),
+            }
+            for row in rows
+        ],
+    }
+
+
+@router.post(
+    "/api/v1/invoices/{invoice_id}/apply-credit",
+    response_model=PaymentRecordedOut,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def apply_credit(
+    invoice_id: UUID, body: ApplyCreditIn, state: State, response: Response
+) -> dict[str, Any]:
+    row = await invoice_row(state, invoice_id)
+    check_can_pay(InvoiceStatus(row["status"]))
+    result = await run_update(
+        invoice_handle(state, invoice_id),
+        InvoiceWorkflow.record_payment,
+        PaymentRequest(
+            amount=str(body.amount),
+            paid_at=datetime.now(UTC).date().isoformat(),
+            reference=body.reference or f"credit:{uuid.uuid4()}",
+            from_credit=True,
+        ),
+    )
+    response.status_code = 201 if result.recorded else 200
+    return invoice_json(await invoice_row(state, invoice_id)) | {
+        "payment_recorded": result.recorded
+    }

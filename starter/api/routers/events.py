@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import Field, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,8 +26,19 @@ from activities.events import (
 )
 from domain.events import EVENT_TYPES, UnknownEventType, normalise_types
 from messages.models import delivery_workflow_id
-from starter.api.operations import Q2CState, State, iso, require_api_key
-from starter.api.schemas import Body
+from starter.api.deps import API_KEY, Q2CState, State
+from starter.api.operations import iso
+from starter.api.schemas import (
+    Body,
+    DeliveryDetailOut,
+    DeliveryList,
+    EventPage,
+    RetriedDeliveriesOut,
+    SubscriptionCreatedOut,
+    SubscriptionDeletedOut,
+    SubscriptionList,
+    SubscriptionOut,
+)
 
 
 class SubscriptionIn(Body):
@@ -121,168 +132,6 @@ class StartDeliveriesMiddleware:
                     await start_deliveries(state.temporal, state.settings.task_queue, created)
 
 
-def add_event_routes(app: FastAPI) -> None:
-    app.add_middleware(StartDeliveriesMiddleware)
-    auth = [Depends(require_api_key)]
-
-    @app.post("/api/v1/webhook-subscriptions", status_code=201, dependencies=auth, tags=["events"])
-    async def create_subscription(body: SubscriptionIn, state: State) -> dict[str, Any]:
-        """Subscribe a URL to event types. The answer carries the signing `secret`, shown
-        this once: keep it to verify `Q2C-Signature`."""
-        assert isinstance(body.event_types, list)
-        secret = "whsec_" + secrets.token_hex(32)
-        row = await state.pool.fetchrow(
-            """INSERT INTO webhook_subscriptions (url, event_types, secret, description)
-               VALUES ($1, $2, $3, $4) RETURNING *""",
-            body.url,
-            body.event_types,
-            secret,
-            body.description,
-        )
-        assert row is not None
-        return subscription_json(row) | {"secret": secret}
-
-    @app.get("/api/v1/webhook-subscriptions", dependencies=auth, tags=["events"])
-    async def list_subscriptions(state: State, include_deleted: bool = False) -> dict[str, Any]:
-        rows = await state.pool.fetch(
-            """SELECT * FROM webhook_subscriptions WHERE $1 OR disabled_at IS NULL
-               ORDER BY created_at, id""",
-            include_deleted,
-        )
-        return {"items": [subscription_json(row) for row in rows]}
-
-    @app.get("/api/v1/webhook-subscriptions/{subscription_id}", dependencies=auth, tags=["events"])
-    async def get_subscription(subscription_id: UUID, state: State) -> dict[str, Any]:
-        return subscription_json(await _subscription(state, subscription_id))
-
-    @app.delete(
-        "/api/v1/webhook-subscriptions/{subscription_id}", dependencies=auth, tags=["events"]
-    )
-    async def delete_subscription(subscription_id: UUID, state: State) -> dict[str, Any]:
-        """Stop sending to it: nothing new is queued, pending deliveries are cancelled (one
-        being retried stops at its next attempt). Kept, disabled, for its delivery log."""
-        async with state.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """UPDATE webhook_subscriptions SET disabled_at = coalesce(disabled_at, now())
-                   WHERE id = $1 RETURNING *""",
-                subscription_id,
-            )
-            if row is None:
-                raise HTTPException(404, "webhook subscription not found")
-            cancelled = await conn.fetchval(
-                """WITH cancelled AS (
-                       UPDATE webhook_deliveries SET status = 'cancelled'
-                       WHERE subscription_id = $1 AND status = 'pending' RETURNING 1
-                   ) SELECT count(*) FROM cancelled""",
-                subscription_id,
-            )
-        return subscription_json(row) | {"cancelled_deliveries": cancelled}
-
-    @app.get("/api/v1/events", dependencies=auth, tags=["events"])
-    async def list_events(
-        state: State,
-        type: Annotated[
-            str | None, Query(description="one event type; " + ", ".join(EVENT_TYPES))
-        ] = None,
-        since: Annotated[
-            datetime | None, Query(description="only events that occurred after this instant")
-        ] = None,
-        after: Annotated[
-            int | None, Query(ge=0, description="only events after this sequence number")
-        ] = None,
-        invoice_id: UUID | None = None,
-        proposal_id: UUID | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> dict[str, Any]:
-        """Events in the order they happened (by `sequence`); page on with `after`."""
-        if type is not None and type not in EVENT_TYPES:
-            raise HTTPException(422, f"type: unknown event type {type!r}")
-        if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        rows = await state.pool.fetch(
-            """SELECT * FROM events
-               WHERE ($1::text IS NULL OR type = $1)
-                 AND ($2::timestamptz IS NULL OR occurred_at > $2)
-                 AND ($3::bigint IS NULL OR seq > $3)
-                 AND ($4::uuid IS NULL OR invoice_id = $4)
-                 AND ($5::uuid IS NULL OR proposal_id = $5)
-               ORDER BY seq LIMIT $6""",
-            type,
-            since,
-            after,
-            invoice_id,
-            proposal_id,
-            limit,
-        )
-        items = [event_json(row) for row in rows]
-        return {"items": items, "next_after": items[-1]["sequence"] if items else after}
-
-    @app.get("/api/v1/webhook-deliveries", dependencies=auth, tags=["events"])
-    async def list_deliveries(
-        state: State,
-        subscription_id: UUID | None = None,
-        status: Literal["pending", "delivered", "failed", "cancelled"] | None = None,
-        event_id: UUID | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> dict[str, Any]:
-        """The delivery log, newest first: attempts, last status code or error, when
-        delivered."""
-        rows = await state.pool.fetch(
-            DELIVERY_QUERY
-            + """ WHERE ($1::uuid IS NULL OR d.subscription_id = $1)
-                    AND ($2::text IS NULL OR d.status = $2)
-                    AND ($3::uuid IS NULL OR d.event_id = $3)
-                  ORDER BY d.created_at DESC, e.seq DESC LIMIT $4""",
-            subscription_id,
-            status,
-            event_id,
-            limit,
-        )
-        return {"items": [delivery_json(row) for row in rows]}
-
-    @app.post("/api/v1/webhook-deliveries/retry-pending", dependencies=auth, tags=["events"])
-    async def retry_pending(
-        state: State,
-        include_failed: bool = False,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    ) -> dict[str, Any]:
-        """Start the delivery of every pending delivery whose workflow is not running (its
-        emitter died between commit and start); with `include_failed`, retry failed ones
-        too. Safe to call any time: a delivery in progress is left alone."""
-        ids = await start_pending_deliveries(
-            state.pool,
-            state.temporal,
-            state.settings.task_queue,
-            include_failed=include_failed,
-            limit=limit,
-        )
-        return {"started": len(ids), "delivery_ids": ids}
-
-    @app.get("/api/v1/webhook-deliveries/{delivery_id}", dependencies=auth, tags=["events"])
-    async def get_delivery(delivery_id: UUID, state: State) -> dict[str, Any]:
-        """One delivery and its every attempt."""
-        row = await state.pool.fetchrow(DELIVERY_QUERY + " WHERE d.id = $1", delivery_id)
-        if row is None:
-            raise HTTPException(404, "webhook delivery not found")
-        attempts = await state.pool.fetch(
-            """SELECT * FROM webhook_delivery_attempts WHERE delivery_id = $1
-               ORDER BY attempt""",
-            delivery_id,
-        )
-        return delivery_json(row) | {
-            "attempt_log": [
-                {
-                    "attempt": a["attempt"],
-                    "started_at": iso(a["started_at"]),
-                    "duration_ms": a["duration_ms"],
-                    "status_code": a["status_code"],
-                    "error": a["error"],
-                }
-                for a in attempts
-            ]
-        }
-
-
 async def _subscription(state: Q2CState, subscription_id: UUID) -> asyncpg.Record:
     row = await state.pool.fetchrow(
         "SELECT * FROM webhook_subscriptions WHERE id = $1", subscription_id
@@ -290,3 +139,202 @@ async def _subscription(state: Q2CState, subscription_id: UUID) -> asyncpg.Recor
     if row is None:
         raise HTTPException(404, "webhook subscription not found")
     return row
+
+
+router = APIRouter()
+
+
+@router.post(
+    "/api/v1/webhook-subscriptions",
+    response_model=SubscriptionCreatedOut,
+    status_code=201,
+    dependencies=API_KEY,
+    tags=["events"],
+)
+async def create_subscription(body: SubscriptionIn, state: State) -> dict[str, Any]:
+    """Subscribe a URL to event types. The answer carries the signing `secret`, shown
+    this once: keep it to verify `Q2C-Signature`."""
+    assert isinstance(body.event_types, list)
+    secret = "whsec_" + secrets.token_hex(32)
+    row = await state.pool.fetchrow(
+        """INSERT INTO webhook_subscriptions (url, event_types, secret, description)
+           VALUES ($1, $2, $3, $4) RETURNING *""",
+        body.url,
+        body.event_types,
+        secret,
+        body.description,
+    )
+    assert row is not None
+    return subscription_json(row) | {"secret": secret}
+
+
+@router.get(
+    "/api/v1/webhook-subscriptions",
+    response_model=SubscriptionList,
+    dependencies=API_KEY,
+    tags=["events"],
+)
+async def list_subscriptions(state: State, include_deleted: bool = False) -> dict[str, Any]:
+    rows = await state.pool.fetch(
+        """SELECT * FROM webhook_subscriptions WHERE $1 OR disabled_at IS NULL
+           ORDER BY created_at, id""",
+        include_deleted,
+    )
+    return {"items": [subscription_json(row) for row in rows]}
+
+
+@router.get(
+    "/api/v1/webhook-subscriptions/{subscription_id}",
+    response_model=SubscriptionOut,
+    dependencies=API_KEY,
+    tags=["events"],
+)
+async def get_subscription(subscription_id: UUID, state: State) -> dict[str, Any]:
+    return subscription_json(await _subscription(state, subscription_id))
+
+
+@router.delete(
+    "/api/v1/webhook-subscriptions/{subscription_id}",
+    response_model=SubscriptionDeletedOut,
+    dependencies=API_KEY,
+    tags=["events"],
+)
+async def delete_subscription(subscription_id: UUID, state: State) -> dict[str, Any]:
+    """Stop sending to it: nothing new is queued, pending deliveries are cancelled (one
+    being retried stops at its next attempt). Kept, disabled, for its delivery log."""
+    async with state.pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """UPDATE webhook_subscriptions SET disabled_at = coalesce(disabled_at, now())
+               WHERE id = $1 RETURNING *""",
+            subscription_id,
+        )
+        if row is None:
+            raise HTTPException(404, "webhook subscription not found")
+        cancelled = await conn.fetchval(
+            """WITH cancelled AS (
+                   UPDATE webhook_deliveries SET status = 'cancelled'
+                   WHERE subscription_id = $1 AND status = 'pending' RETURNING 1
+               ) SELECT count(*) FROM cancelled""",
+            subscription_id,
+        )
+    return subscription_json(row) | {"cancelled_deliveries": cancelled}
+
+
+@router.get("/api/v1/events", response_model=EventPage, dependencies=API_KEY, tags=["events"])
+async def list_events(
+    state: State,
+    type: Annotated[
+        str | None, Query(description="one event type; " + ", ".join(EVENT_TYPES))
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="only events that occurred after this instant")
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="only events after this sequence number")
+    ] = None,
+    invoice_id: UUID | None = None,
+    proposal_id: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Events in the order they happened (by `sequence`); page on with `after`."""
+    if type is not None and type not in EVENT_TYPES:
+        raise HTTPException(422, f"type: unknown event type {type!r}")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    rows = await state.pool.fetch(
+        """SELECT * FROM events
+           WHERE ($1::text IS NULL OR type = $1)
+             AND ($2::timestamptz IS NULL OR occurred_at > $2)
+             AND ($3::bigint IS NULL OR seq > $3)
+             AND ($4::uuid IS NULL OR invoice_id = $4)
+             AND ($5::uuid IS NULL OR proposal_id = $5)
+           ORDER BY seq LIMIT $6""",
+        type,
+        since,
+        after,
+        invoice_id,
+        proposal_id,
+        limit,
+    )
+    items = [event_json(row) for row in rows]
+    return {"items": items, "next_after": items[-1]["sequence"] if items else after}
+
+
+@router.get(
+    "/api/v1/webhook-deliveries", response_model=DeliveryList, dependencies=API_KEY, tags=["events"]
+)
+async def list_deliveries(
+    state: State,
+    subscription_id: UUID | None = None,
+    status: Literal["pending", "delivered", "failed", "cancelled"] | None = None,
+    event_id: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The delivery log, newest first: attempts, last status code or error, when
+    delivered."""
+    rows = await state.pool.fetch(
+        DELIVERY_QUERY
+        + """ WHERE ($1::uuid IS NULL OR d.subscription_id = $1)
+                AND ($2::text IS NULL OR d.status = $2)
+                AND ($3::uuid IS NULL OR d.event_id = $3)
+              ORDER BY d.created_at DESC, e.seq DESC LIMIT $4""",
+        subscription_id,
+        status,
+        event_id,
+        limit,
+    )
+    return {"items": [delivery_json(row) for row in rows]}
+
+
+@router.post(
+    "/api/v1/webhook-deliveries/retry-pending",
+    response_model=RetriedDeliveriesOut,
+    dependencies=API_KEY,
+    tags=["events"],
+)
+async def retry_pending(
+    state: State,
+    include_failed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    """Start the delivery of every pending delivery whose workflow is not running (its
+    emitter died between commit and start); with `include_failed`, retry failed ones
+    too. Safe to call any time: a delivery in progress is left alone."""
+    ids = await start_pending_deliveries(
+        state.pool,
+        state.temporal,
+        state.settings.task_queue,
+        include_failed=include_failed,
+        limit=limit,
+    )
+    return {"started": len(ids), "delivery_ids": ids}
+
+
+@router.get(
+    "/api/v1/webhook-deliveries/{delivery_id}",
+    response_model=DeliveryDetailOut,
+    dependencies=API_KEY,
+    tags=["events"],
+)
+async def get_delivery(delivery_id: UUID, state: State) -> dict[str, Any]:
+    """One delivery and its every attempt."""
+    row = await state.pool.fetchrow(DELIVERY_QUERY + " WHERE d.id = $1", delivery_id)
+    if row is None:
+        raise HTTPException(404, "webhook delivery not found")
+    attempts = await state.pool.fetch(
+        """SELECT * FROM webhook_delivery_attempts WHERE delivery_id = $1
+           ORDER BY attempt""",
+        delivery_id,
+    )
+    return delivery_json(row) | {
+        "attempt_log": [
+            {
+                "attempt": a["attempt"],
+                "started_at": iso(a["started_at"]),
+                "duration_ms": a["duration_ms"],
+                "status_code": a["status_code"],
+                "error": a["error"],
+            }
+            for a in attempts
+        ]
+    }

@@ -24,11 +24,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import Field, StrictInt, field_validator, model_validator
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
 from activities import reminder_plan
 from db import store
@@ -56,18 +55,28 @@ from messages.models import (
     RescheduleRequest,
     invoice_workflow_id,
 )
+from starter.api.deps import API_KEY, Q2CState, State
 from starter.api.operations import (
-    Q2CState,
-    State,
+    UPDATE_REFUSALS,
     invoice_handle,
     invoice_json,
     invoice_row,
     iso,
     money,
-    require_api_key,
+    refusal_of,
     run_update,
 )
-from starter.api.schemas import Amount, Body
+from starter.api.schemas import (
+    Amount,
+    Body,
+    ClientRemindersOut,
+    ClientRemindersSetOut,
+    InvoiceRemindersOut,
+    RefundList,
+    RefundRecordedOut,
+    RemindersActionOut,
+    RescheduledOut,
+)
 from workflows.invoice import InvoiceWorkflow
 
 # --- bodies ------------------------------------------------------------------------------
@@ -242,18 +251,6 @@ def refund_json(row: Any) -> dict[str, Any]:
 # --- workflow calls ----------------------------------------------------------------------
 
 
-def _refusal(failed: WorkflowUpdateFailedError) -> HTTPException | None:
-    cause: BaseException | None = failed.cause
-    while isinstance(cause, ActivityError):
-        cause = cause.cause
-    if isinstance(cause, ApplicationError):
-        status = {"IllegalTransition": 409, "InvalidInput": 422, "NotFound": 404}.get(
-            cause.type or "", 500
-        )
-        return HTTPException(status, cause.message)
-    return None
-
-
 async def refund_through_workflow(
     state: Q2CState, invoice_id: UUID, request: RefundRequest
 ) -> RefundResult:
@@ -275,181 +272,11 @@ async def refund_through_workflow(
             InvoiceWorkflow.refund, request, start_workflow_operation=start
         )
     except WorkflowUpdateFailedError as failed:
-        refused = _refusal(failed)
+        refused = refusal_of(failed)
         if refused is None:
             raise
         raise refused from failed
     return result
-
-
-# --- routes ------------------------------------------------------------------------------
-
-
-def add_invoice_action_routes(app: FastAPI) -> None:
-    auth = [Depends(require_api_key)]
-
-    @app.get("/api/v1/invoices/{invoice_id}/reminders", dependencies=auth, tags=["reminders"])
-    async def invoice_reminders(invoice_id: UUID, state: State) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            return await reminders_json(conn, invoice_id)
-
-    async def pause_or_resume(
-        invoice_id: UUID, state: Q2CState, paused: bool, body: PauseIn | None
-    ) -> dict[str, Any]:
-        row = await invoice_row(state, invoice_id)
-        check_can_pause_reminders(InvoiceStatus(row["status"]))
-        signal = InvoiceWorkflow.pause_reminders if paused else InvoiceWorkflow.resume_reminders
-        request = ReminderPause(reason=body.reason if body else "", requested_by="api")
-        await invoice_handle(state, invoice_id).signal(signal, request)
-        return invoice_json(row) | {
-            "action": "pause accepted" if paused else "resume accepted",
-            "reminders_paused": row["reminders_paused_at"] is not None,
-        }
-
-    @app.post(
-        "/api/v1/invoices/{invoice_id}/reminders/pause",
-        status_code=202,
-        dependencies=auth,
-        tags=["reminders"],
-    )
-    async def pause_reminders(
-        invoice_id: UUID, state: State, body: PauseIn | None = None
-    ) -> dict[str, Any]:
-        """No reminder goes out until resumed. Also a signal in the Temporal UI."""
-        return await pause_or_resume(invoice_id, state, True, body)
-
-    @app.post(
-        "/api/v1/invoices/{invoice_id}/reminders/resume",
-        status_code=202,
-        dependencies=auth,
-        tags=["reminders"],
-    )
-    async def resume_reminders(
-        invoice_id: UUID, state: State, body: PauseIn | None = None
-    ) -> dict[str, Any]:
-        """Reminders go on; those planned while paused are skipped, not sent late."""
-        return await pause_or_resume(invoice_id, state, False, body)
-
-    @app.patch("/api/v1/invoices/{invoice_id}/schedule", dependencies=auth, tags=["reminders"])
-    async def reschedule(invoice_id: UUID, body: SchedulePatch, state: State) -> dict[str, Any]:
-        """Move the due date and/or set the invoice's own reminder schedule (sent, partially
-        paid or overdue invoices). Reminders still to come are planned again; a due date
-        moved later takes an overdue invoice back to sent / partially paid."""
-        row = await invoice_row(state, invoice_id)
-        check_can_reschedule(InvoiceStatus(row["status"]))
-        reset = "reminders" in body.model_fields_set and body.reminders is None
-        request = RescheduleRequest(
-            due_date=body.due_date.isoformat() if body.due_date else None,
-            schedule=body.reminders.as_data() if body.reminders is not None else None,
-            reset_schedule=reset,
-            requested_by="api",
-        )
-        await run_update(invoice_handle(state, invoice_id), InvoiceWorkflow.reschedule, request)
-        async with state.pool.acquire() as conn:
-            return invoice_json(await store.invoice(conn, invoice_id)) | {
-                "reminders": await reminders_json(conn, invoice_id)
-            }
-
-    @app.post("/api/v1/invoices/{invoice_id}/refunds", dependencies=auth, tags=["invoices"])
-    async def refund(
-        invoice_id: UUID, body: RefundIn, state: State, response: Response
-    ) -> dict[str, Any]:
-        """Give back (part of) a payment: 201, or 200 with `refund_recorded: false` for a
-        refund reference already recorded. Also on a paid or void invoice."""
-        row = await invoice_row(state, invoice_id)
-        already = await state.pool.fetchval(
-            "SELECT 1 FROM refunds WHERE invoice_id = $1 AND reference = $2",
-            invoice_id,
-            body.reference,
-        )
-        if already:
-            return invoice_json(row) | {"refund_recorded": False}
-        check_can_refund(InvoiceStatus(row["status"]))
-        paid = await state.pool.fetchval(
-            "SELECT 1 FROM payments WHERE invoice_id = $1 AND reference = $2",
-            invoice_id,
-            body.payment_reference,
-        )
-        if not paid:
-            raise HTTPException(
-                422, f"payment_reference: no payment {body.payment_reference!r} on this invoice"
-            )
-        result = await refund_through_workflow(
-            state,
-            invoice_id,
-            RefundRequest(
-                payment_reference=body.payment_reference,
-                amount=str(body.amount),
-                reference=body.reference,
-                refunded_at=(body.refunded_at or datetime.now(UTC).date()).isoformat(),
-                requested_by="api",
-            ),
-        )
-        response.status_code = 201 if result.recorded else 200
-        return invoice_json(await invoice_row(state, invoice_id)) | {
-            "refund_recorded": result.recorded
-        }
-
-    @app.get("/api/v1/invoices/{invoice_id}/refunds", dependencies=auth, tags=["invoices"])
-    async def list_refunds(invoice_id: UUID, state: State) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            await store.invoice(conn, invoice_id)
-            rows = await conn.fetch(
-                """SELECT r.*, p.reference AS payment_reference FROM refunds r
-                   JOIN payments p ON p.id = r.payment_id
-                   WHERE r.invoice_id = $1 ORDER BY r.created_at, r.id""",
-                invoice_id,
-            )
-        return {"items": [refund_json(row) for row in rows]}
-
-    @app.get("/api/v1/clients/{client_id}/reminders", dependencies=auth, tags=["reminders"])
-    async def client_reminders(client_id: UUID, state: State) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            return await _client_reminders_json(conn, client_id)
-
-    @app.put("/api/v1/clients/{client_id}/reminders", dependencies=auth, tags=["reminders"])
-    async def set_client_reminders(
-        client_id: UUID, body: ClientRemindersIn, state: State
-    ) -> dict[str, Any]:
-        """Replace the client's reminder settings (a field left out inherits the company's)
-        and its time zone (reminders go out at the hour where the client is). Its open
-        invoices are re-planned (each through its workflow); later ones start with them."""
-        async with state.pool.acquire() as conn:
-            await store.client(conn, client_id)
-            await conn.execute(
-                """UPDATE clients SET time_zone = $2, reminder_offsets_days = $3,
-                       reminder_hour = $4, reminder_repeat_days = $5, reminder_repeat_max = $6
-                   WHERE id = $1""",
-                client_id,
-                body.time_zone,
-                sorted(set(body.offsets_days)) if body.offsets_days is not None else None,
-                body.hour,
-                body.repeat_every_days,
-                body.repeat_max,
-            )
-            open_invoices = await conn.fetch(
-                """SELECT id FROM invoices WHERE client_id = $1 AND status = ANY($2::text[])
-                   ORDER BY created_at""",
-                client_id,
-                [status.value for status in OPEN_FOR_PAYMENT],
-            )
-        replanned, failed = [], []
-        for invoice in open_invoices:
-            try:
-                await run_update(
-                    invoice_handle(state, invoice["id"]),
-                    InvoiceWorkflow.reschedule,
-                    RescheduleRequest(requested_by="api"),
-                )
-                replanned.append(str(invoice["id"]))
-            except HTTPException as refused:
-                # Paid or voided meanwhile: nothing to re-plan.
-                failed.append({"invoice_id": str(invoice["id"]), "detail": refused.detail})
-        async with state.pool.acquire() as conn:
-            return await _client_reminders_json(conn, client_id) | {
-                "replanned_invoices": replanned,
-                "not_replanned": failed,
-            }
 
 
 async def _client_reminders_json(conn: store.Connection, client_id: UUID) -> dict[str, Any]:
@@ -462,3 +289,211 @@ async def _client_reminders_json(conn: store.Connection, client_id: UUID) -> dic
         "in_force": schedule_json(reminder_plan.schedule_in_force(seller, buyer))
         | {"time_zone": reminder_plan.reminder_time_zone(seller, buyer)},
     }
+
+
+# --- routes ------------------------------------------------------------------------------
+
+
+router = APIRouter()
+
+
+@router.get(
+    "/api/v1/invoices/{invoice_id}/reminders",
+    response_model=InvoiceRemindersOut,
+    dependencies=API_KEY,
+    tags=["reminders"],
+)
+async def invoice_reminders(invoice_id: UUID, state: State) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        return await reminders_json(conn, invoice_id)
+
+
+async def pause_or_resume(
+    invoice_id: UUID, state: Q2CState, paused: bool, body: PauseIn | None
+) -> dict[str, Any]:
+    row = await invoice_row(state, invoice_id)
+    check_can_pause_reminders(InvoiceStatus(row["status"]))
+    signal = InvoiceWorkflow.pause_reminders if paused else InvoiceWorkflow.resume_reminders
+    request = ReminderPause(reason=body.reason if body else "", requested_by="api")
+    await invoice_handle(state, invoice_id).signal(signal, request)
+    return invoice_json(row) | {
+        "action": "pause accepted" if paused else "resume accepted",
+        "reminders_paused": row["reminders_paused_at"] is not None,
+    }
+
+
+@router.post(
+    "/api/v1/invoices/{invoice_id}/reminders/pause",
+    response_model=RemindersActionOut,
+    status_code=202,
+    dependencies=API_KEY,
+    tags=["reminders"],
+)
+async def pause_reminders(
+    invoice_id: UUID, state: State, body: PauseIn | None = None
+) -> dict[str, Any]:
+    """No reminder goes out until resumed. Also a signal in the Temporal UI."""
+    return await pause_or_resume(invoice_id, state, True, body)
+
+
+@router.post(
+    "/api/v1/invoices/{invoice_id}/reminders/resume",
+    response_model=RemindersActionOut,
+    status_code=202,
+    dependencies=API_KEY,
+    tags=["reminders"],
+)
+async def resume_reminders(
+    invoice_id: UUID, state: State, body: PauseIn | None = None
+) -> dict[str, Any]:
+    """Reminders go on; those planned while paused are skipped, not sent late."""
+    return await pause_or_resume(invoice_id, state, False, body)
+
+
+@router.patch(
+    "/api/v1/invoices/{invoice_id}/schedule",
+    response_model=RescheduledOut,
+    dependencies=API_KEY,
+    tags=["reminders"],
+)
+async def reschedule(invoice_id: UUID, body: SchedulePatch, state: State) -> dict[str, Any]:
+    """Move the due date and/or set the invoice's own reminder schedule (sent, partially
+    paid or overdue invoices). Reminders still to come are planned again; a due date
+    moved later takes an overdue invoice back to sent / partially paid."""
+    row = await invoice_row(state, invoice_id)
+    check_can_reschedule(InvoiceStatus(row["status"]))
+    reset = "reminders" in body.model_fields_set and body.reminders is None
+    request = RescheduleRequest(
+        due_date=body.due_date.isoformat() if body.due_date else None,
+        schedule=body.reminders.as_data() if body.reminders is not None else None,
+        reset_schedule=reset,
+        requested_by="api",
+    )
+    await run_update(invoice_handle(state, invoice_id), InvoiceWorkflow.reschedule, request)
+    async with state.pool.acquire() as conn:
+        return invoice_json(await store.invoice(conn, invoice_id)) | {
+            "reminders": await reminders_json(conn, invoice_id)
+        }
+
+
+@router.post(
+    "/api/v1/invoices/{invoice_id}/refunds",
+    response_model=RefundRecordedOut,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def refund(
+    invoice_id: UUID, body: RefundIn, state: State, response: Response
+) -> dict[str, Any]:
+    """Give back (part of) a payment: 201, or 200 with `refund_recorded: false` for a
+    refund reference already recorded. Also on a paid or void invoice."""
+    row = await invoice_row(state, invoice_id)
+    already = await state.pool.fetchval(
+        "SELECT 1 FROM refunds WHERE invoice_id = $1 AND reference = $2",
+        invoice_id,
+        body.reference,
+    )
+    if already:
+        return invoice_json(row) | {"refund_recorded": False}
+    check_can_refund(InvoiceStatus(row["status"]))
+    paid = await state.pool.fetchval(
+        "SELECT 1 FROM payments WHERE invoice_id = $1 AND reference = $2",
+        invoice_id,
+        body.payment_reference,
+    )
+    if not paid:
+        raise HTTPException(
+            422, f"payment_reference: no payment {body.payment_reference!r} on this invoice"
+        )
+    result = await refund_through_workflow(
+        state,
+        invoice_id,
+        RefundRequest(
+            payment_reference=body.payment_reference,
+            amount=str(body.amount),
+            reference=body.reference,
+            refunded_at=(body.refunded_at or datetime.now(UTC).date()).isoformat(),
+            requested_by="api",
+        ),
+    )
+    response.status_code = 201 if result.recorded else 200
+    return invoice_json(await invoice_row(state, invoice_id)) | {"refund_recorded": result.recorded}
+
+
+@router.get(
+    "/api/v1/invoices/{invoice_id}/refunds",
+    response_model=RefundList,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def list_refunds(invoice_id: UUID, state: State) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        await store.invoice(conn, invoice_id)
+        rows = await conn.fetch(
+            """SELECT r.*, p.reference AS payment_reference FROM refunds r
+               JOIN payments p ON p.id = r.payment_id
+               WHERE r.invoice_id = $1 ORDER BY r.created_at, r.id""",
+            invoice_id,
+        )
+    return {"items": [refund_json(row) for row in rows]}
+
+
+@router.get(
+    "/api/v1/clients/{client_id}/reminders",
+    response_model=ClientRemindersOut,
+    dependencies=API_KEY,
+    tags=["reminders"],
+)
+async def client_reminders(client_id: UUID, state: State) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        return await _client_reminders_json(conn, client_id)
+
+
+@router.put(
+    "/api/v1/clients/{client_id}/reminders",
+    response_model=ClientRemindersSetOut,
+    dependencies=API_KEY,
+    tags=["reminders"],
+)
+async def set_client_reminders(
+    client_id: UUID, body: ClientRemindersIn, state: State
+) -> dict[str, Any]:
+    """Replace the client's reminder settings (a field left out inherits the company's)
+    and its time zone (reminders go out at the hour where the client is). Its open
+    invoices are re-planned (each through its workflow); later ones start with them."""
+    async with state.pool.acquire() as conn:
+        await store.client(conn, client_id)
+        await conn.execute(
+            """UPDATE clients SET time_zone = $2, reminder_offsets_days = $3,
+                   reminder_hour = $4, reminder_repeat_days = $5, reminder_repeat_max = $6
+               WHERE id = $1""",
+            client_id,
+            body.time_zone,
+            sorted(set(body.offsets_days)) if body.offsets_days is not None else None,
+            body.hour,
+            body.repeat_every_days,
+            body.repeat_max,
+        )
+        open_invoices = await conn.fetch(
+            """SELECT id FROM invoices WHERE client_id = $1 AND status = ANY($2::text[])
+               ORDER BY created_at""",
+            client_id,
+            [status.value for status in OPEN_FOR_PAYMENT],
+        )
+    replanned, failed = [], []
+    for invoice in open_invoices:
+        try:
+            await run_update(
+                invoice_handle(state, invoice["id"]),
+                InvoiceWorkflow.reschedule,
+                RescheduleRequest(requested_by="api"),
+            )
+            replanned.append(str(invoice["id"]))
+        except UPDATE_REFUSALS as refused:
+            # Paid or voided meanwhile: nothing to re-plan.
+            failed.append({"invoice_id": str(invoice["id"]), "detail": str(refused)})
+    async with state.pool.acquire() as conn:
+        return await _client_reminders_json(conn, client_id) | {
+            "replanned_invoices": replanned,
+            "not_replanned": failed,
+        }

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import APIRouter, HTTPException
 from pydantic import Field
 
 from db import store
@@ -18,8 +18,8 @@ from domain.numbering import (
     sequence_for,
     validate_series,
 )
-from starter.api.operations import State, require_api_key
-from starter.api.schemas import Body
+from starter.api.deps import API_KEY, State
+from starter.api.schemas import Body, NumberSeriesList, NumberSeriesOut
 
 Kind = Literal["proposal", "invoice", "credit_note"]
 
@@ -42,52 +42,63 @@ def series_json(row: asyncpg.Record, year: int) -> dict[str, Any]:
     }
 
 
-def add_numbering_routes(app: FastAPI) -> None:
-    auth = [Depends(require_api_key)]
-
-    @app.get("/api/v1/number-series", dependencies=auth, tags=["numbering"])
-    async def list_series(state: State, year: int | None = None) -> dict[str, Any]:
-        async with state.pool.acquire() as conn:
-            company_id = await store.default_company_id(conn)
-            rows = await conn.fetch(
-                "SELECT * FROM number_series WHERE company_id = $1 ORDER BY kind, series",
-                company_id,
-            )
-        shown_year = year or _this_year()
-        return {"items": [series_json(row, shown_year) for row in rows]}
-
-    @app.put("/api/v1/number-series/{kind}/{series}", dependencies=auth, tags=["numbering"])
-    async def put_series(kind: Kind, series: str, body: SeriesIn, state: State) -> dict[str, Any]:
-        if not series.isalnum() or len(series) > 20:
-            raise HTTPException(422, "series: letters and digits only, at most 20")
-        try:
-            validate_series(body.pattern, body.reset_yearly)
-        except NumberingError as bad:
-            raise HTTPException(422, str(bad)) from bad
-        async with state.pool.acquire() as conn, conn.transaction():
-            company_id = await store.default_company_id(conn)
-            # The same lock an approval takes: settings never change under a numbering.
-            current = await store.lock_series(conn, company_id, kind, series)
-            next_seq = current["next_seq"]
-            if body.next_seq is not None:
-                try:
-                    check_move_forward(next_seq, body.next_seq)
-                except NumberingError as refused:
-                    raise HTTPException(409, str(refused)) from refused
-                next_seq = body.next_seq
-            row = await conn.fetchrow(
-                """UPDATE number_series SET pattern = $4, reset_yearly = $5, next_seq = $6
-                   WHERE company_id = $1 AND kind = $2 AND series = $3 RETURNING *""",
-                company_id,
-                kind,
-                series,
-                body.pattern,
-                body.reset_yearly,
-                next_seq,
-            )
-            assert row is not None
-        return series_json(row, _this_year())
-
-
 def _this_year() -> int:
     return datetime.now(UTC).year
+
+
+router = APIRouter()
+
+
+@router.get(
+    "/api/v1/number-series",
+    response_model=NumberSeriesList,
+    dependencies=API_KEY,
+    tags=["numbering"],
+)
+async def list_series(state: State, year: int | None = None) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        rows = await conn.fetch(
+            "SELECT * FROM number_series WHERE company_id = $1 ORDER BY kind, series",
+            company_id,
+        )
+    shown_year = year or _this_year()
+    return {"items": [series_json(row, shown_year) for row in rows]}
+
+
+@router.put(
+    "/api/v1/number-series/{kind}/{series}",
+    response_model=NumberSeriesOut,
+    dependencies=API_KEY,
+    tags=["numbering"],
+)
+async def put_series(kind: Kind, series: str, body: SeriesIn, state: State) -> dict[str, Any]:
+    if not series.isalnum() or len(series) > 20:
+        raise HTTPException(422, "series: letters and digits only, at most 20")
+    try:
+        validate_series(body.pattern, body.reset_yearly)
+    except NumberingError as bad:
+        raise HTTPException(422, str(bad)) from bad
+    async with state.pool.acquire() as conn, conn.transaction():
+        company_id = await store.default_company_id(conn)
+        # The same lock an approval takes: settings never change under a numbering.
+        current = await store.lock_series(conn, company_id, kind, series)
+        next_seq = current["next_seq"]
+        if body.next_seq is not None:
+            try:
+                check_move_forward(next_seq, body.next_seq)
+            except NumberingError as refused:
+                raise HTTPException(409, str(refused)) from refused
+            next_seq = body.next_seq
+        row = await conn.fetchrow(
+            """UPDATE number_series SET pattern = $4, reset_yearly = $5, next_seq = $6
+               WHERE company_id = $1 AND kind = $2 AND series = $3 RETURNING *""",
+            company_id,
+            kind,
+            series,
+            body.pattern,
+            body.reset_yearly,
+            next_seq,
+        )
+        assert row is not None
+    return series_json(row, _this_year())

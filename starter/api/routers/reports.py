@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from db import store
 from domain.money import plain_decimal, round_money
@@ -19,7 +19,8 @@ from domain.reports import AGING_BUCKETS, OpenItem, aging, cashflow, days_sales_
 from domain.schedule import local_date
 from domain.status import InvoiceStatus
 from domain.vat import VatCategory
-from starter.api.operations import Q2CState, State, require_api_key
+from starter.api.deps import API_KEY, Q2CState, State
+from starter.api.schemas import AgingReportOut, CashflowReportOut, file_answer
 
 OPEN_STATUSES = ("sent", "partially_paid", "overdue")
 Format = Literal["csv", "xlsx"]
@@ -58,121 +59,6 @@ def _period(date_from: date | None, date_to: date | None, today: date) -> tuple[
     if start > end:
         raise HTTPException(422, "from: must not be after to")
     return start, end
-
-
-def add_report_routes(app: FastAPI) -> None:
-    auth = [Depends(require_api_key)]
-
-    @app.get("/api/v1/reports/aging", dependencies=auth, tags=["reports"])
-    async def aging_report(
-        state: State, as_of: date | None = None, client_id: UUID | None = None
-    ) -> dict[str, Any]:
-        day = as_of or await _today(state)
-        clients, totals = aging(await open_items(state, client_id), day)
-
-        def row_json(row: Any) -> dict[str, Any]:
-            return {
-                "client_id": row.client_id or None,
-                "client_name": row.client_name,
-                "currency": row.currency,
-                **{bucket: _money(row.buckets[bucket], row.currency) for bucket in AGING_BUCKETS},
-                "total": _money(row.total, row.currency),
-            }
-
-        return {
-            "as_of": day.isoformat(),
-            "buckets": list(AGING_BUCKETS),
-            "clients": [row_json(row) for row in clients],
-            "totals": [row_json(row) for row in totals],
-        }
-
-    @app.get("/api/v1/reports/cashflow", dependencies=auth, tags=["reports"])
-    async def cashflow_report(
-        state: State,
-        date_from: DateFrom = None,
-        date_to: DateTo = None,
-        dso_days: int = 90,
-    ) -> dict[str, Any]:
-        today = await _today(state)
-        start, end = _period(date_from, date_to, today)
-        invoiced = await state.pool.fetch(
-            """SELECT issue_date, currency, total FROM invoices
-               WHERE status <> 'void' AND issue_date BETWEEN $1 AND $2""",
-            start,
-            end,
-        )
-        # Cash in: transfers received (credit applied is not new money), less refunds paid.
-        collected = await state.pool.fetch(
-            """SELECT paid_at AS day, currency, amount FROM payments
-               WHERE paid_at BETWEEN $1 AND $2 AND source = 'transfer'
-               UNION ALL
-               SELECT refunded_at, currency, -amount FROM refunds
-               WHERE refunded_at BETWEEN $1 AND $2""",
-            start,
-            end,
-        )
-        months = cashflow(
-            ((r["issue_date"], r["currency"].strip(), r["total"]) for r in invoiced),
-            ((r["day"], r["currency"].strip(), r["amount"]) for r in collected),
-        )
-        dso_start = end - timedelta(days=dso_days - 1)
-        dso_rows = await state.pool.fetch(
-            """SELECT currency,
-                      sum(total) FILTER (WHERE issue_date >= $2) AS invoiced,
-                      sum(total - amount_paid) FILTER (WHERE status = ANY($3::text[]))
-                          AS receivable
-               FROM invoices WHERE status <> 'void' AND issue_date <= $1
-               GROUP BY currency ORDER BY currency""",
-            end,
-            dso_start,
-            list(OPEN_STATUSES),
-        )
-        return {
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "months": [
-                {
-                    "month": m.month,
-                    "currency": m.currency,
-                    "invoiced": _money(m.invoiced, m.currency),
-                    "collected": _money(m.collected, m.currency),
-                }
-                for m in months
-            ],
-            "dso": [
-                {
-                    "currency": r["currency"].strip(),
-                    "period_days": dso_days,
-                    "receivables": _money(r["receivable"] or Decimal(0), r["currency"].strip()),
-                    "invoiced": _money(r["invoiced"] or Decimal(0), r["currency"].strip()),
-                    "days": str(d)
-                    if (
-                        d := days_sales_outstanding(
-                            r["receivable"] or Decimal(0), r["invoiced"] or Decimal(0), dso_days
-                        )
-                    )
-                    is not None
-                    else None,
-                }
-                for r in dso_rows
-            ],
-        }
-
-    @app.get("/api/v1/exports/{kind}.{fmt}", dependencies=auth, tags=["exports"])
-    async def export(
-        kind: Literal["invoices", "payments", "clients"],
-        fmt: Format,
-        state: State,
-        date_from: DateFrom = None,
-        date_to: DateTo = None,
-        status: InvoiceStatus | None = None,
-        client_id: UUID | None = None,
-    ) -> Response:
-        if date_from and date_to and date_from > date_to:
-            raise HTTPException(422, "from: must not be after to")
-        builder = {"invoices": invoice_rows, "payments": payment_rows, "clients": client_rows}
-        header, rows = await builder[kind](state, date_from, date_to, status, client_id)
-        return tabular_response(f"{kind}.{fmt}", header, rows)
 
 
 Rows = list[list[Any]]
@@ -397,3 +283,136 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+router = APIRouter()
+
+
+@router.get(
+    "/api/v1/reports/aging", response_model=AgingReportOut, dependencies=API_KEY, tags=["reports"]
+)
+async def aging_report(
+    state: State, as_of: date | None = None, client_id: UUID | None = None
+) -> dict[str, Any]:
+    day = as_of or await _today(state)
+    clients, totals = aging(await open_items(state, client_id), day)
+
+    def row_json(row: Any) -> dict[str, Any]:
+        return {
+            "client_id": row.client_id or None,
+            "client_name": row.client_name,
+            "currency": row.currency,
+            **{bucket: _money(row.buckets[bucket], row.currency) for bucket in AGING_BUCKETS},
+            "total": _money(row.total, row.currency),
+        }
+
+    return {
+        "as_of": day.isoformat(),
+        "buckets": list(AGING_BUCKETS),
+        "clients": [row_json(row) for row in clients],
+        "totals": [row_json(row) for row in totals],
+    }
+
+
+@router.get(
+    "/api/v1/reports/cashflow",
+    response_model=CashflowReportOut,
+    dependencies=API_KEY,
+    tags=["reports"],
+)
+async def cashflow_report(
+    state: State,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    dso_days: int = 90,
+) -> dict[str, Any]:
+    today = await _today(state)
+    start, end = _period(date_from, date_to, today)
+    invoiced = await state.pool.fetch(
+        """SELECT issue_date, currency, total FROM invoices
+           WHERE status <> 'void' AND issue_date BETWEEN $1 AND $2""",
+        start,
+        end,
+    )
+    # Cash in: transfers received (credit applied is not new money), less refunds paid.
+    collected = await state.pool.fetch(
+        """SELECT paid_at AS day, currency, amount FROM payments
+           WHERE paid_at BETWEEN $1 AND $2 AND source = 'transfer'
+           UNION ALL
+           SELECT refunded_at, currency, -amount FROM refunds
+           WHERE refunded_at BETWEEN $1 AND $2""",
+        start,
+        end,
+    )
+    months = cashflow(
+        ((r["issue_date"], r["currency"].strip(), r["total"]) for r in invoiced),
+        ((r["day"], r["currency"].strip(), r["amount"]) for r in collected),
+    )
+    dso_start = end - timedelta(days=dso_days - 1)
+    dso_rows = await state.pool.fetch(
+        """SELECT currency,
+                  sum(total) FILTER (WHERE issue_date >= $2) AS invoiced,
+                  sum(total - amount_paid) FILTER (WHERE status = ANY($3::text[]))
+                      AS receivable
+           FROM invoices WHERE status <> 'void' AND issue_date <= $1
+           GROUP BY currency ORDER BY currency""",
+        end,
+        dso_start,
+        list(OPEN_STATUSES),
+    )
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "months": [
+            {
+                "month": m.month,
+                "currency": m.currency,
+                "invoiced": _money(m.invoiced, m.currency),
+                "collected": _money(m.collected, m.currency),
+            }
+            for m in months
+        ],
+        "dso": [
+            {
+                "currency": r["currency"].strip(),
+                "period_days": dso_days,
+                "receivables": _money(r["receivable"] or Decimal(0), r["currency"].strip()),
+                "invoiced": _money(r["invoiced"] or Decimal(0), r["currency"].strip()),
+                "days": str(d)
+                if (
+                    d := days_sales_outstanding(
+                        r["receivable"] or Decimal(0), r["invoiced"] or Decimal(0), dso_days
+                    )
+                )
+                is not None
+                else None,
+            }
+            for r in dso_rows
+        ],
+    }
+
+
+@router.get(
+    "/api/v1/exports/{kind}.{fmt}",
+    **file_answer(
+        "The rows as a spreadsheet or CSV file.",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "text/csv",
+    ),
+    dependencies=API_KEY,
+    tags=["exports"],
+)
+async def export(
+    kind: Literal["invoices", "payments", "clients"],
+    fmt: Format,
+    state: State,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    status: InvoiceStatus | None = None,
+    client_id: UUID | None = None,
+) -> Response:
+    if date_from and date_to and date_from > date_to:
+        raise HTTPException(422, "from: must not be after to")
+    builder = {"invoices": invoice_rows, "payments": payment_rows, "clients": client_rows}
+    header, rows = await builder[kind](state, date_from, date_to, status, client_id)
+    return tabular_response(f"{kind}.{fmt}", header, rows)

@@ -1,0 +1,193 @@
+"""Invoices: list, read, history, PDF, edit, approve, void, record a payment.
+
+Every action that changes an invoice goes to its workflow (signal or update), so the API,
+the CLI and the Temporal UI mean the same thing; reads come from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from db import store
+from domain.contracts import vat_category
+from domain.money import plain_decimal
+from domain.status import (
+    InvoiceStatus,
+    check_can_approve,
+    check_can_edit,
+    check_can_void,
+)
+from messages.models import ApproveInvoice, VoidInvoice
+from starter.api import operations
+from starter.api.deps import API_KEY, State
+from starter.api.operations import invoice_handle, invoice_json, invoice_row, money, run_update
+from starter.api.schemas import (
+    PDF_ANSWER,
+    InvoiceActionOut,
+    InvoiceDetailOut,
+    InvoiceHistory,
+    InvoiceList,
+    InvoiceOut,
+    InvoicePatch,
+    PaymentIn,
+    PaymentRecordedOut,
+    VoidIn,
+)
+from workflows.invoice import InvoiceWorkflow
+
+router = APIRouter()
+
+
+@router.get("/api/v1/invoices", response_model=InvoiceList, dependencies=API_KEY, tags=["invoices"])
+async def list_invoices(
+    state: State,
+    status: InvoiceStatus | None = None,
+    client_id: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT * FROM invoices
+               WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
+               ORDER BY created_at DESC LIMIT $3""",
+            status.value if status else None,
+            client_id,
+            limit,
+        )
+        return {"items": [invoice_json(row) for row in rows]}
+
+
+@router.get(
+    "/api/v1/invoices/{invoice_id}",
+    response_model=InvoiceDetailOut,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def get_invoice(invoice_id: UUID, state: State) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        row = await store.invoice(conn, invoice_id)
+        body = invoice_json(row)
+        body["lines"] = [
+            {
+                "description": line["description"],
+                "quantity": plain_decimal(line["quantity"]),
+                "unit": line["unit"],
+                "unit_price": str(line["unit_price"]),
+                "discount_percent": plain_decimal(line["discount_percent"]),
+                "vat_rate": plain_decimal(line["vat_rate"]),
+                "vat_category": vat_category(store.as_lines([line])[0]).value,
+                "net_amount": money(line["net_amount"], row["currency"]),
+            }
+            for line in await store.lines(conn, "invoice_lines", "invoice_id", invoice_id)
+        ]
+        return body
+
+
+@router.get(
+    "/api/v1/invoices/{invoice_id}/history",
+    response_model=InvoiceHistory,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def invoice_history(invoice_id: UUID, state: State) -> dict[str, Any]:
+    """Every status change, with its time and cause."""
+    async with state.pool.acquire() as conn:
+        await store.invoice(conn, invoice_id)
+        rows = await conn.fetch(
+            """SELECT from_status, to_status, cause, occurred_at
+               FROM invoice_status_changes WHERE invoice_id = $1 ORDER BY id""",
+            invoice_id,
+        )
+    return {
+        "items": [
+            {
+                "from": row["from_status"],
+                "to": row["to_status"],
+                "cause": row["cause"],
+                "at": row["occurred_at"].isoformat(),
+            }
+            for row in rows
+        ]
+    }
+
+
+@router.get(
+    "/api/v1/invoices/{invoice_id}/pdf", **PDF_ANSWER, dependencies=API_KEY, tags=["invoices"]
+)
+async def get_invoice_pdf(invoice_id: UUID, state: State) -> Response:
+    async with state.pool.acquire() as conn:
+        row = await store.invoice(conn, invoice_id)
+        key = row["document_key"] or row["draft_document_key"]
+        if key is None:
+            raise HTTPException(404, "the invoice's PDF is not rendered yet")
+        content = await conn.fetchval("SELECT content FROM documents WHERE key = $1", key)
+    filename = f"{row['number'] or 'draft-' + str(row['id'])}.pdf"
+    return Response(
+        bytes(content),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+@router.patch(
+    "/api/v1/invoices/{invoice_id}",
+    response_model=InvoiceOut,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def edit_invoice(invoice_id: UUID, body: InvoicePatch, state: State) -> dict[str, Any]:
+    row = await invoice_row(state, invoice_id)
+    check_can_edit(InvoiceStatus(row["status"]))
+    edit = body.as_edit()
+    await run_update(invoice_handle(state, invoice_id), InvoiceWorkflow.edit, edit)
+    return invoice_json(await invoice_row(state, invoice_id))
+
+
+@router.post(
+    "/api/v1/invoices/{invoice_id}/approve",
+    response_model=InvoiceActionOut,
+    status_code=202,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def approve_invoice(invoice_id: UUID, state: State) -> dict[str, Any]:
+    row = await invoice_row(state, invoice_id)
+    check_can_approve(InvoiceStatus(row["status"]))
+    await invoice_handle(state, invoice_id).signal(InvoiceWorkflow.approve, ApproveInvoice("api"))
+    return invoice_json(row) | {"action": "approval accepted"}
+
+
+@router.post(
+    "/api/v1/invoices/{invoice_id}/void",
+    response_model=InvoiceActionOut,
+    status_code=202,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def void_invoice(
+    invoice_id: UUID, state: State, body: VoidIn | None = None
+) -> dict[str, Any]:
+    row = await invoice_row(state, invoice_id)
+    check_can_void(InvoiceStatus(row["status"]))
+    reason = body.reason if body else ""
+    await invoice_handle(state, invoice_id).signal(
+        InvoiceWorkflow.void, VoidInvoice(reason=reason, voided_by="api")
+    )
+    return invoice_json(row) | {"action": "void accepted"}
+
+
+@router.post(
+    "/api/v1/invoices/{invoice_id}/payments",
+    response_model=PaymentRecordedOut,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def record_payment(
+    invoice_id: UUID, body: PaymentIn, state: State, response: Response
+) -> dict[str, Any]:
+    answer = await operations.record_payment(state, invoice_id, body)
+    response.status_code = 201 if answer["payment_recorded"] else 200
+    return answer
