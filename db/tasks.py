@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from db.connection import Connection
+from db.rows import TaskRow, row_as
+from db.store import NotFound
 
 
 async def open_check_payment_task(
@@ -96,3 +99,20 @@ async def open_refund_after_void_task(
         title,
         due_date,
     )
+
+
+async def automatic_task_id(conn: Connection, invoice_id: Any, kind: str) -> UUID | None:
+    """The id of the invoice's automatic task of `kind` (one per invoice and kind)."""
+    task_id: UUID | None = await conn.fetchval(
+        "SELECT id FROM tasks WHERE invoice_id = $1 AND kind = $2 AND kind <> 'manual'",
+        invoice_id,
+        kind,
+    )
+    return task_id
+
+
+async def get(conn: Connection, task_id: Any) -> TaskRow:
+    record = await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
+    if record is None:
+        raise NotFound("task", str(task_id))
+    return row_as(TaskRow, record)
