@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from db.connection import Connection
 from db.rows import InvoiceRow, row_as
@@ -294,3 +295,39 @@ async def resume_reminders(conn: Connection, invoice_id: Any, at: datetime) -> N
         invoice_id,
         at,
     )
+
+
+async def create_draft_from_proposal(conn: Connection, proposal: Any, series: str) -> UUID:
+    """The draft invoice of a signed proposal: its parties, pricing, totals and a copy of
+    its lines. `proposal`: its row as read; `series`: the seller's invoice series."""
+    invoice_id: UUID = await conn.fetchval(
+        """INSERT INTO invoices (company_id, client_id, proposal_id, series, currency,
+               payment_terms_days, notes, subtotal, vat_total, total, contract_id,
+               prices_include_vat, discount_percent)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           RETURNING id""",
+        proposal["company_id"],
+        proposal["client_id"],
+        proposal["id"],
+        series,
+        proposal["currency"],
+        proposal["payment_terms_days"],
+        proposal["notes"],
+        proposal["subtotal"],
+        proposal["vat_total"],
+        proposal["total"],
+        proposal["contract_id"],
+        proposal["prices_include_vat"],
+        proposal["discount_percent"],
+    )
+    await conn.execute(
+        """INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit,
+               unit_price, discount_percent, vat_rate, net_amount, vat_category,
+               vat_legal_basis)
+           SELECT $1, position, description, quantity, unit, unit_price,
+               discount_percent, vat_rate, net_amount, vat_category, vat_legal_basis
+           FROM proposal_lines WHERE proposal_id = $2""",
+        invoice_id,
+        proposal["id"],
+    )
+    return invoice_id
