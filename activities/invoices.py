@@ -111,7 +111,7 @@ class InvoiceActivities:
                     await store.replace_lines(
                         conn, "invoice_lines", "invoice_id", row["id"], items, currency, **pricing
                     )
-                    await store.set_invoice_totals(conn, row["id"], items, currency, **pricing)
+                    await invoices.set_totals(conn, row["id"], items, currency, **pricing)
                     await invoices.set_pricing(
                         conn, row["id"], prices_include_vat=gross, discount_percent=discount
                     )
@@ -561,7 +561,7 @@ class InvoiceActivities:
                     overpayment=overpayment,
                     refunded_from_invoice=earlier.from_invoice,
                     refunded_from_credit=earlier.from_credit,
-                    credit_balance=await store.credit_balance(conn, row["client_id"], currency),
+                    credit_balance=await credits.balance(conn, row["client_id"], currency),
                 )
                 await payments.insert_refund(
                     conn,
@@ -661,7 +661,7 @@ async def _take_from_credit(
     currency = invoice["currency"].strip()
     # One client's credit is spent by one transaction at a time.
     await credits.lock_client_credit(conn, invoice["client_id"])
-    balance = await store.credit_balance(conn, invoice["client_id"], currency)
+    balance = await credits.balance(conn, invoice["client_id"], currency)
     if amount > balance:
         raise InvalidInput(
             f"amount: the client's credit is {round_money(balance, currency)} {currency}, "

@@ -46,3 +46,14 @@ async def overpayment_of(conn: Connection, invoice_id: Any, payment_reference: s
         payment_reference,
     )
     return Decimal(total)
+
+
+async def balance(conn: Connection, client_id: Any, currency: str) -> Decimal:
+    """The client's credit in `currency` (call under lock_client_credit to spend it)."""
+    total = await conn.fetchval(
+        """SELECT coalesce(sum(amount), 0) FROM client_credits
+           WHERE client_id = $1 AND currency = $2""",
+        client_id,
+        currency,
+    )
+    return Decimal(total)

@@ -3,6 +3,7 @@ status history, and the columns the invoice activities set."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,9 @@ from uuid import UUID
 from db.connection import Connection
 from db.rows import InvoiceRow, row_as
 from db.store import NotFound
+from domain.money import Line
 from domain.status import InvoiceStatus, Reopening, check_transition
+from domain.vat import compute_document_totals
 
 
 async def get(conn: Connection, invoice_id: Any, *, lock: bool = False) -> InvoiceRow:
@@ -331,3 +334,28 @@ async def create_draft_from_proposal(conn: Connection, proposal: Any, series: st
         proposal["id"],
     )
     return invoice_id
+
+
+async def set_totals(
+    conn: Connection,
+    invoice_id: Any,
+    items: Sequence[Line],
+    currency: str,
+    *,
+    prices_include_vat: bool = False,
+    discount_percent: Decimal = Decimal(0),
+) -> None:
+    totals = compute_document_totals(
+        items,
+        currency,
+        prices_include_vat=prices_include_vat,
+        document_discount_percent=discount_percent,
+    )
+    await conn.execute(
+        """UPDATE invoices SET subtotal = $2, vat_total = $3, total = $4, updated_at = now()
+           WHERE id = $1""",
+        invoice_id,
+        totals.subtotal,
+        totals.vat_total,
+        totals.total,
+    )

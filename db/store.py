@@ -188,31 +188,6 @@ async def replace_lines(
     )
 
 
-async def set_invoice_totals(
-    conn: Connection,
-    invoice_id: Any,
-    items: Sequence[Line],
-    currency: str,
-    *,
-    prices_include_vat: bool = False,
-    discount_percent: Decimal = Decimal(0),
-) -> None:
-    totals = compute_document_totals(
-        items,
-        currency,
-        prices_include_vat=prices_include_vat,
-        document_discount_percent=discount_percent,
-    )
-    await conn.execute(
-        """UPDATE invoices SET subtotal = $2, vat_total = $3, total = $4, updated_at = now()
-           WHERE id = $1""",
-        invoice_id,
-        totals.subtotal,
-        totals.vat_total,
-        totals.total,
-    )
-
-
 async def snapshot(
     conn: Connection, invoice_id: Any, *, read: tuple[Row, Row] | None = None
 ) -> InvoiceSnapshot:
@@ -397,16 +372,6 @@ async def assign_number(
         year,
     )
     return format_number(row["pattern"], series, year, seq)
-
-
-async def credit_balance(conn: Connection, client_id: Any, currency: str) -> Decimal:
-    balance = await conn.fetchval(
-        """SELECT coalesce(sum(amount), 0) FROM client_credits
-           WHERE client_id = $1 AND currency = $2""",
-        client_id,
-        currency,
-    )
-    return Decimal(balance)
 
 
 # The deliveries emit_event created in the running activity or HTTP request, if something
