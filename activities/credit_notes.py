@@ -8,7 +8,6 @@ series' row lock, in the transaction that stores it, as invoice numbers do.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +18,8 @@ from activities.documents import context_for, document_context, store_document
 from activities.events import emit_invoice, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import store
+from db import credit_notes, outbox, store, tasks
+from db.rows import CreditNoteRow
 from domain.credit_notes import (
     CreditNoteMismatch,
     needs_credit_note,
@@ -41,17 +41,9 @@ def outbox_key(credit_note_id: object) -> str:
     return f"credit_note:{credit_note_id}:credit_note:1"
 
 
-async def credit_note_of_invoice(conn: store.Connection, invoice_id: Any) -> store.Row | None:
-    row: store.Row | None = await conn.fetchrow(
-        "SELECT * FROM credit_notes WHERE invoice_id = $1", invoice_id
-    )
-    return row
-
-
 async def credit_note(conn: store.Connection, credit_note_id: Any) -> store.Row:
-    return await store.fetch_one(
-        conn, "credit note", "SELECT * FROM credit_notes WHERE id = $1", credit_note_id
-    )
+    """A credit note as a record (starter/ reads it so); activities use db.credit_notes."""
+    return await store.credit_note(conn, credit_note_id)
 
 
 def original_totals(invoice: store.Row, line_rows: list[store.Row]) -> DocumentTotals:
@@ -71,15 +63,15 @@ class CreditNoteActivities:
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
                 invoice = await store.invoice(conn, request.invoice_id, lock=True)
-                note = await credit_note_of_invoice(conn, invoice["id"])
+                note = await credit_notes.of_invoice(conn, invoice["id"])
                 if note is None:
                     note = await self._create(conn, invoice, request)
             await self._render(conn, note)
-            return CreditNoteIssued(str(note["id"]), note["number"])
+            return CreditNoteIssued(str(note.id), note.number)
 
     async def _create(
         self, conn: store.Connection, invoice: store.Row, request: CreditNoteInput
-    ) -> store.Row:
+    ) -> CreditNoteRow:
         if not needs_credit_note(invoice["status"], invoice["number"]):
             raise IllegalTransition(
                 f"only a voided invoice that was issued gets a credit note; this one is "
@@ -106,37 +98,26 @@ class CreditNoteActivities:
         )
         # amount_paid is already net of refunds: the money still held for the client.
         received = round_money(max(invoice["amount_paid"], Decimal(0)), currency)
-        note = await conn.fetchrow(
-            """INSERT INTO credit_notes (company_id, client_id, invoice_id, series, number,
-                   issue_date, currency, subtotal, vat_total, total, vat_groups,
-                   original_number, original_issue_date, reason, amount_received, issued_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14,
-                   $15, $16)
-               RETURNING *""",
-            invoice["company_id"],
-            invoice["client_id"],
-            invoice["id"],
-            series,
-            number,
-            issue_date,
-            currency,
-            figures.subtotal,
-            figures.vat_total,
-            figures.total,
-            json.dumps([group.as_json() for group in figures.groups]),
-            invoice["number"],
-            invoice["issue_date"],
-            request.reason or invoice["void_reason"] or "",
-            received,
-            request.at,
-        )
-        assert note is not None
-        await conn.execute(
-            """UPDATE invoices SET credit_note_id = $2, credit_note_number = $3,
-                   updated_at = now() WHERE id = $1""",
-            invoice["id"],
-            note["id"],
-            number,
+        note = await credit_notes.insert(
+            conn,
+            credit_notes.NewCreditNote(
+                company_id=invoice["company_id"],
+                client_id=invoice["client_id"],
+                invoice_id=invoice["id"],
+                series=series,
+                number=number,
+                issue_date=issue_date,
+                currency=currency,
+                subtotal=figures.subtotal,
+                vat_total=figures.vat_total,
+                total=figures.total,
+                vat_groups=[group.as_json() for group in figures.groups],
+                original_number=invoice["number"],
+                original_issue_date=invoice["issue_date"],
+                reason=request.reason or invoice["void_reason"] or "",
+                amount_received=received,
+                issued_at=request.at,
+            ),
         )
         await store.audit(
             conn,
@@ -145,7 +126,7 @@ class CreditNoteActivities:
             request.at,
             invoice_id=invoice["id"],
             data={
-                "credit_note_id": str(note["id"]),
+                "credit_note_id": str(note.id),
                 "number": number,
                 "total": str(figures.total),
                 "amount_received": str(received),
@@ -162,32 +143,30 @@ class CreditNoteActivities:
             # The client paid part of a cancelled invoice: that money is theirs again. It
             # stays recorded on the voided invoice until an operator refunds it.
             buyer = await store.client(conn, invoice["client_id"])
-            await conn.execute(
-                """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date)
-                   VALUES ($1, $2, $3, 'refund_after_void', $4, $5)
-                   ON CONFLICT DO NOTHING""",
-                invoice["company_id"],
-                invoice["id"],
-                invoice["client_id"],
-                f"Refund {received} {currency} to {buyer['name']}: invoice {invoice['number']} "
-                f"was cancelled by credit note {number}",
-                issue_date,
+            await tasks.open_refund_after_void_task(
+                conn,
+                company_id=invoice["company_id"],
+                invoice_id=invoice["id"],
+                client_id=invoice["client_id"],
+                title=f"Refund {received} {currency} to {buyer['name']}: invoice "
+                f"{invoice['number']} was cancelled by credit note {number}",
+                due_date=issue_date,
             )
             await emit_task_created(conn, invoice_id=invoice["id"], kind="refund_after_void")
         return note
 
-    async def _render(self, conn: store.Connection, note: store.Row) -> str:
-        if note["document_key"]:
-            return str(note["document_key"])
-        invoice = await store.invoice(conn, note["invoice_id"])
+    async def _render(self, conn: store.Connection, note: CreditNoteRow) -> str:
+        if note.document_key:
+            return note.document_key
+        invoice = await store.invoice(conn, note.invoice_id)
         line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
         # The original's context gives the parties, bank, branding and contract as printed
         # on it; the money is laid out again from its totals negated.
         original = await document_context(conn, invoice, line_rows, "credit_note")
         negated = negate_document_totals(original_totals(invoice, line_rows))
-        if negated.total != note["total"]:
+        if negated.total != note.total:
             raise ApplicationError(
-                f"credit note {note['number']}: stored total {note['total']}, "
+                f"credit note {note.number}: stored total {note.total}, "
                 f"the original's negated is {negated.total}",
                 type="CreditNoteMismatch",
             )
@@ -203,10 +182,8 @@ class CreditNoteActivities:
         ) | {"contract": original["contract"]}
         context = credit_note_context(context, note, line_rows, original_series=invoice["series"])
         pdf = await self._s.renderer.render_pdf(TEMPLATE, context)
-        stored = await store_document(conn, f"credit_note/{note['id']}.pdf", pdf)
-        await conn.execute(
-            "UPDATE credit_notes SET document_key = $2 WHERE id = $1", note["id"], stored.key
-        )
+        stored = await store_document(conn, f"credit_note/{note.id}.pdf", pdf)
+        await credit_notes.set_document(conn, note.id, stored.key)
         return stored.key
 
     @activity.defn(name=names.SEND_CREDIT_NOTE)
@@ -215,32 +192,30 @@ class CreditNoteActivities:
         pool = self._s.pool
         async with business_errors():
             async with pool.acquire() as conn:
-                note = await credit_note_of_invoice(conn, request.invoice_id)
-                if note is None or note["document_key"] is None:
+                note = await credit_notes.of_invoice(conn, request.invoice_id)
+                if note is None or note.document_key is None:
                     raise ApplicationError("the credit note is not issued yet", type="NotIssued")
-                key = outbox_key(note["id"])
-                queued = await conn.fetchval(
-                    "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", key
-                )
-                if not queued:
-                    buyer = await store.client(conn, note["client_id"])
+                document_key = note.document_key
+                key = outbox_key(note.id)
+                if not await outbox.is_queued(conn, key):
+                    buyer = await store.client(conn, note.client_id)
                     locale = pick_locale(buyer["locale"])
-                    currency = note["currency"].strip()
-                    invoice = await store.invoice(conn, note["invoice_id"])
+                    currency = note.currency.strip()
+                    invoice = await store.invoice(conn, note.invoice_id)
                     subject, body = self._s.renderer.email(
                         "credit_note",
                         locale,
-                        seller=await store.company(conn, note["company_id"]),
+                        seller=await store.company(conn, note.company_id),
                         buyer=buyer,
-                        number=note["number"],
-                        issue_date=format_day(note["issue_date"], locale),
+                        number=note.number,
+                        issue_date=format_day(note.issue_date, locale),
                         original_series=invoice["series"],
-                        original_number=note["original_number"],
-                        original_issue_date=format_day(note["original_issue_date"], locale),
-                        total=format_money(note["total"], currency, locale),
+                        original_number=note.original_number,
+                        original_issue_date=format_day(note.original_issue_date, locale),
+                        total=format_money(note.total, currency, locale),
                         amount_received=(
-                            format_money(note["amount_received"], currency, locale)
-                            if note["amount_received"] > 0
+                            format_money(note.amount_received, currency, locale)
+                            if note.amount_received > 0
                             else ""
                         ),
                     )
@@ -252,50 +227,41 @@ class CreditNoteActivities:
                             to_address=buyer["email"],
                             subject=subject,
                             body_text=body,
-                            invoice_id=str(note["invoice_id"]),
-                            attachments=(
-                                Attachment(note["document_key"], f"{note['number']}.pdf"),
-                            ),
+                            invoice_id=str(note.invoice_id),
+                            attachments=(Attachment(document_key, f"{note.number}.pdf"),),
                         ),
                     )
             await self._s.mailer.deliver(pool, key)
             async with pool.acquire() as conn, conn.transaction():
-                sent = await conn.fetchval(
-                    """UPDATE credit_notes SET sent_at = o.sent_at
-                       FROM email_outbox o WHERE o.idempotency_key = $2
-                           AND credit_notes.id = $1 AND credit_notes.sent_at IS NULL
-                       RETURNING credit_notes.sent_at""",
-                    note["id"],
-                    key,
-                )
+                sent = await credit_notes.mark_sent_from_outbox(conn, note.id, key)
                 if sent is not None:
                     await store.audit(
                         conn,
                         "credit_note_sent",
                         "smtp",
                         request.at,
-                        invoice_id=note["invoice_id"],
-                        data={"credit_note_id": str(note["id"]), "number": note["number"]},
+                        invoice_id=note.invoice_id,
+                        data={"credit_note_id": str(note.id), "number": note.number},
                     )
 
 
-def credit_note_data(note: store.Row) -> dict[str, Any]:
+def credit_note_data(note: CreditNoteRow) -> dict[str, Any]:
     """What an outbound event says about a credit note: ids, numbers, dates and amounts."""
-    currency = note["currency"].strip()
+    currency = note.currency.strip()
     return {
-        "id": str(note["id"]),
-        "number": note["number"],
-        "issue_date": note["issue_date"].isoformat(),
-        "invoice_id": str(note["invoice_id"]),
-        "invoice_number": note["original_number"],
+        "id": str(note.id),
+        "number": note.number,
+        "issue_date": note.issue_date.isoformat(),
+        "invoice_id": str(note.invoice_id),
+        "invoice_number": note.original_number,
         "currency": currency,
-        "total": str(round_money(note["total"], currency)),
+        "total": str(round_money(note.total, currency)),
     }
 
 
 def credit_note_context(
     context: dict[str, Any],
-    note: store.Row,
+    note: CreditNoteRow,
     line_rows: list[store.Row],
     *,
     original_series: str,
@@ -304,22 +270,22 @@ def credit_note_context(
     own number and date, the original's number and date, and each line's quantity negated
     (its value is negated already)."""
     locale = context["locale"]
-    currency = note["currency"].strip()
+    currency = note.currency.strip()
     lines = [
         view | {"quantity": plain_decimal(-row["quantity"])}
         for view, row in zip(context["lines"], line_rows, strict=True)
     ]
-    received = round_money(note["amount_received"], currency)
+    received = round_money(note.amount_received, currency)
     return context | {
         "kind": "credit_note",
-        "number": note["number"],
-        "series": note["series"],
-        "issue_date": format_day(note["issue_date"], locale),
+        "number": note.number,
+        "series": note.series,
+        "issue_date": format_day(note.issue_date, locale),
         "due_date": "",
         "original_series": original_series,
-        "original_number": note["original_number"],
-        "original_issue_date": format_day(note["original_issue_date"], locale),
-        "reason": note["reason"],
+        "original_number": note.original_number,
+        "original_issue_date": format_day(note.original_issue_date, locale),
+        "reason": note.reason,
         "lines": lines,
         "amount_received": format_money(received, currency, locale) if received > 0 else "",
     }

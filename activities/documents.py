@@ -23,7 +23,8 @@ from babel.numbers import format_decimal
 
 from activities.pdf_engine import BUILTIN_TEMPLATES
 from activities.pdf_engine import write_pdf as _write_pdf
-from db import store
+from db import companies, contracts, documents, store
+from db.rows import ContractRow
 from db.store import Connection, Row
 from domain.contracts import DocumentLine
 from domain.i18n import format_day, format_money, labels, pick_locale
@@ -105,14 +106,7 @@ class DocumentRenderer:
 
 async def store_document(conn: Connection, key: str, content: bytes) -> StoredDocument:
     digest = hashlib.sha256(content).hexdigest()
-    await conn.execute(
-        """INSERT INTO documents (key, content, sha256) VALUES ($1, $2, $3)
-           ON CONFLICT (key) DO UPDATE SET content = EXCLUDED.content,
-               sha256 = EXCLUDED.sha256, created_at = now()""",
-        key,
-        content,
-        digest,
-    )
+    await documents.put(conn, key, content, digest)
     return StoredDocument(key, digest)
 
 
@@ -149,9 +143,7 @@ async def document_context(
     bank = await seller_bank_account(conn, seller, document["currency"].strip())
     contract = None
     if "contract_id" in document.keys() and document["contract_id"] is not None:
-        contract = await conn.fetchrow(
-            "SELECT * FROM contracts WHERE id = $1", document["contract_id"]
-        )
+        contract = await contracts.find(conn, document["contract_id"])
     return context_for(
         kind,
         document,
@@ -173,7 +165,7 @@ def context_for(
     bank: Mapping[str, str],
     brand: Mapping[str, str],
     *,
-    contract: RowLike | None = None,
+    contract: ContractRow | None = None,
     totals: DocumentTotals | None = None,
 ) -> dict[str, Any]:
     """The template context from rows already read (also used by `make samples`).
@@ -253,9 +245,9 @@ def context_for(
         "vat_in_ron": _vat_in_ron(document, seller, totals, locale),
         "contract": (
             {
-                "number": contract["number"],
-                "date": day(contract["contract_date"]),
-                "subject": contract["subject"],
+                "number": contract.number,
+                "date": day(contract.contract_date),
+                "subject": contract.subject,
             }
             if contract is not None
             else None
@@ -323,14 +315,10 @@ _BANK_FIELDS = (
 async def seller_bank_account(conn: Connection, seller: RowLike, currency: str) -> dict[str, str]:
     """The account printed on a document: the seller's default account in the document's
     currency, else its first account in that currency, else the details on the company."""
-    row = await conn.fetchrow(
-        """SELECT * FROM company_bank_accounts WHERE company_id = $1 AND currency = $2
-           ORDER BY is_default DESC, created_at, id LIMIT 1""",
-        seller["id"],
-        currency,
-    )
-    source: RowLike = row if row is not None else seller
-    return {field: (source[field] or "").strip() for field in _BANK_FIELDS}
+    account = await companies.bank_account_for(conn, seller["id"], currency)
+    if account is not None:
+        return {field: (getattr(account, field) or "").strip() for field in _BANK_FIELDS}
+    return {field: (seller[field] or "").strip() for field in _BANK_FIELDS}
 
 
 async def _brand(conn: Connection, seller: RowLike) -> dict[str, str]:
@@ -339,13 +327,11 @@ async def _brand(conn: Connection, seller: RowLike) -> dict[str, str]:
     logo = (seller["logo"] or "").strip()
     logo_uri = ""
     if logo:
-        stored = await conn.fetchrow(
-            "SELECT content, content_type FROM documents WHERE key = $1", logo
-        )
+        stored = await documents.content_of(conn, logo)
         content: bytes | None = None
         content_type = ""
         if stored is not None:
-            content, content_type = bytes(stored["content"]), stored["content_type"]
+            content, content_type = stored.content, stored.content_type
         else:
             path = Path(logo)
             if not path.is_absolute():

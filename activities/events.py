@@ -37,7 +37,7 @@ from temporalio.worker import (
 )
 
 from activities.services import Services
-from db import store
+from db import events, payments, store, tasks
 from domain.events import body_bytes, envelope
 from domain.hmac_signature import SIGNATURE_HEADER, signature_header
 from domain.money import amount_due, round_money
@@ -131,11 +131,9 @@ async def emit_payment(
     """payment.recorded, then invoice.paid if nothing is left to pay or
     invoice.partially_paid if something is (also on an overdue invoice, which stays
     overdue): each once per payment reference."""
-    payment = await conn.fetchrow(
-        "SELECT * FROM payments WHERE invoice_id = $1 AND reference = $2", invoice_id, reference
-    )
+    payment = await payments.find(conn, invoice_id, reference)
     assert payment is not None, f"no payment {reference!r} on invoice {invoice_id}"
-    currency = payment["currency"].strip()
+    currency = payment.currency.strip()
     await emit_invoice(
         conn,
         "payment.recorded",
@@ -144,10 +142,10 @@ async def emit_payment(
         key=f"payment.recorded:{invoice_id}:{reference}",
         payment={
             "reference": reference,
-            "amount": _money(payment["amount"], currency),
+            "amount": _money(payment.amount, currency),
             "currency": currency,
-            "paid_at": _day(payment["paid_at"]),
-            "source": payment["source"],
+            "paid_at": _day(payment.paid_at),
+            "source": payment.source,
         },
     )
     row = await store.invoice(conn, invoice_id)
@@ -184,31 +182,26 @@ async def emit_task_created(
     invoice (one per invoice and kind). An automatic task opened again emits nothing
     more; so does a call that follows an insert which did nothing, or a retry of one."""
     if task_id is None:
-        task_id = await conn.fetchval(
-            "SELECT id FROM tasks WHERE invoice_id = $1 AND kind = $2 AND kind <> 'manual'",
-            invoice_id,
-            kind,
-        )
+        task_id = await tasks.automatic_task_id(conn, invoice_id, kind)
         if task_id is None:
             return
-    row = await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
-    assert row is not None, f"no task {task_id}"
+    row = await tasks.get(conn, task_id)
     task = {
-        "id": str(row["id"]),
-        "kind": row["kind"],
-        "title": row["title"],
-        "assignee": row["assignee"],
-        "due_date": _day(row["due_date"]),
-        "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
-        "client_id": str(row["client_id"]) if row["client_id"] else None,
+        "id": str(row.id),
+        "kind": row.kind,
+        "title": row.title,
+        "assignee": row.assignee,
+        "due_date": _day(row.due_date),
+        "invoice_id": str(row.invoice_id) if row.invoice_id else None,
+        "client_id": str(row.client_id) if row.client_id else None,
     }
     await store.emit_event(
         conn,
         "task.created",
         {"task": task},
-        invoice_id=row["invoice_id"],
-        key=f"task.created:{row['id']}",
-        at=row["created_at"],
+        invoice_id=row.invoice_id,
+        key=f"task.created:{row.id}",
+        at=row.created_at,
     )
 
 
@@ -267,20 +260,8 @@ async def start_pending_deliveries(
     attempt count kept. Deliveries of a deleted subscription are never restarted."""
     async with pool.acquire() as conn, conn.transaction():
         if include_failed:
-            await conn.execute(
-                """UPDATE webhook_deliveries d SET status = 'pending', failed_at = NULL
-                   FROM webhook_subscriptions s
-                   WHERE s.id = d.subscription_id AND s.disabled_at IS NULL
-                     AND d.status = 'failed'"""
-            )
-        rows = await conn.fetch(
-            """SELECT d.id::text AS id FROM webhook_deliveries d
-               JOIN webhook_subscriptions s ON s.id = d.subscription_id
-               WHERE d.status = 'pending' AND s.disabled_at IS NULL
-               ORDER BY d.created_at, d.id LIMIT $1""",
-            limit,
-        )
-    ids = [row["id"] for row in rows]
+            await events.make_failed_deliveries_pending(conn)
+        ids = await events.pending_delivery_ids(conn, limit)
     await start_deliveries(client, task_queue, ids)
     return ids
 
@@ -316,79 +297,50 @@ class DeliveryActivities:
         else raises to be retried. Every attempt is logged. A delivery no longer pending
         (delivered, cancelled with its subscription) is not posted again."""
         async with self._s.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                """SELECT d.status, d.attempts, s.url, s.secret, s.disabled_at, e.id AS event_id,
-                          e.type, e.payload, e.occurred_at, e.seq
-                   FROM webhook_deliveries d
-                   JOIN events e ON e.id = d.event_id
-                   JOIN webhook_subscriptions s ON s.id = d.subscription_id
-                   WHERE d.id = $1""",
-                ref.delivery_id,
-            )
+            row = await events.delivery_to_post(conn, ref.delivery_id)
             if row is None:
                 # The transaction that emitted it rolled back: there is nothing to deliver.
                 return "missing"
-            if row["status"] != "pending":
-                return str(row["status"])
-            if row["disabled_at"] is not None:
-                await conn.execute(
-                    """UPDATE webhook_deliveries SET status = 'cancelled'
-                       WHERE id = $1 AND status = 'pending'""",
-                    ref.delivery_id,
-                )
+            if row.status != "pending":
+                return row.status
+            if row.subscription_disabled_at is not None:
+                await events.cancel_pending_delivery(conn, ref.delivery_id)
                 return "cancelled"
-        event_id = str(row["event_id"])
+        event_id = row.event_id
         body = body_bytes(
-            envelope(
-                event_id, row["type"], row["occurred_at"], row["seq"], json.loads(row["payload"])
-            )
+            envelope(event_id, row.event_type, row.occurred_at, row.seq, json.loads(row.payload))
         )
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             # Signed at each attempt: a retry hours later is inside the receiver's window.
-            SIGNATURE_HEADER: signature_header(row["secret"], body, now=time.time()),
+            SIGNATURE_HEADER: signature_header(row.secret, body, now=time.time()),
             "Q2C-Event-Id": event_id,
-            "Q2C-Event-Type": row["type"],
+            "Q2C-Event-Type": row.event_type,
             "Q2C-Delivery-Id": ref.delivery_id,
-            "Q2C-Delivery-Attempt": str(row["attempts"] + 1),
+            "Q2C-Delivery-Attempt": str(row.attempts + 1),
         }
         started_at = datetime.now(UTC)
         clock = time.monotonic()
-        status_code, error = await _post(row["url"], body, headers)
+        status_code, error = await _post(row.url, body, headers)
         duration_ms = int((time.monotonic() - clock) * 1000)
         delivered = status_code is not None and 200 <= status_code < 300
         async with self._s.pool.acquire() as conn, conn.transaction():
-            attempt = await conn.fetchval(
-                """UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = $2,
-                       last_status_code = $3, last_error = $4,
-                       status = CASE WHEN $5 THEN 'delivered' ELSE status END,
-                       delivered_at = CASE WHEN $5 THEN coalesce(delivered_at, now())
-                                      ELSE delivered_at END
-                   WHERE id = $1 RETURNING attempts""",
+            attempt = await events.record_attempt(
+                conn,
                 ref.delivery_id,
-                started_at,
-                status_code,
-                error,
-                delivered,
-            )
-            await conn.execute(
-                """INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at,
-                       duration_ms, status_code, error)
-                   VALUES ($1, $2, $3, $4, $5, $6)""",
-                ref.delivery_id,
-                attempt,
-                started_at,
-                duration_ms,
-                status_code,
-                error,
+                started_at=started_at,
+                duration_ms=duration_ms,
+                status_code=status_code,
+                error=error,
+                delivered=delivered,
             )
         if delivered:
             return "delivered"
         log.warning(
             "webhook delivery %s (event %s %s) attempt %s: %s",
             ref.delivery_id,
-            row["type"],
+            row.event_type,
             event_id,
             attempt,
             error,
@@ -401,11 +353,7 @@ class DeliveryActivities:
     @activity.defn(name=MARK_DELIVERY_FAILED)
     async def mark_delivery_failed(self, failure: DeliveryFailure) -> None:
         async with self._s.pool.acquire() as conn:
-            await conn.execute(
-                """UPDATE webhook_deliveries SET status = 'failed', failed_at = now()
-                   WHERE id = $1 AND status = 'pending'""",
-                failure.delivery_id,
-            )
+            await events.mark_delivery_failed(conn, failure.delivery_id)
         log.error("webhook delivery %s failed for good: %s", failure.delivery_id, failure.error)
 
 

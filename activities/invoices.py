@@ -8,12 +8,12 @@ from decimal import Decimal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import reminder_plan
 from activities.documents import document_context, store_document
 from activities.events import emit_invoice, emit_payment, emit_reminder_sent, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import store
+from db import credits, invoices, outbox, payments, store, tasks
+from domain import reminder_plan
 from domain.contracts import DocumentLine, check_exchange_rate, check_line_rates
 from domain.errors import InvalidInput
 from domain.i18n import format_day, format_money, pick_locale
@@ -23,7 +23,6 @@ from domain.schedule import check_schedule_values, due_date_for, is_overdue, loc
 from domain.status import (
     FINAL,
     InvoiceStatus,
-    Reopening,
     check_can_approve,
     check_can_edit,
     check_can_pause_reminders,
@@ -65,7 +64,7 @@ class InvoiceActivities:
             async with conn.transaction():
                 row = await store.invoice(conn, ref.invoice_id, lock=True)
                 if row["status"] == InvoiceStatus.DRAFT:
-                    await store.change_invoice_status(
+                    await invoices.change_status(
                         conn, row, InvoiceStatus.AWAITING_REVIEW, "draft ready for review", ref.at
                     )
                     await emit_invoice(conn, "invoice.created", row["id"], at=ref.at)
@@ -96,11 +95,7 @@ class InvoiceActivities:
                 if edit.exchange_rate is not None:
                     exchange_rate = parse_decimal(edit.exchange_rate, "exchange_rate")
                     check_exchange_rate(seller["country"], currency, exchange_rate, required=False)
-                    await conn.execute(
-                        "UPDATE invoices SET exchange_rate = $2 WHERE id = $1",
-                        row["id"],
-                        exchange_rate,
-                    )
+                    await invoices.set_exchange_rate(conn, row["id"], exchange_rate)
                 if edit.lines is not None or pricing_changed:
                     if edit.lines is not None:
                         items = [_line_of(line, i) for i, line in enumerate(edit.lines)]
@@ -116,28 +111,18 @@ class InvoiceActivities:
                     await store.replace_lines(
                         conn, "invoice_lines", "invoice_id", row["id"], items, currency, **pricing
                     )
-                    await store.set_invoice_totals(conn, row["id"], items, currency, **pricing)
-                    await conn.execute(
-                        """UPDATE invoices SET prices_include_vat = $2, discount_percent = $3
-                           WHERE id = $1""",
-                        row["id"],
-                        gross,
-                        discount,
+                    await invoices.set_totals(conn, row["id"], items, currency, **pricing)
+                    await invoices.set_pricing(
+                        conn, row["id"], prices_include_vat=gross, discount_percent=discount
                     )
                 # What a refused approval said no longer describes the edited invoice.
-                await conn.execute(
-                    "UPDATE invoices SET approval_error = NULL WHERE id = $1", row["id"]
-                )
+                await invoices.clear_approval_error(conn, row["id"])
                 if edit.due_date is not None:
-                    await conn.execute(
-                        "UPDATE invoices SET due_date = $2 WHERE id = $1",
-                        row["id"],
-                        _parse_date(edit.due_date, "due_date"),
+                    await invoices.set_due_date(
+                        conn, row["id"], _parse_date(edit.due_date, "due_date")
                     )
                 if edit.notes is not None:
-                    await conn.execute(
-                        "UPDATE invoices SET notes = $2 WHERE id = $1", row["id"], edit.notes
-                    )
+                    await invoices.set_notes(conn, row["id"], edit.notes)
                 await store.audit(conn, "edited", "operator", request.at, invoice_id=row["id"])
             await self._render(conn, request.invoice_id, final=False, rerender=True)
             return await store.snapshot(conn, request.invoice_id)
@@ -155,11 +140,7 @@ class InvoiceActivities:
                 await self._number(conn, ref)
             except InvalidInput as refused:
                 async with conn.transaction():
-                    await conn.execute(
-                        "UPDATE invoices SET approval_error = $2, updated_at = now() WHERE id = $1",
-                        ref.invoice_id,
-                        str(refused),
-                    )
+                    await invoices.set_approval_error(conn, ref.invoice_id, str(refused))
                     await store.audit(
                         conn,
                         "approval_refused",
@@ -191,15 +172,13 @@ class InvoiceActivities:
                     conn, row["company_id"], "invoice", row["series"], issue_date.year
                 )
                 due = row["due_date"] or due_date_for(issue_date, row["payment_terms_days"])
-                await conn.execute(
-                    """UPDATE invoices SET number = $2, issue_date = $3, due_date = $4,
-                               approved_at = $5, approval_error = NULL, updated_at = now()
-                           WHERE id = $1""",
+                await invoices.set_number(
+                    conn,
                     row["id"],
-                    number,
-                    issue_date,
-                    due,
-                    ref.at,
+                    number=number,
+                    issue_date=issue_date,
+                    due_date=due,
+                    approved_at=ref.at,
                 )
                 await store.audit(
                     conn,
@@ -222,7 +201,7 @@ class InvoiceActivities:
                 buyer = await store.client(conn, row["client_id"])
                 locale = pick_locale(buyer["locale"])
                 currency = row["currency"].strip()
-                if not await _queued(conn, key):
+                if not await outbox.is_queued(conn, key):
                     async with conn.transaction():
                         subject, body = self._s.renderer.email(
                             "invoice",
@@ -260,14 +239,8 @@ class InvoiceActivities:
                             row,
                             planned_from=ref.at,
                         )
-                        await store.change_invoice_status(
-                            conn,
-                            row,
-                            InvoiceStatus.SENT,
-                            "invoice emailed",
-                            ref.at,
-                            ", sent_at = $3, reminder_plan = $4::jsonb",
-                            (ref.at, plan.to_json()),
+                        await invoices.mark_sent(
+                            conn, row, "invoice emailed", ref.at, plan.to_json()
                         )
                         await emit_invoice(conn, "invoice.sent", row["id"], at=ref.at)
                 return await store.snapshot(conn, ref.invoice_id)
@@ -286,7 +259,7 @@ class InvoiceActivities:
             plan = reminder_plan.plan_in_force(row, seller)
             steps = plan.steps(row["due_date"]) if plan and row["due_date"] else []
             entry = next((p for p in steps if p.step == reminder.step), None)
-            queued = await _queued(conn, key)
+            queued = await outbox.is_queued(conn, key)
             paused = row["reminders_paused_at"] is not None
             stopped = InvoiceStatus(row["status"]) in FINAL or paused
             # entry None: re-planned since the workflow read its plan, that step is gone.
@@ -328,16 +301,13 @@ class InvoiceActivities:
             await emit_reminder_sent(conn, row, reminder.step, reminder.scheduled_for)
             if steps and reminder.step == steps[-1].step:
                 # The schedule is spent and the money still not in: a person takes over.
-                await conn.execute(
-                    """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
-                           due_date)
-                       VALUES ($1, $2, $3, 'call_client', $4, $5)
-                       ON CONFLICT DO NOTHING""",
-                    row["company_id"],
-                    row["id"],
-                    row["client_id"],
-                    f"Call {buyer['name']} about invoice {row['number']}",
-                    reminder.scheduled_for.date(),
+                await tasks.open_call_client_task(
+                    conn,
+                    company_id=row["company_id"],
+                    invoice_id=row["id"],
+                    client_id=row["client_id"],
+                    title=f"Call {buyer['name']} about invoice {row['number']}",
+                    due_date=reminder.scheduled_for.date(),
                 )
                 await emit_task_created(conn, invoice_id=row["id"], kind="call_client")
             return await store.snapshot(conn, reminder.invoice_id, read=(row, seller))
@@ -356,28 +326,18 @@ class InvoiceActivities:
                     InvoiceStatus.SENT,
                     InvoiceStatus.PARTIALLY_PAID,
                 ):
-                    await store.change_invoice_status(
-                        conn,
-                        row,
-                        InvoiceStatus.OVERDUE,
-                        "due date passed",
-                        ref.at,
-                        ", overdue = true",
-                    )
+                    await invoices.mark_overdue(conn, row, "due date passed", ref.at)
                     await emit_invoice(conn, "invoice.overdue", row["id"], at=ref.at)
                     # Opened once per invoice; opened again if it was closed by a due date
                     # moved later or by a payment later refunded.
-                    await conn.execute(
-                        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
-                               due_date)
-                           VALUES ($1, $2, $3, 'check_payment', $4, $5)
-                           ON CONFLICT (invoice_id, kind) WHERE kind <> 'manual'
-                           DO UPDATE SET done_at = NULL, due_date = EXCLUDED.due_date""",
-                        row["company_id"],
-                        row["id"],
-                        row["client_id"],
-                        f"Check payment of invoice {row['number']}",
-                        ref.at.date(),
+                    await tasks.open_check_payment_task(
+                        conn,
+                        company_id=row["company_id"],
+                        invoice_id=row["id"],
+                        client_id=row["client_id"],
+                        invoice_number=row["number"],
+                        due_date=ref.at.date(),
+                        move_due_date_on_reopen=True,
                     )
                     await emit_task_created(conn, invoice_id=row["id"], kind="check_payment")
             return await store.snapshot(conn, ref.invoice_id)
@@ -389,11 +349,7 @@ class InvoiceActivities:
             async with conn.transaction():
                 row = await store.invoice(conn, request.invoice_id, lock=True)
                 currency = row["currency"].strip()
-                duplicate = await conn.fetchval(
-                    "SELECT 1 FROM payments WHERE invoice_id = $1 AND reference = $2",
-                    row["id"],
-                    payment.reference,
-                )
+                duplicate = await payments.exists(conn, row["id"], payment.reference)
                 if duplicate:
                     return PaymentResult(False, await store.snapshot(conn, row["id"]))
                 check_can_pay(InvoiceStatus(row["status"]))
@@ -409,45 +365,35 @@ class InvoiceActivities:
                 paid_on = _parse_date(payment.paid_at, "paid_at")
                 if payment.from_credit:
                     await _take_from_credit(conn, row, amount, payment.reference)
-                await conn.execute(
-                    """INSERT INTO payments (invoice_id, amount, currency, paid_at, reference,
-                           source)
-                       VALUES ($1, $2, $3, $4, $5, $6)""",
-                    row["id"],
-                    amount,
-                    currency,
-                    paid_on,
-                    payment.reference,
-                    "credit" if payment.from_credit else "transfer",
+                await payments.insert(
+                    conn,
+                    invoice_id=row["id"],
+                    amount=amount,
+                    currency=currency,
+                    paid_at=paid_on,
+                    reference=payment.reference,
+                    source="credit" if payment.from_credit else "transfer",
                 )
                 received = row["amount_paid"] + amount
                 # The invoice is settled by its total; anything beyond is the client's credit.
                 excess = max(received - row["total"], Decimal(0))
                 paid = received - excess
                 if excess:
-                    await conn.execute(
-                        """INSERT INTO client_credits (client_id, currency, amount, kind,
-                               invoice_id, reference)
-                           VALUES ($1, $2, $3, 'overpayment', $4, $5)""",
-                        row["client_id"],
-                        currency,
-                        excess,
-                        row["id"],
-                        payment.reference,
+                    await credits.add_entry(
+                        conn,
+                        client_id=row["client_id"],
+                        currency=currency,
+                        amount=excess,
+                        kind="overpayment",
+                        invoice_id=row["id"],
+                        reference=payment.reference,
                     )
                 target = status_after_payment(row["total"], paid, row["overdue"])
-                await store.change_invoice_status(
-                    conn,
-                    row,
-                    target,
-                    f"payment {payment.reference}",
-                    request.at,
-                    ", amount_paid = $3"
-                    + (", paid_at = $4" if target == InvoiceStatus.PAID else ""),
-                    (paid, request.at) if target == InvoiceStatus.PAID else (paid,),
+                await invoices.set_paid_amount(
+                    conn, row, target, f"payment {payment.reference}", request.at, paid
                 )
                 if target == InvoiceStatus.PAID:
-                    await _close_automatic_tasks(conn, row["id"])
+                    await tasks.close_automatic_tasks(conn, row["id"])
                 await store.audit(
                     conn,
                     "payment",
@@ -466,16 +412,10 @@ class InvoiceActivities:
                 row = await store.invoice(conn, request.invoice_id, lock=True)
                 if row["status"] != InvoiceStatus.VOID:
                     check_can_void(InvoiceStatus(row["status"]))
-                    await store.change_invoice_status(
-                        conn,
-                        row,
-                        InvoiceStatus.VOID,
-                        request.reason or "voided",
-                        request.at,
-                        ", voided_at = $3, void_reason = $4",
-                        (request.at, request.reason),
+                    await invoices.mark_void(
+                        conn, row, request.reason or "voided", request.at, request.reason
                     )
-                    await _close_automatic_tasks(conn, row["id"])
+                    await tasks.close_automatic_tasks(conn, row["id"])
                     await store.audit(
                         conn,
                         "voided",
@@ -513,43 +453,30 @@ class InvoiceActivities:
                     own = (None, None, None, None)
                 elif change.schedule is not None:
                     own = _schedule_columns_of(change.schedule)
-                await conn.execute(
-                    """UPDATE invoices SET due_date = $2, reminder_offsets_days = $3,
-                           reminder_hour = $4, reminder_repeat_days = $5,
-                           reminder_repeat_max = $6, updated_at = now()
-                       WHERE id = $1""",
+                offsets_days, hour, repeat_every_days, repeat_max = own
+                await invoices.set_schedule(
+                    conn,
                     row["id"],
-                    due,
-                    *own,
+                    due_date=due,
+                    offsets_days=offsets_days,
+                    hour=hour,
+                    repeat_every_days=repeat_every_days,
+                    repeat_max=repeat_max,
                 )
                 row = await store.invoice(conn, request.invoice_id)
                 plan = reminder_plan.new_plan(
                     seller, buyer, row, planned_from=request.at, replacing=old_plan
                 )
-                await conn.execute(
-                    "UPDATE invoices SET reminder_plan = $2::jsonb WHERE id = $1",
-                    row["id"],
-                    plan.to_json(),
-                )
+                await invoices.set_reminder_plan(conn, row["id"], plan.to_json())
                 overdue_now = is_overdue(due, request.at, seller["time_zone"])
                 target = status_after_due_date_change(
                     current, row["total"], row["amount_paid"], overdue_now
                 )
                 if target != current:
-                    await store.change_invoice_status(
-                        conn,
-                        row,
-                        target,
-                        f"due date moved to {due.isoformat()}",
-                        request.at,
-                        ", overdue = false",
-                        because=Reopening.DUE_DATE_MOVED,
+                    await invoices.reopen_after_due_date_moved(
+                        conn, row, target, f"due date moved to {due.isoformat()}", request.at
                     )
-                    await conn.execute(
-                        """UPDATE tasks SET done_at = now() WHERE invoice_id = $1
-                               AND kind = 'check_payment' AND done_at IS NULL""",
-                        row["id"],
-                    )
+                    await tasks.close_check_payment_task(conn, row["id"])
                 await store.audit(
                     conn,
                     "rescheduled",
@@ -579,11 +506,9 @@ class InvoiceActivities:
                 if paused != request.paused:
                     check_can_pause_reminders(InvoiceStatus(row["status"]))
                     if request.paused:
-                        sql = "UPDATE invoices SET reminders_paused_at = $2 WHERE id = $1"
+                        await invoices.pause_reminders(conn, row["id"], request.at)
                     else:
-                        sql = """UPDATE invoices SET reminders_paused_at = NULL,
-                                     reminders_resumed_at = $2 WHERE id = $1"""
-                    await conn.execute(sql, row["id"], request.at)
+                        await invoices.resume_reminders(conn, row["id"], request.at)
                     await store.audit(
                         conn,
                         "reminders_paused" if request.paused else "reminders_resumed",
@@ -603,21 +528,13 @@ class InvoiceActivities:
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
                 row = await store.invoice(conn, request.invoice_id, lock=True)
-                duplicate = await conn.fetchval(
-                    "SELECT 1 FROM refunds WHERE invoice_id = $1 AND reference = $2",
-                    row["id"],
-                    refund.reference,
-                )
+                duplicate = await payments.refund_exists(conn, row["id"], refund.reference)
                 if duplicate:
                     return RefundResult(False, await store.snapshot(conn, row["id"]))
                 current = InvoiceStatus(row["status"])
                 check_can_refund(current)
                 currency = row["currency"].strip()
-                payment = await conn.fetchrow(
-                    "SELECT * FROM payments WHERE invoice_id = $1 AND reference = $2",
-                    row["id"],
-                    refund.payment_reference,
-                )
+                payment = await payments.find(conn, row["id"], refund.payment_reference)
                 if payment is None:
                     raise InvalidInput(
                         f"payment_reference: no payment {refund.payment_reference!r} "
@@ -634,57 +551,40 @@ class InvoiceActivities:
                     else request.at.date()
                 )
                 # The client's credit moves under the same lock as when it is applied.
-                await conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext($1))", f"credit:{row['client_id']}"
-                )
-                overpayment = await conn.fetchval(
-                    """SELECT coalesce(sum(amount), 0) FROM client_credits
-                       WHERE invoice_id = $1 AND kind = 'overpayment' AND reference = $2""",
-                    row["id"],
-                    payment["reference"],
-                )
-                earlier = await conn.fetchrow(
-                    """SELECT coalesce(sum(from_invoice), 0) AS from_invoice,
-                              coalesce(sum(from_credit), 0) AS from_credit
-                       FROM refunds WHERE payment_id = $1""",
-                    payment["id"],
-                )
-                assert earlier is not None
+                await credits.lock_client_credit(conn, row["client_id"])
+                overpayment = await credits.overpayment_of(conn, row["id"], payment.reference)
+                earlier = await payments.refunded_so_far(conn, payment.id)
                 split = split_refund(
                     amount,
-                    payment_amount=payment["amount"],
-                    payment_from_credit=payment["source"] == "credit",
-                    overpayment=Decimal(overpayment),
-                    refunded_from_invoice=earlier["from_invoice"],
-                    refunded_from_credit=earlier["from_credit"],
-                    credit_balance=await store.credit_balance(conn, row["client_id"], currency),
+                    payment_amount=payment.amount,
+                    payment_from_credit=payment.source == "credit",
+                    overpayment=overpayment,
+                    refunded_from_invoice=earlier.from_invoice,
+                    refunded_from_credit=earlier.from_credit,
+                    credit_balance=await credits.balance(conn, row["client_id"], currency),
                 )
-                await conn.execute(
-                    """INSERT INTO refunds (invoice_id, payment_id, amount, from_invoice,
-                           from_credit, currency, refunded_at, reference)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-                    row["id"],
-                    payment["id"],
-                    amount,
-                    split.from_invoice,
-                    split.from_credit,
-                    currency,
-                    refunded_on,
-                    refund.reference,
+                await payments.insert_refund(
+                    conn,
+                    invoice_id=row["id"],
+                    payment_id=payment.id,
+                    amount=amount,
+                    from_invoice=split.from_invoice,
+                    from_credit=split.from_credit,
+                    currency=currency,
+                    refunded_at=refunded_on,
+                    reference=refund.reference,
                 )
                 credit_moves = (("refunded", -split.from_credit), ("restored", split.to_credit))
                 for kind, credit in credit_moves:
                     if credit:
-                        await conn.execute(
-                            """INSERT INTO client_credits (client_id, currency, amount, kind,
-                                   invoice_id, reference)
-                               VALUES ($1, $2, $3, $4, $5, $6)""",
-                            row["client_id"],
-                            currency,
-                            credit,
-                            kind,
-                            row["id"],
-                            refund.reference,
+                        await credits.add_entry(
+                            conn,
+                            client_id=row["client_id"],
+                            currency=currency,
+                            amount=credit,
+                            kind=kind,
+                            invoice_id=row["id"],
+                            reference=refund.reference,
                         )
                 paid = row["amount_paid"] - split.from_invoice
                 seller = await store.company(conn, row["company_id"])
@@ -692,34 +592,18 @@ class InvoiceActivities:
                     row["due_date"], request.at, seller["time_zone"]
                 )
                 target = status_after_refund(current, row["total"], paid, overdue_now)
-                extra = ", amount_paid = $3"
-                if current == InvoiceStatus.PAID and target != current:
-                    # Open again: the reminders planned while it was paid are not sent late.
-                    extra += ", paid_at = NULL, reminders_resumed_at = $4"
-                if target == InvoiceStatus.OVERDUE:
-                    extra += ", overdue = true"
-                await store.change_invoice_status(
-                    conn,
-                    row,
-                    target,
-                    f"refund {refund.reference}",
-                    request.at,
-                    extra,
-                    (paid, request.at) if "$4" in extra else (paid,),
-                    because=Reopening.REFUND,
+                await invoices.set_refunded_amount(
+                    conn, row, target, f"refund {refund.reference}", request.at, paid
                 )
                 if target == InvoiceStatus.OVERDUE and current != InvoiceStatus.OVERDUE:
-                    await conn.execute(
-                        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
-                               due_date)
-                           VALUES ($1, $2, $3, 'check_payment', $4, $5)
-                           ON CONFLICT (invoice_id, kind) WHERE kind <> 'manual'
-                           DO UPDATE SET done_at = NULL""",
-                        row["company_id"],
-                        row["id"],
-                        row["client_id"],
-                        f"Check payment of invoice {row['number']}",
-                        request.at.date(),
+                    await tasks.open_check_payment_task(
+                        conn,
+                        company_id=row["company_id"],
+                        invoice_id=row["id"],
+                        client_id=row["client_id"],
+                        invoice_number=row["number"],
+                        due_date=request.at.date(),
+                        move_due_date_on_reopen=False,
                     )
                     await emit_invoice(conn, "invoice.overdue", row["id"], at=request.at)
                     await emit_task_created(conn, invoice_id=row["id"], kind="check_payment")
@@ -732,7 +616,7 @@ class InvoiceActivities:
                     data={
                         "amount": str(amount),
                         "reference": refund.reference,
-                        "payment_reference": payment["reference"],
+                        "payment_reference": payment.reference,
                         "from_invoice": str(split.from_invoice),
                         "from_credit": str(split.from_credit),
                         "to_credit": str(split.to_credit),
@@ -764,9 +648,10 @@ class InvoiceActivities:
         pdf = await self._s.renderer.render_pdf("pdf/invoice.html", context)
         name = f"invoice/{row['id']}/{'final' if final else 'draft'}.pdf"
         stored = await store_document(conn, name, pdf)
-        await conn.execute(
-            f"UPDATE invoices SET {column} = $2 WHERE id = $1", row["id"], stored.key
-        )
+        if final:
+            await invoices.set_final_document(conn, row["id"], stored.key)
+        else:
+            await invoices.set_draft_document(conn, row["id"], stored.key)
         return stored.key
 
 
@@ -775,10 +660,8 @@ async def _take_from_credit(
 ) -> None:
     currency = invoice["currency"].strip()
     # One client's credit is spent by one transaction at a time.
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtext($1))", f"credit:{invoice['client_id']}"
-    )
-    balance = await store.credit_balance(conn, invoice["client_id"], currency)
+    await credits.lock_client_credit(conn, invoice["client_id"])
+    balance = await credits.balance(conn, invoice["client_id"], currency)
     if amount > balance:
         raise InvalidInput(
             f"amount: the client's credit is {round_money(balance, currency)} {currency}, "
@@ -789,14 +672,14 @@ async def _take_from_credit(
         raise InvalidInput(
             f"amount: only {round_money(due, currency)} {currency} is due on this invoice"
         )
-    await conn.execute(
-        """INSERT INTO client_credits (client_id, currency, amount, kind, invoice_id, reference)
-           VALUES ($1, $2, $3, 'applied', $4, $5)""",
-        invoice["client_id"],
-        currency,
-        -amount,
-        invoice["id"],
-        reference,
+    await credits.add_entry(
+        conn,
+        client_id=invoice["client_id"],
+        currency=currency,
+        amount=-amount,
+        kind="applied",
+        invoice_id=invoice["id"],
+        reference=reference,
     )
 
 
@@ -819,21 +702,6 @@ def _schedule_columns_of(schedule: ReminderScheduleData) -> ScheduleColumns:
     )
     offsets = sorted(set(schedule.offsets_days)) if schedule.offsets_days is not None else None
     return (offsets, schedule.hour, schedule.repeat_every_days, schedule.repeat_max)
-
-
-async def _queued(conn: store.Connection, idempotency_key: str) -> bool:
-    found = await conn.fetchval(
-        "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", idempotency_key
-    )
-    return found is not None
-
-
-async def _close_automatic_tasks(conn: store.Connection, invoice_id: object) -> None:
-    await conn.execute(
-        """UPDATE tasks SET done_at = now()
-           WHERE invoice_id = $1 AND kind <> 'manual' AND done_at IS NULL""",
-        invoice_id,
-    )
 
 
 def _line_of(line: LineData, index: int) -> DocumentLine:

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
 from urllib.parse import unquote, urlparse
 
 import aiosmtplib
 import asyncpg
 
+from db import outbox
+from db.rows import EmailOutboxRow
 from db.store import Connection
 
 
@@ -151,23 +152,20 @@ class Mailer:
 
     async def enqueue(self, conn: Connection, email: OutgoingEmail) -> str:
         """Store the message unless a message with its key exists; return its key."""
-        await conn.execute(
-            """INSERT INTO email_outbox (idempotency_key, message_id, kind, proposal_id,
-                   invoice_id, to_address, subject, body_text, attachments, scheduled_for)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
-               ON CONFLICT (idempotency_key) DO NOTHING""",
-            email.idempotency_key,
-            message_id_for(email.idempotency_key),
-            email.kind,
-            email.proposal_id,
-            email.invoice_id,
-            email.to_address,
-            email.subject,
-            email.body_text,
-            json.dumps(
-                [{"key": a.document_key, "filename": a.filename} for a in email.attachments]
-            ),
-            email.scheduled_for,
+        await outbox.enqueue(
+            conn,
+            idempotency_key=email.idempotency_key,
+            message_id=message_id_for(email.idempotency_key),
+            kind=email.kind,
+            proposal_id=email.proposal_id,
+            invoice_id=email.invoice_id,
+            to_address=email.to_address,
+            subject=email.subject,
+            body_text=email.body_text,
+            attachments=[
+                {"key": a.document_key, "filename": a.filename} for a in email.attachments
+            ],
+            scheduled_for=email.scheduled_for,
         )
         return email.idempotency_key
 
@@ -181,40 +179,30 @@ class Mailer:
         async with conn.transaction():
             # Counting the attempt takes the row lock, which keeps two concurrent attempts
             # from both sending: the second waits, then finds the message sent.
-            row = await conn.fetchrow(
-                """UPDATE email_outbox SET attempts = attempts + 1
-                   WHERE idempotency_key = $1 AND status <> 'sent'
-                   RETURNING *""",
-                idempotency_key,
-            )
+            row = await outbox.claim_attempt(conn, idempotency_key)
             if row is None:
-                if await conn.fetchval(
-                    "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", idempotency_key
-                ):
+                if await outbox.is_queued(conn, idempotency_key):
                     return False
                 raise LookupError(f"no outbox message {idempotency_key}")
             await self._sessions.send(await self._build(conn, row))
-            await conn.execute(
-                "UPDATE email_outbox SET status = 'sent', sent_at = now() WHERE id = $1",
-                row["id"],
-            )
+            await outbox.mark_sent(conn, row.id)
             return True
 
-    async def _build(self, conn: Connection, row: Any) -> EmailMessage:
+    async def _build(self, conn: Connection, row: EmailOutboxRow) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self._mail_from
-        message["To"] = row["to_address"]
-        message["Subject"] = row["subject"]
-        message["Message-ID"] = row["message_id"]
-        message["Date"] = format_datetime(row["created_at"])
-        message["X-Q2C-Key"] = row["idempotency_key"]
-        message.set_content(row["body_text"])
-        for attachment in json.loads(row["attachments"]):
-            content = await conn.fetchval(
-                "SELECT content FROM documents WHERE key = $1", attachment["key"]
-            )
+        message["To"] = row.to_address
+        message["Subject"] = row.subject
+        message["Message-ID"] = row.message_id
+        message["Date"] = format_datetime(row.created_at)
+        message["X-Q2C-Key"] = row.idempotency_key
+        message.set_content(row.body_text)
+        for attachment in json.loads(row.attachments):
+            content = await outbox.attachment_content(conn, attachment["key"])
+            if content is None:
+                raise LookupError(f"no document {attachment['key']} to attach")
             message.add_attachment(
-                bytes(content),
+                content,
                 maintype="application",
                 subtype="pdf",
                 filename=attachment["filename"],

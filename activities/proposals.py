@@ -11,7 +11,7 @@ from activities.documents import document_context, store_document
 from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import store
+from db import invoices, outbox, proposals, signatures, store
 from domain.i18n import format_day, pick_locale
 from domain.schedule import local_date, overdue_at
 from domain.status import ProposalStatus
@@ -33,10 +33,7 @@ class ProposalActivities:
             expires_at = overdue_at(proposal["valid_until"], seller["time_zone"])
             if proposal["status"] != ProposalStatus.SENT:
                 return ProposalSent(proposal["status"], expires_at)
-            queued = await conn.fetchval(
-                "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", key
-            )
-            if not queued:
+            if not await outbox.is_queued(conn, key):
                 if proposal["number"] is None:
                     # The operator's send is the proposal's approval: it takes its number
                     # now, in one transaction under the series' lock, before the PDF that
@@ -46,15 +43,14 @@ class ProposalActivities:
                         if locked["number"] is None:
                             sent_on = local_date(activity.info().started_time, seller["time_zone"])
                             series = seller["proposal_series"]
-                            await conn.execute(
-                                """UPDATE proposals SET series = $2, number = $3,
-                                       issue_date = $4, updated_at = now() WHERE id = $1""",
+                            await proposals.set_number(
+                                conn,
                                 proposal["id"],
-                                series,
-                                await store.assign_number(
+                                series=series,
+                                number=await store.assign_number(
                                     conn, proposal["company_id"], "proposal", series, sent_on.year
                                 ),
-                                sent_on,
+                                issue_date=sent_on,
                             )
                     proposal = await store.proposal(conn, proposal["id"])
                 document_key = await self._render(conn, proposal)
@@ -105,13 +101,7 @@ class ProposalActivities:
                     proposal_id=ref.proposal_id,
                 )
         async with pool.acquire() as conn:
-            await conn.execute(
-                """UPDATE proposals SET emailed_at = o.sent_at, updated_at = now()
-                   FROM email_outbox o WHERE o.idempotency_key = $2 AND proposals.id = $1
-                   AND proposals.emailed_at IS NULL""",
-                ref.proposal_id,
-                key,
-            )
+            await proposals.mark_emailed_from_outbox(conn, ref.proposal_id, key)
         return ProposalSent(ProposalStatus.SENT.value, expires_at)
 
     async def _render(self, conn: store.Connection, proposal: store.Row) -> str:
@@ -121,9 +111,7 @@ class ProposalActivities:
         context = await document_context(conn, proposal, line_rows, "proposal")
         pdf = await self._s.renderer.render_pdf("pdf/proposal.html", context)
         stored = await store_document(conn, f"proposal/{proposal['id']}.pdf", pdf)
-        await conn.execute(
-            "UPDATE proposals SET document_key = $2 WHERE id = $1", proposal["id"], stored.key
-        )
+        await proposals.set_document(conn, proposal["id"], stored.key)
         return stored.key
 
     @activity.defn(name=names.ACCEPT_PROPOSAL)
@@ -141,66 +129,26 @@ class ProposalActivities:
                     type="IllegalTransition",
                     non_retryable=True,
                 )
-            await conn.execute(
-                """INSERT INTO signatures (proposal_id, signer_name, signer_email, signed_at, ip,
-                       user_agent, document_sha256, consent_text, consent_sha256, source,
-                       signature_image_key)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
-                proposal["id"],
-                signature.signer_name,
-                signature.signer_email,
-                signature.signed_at,
-                signature.ip,
-                signature.user_agent,
-                signature.document_sha256,
-                signature.consent_text,
-                consent_sha256,
-                signature.source,
-                signature.signature_image_key or None,
+            await signatures.insert(
+                conn,
+                proposal_id=proposal["id"],
+                signer_name=signature.signer_name,
+                signer_email=signature.signer_email,
+                signed_at=signature.signed_at,
+                ip=signature.ip,
+                user_agent=signature.user_agent,
+                document_sha256=signature.document_sha256,
+                consent_text=signature.consent_text,
+                consent_sha256=consent_sha256,
+                source=signature.source,
+                signature_image_key=signature.signature_image_key or None,
             )
             seller = await store.company(conn, proposal["company_id"])
-            invoice_id = await conn.fetchval(
-                """INSERT INTO invoices (company_id, client_id, proposal_id, series, currency,
-                       payment_terms_days, notes, subtotal, vat_total, total, contract_id,
-                       prices_include_vat, discount_percent)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                   RETURNING id""",
-                proposal["company_id"],
-                proposal["client_id"],
-                proposal["id"],
-                seller["invoice_series"],
-                proposal["currency"],
-                proposal["payment_terms_days"],
-                proposal["notes"],
-                proposal["subtotal"],
-                proposal["vat_total"],
-                proposal["total"],
-                proposal["contract_id"],
-                proposal["prices_include_vat"],
-                proposal["discount_percent"],
+            invoice_id = await invoices.create_draft_from_proposal(
+                conn, proposal, seller["invoice_series"]
             )
-            await conn.execute(
-                """INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit,
-                       unit_price, discount_percent, vat_rate, net_amount, vat_category,
-                       vat_legal_basis)
-                   SELECT $1, position, description, quantity, unit, unit_price,
-                       discount_percent, vat_rate, net_amount, vat_category, vat_legal_basis
-                   FROM proposal_lines WHERE proposal_id = $2""",
-                invoice_id,
-                proposal["id"],
-            )
-            await conn.execute(
-                """UPDATE proposals SET status = 'signed', signed_at = $2, invoice_id = $3,
-                       updated_at = now() WHERE id = $1""",
-                proposal["id"],
-                signature.signed_at,
-                invoice_id,
-            )
-            await conn.execute(
-                """UPDATE access_tokens SET used_at = $2
-                   WHERE proposal_id = $1 AND purpose = 'sign' AND used_at IS NULL""",
-                proposal["id"],
-                signature.signed_at,
+            await proposals.mark_signed(
+                conn, proposal["id"], signed_at=signature.signed_at, invoice_id=invoice_id
             )
             await store.audit(
                 conn,
@@ -232,21 +180,15 @@ class ProposalActivities:
     @activity.defn(name=names.CLOSE_PROPOSAL)
     async def close_proposal(self, close: CloseProposalInput) -> None:
         status = ProposalStatus(close.status)
-        column = {ProposalStatus.DECLINED: "declined_at", ProposalStatus.EXPIRED: "expired_at"}[
-            status
-        ]
+        mark_closed = {
+            ProposalStatus.DECLINED: proposals.mark_declined,
+            ProposalStatus.EXPIRED: proposals.mark_expired,
+        }[status]
         async with business_errors(), self._s.pool.acquire() as conn, conn.transaction():
             proposal = await store.proposal(conn, close.proposal_id, lock=True)
             if proposal["status"] != ProposalStatus.SENT:
                 return
-            await conn.execute(
-                f"""UPDATE proposals SET status = $2, {column} = $3, decline_reason = $4,
-                        updated_at = now() WHERE id = $1""",
-                proposal["id"],
-                status.value,
-                close.at,
-                close.reason or None,
-            )
+            await mark_closed(conn, proposal["id"], at=close.at, reason=close.reason or None)
             await store.audit(
                 conn,
                 status.value,

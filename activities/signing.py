@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import io
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,8 @@ from temporalio.exceptions import ApplicationError
 from activities.documents import store_document
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import store
+from db import audit, documents, outbox, proposals, signatures, store
+from db.rows import SignatureRow
 from domain.audit import AuditEvent, verify_chain
 from domain.certificate_i18n import certificate_labels, event_label
 from domain.i18n import pick_locale
@@ -77,30 +79,24 @@ class SigningActivities:
                     non_retryable=True,
                 )
             document_key = proposal["signed_document_key"] or await self._build(conn, proposal)
-            queued = await conn.fetchval(
-                "SELECT 1 FROM email_outbox WHERE idempotency_key = $1", key
-            )
-            if not queued:
+            if not await outbox.is_queued(conn, key):
                 await self._enqueue(conn, proposal, document_key, key)
         await self._s.mailer.deliver(pool, key)
         await self._record_delivery(ref.proposal_id, document_key, key)
         return document_key
 
     async def _build(self, conn: store.Connection, proposal: store.Row) -> str:
-        signature = await conn.fetchrow(
-            "SELECT * FROM signatures WHERE proposal_id = $1", proposal["id"]
-        )
+        signature = await signatures.of_proposal(conn, proposal["id"])
         if signature is None or not proposal["document_key"]:
             raise ApplicationError(
                 f"proposal {proposal['id']} has no signature or no PDF",
                 type="NotFound",
                 non_retryable=True,
             )
-        original = bytes(
-            await conn.fetchval(
-                "SELECT content FROM documents WHERE key = $1", proposal["document_key"]
-            )
-        )
+        stored_original = await documents.content_of(conn, proposal["document_key"])
+        if stored_original is None:
+            raise LookupError(f"no document {proposal['document_key']}")
+        original = stored_original.content
         context = await self._certificate_context(conn, proposal, signature, original)
         certificate = await self._s.renderer.render_pdf("pdf/certificate.html", context)
         signed = await asyncio.to_thread(
@@ -112,28 +108,22 @@ class SigningActivities:
             if locked["signed_document_key"]:
                 return str(locked["signed_document_key"])
             stored = await store_document(conn, signed_document_key(proposal["id"]), signed)
-            await conn.execute(
-                """UPDATE proposals SET signed_document_key = $2, updated_at = now()
-                   WHERE id = $1""",
-                proposal["id"],
-                stored.key,
-            )
+            await proposals.set_signed_document(conn, proposal["id"], stored.key)
         return stored.key
 
     async def _certificate_context(
         self,
         conn: store.Connection,
         proposal: store.Row,
-        signature: store.Row,
+        signature: SignatureRow,
         original: bytes,
     ) -> dict[str, Any]:
         seller = await store.company(conn, proposal["company_id"])
         buyer = await store.client(conn, proposal["client_id"])
         locale = pick_locale(buyer["locale"])
         labels = certificate_labels(locale)
-        rows = await conn.fetch(
-            "SELECT * FROM audit_events WHERE proposal_id = $1 ORDER BY id", proposal["id"]
-        )
+        # domain.audit reads rows by column name: the typed rows as dicts.
+        rows = [asdict(row) for row in await audit.events_of_proposal(conn, proposal["id"])]
         chain_valid, first_invalid = verify_chain(rows)
         events = []
         for row in rows:
@@ -152,16 +142,13 @@ class SigningActivities:
                 }
             )
         image = None
-        if signature["signature_image_key"]:
-            png = await conn.fetchval(
-                "SELECT content FROM documents WHERE key = $1", signature["signature_image_key"]
-            )
+        if signature.signature_image_key:
+            png = await documents.content_of(conn, signature.signature_image_key)
             # Only a PNG goes into the page; anything else stored under the key is ignored.
-            if png is not None and bytes(png).startswith(PNG_MAGIC):
-                image = "data:image/png;base64," + base64.b64encode(bytes(png)).decode()
+            if png is not None and png.content.startswith(PNG_MAGIC):
+                image = "data:image/png;base64," + base64.b64encode(png.content).decode()
         consent_sha256 = (
-            signature["consent_sha256"]
-            or hashlib.sha256(signature["consent_text"].encode()).hexdigest()
+            signature.consent_sha256 or hashlib.sha256(signature.consent_text.encode()).hexdigest()
         )
         return {
             "locale": locale,
@@ -169,10 +156,10 @@ class SigningActivities:
             "proposal_id": str(proposal["id"]),
             "seller": dict(seller),
             "buyer": dict(buyer),
-            "signature": dict(signature),
-            "signed_at": utc_text(signature["signed_at"]) + " UTC",
+            "signature": asdict(signature),
+            "signed_at": utc_text(signature.signed_at) + " UTC",
             "source": labels["source_page"]
-            if signature["source"] == "page"
+            if signature.source == "page"
             else labels["source_webhook"],
             "consent_sha256": consent_sha256,
             "signature_image": image,
@@ -189,18 +176,16 @@ class SigningActivities:
     ) -> None:
         seller = await store.company(conn, proposal["company_id"])
         buyer = await store.client(conn, proposal["client_id"])
-        signature = await conn.fetchrow(
-            "SELECT * FROM signatures WHERE proposal_id = $1", proposal["id"]
-        )
+        signature = await signatures.of_proposal(conn, proposal["id"])
         assert signature is not None  # _build found it, or an earlier attempt did
         subject, body = self._s.renderer.email(
             "signed",
             pick_locale(buyer["locale"]),
             seller=seller,
             buyer=buyer,
-            signer_name=signature["signer_name"],
-            signed_at=utc_text(signature["signed_at"]),
-            document_sha256=signature["document_sha256"],
+            signer_name=signature.signer_name,
+            signed_at=utc_text(signature.signed_at),
+            document_sha256=signature.document_sha256,
         )
         await self._s.mailer.enqueue(
             conn,
@@ -220,20 +205,11 @@ class SigningActivities:
         that sent it died before recording it."""
         async with self._s.pool.acquire() as conn, conn.transaction():
             await store.proposal(conn, proposal_id, lock=True)
-            sent_at = await conn.fetchval(
-                "SELECT sent_at FROM email_outbox WHERE idempotency_key = $1 AND status = 'sent'",
-                key,
-            )
-            recorded = await conn.fetchval(
-                """SELECT 1 FROM audit_events
-                   WHERE proposal_id = $1 AND kind = 'signed_copy_emailed'""",
-                proposal_id,
-            )
+            sent_at = await outbox.sent_at(conn, key)
+            recorded = await audit.proposal_has_event(conn, proposal_id, "signed_copy_emailed")
             if sent_at is None or recorded:
                 return
-            sha256 = await conn.fetchval(
-                "SELECT sha256 FROM documents WHERE key = $1", document_key
-            )
+            sha256 = await documents.sha256_of(conn, document_key)
             await store.audit(
                 conn,
                 "signed_copy_emailed",

@@ -14,16 +14,17 @@ from uuid import UUID
 
 import asyncpg
 
+from db.connection import Connection as Connection
+from db.outbox import sent_reminder_steps
 from domain import audit as audit_chain
+from domain import reminder_plan
 from domain.contracts import DocumentLine
 from domain.events import check_event_type, default_key
 from domain.money import Line, amount_due, round_money
 from domain.schedule import overdue_at, reminders_to_send
-from domain.status import InvoiceStatus, Reopening, check_transition
 from domain.vat import DocumentTotals, VatCategory, compute_document_totals, line_category
 from messages.models import InvoiceSnapshot, ReminderPlan
 
-Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Row = asyncpg.Record
 
 DEFAULT_COMPANY = {
@@ -187,73 +188,12 @@ async def replace_lines(
     )
 
 
-async def set_invoice_totals(
-    conn: Connection,
-    invoice_id: Any,
-    items: Sequence[Line],
-    currency: str,
-    *,
-    prices_include_vat: bool = False,
-    discount_percent: Decimal = Decimal(0),
-) -> None:
-    totals = compute_document_totals(
-        items,
-        currency,
-        prices_include_vat=prices_include_vat,
-        document_discount_percent=discount_percent,
-    )
-    await conn.execute(
-        """UPDATE invoices SET subtotal = $2, vat_total = $3, total = $4, updated_at = now()
-           WHERE id = $1""",
-        invoice_id,
-        totals.subtotal,
-        totals.vat_total,
-        totals.total,
-    )
-
-
-async def change_invoice_status(
-    conn: Connection,
-    invoice_row: Row,
-    target: InvoiceStatus,
-    cause: str,
-    at: datetime,
-    extra_sql: str = "",
-    extra_args: Sequence[Any] = (),
-    because: Reopening | None = None,
-) -> None:
-    """Move an invoice to `target`, refusing an illegal move, and record why and when. A move
-    back (a refund, a due date moved later) is legal only for the `because` named."""
-    current = InvoiceStatus(invoice_row["status"])
-    check_transition(current, target, because)
-    if current == target and not extra_sql:
-        return
-    await conn.execute(
-        f"UPDATE invoices SET status = $2, updated_at = now(){extra_sql} WHERE id = $1",
-        invoice_row["id"],
-        target.value,
-        *extra_args,
-    )
-    if current != target:
-        await conn.execute(
-            """INSERT INTO invoice_status_changes (invoice_id, from_status, to_status, cause,
-                   occurred_at) VALUES ($1, $2, $3, $4, $5)""",
-            invoice_row["id"],
-            current.value,
-            target.value,
-            cause,
-            at,
-        )
-
-
 async def snapshot(
     conn: Connection, invoice_id: Any, *, read: tuple[Row, Row] | None = None
 ) -> InvoiceSnapshot:
     """The invoice as the workflow sees it: its overdue instant (company time zone) and the
-    next reminders still to send (activities.reminder_plan; none while paused). `read`:
+    next reminders still to send (domain.reminder_plan; none while paused). `read`:
     the invoice and company rows, when the caller has them as they are now."""
-    from activities import reminder_plan
-
     if read is None:
         row = await invoice(conn, invoice_id)
         seller = await company(conn, row["company_id"])
@@ -270,7 +210,7 @@ async def snapshot(
         to_send = reminders_to_send(
             plan.steps(due),
             reminder_plan.not_before(row, plan),
-            await reminder_plan.sent_reminder_steps(conn, row["id"]),
+            await sent_reminder_steps(conn, row["id"]),
             paused=paused,
         )
         reminders = [
@@ -434,16 +374,6 @@ async def assign_number(
     return format_number(row["pattern"], series, year, seq)
 
 
-async def credit_balance(conn: Connection, client_id: Any, currency: str) -> Decimal:
-    balance = await conn.fetchval(
-        """SELECT coalesce(sum(amount), 0) FROM client_credits
-           WHERE client_id = $1 AND currency = $2""",
-        client_id,
-        currency,
-    )
-    return Decimal(balance)
-
-
 # The deliveries emit_event created in the running activity or HTTP request, if something
 # collects them: it starts their workflows once the transaction has committed
 # (activities/events.py for activities, starter/events.py for routes).
@@ -494,3 +424,10 @@ async def emit_event(
     if collected is not None:
         collected.extend(row["deliveries"])
     return str(row["event_id"]) if row["event_id"] is not None else None
+
+
+async def credit_note(conn: Connection, credit_note_id: Any) -> Row:
+    """A credit note as a record, for starter/ until it uses db.credit_notes.get."""
+    return await fetch_one(
+        conn, "credit note", "SELECT * FROM credit_notes WHERE id = $1", credit_note_id
+    )

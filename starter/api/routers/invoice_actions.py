@@ -29,8 +29,8 @@ from pydantic import Field, StrictInt, field_validator, model_validator
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from activities import reminder_plan
 from db import store
+from domain import reminder_plan
 from domain.schedule import (
     MAX_OFFSETS,
     ReminderSchedule,

@@ -1,4 +1,6 @@
-"""An invoice's reminder plan as PostgreSQL keeps it (shared by the activities and the API).
+"""An invoice's reminder plan as PostgreSQL keeps it (shared by the activities, the API and
+db/): pure planning over rows; the query for the steps already sent is
+db.outbox.sent_reminder_steps.
 
 The schedule in force is the company's, changed by the client's and then the invoice's own
 settings (domain.schedule.resolve_schedule). It is frozen into `invoices.reminder_plan` when
@@ -13,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from domain.schedule import (
     PlannedReminder,
     ReminderSchedule,
@@ -28,7 +28,8 @@ from domain.schedule import (
 REMINDER_WINDOW = 10
 STEP_KEY_PREFIX = "reminder:"
 
-Record = asyncpg.Record
+# An invoices/companies/clients row as read by `row[column]` (an asyncpg record).
+Record = Any
 
 
 @dataclass(frozen=True)
@@ -158,13 +159,3 @@ def step_key(invoice_id: Any, step: int) -> str:
 def step_of_key(key: str) -> int | None:
     _, _, tail = key.rpartition(STEP_KEY_PREFIX)
     return int(tail) if tail.isdigit() else None
-
-
-async def sent_reminder_steps(conn: Any, invoice_id: Any) -> set[int]:
-    """The steps whose email went out (the outbox says so, whatever the workflow thinks)."""
-    rows = await conn.fetch(
-        """SELECT idempotency_key FROM email_outbox
-           WHERE invoice_id = $1 AND kind = 'reminder' AND status = 'sent'""",
-        invoice_id,
-    )
-    return {step for row in rows if (step := step_of_key(row["idempotency_key"])) is not None}

@@ -1,0 +1,59 @@
+"""A client's credit: over-payments kept, credit applied to invoices, refunds of it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from db.connection import Connection
+
+
+async def lock_client_credit(conn: Connection, client_id: Any) -> None:
+    """One client's credit is moved by one transaction at a time (until it ends)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"credit:{client_id}")
+
+
+async def add_entry(
+    conn: Connection,
+    *,
+    client_id: Any,
+    currency: str,
+    amount: Decimal,
+    kind: str,
+    invoice_id: Any,
+    reference: str,
+) -> None:
+    """A move of the client's credit: positive adds to it ('overpayment', 'restored'),
+    negative takes from it ('applied', 'refunded')."""
+    await conn.execute(
+        """INSERT INTO client_credits (client_id, currency, amount, kind, invoice_id, reference)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        client_id,
+        currency,
+        amount,
+        kind,
+        invoice_id,
+        reference,
+    )
+
+
+async def overpayment_of(conn: Connection, invoice_id: Any, payment_reference: str) -> Decimal:
+    """The credit a payment's over-payment of the invoice gave the client."""
+    total = await conn.fetchval(
+        """SELECT coalesce(sum(amount), 0) FROM client_credits
+           WHERE invoice_id = $1 AND kind = 'overpayment' AND reference = $2""",
+        invoice_id,
+        payment_reference,
+    )
+    return Decimal(total)
+
+
+async def balance(conn: Connection, client_id: Any, currency: str) -> Decimal:
+    """The client's credit in `currency` (call under lock_client_credit to spend it)."""
+    total = await conn.fetchval(
+        """SELECT coalesce(sum(amount), 0) FROM client_credits
+           WHERE client_id = $1 AND currency = $2""",
+        client_id,
+        currency,
+    )
+    return Decimal(total)

@@ -1,0 +1,37 @@
+"""Stored documents (PDFs, signature images, logos), by key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from db.connection import Connection
+
+
+async def put(conn: Connection, key: str, content: bytes, sha256: str) -> None:
+    """Store the content under `key`, replacing what was there (a re-render)."""
+    await conn.execute(
+        """INSERT INTO documents (key, content, sha256) VALUES ($1, $2, $3)
+           ON CONFLICT (key) DO UPDATE SET content = EXCLUDED.content,
+               sha256 = EXCLUDED.sha256, created_at = now()""",
+        key,
+        content,
+        sha256,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentContent:
+    content: bytes
+    content_type: str
+
+
+async def content_of(conn: Connection, key: str) -> DocumentContent | None:
+    record = await conn.fetchrow("SELECT content, content_type FROM documents WHERE key = $1", key)
+    if record is None:
+        return None
+    return DocumentContent(bytes(record["content"]), record["content_type"])
+
+
+async def sha256_of(conn: Connection, key: str) -> str | None:
+    digest: str | None = await conn.fetchval("SELECT sha256 FROM documents WHERE key = $1", key)
+    return digest

@@ -1,0 +1,118 @@
+"""Tasks: the automatic ones the invoice activities open and close."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from db.connection import Connection
+from db.rows import TaskRow, row_as
+from db.store import NotFound
+
+
+async def open_check_payment_task(
+    conn: Connection,
+    *,
+    company_id: Any,
+    invoice_id: Any,
+    client_id: Any,
+    invoice_number: str | None,
+    due_date: date,
+    move_due_date_on_reopen: bool,
+) -> None:
+    """The invoice's one 'check payment' task, opened (or opened again if it was closed).
+    `move_due_date_on_reopen`: a task opened again takes `due_date`; otherwise it keeps the
+    due date it was first given (as a refund that makes the invoice overdue has always done,
+    while marking it overdue moves it)."""
+    await conn.execute(
+        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date)
+           VALUES ($1, $2, $3, 'check_payment', $4, $5)
+           ON CONFLICT (invoice_id, kind) WHERE kind <> 'manual'
+           DO UPDATE SET done_at = NULL,
+               due_date = CASE WHEN $6 THEN EXCLUDED.due_date ELSE tasks.due_date END""",
+        company_id,
+        invoice_id,
+        client_id,
+        f"Check payment of invoice {invoice_number}",
+        due_date,
+        move_due_date_on_reopen,
+    )
+
+
+async def close_check_payment_task(conn: Connection, invoice_id: Any) -> None:
+    await conn.execute(
+        """UPDATE tasks SET done_at = now() WHERE invoice_id = $1
+               AND kind = 'check_payment' AND done_at IS NULL""",
+        invoice_id,
+    )
+
+
+async def close_automatic_tasks(conn: Connection, invoice_id: Any) -> None:
+    """Every open task the activities opened for the invoice (not the operators' own)."""
+    await conn.execute(
+        """UPDATE tasks SET done_at = now()
+           WHERE invoice_id = $1 AND kind <> 'manual' AND done_at IS NULL""",
+        invoice_id,
+    )
+
+
+async def open_call_client_task(
+    conn: Connection,
+    *,
+    company_id: Any,
+    invoice_id: Any,
+    client_id: Any,
+    title: str,
+    due_date: date,
+) -> None:
+    """The person who takes over when the reminders are spent; once per invoice."""
+    await conn.execute(
+        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date)
+           VALUES ($1, $2, $3, 'call_client', $4, $5)
+           ON CONFLICT DO NOTHING""",
+        company_id,
+        invoice_id,
+        client_id,
+        title,
+        due_date,
+    )
+
+
+async def open_refund_after_void_task(
+    conn: Connection,
+    *,
+    company_id: Any,
+    invoice_id: Any,
+    client_id: Any,
+    title: str,
+    due_date: date,
+) -> None:
+    """Money received on a cancelled invoice is the client's again; once per invoice."""
+    await conn.execute(
+        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date)
+           VALUES ($1, $2, $3, 'refund_after_void', $4, $5)
+           ON CONFLICT DO NOTHING""",
+        company_id,
+        invoice_id,
+        client_id,
+        title,
+        due_date,
+    )
+
+
+async def automatic_task_id(conn: Connection, invoice_id: Any, kind: str) -> UUID | None:
+    """The id of the invoice's automatic task of `kind` (one per invoice and kind)."""
+    task_id: UUID | None = await conn.fetchval(
+        "SELECT id FROM tasks WHERE invoice_id = $1 AND kind = $2 AND kind <> 'manual'",
+        invoice_id,
+        kind,
+    )
+    return task_id
+
+
+async def get(conn: Connection, task_id: Any) -> TaskRow:
+    record = await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
+    if record is None:
+        raise NotFound("task", str(task_id))
+    return row_as(TaskRow, record)
