@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 
-from db import store
+from db import clients, store
 from domain.errors import InvalidInput
 from domain.requisites import validate_party
 from starter.api.deps import API_KEY, State
@@ -106,16 +107,12 @@ def check_requisites(country: str, values: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
-async def insert_client(conn: store.Connection, company_id: str, body: ClientIn) -> Any:
+async def insert_client(conn: store.Connection, company_id: str, body: ClientIn) -> UUID:
     """A new client of ``company_id`` with its details checked; returns its id."""
     values = body.model_dump()
     values.update(check_requisites(body.country, values))
-    columns = ("company_id", *CLIENT_COLUMNS)
-    placeholders = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
-    return await conn.fetchval(
-        f"INSERT INTO clients ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
-        company_id,
-        *(values[column] for column in CLIENT_COLUMNS),
+    return await clients.insert(
+        conn, company_id, clients.NewClient(**{column: values[column] for column in CLIENT_COLUMNS})
     )
 
 
