@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from db.connection import Connection
-from db.rows import InvoiceRow, row_as
+from db.rows import InvoiceRow, InvoiceStatusChangeRow, row_as, rows_as
 from db.store import NotFound
 from domain.money import Line
 from domain.status import InvoiceStatus, Reopening, check_transition
@@ -359,3 +359,29 @@ async def set_totals(
         totals.vat_total,
         totals.total,
     )
+
+
+# --- for starter/api (routers) ---
+
+
+async def list_filtered(
+    conn: Connection, *, status: str | None, client_id: UUID | None, limit: int
+) -> list[InvoiceRow]:
+    """The newest invoices, of one status and one client when given."""
+    records = await conn.fetch(
+        """SELECT * FROM invoices
+           WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
+           ORDER BY created_at DESC LIMIT $3""",
+        status,
+        client_id,
+        limit,
+    )
+    return rows_as(InvoiceRow, records)
+
+
+async def status_history(conn: Connection, invoice_id: Any) -> list[InvoiceStatusChangeRow]:
+    """Every status change of the invoice, in the order they happened."""
+    records = await conn.fetch(
+        "SELECT * FROM invoice_status_changes WHERE invoice_id = $1 ORDER BY id", invoice_id
+    )
+    return rows_as(InvoiceStatusChangeRow, records)

@@ -18,6 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from db import store
+from db.rows import InvoiceRow, row_as
 from domain.contracts import check_line_rates
 from domain.errors import (
     Conflict,
@@ -318,35 +319,38 @@ async def proposal_json(conn: store.Connection, proposal_id: Any) -> dict[str, A
     }
 
 
-def invoice_json(row: asyncpg.Record) -> dict[str, Any]:
-    currency = row["currency"].strip()
-    due = row["total"] - row["amount_paid"]
+def invoice_json(invoice: InvoiceRow | asyncpg.Record) -> dict[str, Any]:
+    # Records still come from callers outside the routers (webhooks.py) and from
+    # db.store.invoice; they are read the same way as a typed row.
+    row = invoice if isinstance(invoice, InvoiceRow) else row_as(InvoiceRow, invoice)
+    currency = row.currency.strip()
+    due = row.total - row.amount_paid
     return {
-        "id": str(row["id"]),
-        "number": row["number"],
-        "status": row["status"],
-        "overdue": row["overdue"],
+        "id": str(row.id),
+        "number": row.number,
+        "status": row.status,
+        "overdue": row.overdue,
         "currency": currency,
-        "subtotal": money(row["subtotal"], currency),
-        "vat_total": money(row["vat_total"], currency),
-        "total": money(row["total"], currency),
-        "amount_paid": money(row["amount_paid"], currency),
+        "subtotal": money(row.subtotal, currency),
+        "vat_total": money(row.vat_total, currency),
+        "total": money(row.total, currency),
+        "amount_paid": money(row.amount_paid, currency),
         "amount_due": money(max(due, 0), currency),
-        "issue_date": iso(row["issue_date"]),
-        "due_date": iso(row["due_date"]),
-        "client_id": str(row["client_id"]),
-        "proposal_id": str(row["proposal_id"]) if row["proposal_id"] else None,
-        "notes": row["notes"],
-        "workflow_id": invoice_workflow_id(str(row["id"])),
+        "issue_date": iso(row.issue_date),
+        "due_date": iso(row.due_date),
+        "client_id": str(row.client_id),
+        "proposal_id": str(row.proposal_id) if row.proposal_id else None,
+        "notes": row.notes,
+        "workflow_id": invoice_workflow_id(str(row.id)),
         # The credit note (storno) that cancelled it, once it is voided after issue.
-        "credit_note_id": str(row["credit_note_id"]) if row["credit_note_id"] else None,
-        "credit_note_number": row["credit_note_number"],
-        "contract_id": str(row["contract_id"]) if row["contract_id"] else None,
-        "prices_include_vat": row["prices_include_vat"],
-        "discount_percent": plain_decimal(row["discount_percent"]),
+        "credit_note_id": str(row.credit_note_id) if row.credit_note_id else None,
+        "credit_note_number": row.credit_note_number,
+        "contract_id": str(row.contract_id) if row.contract_id else None,
+        "prices_include_vat": row.prices_include_vat,
+        "discount_percent": plain_decimal(row.discount_percent),
         "exchange_rate": (
-            plain_decimal(row["exchange_rate"]) if row["exchange_rate"] is not None else None
+            plain_decimal(row.exchange_rate) if row.exchange_rate is not None else None
         ),
         # Why the last approval was refused; the invoice is still in review.
-        "approval_error": row["approval_error"],
+        "approval_error": row.approval_error,
     }
