@@ -58,3 +58,27 @@ async def insert(conn: Connection, company_id: Any, client: NewClient) -> UUID:
         client.bank_name,
     )
     return client_id
+
+
+async def set_reminder_settings(
+    conn: Connection,
+    client_id: Any,
+    *,
+    time_zone: str | None,
+    offsets_days: list[int] | None,
+    hour: int | None,
+    repeat_days: int | None,
+    repeat_max: int | None,
+) -> None:
+    """The client's own reminder settings and time zone; None inherits the company's."""
+    await conn.execute(
+        """UPDATE clients SET time_zone = $2, reminder_offsets_days = $3,
+               reminder_hour = $4, reminder_repeat_days = $5, reminder_repeat_max = $6
+           WHERE id = $1""",
+        client_id,
+        time_zone,
+        offsets_days,
+        hour,
+        repeat_days,
+        repeat_max,
+    )

@@ -385,3 +385,14 @@ async def status_history(conn: Connection, invoice_id: Any) -> list[InvoiceStatu
         "SELECT * FROM invoice_status_changes WHERE invoice_id = $1 ORDER BY id", invoice_id
     )
     return rows_as(InvoiceStatusChangeRow, records)
+
+
+async def ids_of_client_in(conn: Connection, client_id: Any, statuses: Sequence[str]) -> list[UUID]:
+    """The ids of the client's invoices in one of `statuses`, oldest first."""
+    records = await conn.fetch(
+        """SELECT id FROM invoices WHERE client_id = $1 AND status = ANY($2::text[])
+           ORDER BY created_at""",
+        client_id,
+        list(statuses),
+    )
+    return [record["id"] for record in records]

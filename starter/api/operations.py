@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from db import contracts, proposals, store
+from db import contracts, payments, proposals, store
 from db.rows import InvoiceRow, row_as
 from domain.contracts import check_line_rates
 from domain.errors import (
@@ -184,11 +184,8 @@ async def record_payment(state: Q2CState, invoice_id: UUID, body: PaymentIn) -> 
     """Record a payment through the invoice's workflow; a known reference changes nothing.
     The answer's `payment_recorded` says whether this call recorded it."""
     row = await invoice_row(state, invoice_id)
-    already = await state.pool.fetchval(
-        "SELECT 1 FROM payments WHERE invoice_id = $1 AND reference = $2",
-        invoice_id,
-        body.reference,
-    )
+    async with state.pool.acquire() as conn:
+        already = await payments.exists(conn, invoice_id, body.reference)
     if already:
         # Idempotent by reference, even once the invoice is paid and its workflow closed.
         return invoice_json(row) | {"payment_recorded": False}
