@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from db.connection import Connection
-from db.rows import CreditNoteRow, row_as
+from db.rows import CreditNoteRow, row_as, rows_as
 from db.store import NotFound
 
 
@@ -105,3 +105,28 @@ async def mark_sent_from_outbox(
         idempotency_key,
     )
     return sent_at
+
+
+# --- for starter/api (routers) ---
+
+
+async def list_for_company(
+    conn: Connection,
+    company_id: Any,
+    *,
+    client_id: Any | None,
+    invoice_id: Any | None,
+    limit: int,
+) -> list[CreditNoteRow]:
+    """The company's credit notes, newest first, of one client or invoice when given."""
+    records = await conn.fetch(
+        """SELECT * FROM credit_notes
+           WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
+             AND ($3::uuid IS NULL OR invoice_id = $3)
+           ORDER BY issued_at DESC, number DESC LIMIT $4""",
+        company_id,
+        client_id,
+        invoice_id,
+        limit,
+    )
+    return rows_as(CreditNoteRow, records)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from db.connection import Connection
+from db.rows import ClientCreditRow, row_as
 
 
 async def lock_client_credit(conn: Connection, client_id: Any) -> None:
@@ -57,3 +59,25 @@ async def balance(conn: Connection, client_id: Any, currency: str) -> Decimal:
         currency,
     )
     return Decimal(total)
+
+
+# --- for starter/api (routers) ---
+
+
+@dataclass(frozen=True, slots=True)
+class CreditEntry:
+    """A move of a client's credit with the number of the invoice it came from or went to."""
+
+    entry: ClientCreditRow
+    invoice_number: str | None
+
+
+async def entries_of_client(conn: Connection, client_id: Any) -> list[CreditEntry]:
+    """Every move of the client's credit, oldest first."""
+    records = await conn.fetch(
+        """SELECT cc.*, i.number FROM client_credits cc
+           JOIN invoices i ON i.id = cc.invoice_id
+           WHERE cc.client_id = $1 ORDER BY cc.created_at, cc.id""",
+        client_id,
+    )
+    return [CreditEntry(row_as(ClientCreditRow, record), record["number"]) for record in records]

@@ -4,13 +4,14 @@ status history, and the columns the invoice activities set."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from db.connection import Connection
-from db.rows import InvoiceRow, row_as
+from db.rows import InvoiceRow, InvoiceStatusChangeRow, row_as, rows_as
 from db.store import NotFound
 from domain.money import Line
 from domain.status import InvoiceStatus, Reopening, check_transition
@@ -359,3 +360,112 @@ async def set_totals(
         totals.vat_total,
         totals.total,
     )
+
+
+# --- for starter/api (routers) ---
+
+
+async def list_filtered(
+    conn: Connection, *, status: str | None, client_id: UUID | None, limit: int
+) -> list[InvoiceRow]:
+    """The newest invoices, of one status and one client when given."""
+    records = await conn.fetch(
+        """SELECT * FROM invoices
+           WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
+           ORDER BY created_at DESC LIMIT $3""",
+        status,
+        client_id,
+        limit,
+    )
+    return rows_as(InvoiceRow, records)
+
+
+async def status_history(conn: Connection, invoice_id: Any) -> list[InvoiceStatusChangeRow]:
+    """Every status change of the invoice, in the order they happened."""
+    records = await conn.fetch(
+        "SELECT * FROM invoice_status_changes WHERE invoice_id = $1 ORDER BY id", invoice_id
+    )
+    return rows_as(InvoiceStatusChangeRow, records)
+
+
+async def ids_of_client_in(conn: Connection, client_id: Any, statuses: Sequence[str]) -> list[UUID]:
+    """The ids of the client's invoices in one of `statuses`, oldest first."""
+    records = await conn.fetch(
+        """SELECT id FROM invoices WHERE client_id = $1 AND status = ANY($2::text[])
+           ORDER BY created_at""",
+        client_id,
+        list(statuses),
+    )
+    return [record["id"] for record in records]
+
+
+async def of_contract(conn: Connection, contract_id: Any) -> list[InvoiceRow]:
+    """The invoices made from a contract, oldest first."""
+    records = await conn.fetch(
+        "SELECT * FROM invoices WHERE contract_id = $1 ORDER BY created_at", contract_id
+    )
+    return rows_as(InvoiceRow, records)
+
+
+async def by_request_key(conn: Connection, company_id: Any, request_key: str) -> InvoiceRow | None:
+    """The invoice a request with this Idempotency-Key made, if one did."""
+    record = await conn.fetchrow(
+        "SELECT * FROM invoices WHERE company_id = $1 AND request_key = $2",
+        company_id,
+        request_key,
+    )
+    return row_as(InvoiceRow, record) if record is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class NewContractInvoice:
+    """A draft invoice's columns as made from a contract (its lines are stored apart)."""
+
+    company_id: Any
+    client_id: Any
+    contract_id: Any
+    series: str
+    currency: str
+    payment_terms_days: int
+    notes: str
+    subtotal: Decimal
+    vat_total: Decimal
+    total: Decimal
+    prices_include_vat: bool
+    discount_percent: Decimal
+    exchange_rate: Decimal | None
+    request_key: str | None
+
+
+async def insert_from_contract(conn: Connection, invoice: NewContractInvoice) -> UUID | None:
+    """The new draft's id; None when a request with the same key made one already."""
+    invoice_id: UUID | None = await conn.fetchval(
+        """INSERT INTO invoices (company_id, client_id, contract_id, series, currency,
+               payment_terms_days, notes, subtotal, vat_total, total,
+               prices_include_vat, discount_percent, exchange_rate, request_key)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           ON CONFLICT (company_id, request_key) WHERE request_key IS NOT NULL
+           DO NOTHING
+           RETURNING id""",
+        invoice.company_id,
+        invoice.client_id,
+        invoice.contract_id,
+        invoice.series,
+        invoice.currency,
+        invoice.payment_terms_days,
+        invoice.notes,
+        invoice.subtotal,
+        invoice.vat_total,
+        invoice.total,
+        invoice.prices_include_vat,
+        invoice.discount_percent,
+        invoice.exchange_rate,
+        invoice.request_key,
+    )
+    return invoice_id
+
+
+async def delete_draft_with_lines(conn: Connection, invoice_id: Any) -> None:
+    """Take back a draft whose workflow never started, lines and all (in a transaction)."""
+    await conn.execute("DELETE FROM invoice_lines WHERE invoice_id = $1", invoice_id)
+    await conn.execute("DELETE FROM invoices WHERE id = $1", invoice_id)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from db.connection import Connection
-from db.rows import EmailOutboxRow, row_as
+from db.rows import EmailOutboxRow, row_as, rows_as
 from domain.reminder_plan import step_of_key
 
 
@@ -92,3 +92,17 @@ async def sent_at(conn: Connection, idempotency_key: str) -> datetime | None:
         idempotency_key,
     )
     return at
+
+
+# --- for starter/api (routers) ---
+
+
+async def sent_reminders(conn: Connection, invoice_id: Any) -> list[EmailOutboxRow]:
+    """The invoice's reminder emails that went out, in the order they were scheduled."""
+    records = await conn.fetch(
+        """SELECT * FROM email_outbox
+           WHERE invoice_id = $1 AND kind = 'reminder' AND status = 'sent'
+           ORDER BY scheduled_for, idempotency_key""",
+        invoice_id,
+    )
+    return rows_as(EmailOutboxRow, records)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from db.connection import Connection
-from db.rows import PaymentRow, row_as
+from db.rows import PaymentRow, RefundRow, row_as
 
 
 async def exists(conn: Connection, invoice_id: Any, reference: str) -> bool:
@@ -109,3 +109,28 @@ async def insert_refund(
         refunded_at,
         reference,
     )
+
+
+# --- for starter/api (routers) ---
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOfPayment:
+    """A refund with the reference of the payment it gave back."""
+
+    refund: RefundRow
+    payment_reference: str
+
+
+async def refunds_of_invoice(conn: Connection, invoice_id: Any) -> list[RefundOfPayment]:
+    """The invoice's refunds, oldest first."""
+    records = await conn.fetch(
+        """SELECT r.*, p.reference AS payment_reference FROM refunds r
+           JOIN payments p ON p.id = r.payment_id
+           WHERE r.invoice_id = $1 ORDER BY r.created_at, r.id""",
+        invoice_id,
+    )
+    return [
+        RefundOfPayment(row_as(RefundRow, record), record["payment_reference"])
+        for record in records
+    ]

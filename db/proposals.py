@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from db.connection import Connection
+from db.rows import ProposalRow, row_as
 
 
 async def set_number(
@@ -89,4 +93,73 @@ async def mark_expired(
         proposal_id,
         at,
         reason,
+    )
+
+
+# --- for starter/api (routers) ---
+
+
+@dataclass(frozen=True, slots=True)
+class NewProposal:
+    """A proposal's columns as an operator creates it (its lines are stored apart)."""
+
+    company_id: Any
+    client_id: Any
+    external_id: str | None
+    currency: str
+    valid_until: date
+    payment_terms_days: int
+    notes: str
+    subtotal: Decimal
+    vat_total: Decimal
+    total: Decimal
+    status: str
+    contract_id: UUID | None
+    prices_include_vat: bool
+    discount_percent: Decimal
+
+
+async def insert_unless_known(conn: Connection, proposal: NewProposal) -> UUID | None:
+    """The new proposal's id; None when its external_id is already taken (nothing stored)."""
+    proposal_id: UUID | None = await conn.fetchval(
+        """INSERT INTO proposals (company_id, client_id, external_id, currency,
+               valid_until, payment_terms_days, notes, subtotal, vat_total, total,
+               status, contract_id, prices_include_vat, discount_percent)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           ON CONFLICT (external_id) DO NOTHING RETURNING id""",
+        proposal.company_id,
+        proposal.client_id,
+        proposal.external_id,
+        proposal.currency,
+        proposal.valid_until,
+        proposal.payment_terms_days,
+        proposal.notes,
+        proposal.subtotal,
+        proposal.vat_total,
+        proposal.total,
+        proposal.status,
+        proposal.contract_id,
+        proposal.prices_include_vat,
+        proposal.discount_percent,
+    )
+    return proposal_id
+
+
+async def by_external_id(conn: Connection, external_id: str | None) -> ProposalRow | None:
+    record = await conn.fetchrow("SELECT * FROM proposals WHERE external_id = $1", external_id)
+    return row_as(ProposalRow, record) if record is not None else None
+
+
+async def delete_with_lines(conn: Connection, proposal_id: Any) -> None:
+    """Take back a proposal never sent, lines and all (call inside a transaction)."""
+    await conn.execute("DELETE FROM proposal_lines WHERE proposal_id = $1", proposal_id)
+    await conn.execute("DELETE FROM proposals WHERE id = $1", proposal_id)
+
+
+async def mark_sent_from_draft(conn: Connection, proposal_id: Any) -> None:
+    """A draft becomes sent; a proposal no longer a draft is left as it is."""
+    await conn.execute(
+        """UPDATE proposals SET status = 'sent', updated_at = now()
+           WHERE id = $1 AND status = 'draft'""",
+        proposal_id,
     )

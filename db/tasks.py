@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from db.connection import Connection
-from db.rows import TaskRow, row_as
+from db.rows import TaskRow, row_as, rows_as
 from db.store import NotFound
 
 
@@ -116,3 +116,65 @@ async def get(conn: Connection, task_id: Any) -> TaskRow:
     if record is None:
         raise NotFound("task", str(task_id))
     return row_as(TaskRow, record)
+
+
+# --- for starter/api (routers) ---
+
+
+async def list_filtered(
+    conn: Connection,
+    *,
+    done: bool | None,
+    invoice_id: UUID | None,
+    client_id: UUID | None,
+    assignee: str | None,
+) -> list[TaskRow]:
+    """The tasks matching every filter given (None matches all), soonest due first."""
+    records = await conn.fetch(
+        """SELECT * FROM tasks
+           WHERE ($1::boolean IS NULL OR (done_at IS NOT NULL) = $1)
+             AND ($2::uuid IS NULL OR invoice_id = $2)
+             AND ($3::uuid IS NULL OR client_id = $3)
+             AND ($4::text IS NULL OR assignee = $4)
+           ORDER BY due_date NULLS LAST, created_at""",
+        done,
+        invoice_id,
+        client_id,
+        assignee,
+    )
+    return rows_as(TaskRow, records)
+
+
+async def insert_manual(
+    conn: Connection,
+    *,
+    company_id: Any,
+    invoice_id: UUID | None,
+    client_id: UUID | None,
+    title: str,
+    assignee: str,
+    due_date: date | None,
+) -> TaskRow:
+    """A task an operator made by hand."""
+    record = await conn.fetchrow(
+        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
+               assignee, due_date)
+           VALUES ($1, $2, $3, 'manual', $4, $5, $6) RETURNING *""",
+        company_id,
+        invoice_id,
+        client_id,
+        title,
+        assignee,
+        due_date,
+    )
+    assert record is not None
+    return row_as(TaskRow, record)
+
+
+async def mark_done(conn: Connection, task_id: UUID) -> TaskRow | None:
+    """The task marked done (a task already done keeps when it was); None if there is none."""
+    record = await conn.fetchrow(
+        "UPDATE tasks SET done_at = coalesce(done_at, now()) WHERE id = $1 RETURNING *",
+        task_id,
+    )
+    return None if record is None else row_as(TaskRow, record)

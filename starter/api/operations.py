@@ -17,7 +17,8 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from db import store
+from db import contracts, payments, proposals, store
+from db.rows import InvoiceRow, row_as
 from domain.contracts import check_line_rates
 from domain.errors import (
     Conflict,
@@ -67,28 +68,26 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
             body.discount_percent,
         )
         async with conn.transaction():
-            proposal_id = await conn.fetchval(
-                """INSERT INTO proposals (company_id, client_id, external_id, currency,
-                       valid_until, payment_terms_days, notes, subtotal, vat_total, total,
-                       status, contract_id, prices_include_vat, discount_percent)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                   ON CONFLICT (external_id) DO NOTHING RETURNING id""",
-                seller["id"],
-                buyer["id"],
-                body.external_id,
-                body.currency,
-                body.valid_until,
-                body.payment_terms_days
-                if body.payment_terms_days is not None
-                else seller["payment_terms_days"],
-                body.notes,
-                totals.subtotal,
-                totals.vat_total,
-                totals.total,
-                ProposalStatus.SENT.value if body.send else ProposalStatus.DRAFT.value,
-                body.contract_id,
-                body.prices_include_vat,
-                body.discount_percent,
+            proposal_id = await proposals.insert_unless_known(
+                conn,
+                proposals.NewProposal(
+                    company_id=seller["id"],
+                    client_id=buyer["id"],
+                    external_id=body.external_id,
+                    currency=body.currency,
+                    valid_until=body.valid_until,
+                    payment_terms_days=body.payment_terms_days
+                    if body.payment_terms_days is not None
+                    else seller["payment_terms_days"],
+                    notes=body.notes,
+                    subtotal=totals.subtotal,
+                    vat_total=totals.vat_total,
+                    total=totals.total,
+                    status=ProposalStatus.SENT.value if body.send else ProposalStatus.DRAFT.value,
+                    contract_id=body.contract_id,
+                    prices_include_vat=body.prices_include_vat,
+                    discount_percent=body.discount_percent,
+                ),
             )
             if proposal_id is not None:
                 await store.replace_lines(
@@ -102,15 +101,13 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
                     discount_percent=body.discount_percent,
                 )
         if proposal_id is None:
-            existing = await conn.fetchrow(
-                "SELECT id, status FROM proposals WHERE external_id = $1", body.external_id
-            )
+            existing = await proposals.by_external_id(conn, body.external_id)
             assert existing is not None
-            if existing["status"] != ProposalStatus.DRAFT:
+            if existing.status != ProposalStatus.DRAFT:
                 # The first request may have died before starting the workflow: start it
                 # now; if it is running, "use existing" makes this a no-op.
-                await start_proposal_workflow(state, str(existing["id"]))
-            return await proposal_json(conn, existing["id"]), False
+                await start_proposal_workflow(state, str(existing.id))
+            return await proposal_json(conn, existing.id), False
         if not body.send:
             return await proposal_json(conn, proposal_id), True
         try:
@@ -118,8 +115,7 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
         except Exception:
             # Without its workflow the proposal would never be sent: take it back whole.
             async with conn.transaction():
-                await conn.execute("DELETE FROM proposal_lines WHERE proposal_id = $1", proposal_id)
-                await conn.execute("DELETE FROM proposals WHERE id = $1", proposal_id)
+                await proposals.delete_with_lines(conn, proposal_id)
             log.exception("could not start the workflow of proposal %s", proposal_id)
             raise Unavailable("the workflow service is unavailable; nothing was saved") from None
         return await proposal_json(conn, proposal_id), True
@@ -138,11 +134,7 @@ async def send_draft_proposal(state: Q2CState, proposal_id: UUID) -> dict[str, A
             # refused now, before the client sees it.
             line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal_id)
             check_line_rates(seller["country"], today, store.as_lines(line_rows))
-            await conn.execute(
-                """UPDATE proposals SET status = 'sent', updated_at = now()
-                   WHERE id = $1 AND status = 'draft'""",
-                proposal_id,
-            )
+            await proposals.mark_sent_from_draft(conn, proposal_id)
         elif row["status"] != ProposalStatus.SENT:
             raise Conflict(f"the proposal is {row['status']} and cannot be sent")
         await start_proposal_workflow(state, str(proposal_id))
@@ -171,10 +163,10 @@ def checked_document_totals(
 
 async def check_contract_of(conn: store.Connection, contract_id: Any, client_id: Any) -> None:
     """A proposal references a contract of its own client."""
-    owner = await conn.fetchval("SELECT client_id FROM contracts WHERE id = $1", contract_id)
-    if owner is None:
+    contract = await contracts.find(conn, contract_id)
+    if contract is None:
         raise Missing("contract not found")
-    if owner != client_id:
+    if contract.client_id != client_id:
         raise InvalidInput("contract_id: the contract is with another client")
 
 
@@ -192,11 +184,8 @@ async def record_payment(state: Q2CState, invoice_id: UUID, body: PaymentIn) -> 
     """Record a payment through the invoice's workflow; a known reference changes nothing.
     The answer's `payment_recorded` says whether this call recorded it."""
     row = await invoice_row(state, invoice_id)
-    already = await state.pool.fetchval(
-        "SELECT 1 FROM payments WHERE invoice_id = $1 AND reference = $2",
-        invoice_id,
-        body.reference,
-    )
+    async with state.pool.acquire() as conn:
+        already = await payments.exists(conn, invoice_id, body.reference)
     if already:
         # Idempotent by reference, even once the invoice is paid and its workflow closed.
         return invoice_json(row) | {"payment_recorded": False}
@@ -318,35 +307,38 @@ async def proposal_json(conn: store.Connection, proposal_id: Any) -> dict[str, A
     }
 
 
-def invoice_json(row: asyncpg.Record) -> dict[str, Any]:
-    currency = row["currency"].strip()
-    due = row["total"] - row["amount_paid"]
+def invoice_json(invoice: InvoiceRow | asyncpg.Record) -> dict[str, Any]:
+    # Records still come from callers outside the routers (webhooks.py) and from
+    # db.store.invoice; they are read the same way as a typed row.
+    row = invoice if isinstance(invoice, InvoiceRow) else row_as(InvoiceRow, invoice)
+    currency = row.currency.strip()
+    due = row.total - row.amount_paid
     return {
-        "id": str(row["id"]),
-        "number": row["number"],
-        "status": row["status"],
-        "overdue": row["overdue"],
+        "id": str(row.id),
+        "number": row.number,
+        "status": row.status,
+        "overdue": row.overdue,
         "currency": currency,
-        "subtotal": money(row["subtotal"], currency),
-        "vat_total": money(row["vat_total"], currency),
-        "total": money(row["total"], currency),
-        "amount_paid": money(row["amount_paid"], currency),
+        "subtotal": money(row.subtotal, currency),
+        "vat_total": money(row.vat_total, currency),
+        "total": money(row.total, currency),
+        "amount_paid": money(row.amount_paid, currency),
         "amount_due": money(max(due, 0), currency),
-        "issue_date": iso(row["issue_date"]),
-        "due_date": iso(row["due_date"]),
-        "client_id": str(row["client_id"]),
-        "proposal_id": str(row["proposal_id"]) if row["proposal_id"] else None,
-        "notes": row["notes"],
-        "workflow_id": invoice_workflow_id(str(row["id"])),
+        "issue_date": iso(row.issue_date),
+        "due_date": iso(row.due_date),
+        "client_id": str(row.client_id),
+        "proposal_id": str(row.proposal_id) if row.proposal_id else None,
+        "notes": row.notes,
+        "workflow_id": invoice_workflow_id(str(row.id)),
         # The credit note (storno) that cancelled it, once it is voided after issue.
-        "credit_note_id": str(row["credit_note_id"]) if row["credit_note_id"] else None,
-        "credit_note_number": row["credit_note_number"],
-        "contract_id": str(row["contract_id"]) if row["contract_id"] else None,
-        "prices_include_vat": row["prices_include_vat"],
-        "discount_percent": plain_decimal(row["discount_percent"]),
+        "credit_note_id": str(row.credit_note_id) if row.credit_note_id else None,
+        "credit_note_number": row.credit_note_number,
+        "contract_id": str(row.contract_id) if row.contract_id else None,
+        "prices_include_vat": row.prices_include_vat,
+        "discount_percent": plain_decimal(row.discount_percent),
         "exchange_rate": (
-            plain_decimal(row["exchange_rate"]) if row["exchange_rate"] is not None else None
+            plain_decimal(row.exchange_rate) if row.exchange_rate is not None else None
         ),
         # Why the last approval was refused; the invoice is still in review.
-        "approval_error": row["approval_error"],
+        "approval_error": row.approval_error,
     }

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 
-from db import store
+from db import clients, companies, store
+from db.rows import CompanyBankAccountRow, CompanyRow
 from domain.errors import InvalidInput
 from domain.requisites import validate_party
 from starter.api.deps import API_KEY, State
@@ -106,50 +108,36 @@ def check_requisites(country: str, values: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
-async def insert_client(conn: store.Connection, company_id: str, body: ClientIn) -> Any:
+async def insert_client(conn: store.Connection, company_id: str, body: ClientIn) -> UUID:
     """A new client of ``company_id`` with its details checked; returns its id."""
     values = body.model_dump()
     values.update(check_requisites(body.country, values))
-    columns = ("company_id", *CLIENT_COLUMNS)
-    placeholders = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
-    return await conn.fetchval(
-        f"INSERT INTO clients ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
-        company_id,
-        *(values[column] for column in CLIENT_COLUMNS),
+    return await clients.insert(
+        conn, company_id, clients.NewClient(**{column: values[column] for column in CLIENT_COLUMNS})
     )
 
 
-def bank_account_json(row: Any) -> dict[str, Any]:
+def bank_account_json(row: CompanyBankAccountRow) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "currency": row["currency"].strip(),
-        "bank_name": row["bank_name"],
-        "iban": row["iban"],
-        "bic": row["bic"],
-        "settlement_account": row["settlement_account"],
-        "bik": row["bik"],
-        "correspondent_account": row["correspondent_account"],
-        "is_default": row["is_default"],
+        "id": str(row.id),
+        "currency": row.currency.strip(),
+        "bank_name": row.bank_name,
+        "iban": row.iban,
+        "bic": row.bic,
+        "settlement_account": row.settlement_account,
+        "bik": row.bik,
+        "correspondent_account": row.correspondent_account,
+        "is_default": row.is_default,
     }
 
 
-def company_json(row: Any, accounts: list[Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": str(row["id"])}
+def company_json(row: CompanyRow, accounts: list[CompanyBankAccountRow]) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": str(row.id)}
     for column in COMPANY_COLUMNS:
-        value = row[column]
+        value = getattr(row, column)
         body[column] = value.strip() if isinstance(value, str) else value
     body["bank_accounts"] = [bank_account_json(account) for account in accounts]
     return body
-
-
-async def bank_accounts(conn: store.Connection, company_id: Any) -> list[Any]:
-    return list(
-        await conn.fetch(
-            """SELECT * FROM company_bank_accounts WHERE company_id = $1
-               ORDER BY currency, is_default DESC, created_at, id""",
-            company_id,
-        )
-    )
 
 
 def check_bank_account(body: BankAccountIn) -> dict[str, str]:
@@ -191,8 +179,8 @@ router = APIRouter()
 async def get_company(state: State) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
-        row = await store.company(conn, company_id)
-        return company_json(row, await bank_accounts(conn, company_id))
+        row = await companies.get(conn, company_id)
+        return company_json(row, await companies.bank_accounts(conn, company_id))
 
 
 @router.patch("/api/v1/company", response_model=CompanyOut, dependencies=API_KEY, tags=["company"])
@@ -204,23 +192,19 @@ async def patch_company(body: CompanyPatch, state: State) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
         async with conn.transaction():
-            row = await store.fetch_one(
-                conn, "company", "SELECT * FROM companies WHERE id = $1 FOR UPDATE", company_id
-            )
-            merged = {column: row[column] for column in COMPANY_COLUMNS} | changes
+            row = await companies.get(conn, company_id, lock=True)
+            merged = {column: getattr(row, column) for column in COMPANY_COLUMNS} | changes
             merged.update(check_requisites(merged["country"], merged))
-            updates = [c for c in COMPANY_COLUMNS if merged[c] != row[c] or c in changes]
-            if updates:
-                assignments = ", ".join(
-                    f"{column} = ${index}" for index, column in enumerate(updates, start=2)
-                )
-                await conn.execute(
-                    f"UPDATE companies SET {assignments} WHERE id = $1",
-                    company_id,
-                    *(merged[column] for column in updates),
-                )
-        row = await store.company(conn, company_id)
-        return company_json(row, await bank_accounts(conn, company_id))
+            changed = any(
+                merged[column] != getattr(row, column) or column in changes
+                for column in COMPANY_COLUMNS
+            )
+            if changed:
+                # Every detail is written back; those not changed keep their value.
+                details = {column: merged[column] for column in COMPANY_COLUMNS}
+                await companies.set_details(conn, company_id, companies.CompanyDetails(**details))
+        row = await companies.get(conn, company_id)
+        return company_json(row, await companies.bank_accounts(conn, company_id))
 
 
 @router.get(
@@ -232,7 +216,7 @@ async def patch_company(body: CompanyPatch, state: State) -> dict[str, Any]:
 async def list_bank_accounts(state: State) -> list[dict[str, Any]]:
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
-        return [bank_account_json(row) for row in await bank_accounts(conn, company_id)]
+        return [bank_account_json(row) for row in await companies.bank_accounts(conn, company_id)]
 
 
 @router.post(
@@ -248,33 +232,23 @@ async def add_bank_account(body: BankAccountIn, state: State) -> dict[str, Any]:
         checked = check_bank_account(body)
         async with conn.transaction():
             # One default per currency: serialise the accounts of this company.
-            await conn.execute("SELECT id FROM companies WHERE id = $1 FOR UPDATE", company_id)
-            has_default = await conn.fetchval(
-                """SELECT EXISTS (SELECT 1 FROM company_bank_accounts
-                   WHERE company_id = $1 AND currency = $2 AND is_default)""",
-                company_id,
-                body.currency,
-            )
+            await companies.get(conn, company_id, lock=True)
+            has_default = await companies.has_default_account(conn, company_id, body.currency)
             is_default = body.is_default or not has_default
             if is_default and has_default:
-                await conn.execute(
-                    """UPDATE company_bank_accounts SET is_default = false
-                       WHERE company_id = $1 AND currency = $2 AND is_default""",
-                    company_id,
-                    body.currency,
-                )
-            row = await conn.fetchrow(
-                """INSERT INTO company_bank_accounts (company_id, currency, bank_name, iban,
-                       bic, settlement_account, bik, correspondent_account, is_default)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
+                await companies.clear_default_account(conn, company_id, body.currency)
+            row = await companies.insert_bank_account(
+                conn,
                 company_id,
-                body.currency,
-                body.bank_name,
-                checked["iban"],
-                checked["bic"],
-                checked["settlement_account"],
-                checked["bik"],
-                checked["correspondent_account"],
-                is_default,
+                companies.NewBankAccount(
+                    currency=body.currency,
+                    bank_name=body.bank_name,
+                    iban=checked["iban"],
+                    bic=checked["bic"],
+                    settlement_account=checked["settlement_account"],
+                    bik=checked["bik"],
+                    correspondent_account=checked["correspondent_account"],
+                    is_default=is_default,
+                ),
             )
         return bank_account_json(row)

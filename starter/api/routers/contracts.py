@@ -26,8 +26,10 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 from pydantic import Field, field_validator, model_validator
 from temporalio.common import WorkflowIDConflictPolicy
 
-from db import store
+from db import contracts, invoices, store
+from db.rows import ContractLineRow, ContractRow
 from domain.contracts import (
+    DocumentLine,
     check_exchange_rate,
     check_line_rates,
     contract_invoice_lines,
@@ -35,6 +37,7 @@ from domain.contracts import (
 )
 from domain.money import plain_decimal
 from domain.schedule import local_date
+from domain.vat import compute_document_totals
 from messages.models import InvoiceWorkflowInput, invoice_workflow_id
 from starter.api.deps import API_KEY, Q2CState, State
 from starter.api.operations import checked_document_totals, invoice_json, iso, log, money
@@ -95,62 +98,59 @@ class ContractInvoiceIn(Body):
 # --- JSON --------------------------------------------------------------------------------
 
 
-def _line_json(row: asyncpg.Record, currency: str) -> dict[str, Any]:
+def _line_json(row: ContractLineRow, line: DocumentLine, currency: str) -> dict[str, Any]:
     return {
-        "description": row["description"],
-        "quantity": plain_decimal(row["quantity"]),
-        "unit": row["unit"],
-        "unit_price": money(row["unit_price"], currency),
-        "discount_percent": plain_decimal(row["discount_percent"]),
-        "vat_rate": plain_decimal(row["vat_rate"]),
-        "vat_category": vat_category(store.as_lines([row])[0]).value,
-        "vat_legal_basis": row["vat_legal_basis"],
+        "description": row.description,
+        "quantity": plain_decimal(row.quantity),
+        "unit": row.unit,
+        "unit_price": money(row.unit_price, currency),
+        "discount_percent": plain_decimal(row.discount_percent),
+        "vat_rate": plain_decimal(row.vat_rate),
+        "vat_category": vat_category(line).value,
+        "vat_legal_basis": row.vat_legal_basis,
     }
 
 
-def contract_json(row: asyncpg.Record) -> dict[str, Any]:
+def contract_json(row: ContractRow) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "number": row["number"],
-        "contract_date": iso(row["contract_date"]),
-        "client_id": str(row["client_id"]),
-        "subject": row["subject"],
-        "currency": row["currency"].strip(),
-        "payment_terms_days": row["payment_terms_days"],
-        "prices_include_vat": row["prices_include_vat"],
-        "discount_percent": plain_decimal(row["discount_percent"]),
-        "notes": row["notes"],
-        "created_at": iso(row["created_at"]),
+        "id": str(row.id),
+        "number": row.number,
+        "contract_date": iso(row.contract_date),
+        "client_id": str(row.client_id),
+        "subject": row.subject,
+        "currency": row.currency.strip(),
+        "payment_terms_days": row.payment_terms_days,
+        "prices_include_vat": row.prices_include_vat,
+        "discount_percent": plain_decimal(row.discount_percent),
+        "notes": row.notes,
+        "created_at": iso(row.created_at),
     }
-
-
-async def contract_lines(conn: store.Connection, contract_id: Any) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch(
-            "SELECT * FROM contract_lines WHERE contract_id = $1 ORDER BY position", contract_id
-        )
-    )
 
 
 async def contract_detail(conn: store.Connection, contract_id: Any) -> dict[str, Any]:
-    row = await store.fetch_one(
-        conn, "contract", "SELECT * FROM contracts WHERE id = $1", contract_id
+    row = await contracts.get(conn, contract_id)
+    currency = row.currency.strip()
+    line_rows = await contracts.lines(conn, row.id)
+    document_lines = contracts.as_document_lines(line_rows)
+    totals = compute_document_totals(
+        document_lines,
+        currency,
+        prices_include_vat=row.prices_include_vat,
+        document_discount_percent=row.discount_percent,
     )
-    currency = row["currency"].strip()
-    line_rows = await contract_lines(conn, row["id"])
-    totals = store.document_totals(row, store.as_lines(line_rows))
-    invoices = await conn.fetch(
-        "SELECT id, number, status FROM invoices WHERE contract_id = $1 ORDER BY created_at",
-        row["id"],
-    )
+    made = await invoices.of_contract(conn, row.id)
     return contract_json(row) | {
-        "lines": [_line_json(line, currency) for line in line_rows],
+        "lines": [
+            _line_json(line_row, line, currency)
+            for line_row, line in zip(line_rows, document_lines, strict=True)
+        ],
         # The default lines' totals, as one invoice of them would have.
         "subtotal": money(totals.subtotal, currency),
         "vat_total": money(totals.vat_total, currency),
         "total": money(totals.total, currency),
         "invoices": [
-            {"id": str(i["id"]), "number": i["number"], "status": i["status"]} for i in invoices
+            {"id": str(invoice.id), "number": invoice.number, "status": invoice.status}
+            for invoice in made
         ],
     }
 
@@ -174,45 +174,24 @@ async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
         )
         try:
             async with conn.transaction():
-                contract_id = await conn.fetchval(
-                    """INSERT INTO contracts (company_id, client_id, number, contract_date,
-                           subject, currency, payment_terms_days, prices_include_vat,
-                           discount_percent, notes)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
-                    seller["id"],
-                    buyer["id"],
-                    body.number,
-                    body.contract_date,
-                    body.subject,
-                    body.currency,
-                    body.payment_terms_days
-                    if body.payment_terms_days is not None
-                    else seller["payment_terms_days"],
-                    body.prices_include_vat,
-                    body.discount_percent,
-                    body.notes,
+                contract_id = await contracts.insert(
+                    conn,
+                    contracts.NewContract(
+                        company_id=seller["id"],
+                        client_id=buyer["id"],
+                        number=body.number,
+                        contract_date=body.contract_date,
+                        subject=body.subject,
+                        currency=body.currency,
+                        payment_terms_days=body.payment_terms_days
+                        if body.payment_terms_days is not None
+                        else seller["payment_terms_days"],
+                        prices_include_vat=body.prices_include_vat,
+                        discount_percent=body.discount_percent,
+                        notes=body.notes,
+                    ),
                 )
-                await conn.executemany(
-                    """INSERT INTO contract_lines (contract_id, position, description, quantity,
-                           unit, unit_price, discount_percent, vat_rate, vat_category,
-                           vat_legal_basis)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-                    [
-                        (
-                            contract_id,
-                            position,
-                            line.description,
-                            line.quantity,
-                            line.unit,
-                            line.unit_price,
-                            line.discount_percent,
-                            line.vat_rate,
-                            vat_category(line).value,
-                            line.legal_basis,
-                        )
-                        for position, line in enumerate(items, start=1)
-                    ],
-                )
+                await contracts.insert_lines(conn, contract_id, items)
         except asyncpg.UniqueViolationError:
             raise HTTPException(
                 409, f"number: the company already has a contract {body.number}"
@@ -228,59 +207,49 @@ async def invoice_from_contract(
     operator's review. Nothing is kept if the workflow cannot be started. With a request
     key already used, the invoice made then (and False: nothing new was made)."""
     async with state.pool.acquire() as conn:
-        contract = await store.fetch_one(
-            conn, "contract", "SELECT * FROM contracts WHERE id = $1", contract_id
-        )
+        contract = await contracts.get(conn, contract_id)
         if request_key is not None:
             earlier = await _invoice_of_request(conn, contract, request_key)
             if earlier is not None:
                 return earlier, False
-        seller = await store.company(conn, contract["company_id"])
-        currency = contract["currency"].strip()
+        seller = await store.company(conn, contract.company_id)
+        currency = contract.currency.strip()
         today = local_date(datetime.now(UTC), seller["time_zone"])
         if body.lines is not None:
             items = [line.as_line() for line in body.lines]
         else:
-            defaults = store.as_lines(await contract_lines(conn, contract["id"]))
+            defaults = contracts.as_document_lines(await contracts.lines(conn, contract.id))
             # Named as the contract's lines, whose rates these are.
             check_line_rates(seller["country"], today, defaults, "contract_lines")
             items = contract_invoice_lines(defaults, body.quantities)
         check_exchange_rate(seller["country"], currency, body.exchange_rate, required=False)
-        pricing = {
-            "prices_include_vat": contract["prices_include_vat"],
-            "discount_percent": contract["discount_percent"],
-        }
         totals = checked_document_totals(
             seller["country"],
             today,
             items,
             currency,
-            contract["prices_include_vat"],
-            contract["discount_percent"],
+            contract.prices_include_vat,
+            contract.discount_percent,
         )
         async with conn.transaction():
-            invoice_id = await conn.fetchval(
-                """INSERT INTO invoices (company_id, client_id, contract_id, series, currency,
-                       payment_terms_days, notes, subtotal, vat_total, total,
-                       prices_include_vat, discount_percent, exchange_rate, request_key)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                   ON CONFLICT (company_id, request_key) WHERE request_key IS NOT NULL
-                   DO NOTHING
-                   RETURNING id""",
-                seller["id"],
-                contract["client_id"],
-                contract["id"],
-                seller["invoice_series"],
-                currency,
-                contract["payment_terms_days"],
-                body.notes if body.notes is not None else contract["notes"],
-                totals.subtotal,
-                totals.vat_total,
-                totals.total,
-                contract["prices_include_vat"],
-                contract["discount_percent"],
-                body.exchange_rate,
-                request_key,
+            invoice_id = await invoices.insert_from_contract(
+                conn,
+                invoices.NewContractInvoice(
+                    company_id=seller["id"],
+                    client_id=contract.client_id,
+                    contract_id=contract.id,
+                    series=seller["invoice_series"],
+                    currency=currency,
+                    payment_terms_days=contract.payment_terms_days,
+                    notes=body.notes if body.notes is not None else contract.notes,
+                    subtotal=totals.subtotal,
+                    vat_total=totals.vat_total,
+                    total=totals.total,
+                    prices_include_vat=contract.prices_include_vat,
+                    discount_percent=contract.discount_percent,
+                    exchange_rate=body.exchange_rate,
+                    request_key=request_key,
+                ),
             )
             if invoice_id is None:  # the same key's request committed while this one ran
                 assert request_key is not None
@@ -288,7 +257,14 @@ async def invoice_from_contract(
                 assert earlier is not None
                 return earlier, False
             await store.replace_lines(
-                conn, "invoice_lines", "invoice_id", invoice_id, items, currency, **pricing
+                conn,
+                "invoice_lines",
+                "invoice_id",
+                invoice_id,
+                items,
+                currency,
+                prices_include_vat=contract.prices_include_vat,
+                discount_percent=contract.discount_percent,
             )
         try:
             await state.temporal.start_workflow(
@@ -301,8 +277,7 @@ async def invoice_from_contract(
         except Exception:
             # Without its workflow nobody could review or approve it: take it back whole.
             async with conn.transaction():
-                await conn.execute("DELETE FROM invoice_lines WHERE invoice_id = $1", invoice_id)
-                await conn.execute("DELETE FROM invoices WHERE id = $1", invoice_id)
+                await invoices.delete_draft_with_lines(conn, invoice_id)
             log.exception("could not start the workflow of invoice %s", invoice_id)
             raise HTTPException(
                 503, "the workflow service is unavailable; nothing was saved"
@@ -313,22 +288,18 @@ async def invoice_from_contract(
             "operator",
             datetime.now(UTC),
             invoice_id=invoice_id,
-            data={"contract_id": str(contract["id"]), "contract_number": contract["number"]},
+            data={"contract_id": str(contract.id), "contract_number": contract.number},
         )
         return invoice_json(await store.invoice(conn, invoice_id)), True
 
 
 async def _invoice_of_request(
-    conn: store.Connection, contract: asyncpg.Record, request_key: str
+    conn: store.Connection, contract: ContractRow, request_key: str
 ) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT * FROM invoices WHERE company_id = $1 AND request_key = $2",
-        contract["company_id"],
-        request_key,
-    )
+    row = await invoices.by_request_key(conn, contract.company_id, request_key)
     if row is None:
         return None
-    if row["contract_id"] != contract["id"]:
+    if row.contract_id != contract.id:
         raise HTTPException(409, "this Idempotency-Key was used for another contract's invoice")
     return invoice_json(row)
 
@@ -360,14 +331,7 @@ async def list_contracts(
 ) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
-        rows = await conn.fetch(
-            """SELECT * FROM contracts
-               WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
-               ORDER BY contract_date DESC, created_at DESC LIMIT $3""",
-            company_id,
-            client_id,
-            limit,
-        )
+        rows = await contracts.list_for_company(conn, company_id, client_id=client_id, limit=limit)
     return {"items": [contract_json(row) for row in rows]}
 
 

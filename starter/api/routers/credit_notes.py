@@ -9,11 +9,10 @@ import json
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from activities.credit_notes import credit_note
-from db import store
+from db import credit_notes, documents, store
+from db.rows import CreditNoteRow
 from domain.credit_notes import CreditGroup, negate_line
 from domain.money import plain_decimal
 from starter.api.deps import API_KEY, State
@@ -21,23 +20,23 @@ from starter.api.operations import iso, money
 from starter.api.schemas import PDF_ANSWER, CreditNoteDetailOut, CreditNoteList
 
 
-def credit_note_json(row: asyncpg.Record) -> dict[str, Any]:
-    currency = row["currency"].strip()
-    groups = [CreditGroup.from_json(group) for group in json.loads(row["vat_groups"])]
+def credit_note_json(row: CreditNoteRow) -> dict[str, Any]:
+    currency = row.currency.strip()
+    groups = [CreditGroup.from_json(group) for group in json.loads(row.vat_groups)]
     return {
-        "id": str(row["id"]),
-        "number": row["number"],
-        "series": row["series"],
-        "status": "sent" if row["sent_at"] else "issued",
-        "issue_date": iso(row["issue_date"]),
-        "client_id": str(row["client_id"]),
-        "invoice_id": str(row["invoice_id"]),
-        "invoice_number": row["original_number"],
-        "invoice_issue_date": iso(row["original_issue_date"]),
+        "id": str(row.id),
+        "number": row.number,
+        "series": row.series,
+        "status": "sent" if row.sent_at else "issued",
+        "issue_date": iso(row.issue_date),
+        "client_id": str(row.client_id),
+        "invoice_id": str(row.invoice_id),
+        "invoice_number": row.original_number,
+        "invoice_issue_date": iso(row.original_issue_date),
         "currency": currency,
-        "subtotal": money(row["subtotal"], currency),
-        "vat_total": money(row["vat_total"], currency),
-        "total": money(row["total"], currency),
+        "subtotal": money(row.subtotal, currency),
+        "vat_total": money(row.vat_total, currency),
+        "total": money(row.total, currency),
         "vat_groups": [
             {
                 "rate": plain_decimal(group.rate),
@@ -47,10 +46,10 @@ def credit_note_json(row: asyncpg.Record) -> dict[str, Any]:
             }
             for group in groups
         ],
-        "reason": row["reason"],
-        "amount_received": money(row["amount_received"], currency),
-        "issued_at": iso(row["issued_at"]),
-        "sent_at": iso(row["sent_at"]),
+        "reason": row.reason,
+        "amount_received": money(row.amount_received, currency),
+        "issued_at": iso(row.issued_at),
+        "sent_at": iso(row.sent_at),
     }
 
 
@@ -71,15 +70,8 @@ async def list_credit_notes(
 ) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
-        rows = await conn.fetch(
-            """SELECT * FROM credit_notes
-               WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
-                 AND ($3::uuid IS NULL OR invoice_id = $3)
-               ORDER BY issued_at DESC, number DESC LIMIT $4""",
-            company_id,
-            client_id,
-            invoice_id,
-            limit,
+        rows = await credit_notes.list_for_company(
+            conn, company_id, client_id=client_id, invoice_id=invoice_id, limit=limit
         )
     return {"items": [credit_note_json(row) for row in rows]}
 
@@ -92,11 +84,11 @@ async def list_credit_notes(
 )
 async def get_credit_note(credit_note_id: UUID, state: State) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
-        row = await credit_note(conn, credit_note_id)
+        row = await credit_notes.get(conn, credit_note_id)
         body = credit_note_json(row)
         currency = body["currency"]
         lines = []
-        for line in await store.lines(conn, "invoice_lines", "invoice_id", row["invoice_id"]):
+        for line in await store.lines(conn, "invoice_lines", "invoice_id", row.invoice_id):
             negated = negate_line(line["quantity"], line["unit_price"], line["net_amount"])
             lines.append(
                 {
@@ -121,14 +113,14 @@ async def get_credit_note(credit_note_id: UUID, state: State) -> dict[str, Any]:
 )
 async def get_credit_note_pdf(credit_note_id: UUID, state: State) -> Response:
     async with state.pool.acquire() as conn:
-        row = await credit_note(conn, credit_note_id)
-        if row["document_key"] is None:
-            raise HTTPException(404, "the credit note's PDF is not rendered yet")
-        content = await conn.fetchval(
-            "SELECT content FROM documents WHERE key = $1", row["document_key"]
+        row = await credit_notes.get(conn, credit_note_id)
+        document = (
+            None if row.document_key is None else await documents.content_of(conn, row.document_key)
         )
+    if document is None:
+        raise HTTPException(404, "the credit note's PDF is not rendered yet")
     return Response(
-        bytes(content),
+        document.content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{row["number"]}.pdf"'},
+        headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'},
     )

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from db import store
+from db import credits, store
 from domain.status import InvoiceStatus, check_can_pay
 from messages.models import PaymentRequest
 from starter.api.deps import API_KEY, State
@@ -36,16 +36,11 @@ router = APIRouter()
 async def client_credit(client_id: UUID, state: State) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         await store.client(conn, client_id)
-        rows = await conn.fetch(
-            """SELECT cc.*, i.number FROM client_credits cc
-               JOIN invoices i ON i.id = cc.invoice_id
-               WHERE cc.client_id = $1 ORDER BY cc.created_at, cc.id""",
-            client_id,
-        )
+        rows = await credits.entries_of_client(conn, client_id)
     balances: dict[str, Any] = {}
     for row in rows:
-        currency = row["currency"].strip()
-        balances[currency] = balances.get(currency, 0) + row["amount"]
+        currency = row.entry.currency.strip()
+        balances[currency] = balances.get(currency, 0) + row.entry.amount
     return {
         "client_id": str(client_id),
         "balances": [
@@ -54,13 +49,13 @@ async def client_credit(client_id: UUID, state: State) -> dict[str, Any]:
         ],
         "entries": [
             {
-                "kind": row["kind"],
-                "amount": money(row["amount"], row["currency"]),
-                "currency": row["currency"].strip(),
-                "invoice_id": str(row["invoice_id"]),
-                "invoice_number": row["number"],
-                "reference": row["reference"],
-                "created_at": iso(row["created_at"]),
+                "kind": row.entry.kind,
+                "amount": money(row.entry.amount, row.entry.currency),
+                "currency": row.entry.currency.strip(),
+                "invoice_id": str(row.entry.invoice_id),
+                "invoice_number": row.invoice_number,
+                "reference": row.entry.reference,
+                "created_at": iso(row.entry.created_at),
             }
             for row in rows
         ],

@@ -29,7 +29,7 @@ from pydantic import Field, StrictInt, field_validator, model_validator
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from db import store
+from db import clients, invoices, outbox, payments, store
 from domain import reminder_plan
 from domain.schedule import (
     MAX_OFFSETS,
@@ -182,13 +182,8 @@ async def reminders_json(conn: store.Connection, invoice_id: Any) -> dict[str, A
     seller = await store.company(conn, row["company_id"])
     buyer = await store.client(conn, row["client_id"])
     plan = reminder_plan.plan_in_force(row, seller)
-    sent_rows = await conn.fetch(
-        """SELECT idempotency_key, scheduled_for, sent_at FROM email_outbox
-           WHERE invoice_id = $1 AND kind = 'reminder' AND status = 'sent'
-           ORDER BY scheduled_for, idempotency_key""",
-        row["id"],
-    )
-    sent = {reminder_plan.step_of_key(r["idempotency_key"]) for r in sent_rows}
+    sent_rows = await outbox.sent_reminders(conn, row["id"])
+    sent = {reminder_plan.step_of_key(r.idempotency_key) for r in sent_rows}
     paused = row["reminders_paused_at"] is not None
     steps = []
     if plan is not None and row["due_date"] is not None:
@@ -225,26 +220,27 @@ async def reminders_json(conn: store.Connection, invoice_id: Any) -> dict[str, A
         "steps": steps,
         "sent": [
             {
-                "step": reminder_plan.step_of_key(r["idempotency_key"]),
-                "scheduled_for": iso(r["scheduled_for"]),
-                "sent_at": iso(r["sent_at"]),
+                "step": reminder_plan.step_of_key(r.idempotency_key),
+                "scheduled_for": iso(r.scheduled_for),
+                "sent_at": iso(r.sent_at),
             }
             for r in sent_rows
         ],
     }
 
 
-def refund_json(row: Any) -> dict[str, Any]:
-    currency = row["currency"]
+def refund_json(row: payments.RefundOfPayment) -> dict[str, Any]:
+    refund = row.refund
+    currency = refund.currency
     return {
-        "reference": row["reference"],
-        "payment_reference": row["payment_reference"],
-        "amount": money(row["amount"], currency),
-        "from_invoice": money(row["from_invoice"], currency),
-        "from_credit": money(row["from_credit"], currency),
+        "reference": refund.reference,
+        "payment_reference": row.payment_reference,
+        "amount": money(refund.amount, currency),
+        "from_invoice": money(refund.from_invoice, currency),
+        "from_credit": money(refund.from_credit, currency),
         "currency": currency.strip(),
-        "refunded_at": iso(row["refunded_at"]),
-        "created_at": iso(row["created_at"]),
+        "refunded_at": iso(refund.refunded_at),
+        "created_at": iso(refund.created_at),
     }
 
 
@@ -388,19 +384,13 @@ async def refund(
     """Give back (part of) a payment: 201, or 200 with `refund_recorded: false` for a
     refund reference already recorded. Also on a paid or void invoice."""
     row = await invoice_row(state, invoice_id)
-    already = await state.pool.fetchval(
-        "SELECT 1 FROM refunds WHERE invoice_id = $1 AND reference = $2",
-        invoice_id,
-        body.reference,
-    )
+    async with state.pool.acquire() as conn:
+        already = await payments.refund_exists(conn, invoice_id, body.reference)
     if already:
         return invoice_json(row) | {"refund_recorded": False}
     check_can_refund(InvoiceStatus(row["status"]))
-    paid = await state.pool.fetchval(
-        "SELECT 1 FROM payments WHERE invoice_id = $1 AND reference = $2",
-        invoice_id,
-        body.payment_reference,
-    )
+    async with state.pool.acquire() as conn:
+        paid = await payments.exists(conn, invoice_id, body.payment_reference)
     if not paid:
         raise HTTPException(
             422, f"payment_reference: no payment {body.payment_reference!r} on this invoice"
@@ -429,12 +419,7 @@ async def refund(
 async def list_refunds(invoice_id: UUID, state: State) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         await store.invoice(conn, invoice_id)
-        rows = await conn.fetch(
-            """SELECT r.*, p.reference AS payment_reference FROM refunds r
-               JOIN payments p ON p.id = r.payment_id
-               WHERE r.invoice_id = $1 ORDER BY r.created_at, r.id""",
-            invoice_id,
-        )
+        rows = await payments.refunds_of_invoice(conn, invoice_id)
     return {"items": [refund_json(row) for row in rows]}
 
 
@@ -463,35 +448,30 @@ async def set_client_reminders(
     invoices are re-planned (each through its workflow); later ones start with them."""
     async with state.pool.acquire() as conn:
         await store.client(conn, client_id)
-        await conn.execute(
-            """UPDATE clients SET time_zone = $2, reminder_offsets_days = $3,
-                   reminder_hour = $4, reminder_repeat_days = $5, reminder_repeat_max = $6
-               WHERE id = $1""",
+        await clients.set_reminder_settings(
+            conn,
             client_id,
-            body.time_zone,
-            sorted(set(body.offsets_days)) if body.offsets_days is not None else None,
-            body.hour,
-            body.repeat_every_days,
-            body.repeat_max,
+            time_zone=body.time_zone,
+            offsets_days=sorted(set(body.offsets_days)) if body.offsets_days is not None else None,
+            hour=body.hour,
+            repeat_days=body.repeat_every_days,
+            repeat_max=body.repeat_max,
         )
-        open_invoices = await conn.fetch(
-            """SELECT id FROM invoices WHERE client_id = $1 AND status = ANY($2::text[])
-               ORDER BY created_at""",
-            client_id,
-            [status.value for status in OPEN_FOR_PAYMENT],
+        open_invoices = await invoices.ids_of_client_in(
+            conn, client_id, [status.value for status in OPEN_FOR_PAYMENT]
         )
     replanned, failed = [], []
-    for invoice in open_invoices:
+    for open_invoice_id in open_invoices:
         try:
             await run_update(
-                invoice_handle(state, invoice["id"]),
+                invoice_handle(state, open_invoice_id),
                 InvoiceWorkflow.reschedule,
                 RescheduleRequest(requested_by="api"),
             )
-            replanned.append(str(invoice["id"]))
+            replanned.append(str(open_invoice_id))
         except UPDATE_REFUSALS as refused:
             # Paid or voided meanwhile: nothing to re-plan.
-            failed.append({"invoice_id": str(invoice["id"]), "detail": str(refused)})
+            failed.append({"invoice_id": str(open_invoice_id), "detail": str(refused)})
     async with state.pool.acquire() as conn:
         return await _client_reminders_json(conn, client_id) | {
             "replanned_invoices": replanned,

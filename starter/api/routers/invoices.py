@@ -11,7 +11,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from db import store
+from db import documents, invoices, store
 from domain.contracts import vat_category
 from domain.money import plain_decimal
 from domain.status import (
@@ -49,13 +49,8 @@ async def list_invoices(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
-        rows = await conn.fetch(
-            """SELECT * FROM invoices
-               WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
-               ORDER BY created_at DESC LIMIT $3""",
-            status.value if status else None,
-            client_id,
-            limit,
+        rows = await invoices.list_filtered(
+            conn, status=status.value if status else None, client_id=client_id, limit=limit
         )
         return {"items": [invoice_json(row) for row in rows]}
 
@@ -68,7 +63,7 @@ async def list_invoices(
 )
 async def get_invoice(invoice_id: UUID, state: State) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
-        row = await store.invoice(conn, invoice_id)
+        row = await invoices.get(conn, invoice_id)
         body = invoice_json(row)
         body["lines"] = [
             {
@@ -79,7 +74,7 @@ async def get_invoice(invoice_id: UUID, state: State) -> dict[str, Any]:
                 "discount_percent": plain_decimal(line["discount_percent"]),
                 "vat_rate": plain_decimal(line["vat_rate"]),
                 "vat_category": vat_category(store.as_lines([line])[0]).value,
-                "net_amount": money(line["net_amount"], row["currency"]),
+                "net_amount": money(line["net_amount"], row.currency),
             }
             for line in await store.lines(conn, "invoice_lines", "invoice_id", invoice_id)
         ]
@@ -96,18 +91,14 @@ async def invoice_history(invoice_id: UUID, state: State) -> dict[str, Any]:
     """Every status change, with its time and cause."""
     async with state.pool.acquire() as conn:
         await store.invoice(conn, invoice_id)
-        rows = await conn.fetch(
-            """SELECT from_status, to_status, cause, occurred_at
-               FROM invoice_status_changes WHERE invoice_id = $1 ORDER BY id""",
-            invoice_id,
-        )
+        rows = await invoices.status_history(conn, invoice_id)
     return {
         "items": [
             {
-                "from": row["from_status"],
-                "to": row["to_status"],
-                "cause": row["cause"],
-                "at": row["occurred_at"].isoformat(),
+                "from": row.from_status,
+                "to": row.to_status,
+                "cause": row.cause,
+                "at": row.occurred_at.isoformat(),
             }
             for row in rows
         ]
@@ -119,14 +110,14 @@ async def invoice_history(invoice_id: UUID, state: State) -> dict[str, Any]:
 )
 async def get_invoice_pdf(invoice_id: UUID, state: State) -> Response:
     async with state.pool.acquire() as conn:
-        row = await store.invoice(conn, invoice_id)
-        key = row["document_key"] or row["draft_document_key"]
-        if key is None:
-            raise HTTPException(404, "the invoice's PDF is not rendered yet")
-        content = await conn.fetchval("SELECT content FROM documents WHERE key = $1", key)
-    filename = f"{row['number'] or 'draft-' + str(row['id'])}.pdf"
+        row = await invoices.get(conn, invoice_id)
+        key = row.document_key or row.draft_document_key
+        document = None if key is None else await documents.content_of(conn, key)
+    if document is None:
+        raise HTTPException(404, "the invoice's PDF is not rendered yet")
+    filename = f"{row.number or 'draft-' + str(row.id)}.pdf"
     return Response(
-        bytes(content),
+        document.content,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import asyncpg
 from fastapi import APIRouter, HTTPException
 from pydantic import Field
 
-from db import store
+from db import numbering, store
+from db.rows import NumberSeriesRow
 from domain.numbering import (
     DEFAULT_PATTERN,
     NumberingError,
@@ -30,15 +30,15 @@ class SeriesIn(Body):
     next_seq: int | None = Field(default=None, ge=1)
 
 
-def series_json(row: asyncpg.Record, year: int) -> dict[str, Any]:
-    upcoming = sequence_for(row["next_seq"], row["current_year"], year, row["reset_yearly"])
+def series_json(row: NumberSeriesRow, year: int) -> dict[str, Any]:
+    upcoming = sequence_for(row.next_seq, row.current_year, year, row.reset_yearly)
     return {
-        "kind": row["kind"],
-        "series": row["series"],
-        "pattern": row["pattern"],
-        "reset_yearly": row["reset_yearly"],
-        "next_seq": row["next_seq"],
-        "next_number": format_number(row["pattern"], row["series"], year, upcoming),
+        "kind": row.kind,
+        "series": row.series,
+        "pattern": row.pattern,
+        "reset_yearly": row.reset_yearly,
+        "next_seq": row.next_seq,
+        "next_number": format_number(row.pattern, row.series, year, upcoming),
     }
 
 
@@ -58,10 +58,7 @@ router = APIRouter()
 async def list_series(state: State, year: int | None = None) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
-        rows = await conn.fetch(
-            "SELECT * FROM number_series WHERE company_id = $1 ORDER BY kind, series",
-            company_id,
-        )
+        rows = await numbering.series_of_company(conn, company_id)
     shown_year = year or _this_year()
     return {"items": [series_json(row, shown_year) for row in rows]}
 
@@ -90,15 +87,13 @@ async def put_series(kind: Kind, series: str, body: SeriesIn, state: State) -> d
             except NumberingError as refused:
                 raise HTTPException(409, str(refused)) from refused
             next_seq = body.next_seq
-        row = await conn.fetchrow(
-            """UPDATE number_series SET pattern = $4, reset_yearly = $5, next_seq = $6
-               WHERE company_id = $1 AND kind = $2 AND series = $3 RETURNING *""",
+        row = await numbering.update_settings(
+            conn,
             company_id,
             kind,
             series,
-            body.pattern,
-            body.reset_yearly,
-            next_seq,
+            pattern=body.pattern,
+            reset_yearly=body.reset_yearly,
+            next_seq=next_seq,
         )
-        assert row is not None
     return series_json(row, _this_year())

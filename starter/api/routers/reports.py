@@ -13,12 +13,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from db import store
+from db import reports, store
 from domain.money import plain_decimal, round_money
 from domain.reports import AGING_BUCKETS, OpenItem, aging, cashflow, days_sales_outstanding
 from domain.schedule import local_date
 from domain.status import InvoiceStatus
-from domain.vat import VatCategory
+from domain.vat import VatCategory, compute_document_totals
 from starter.api.deps import API_KEY, Q2CState, State
 from starter.api.schemas import AgingReportOut, CashflowReportOut, file_answer
 
@@ -35,16 +35,10 @@ async def _today(state: Q2CState) -> date:
 
 
 async def open_items(state: Q2CState, client_id: UUID | None = None) -> list[OpenItem]:
-    rows = await state.pool.fetch(
-        """SELECT i.client_id, c.name, i.currency, i.due_date, i.total - i.amount_paid AS due
-           FROM invoices i JOIN clients c ON c.id = i.client_id
-           WHERE i.status = ANY($1::text[]) AND i.total > i.amount_paid
-             AND ($2::uuid IS NULL OR i.client_id = $2)""",
-        list(OPEN_STATUSES),
-        client_id,
-    )
+    async with state.pool.acquire() as conn:
+        rows = await reports.open_receivables(conn, OPEN_STATUSES, client_id)
     return [
-        OpenItem(str(r["client_id"]), r["name"], r["currency"].strip(), r["due_date"], r["due"])
+        OpenItem(str(r.client_id), r.client_name, r.currency.strip(), r.due_date, r.due)
         for r in rows
     ]
 
@@ -73,29 +67,28 @@ async def invoice_rows(
 ) -> tuple[list[str], Rows]:
     """One row per invoice, with net and VAT per rate as the invoice itself computes them."""
     async with state.pool.acquire() as conn:
-        invoices = await conn.fetch(
-            """SELECT i.*, c.name AS client_name, c.tax_id AS client_tax_id
-               FROM invoices i JOIN clients c ON c.id = i.client_id
-               WHERE i.number IS NOT NULL
-                 AND ($1::date IS NULL OR i.issue_date >= $1)
-                 AND ($2::date IS NULL OR i.issue_date <= $2)
-                 AND ($3::text IS NULL OR i.status = $3)
-                 AND ($4::uuid IS NULL OR i.client_id = $4)
-               ORDER BY i.issue_date, i.number""",
-            date_from,
-            date_to,
-            status.value if status else None,
-            client_id,
+        invoices = await reports.numbered_invoices(
+            conn,
+            date_from=date_from,
+            date_to=date_to,
+            status=status.value if status else None,
+            client_id=client_id,
         )
         # Keyed by rate and category: exempt, reverse-charge and zero-rated lines all have
         # 0 % but are separate boxes of a VAT return.
         groups: dict[Any, dict[tuple[Decimal, VatCategory], tuple[Decimal, Decimal]]]
         groups = defaultdict(dict)
-        for invoice in invoices:
-            line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
-            totals = store.document_totals(invoice, store.as_lines(line_rows))
+        for numbered in invoices:
+            invoice = numbered.invoice
+            line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice.id)
+            totals = compute_document_totals(
+                store.as_lines(line_rows),
+                invoice.currency.strip(),
+                prices_include_vat=invoice.prices_include_vat,
+                document_discount_percent=invoice.discount_percent,
+            )
             for group in totals.groups:
-                groups[invoice["id"]][group.rate, group.category] = (group.base, group.vat)
+                groups[invoice.id][group.rate, group.category] = (group.base, group.vat)
     rates = sorted(
         {key for per_invoice in groups.values() for key in per_invoice},
         key=lambda key: (-key[0], list(VatCategory).index(key[1])),
@@ -116,28 +109,29 @@ async def invoice_rows(
         "status",
     ]
     rows: Rows = []
-    for invoice in invoices:
-        per_rate = groups[invoice["id"]]
-        due = max(invoice["total"] - invoice["amount_paid"], Decimal(0))
+    for numbered in invoices:
+        invoice = numbered.invoice
+        per_rate = groups[invoice.id]
+        due = max(invoice.total - invoice.amount_paid, Decimal(0))
         rows.append(
             [
-                invoice["number"],
-                invoice["issue_date"],
-                invoice["due_date"],
-                invoice["client_name"],
-                invoice["client_tax_id"],
+                invoice.number,
+                invoice.issue_date,
+                invoice.due_date,
+                numbered.client_name,
+                numbered.client_tax_id,
                 *[
                     per_rate.get(key, (Decimal(0), Decimal(0)))[index]
                     for key in rates
                     for index in (0, 1)
                 ],
-                invoice["subtotal"],
-                invoice["vat_total"],
-                invoice["total"],
-                invoice["amount_paid"],
+                invoice.subtotal,
+                invoice.vat_total,
+                invoice.total,
+                invoice.amount_paid,
                 due,
-                invoice["currency"].strip(),
-                invoice["status"],
+                invoice.currency.strip(),
+                invoice.status,
             ]
         )
     return header, [_rounded(row, row[-2]) for row in rows]
@@ -159,28 +153,14 @@ async def payment_rows(
     client_id: UUID | None,
 ) -> tuple[list[str], Rows]:
     # Refunds are rows of their own with a negative amount, so the column sums to net cash.
-    records = await state.pool.fetch(
-        """SELECT * FROM (
-               SELECT p.paid_at, i.number, c.name, c.tax_id, p.amount, p.currency,
-                      p.reference, 'payment' || CASE WHEN p.source = 'credit'
-                          THEN ' from credit' ELSE '' END AS kind,
-                      i.status, i.client_id
-               FROM payments p JOIN invoices i ON i.id = p.invoice_id
-               JOIN clients c ON c.id = i.client_id
-               UNION ALL
-               SELECT r.refunded_at, i.number, c.name, c.tax_id, -r.amount, r.currency,
-                      r.reference, 'refund', i.status, i.client_id
-               FROM refunds r JOIN invoices i ON i.id = r.invoice_id
-               JOIN clients c ON c.id = i.client_id
-           ) movements
-           WHERE ($1::date IS NULL OR paid_at >= $1) AND ($2::date IS NULL OR paid_at <= $2)
-             AND ($3::text IS NULL OR status = $3) AND ($4::uuid IS NULL OR client_id = $4)
-           ORDER BY paid_at, number, reference""",
-        date_from,
-        date_to,
-        status.value if status else None,
-        client_id,
-    )
+    async with state.pool.acquire() as conn:
+        records = await reports.money_movements(
+            conn,
+            date_from=date_from,
+            date_to=date_to,
+            status=status.value if status else None,
+            client_id=client_id,
+        )
     header = [
         "paid_at",
         "invoice_number",
@@ -191,16 +171,16 @@ async def payment_rows(
         "reference",
         "kind",
     ]
-    rows = [
+    rows: Rows = [
         [
-            r["paid_at"],
-            r["number"],
-            r["name"],
-            r["tax_id"],
-            r["amount"],
-            r["currency"].strip(),
-            r["reference"],
-            r["kind"],
+            r.paid_at,
+            r.invoice_number,
+            r.client_name,
+            r.client_tax_id,
+            r.amount,
+            r.currency.strip(),
+            r.reference,
+            r.kind,
         ]
         for r in records
     ]
@@ -214,10 +194,8 @@ async def client_rows(
     status: InvoiceStatus | None,
     client_id: UUID | None,
 ) -> tuple[list[str], Rows]:
-    records = await state.pool.fetch(
-        """SELECT * FROM clients WHERE ($1::uuid IS NULL OR id = $1) ORDER BY name, id""",
-        client_id,
-    )
+    async with state.pool.acquire() as conn:
+        records = await reports.clients_by_name(conn, client_id)
     header = [
         "id",
         "name",
@@ -230,14 +208,14 @@ async def client_rows(
     ]
     rows: Rows = [
         [
-            str(r["id"]),
-            r["name"],
-            r["email"],
-            r["country"],
-            r["tax_id"],
-            r["registration_number"],
-            r["address"],
-            r["locale"],
+            str(r.id),
+            r.name,
+            r.email,
+            r.country,
+            r.tax_id,
+            r.registration_number,
+            r.address,
+            r.locale,
         ]
         for r in records
     ]
@@ -328,37 +306,14 @@ async def cashflow_report(
 ) -> dict[str, Any]:
     today = await _today(state)
     start, end = _period(date_from, date_to, today)
-    invoiced = await state.pool.fetch(
-        """SELECT issue_date, currency, total FROM invoices
-           WHERE status <> 'void' AND issue_date BETWEEN $1 AND $2""",
-        start,
-        end,
-    )
-    # Cash in: transfers received (credit applied is not new money), less refunds paid.
-    collected = await state.pool.fetch(
-        """SELECT paid_at AS day, currency, amount FROM payments
-           WHERE paid_at BETWEEN $1 AND $2 AND source = 'transfer'
-           UNION ALL
-           SELECT refunded_at, currency, -amount FROM refunds
-           WHERE refunded_at BETWEEN $1 AND $2""",
-        start,
-        end,
-    )
-    months = cashflow(
-        ((r["issue_date"], r["currency"].strip(), r["total"]) for r in invoiced),
-        ((r["day"], r["currency"].strip(), r["amount"]) for r in collected),
-    )
     dso_start = end - timedelta(days=dso_days - 1)
-    dso_rows = await state.pool.fetch(
-        """SELECT currency,
-                  sum(total) FILTER (WHERE issue_date >= $2) AS invoiced,
-                  sum(total - amount_paid) FILTER (WHERE status = ANY($3::text[]))
-                      AS receivable
-           FROM invoices WHERE status <> 'void' AND issue_date <= $1
-           GROUP BY currency ORDER BY currency""",
-        end,
-        dso_start,
-        list(OPEN_STATUSES),
+    async with state.pool.acquire() as conn:
+        invoiced = await reports.invoiced_between(conn, start, end)
+        collected = await reports.collected_between(conn, start, end)
+        dso_rows = await reports.sales_outstanding(conn, end, dso_start, OPEN_STATUSES)
+    months = cashflow(
+        ((r.day, r.currency.strip(), r.amount) for r in invoiced),
+        ((r.day, r.currency.strip(), r.amount) for r in collected),
     )
     return {
         "from": start.isoformat(),
@@ -374,14 +329,14 @@ async def cashflow_report(
         ],
         "dso": [
             {
-                "currency": r["currency"].strip(),
+                "currency": r.currency.strip(),
                 "period_days": dso_days,
-                "receivables": _money(r["receivable"] or Decimal(0), r["currency"].strip()),
-                "invoiced": _money(r["invoiced"] or Decimal(0), r["currency"].strip()),
+                "receivables": _money(r.receivable or Decimal(0), r.currency.strip()),
+                "invoiced": _money(r.invoiced or Decimal(0), r.currency.strip()),
                 "days": str(d)
                 if (
                     d := days_sales_outstanding(
-                        r["receivable"] or Decimal(0), r["invoiced"] or Decimal(0), dso_days
+                        r.receivable or Decimal(0), r.invoiced or Decimal(0), dso_days
                     )
                 )
                 is not None

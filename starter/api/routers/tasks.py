@@ -6,12 +6,13 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, HTTPException
 from pydantic import Field
 
 from activities.events import emit_task_created
 from db import store
+from db import tasks as task_store
+from db.rows import TaskRow
 from starter.api.deps import API_KEY, State
 from starter.api.operations import iso
 from starter.api.schemas import Body, TaskList, TaskOut
@@ -25,18 +26,18 @@ class TaskIn(Body):
     client_id: UUID | None = None
 
 
-def task_json(row: asyncpg.Record) -> dict[str, Any]:
+def task_json(row: TaskRow) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "kind": row["kind"],
-        "title": row["title"],
-        "assignee": row["assignee"],
-        "due_date": iso(row["due_date"]),
-        "done": row["done_at"] is not None,
-        "done_at": iso(row["done_at"]),
-        "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
-        "client_id": str(row["client_id"]) if row["client_id"] else None,
-        "created_at": iso(row["created_at"]),
+        "id": str(row.id),
+        "kind": row.kind,
+        "title": row.title,
+        "assignee": row.assignee,
+        "due_date": iso(row.due_date),
+        "done": row.done_at is not None,
+        "done_at": iso(row.done_at),
+        "invoice_id": str(row.invoice_id) if row.invoice_id else None,
+        "client_id": str(row.client_id) if row.client_id else None,
+        "created_at": iso(row.created_at),
     }
 
 
@@ -51,18 +52,10 @@ async def list_tasks(
     client_id: UUID | None = None,
     assignee: str | None = None,
 ) -> dict[str, Any]:
-    rows = await state.pool.fetch(
-        """SELECT * FROM tasks
-           WHERE ($1::boolean IS NULL OR (done_at IS NOT NULL) = $1)
-             AND ($2::uuid IS NULL OR invoice_id = $2)
-             AND ($3::uuid IS NULL OR client_id = $3)
-             AND ($4::text IS NULL OR assignee = $4)
-           ORDER BY due_date NULLS LAST, created_at""",
-        done,
-        invoice_id,
-        client_id,
-        assignee,
-    )
+    async with state.pool.acquire() as conn:
+        rows = await task_store.list_filtered(
+            conn, done=done, invoice_id=invoice_id, client_id=client_id, assignee=assignee
+        )
     return {"items": [task_json(row) for row in rows]}
 
 
@@ -81,19 +74,16 @@ async def create_task(body: TaskIn, state: State) -> dict[str, Any]:
             await store.client(conn, client_id)
         company_id = await store.default_company_id(conn)
         async with conn.transaction():
-            row = await conn.fetchrow(
-                """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
-                       assignee, due_date)
-                   VALUES ($1, $2, $3, 'manual', $4, $5, $6) RETURNING *""",
-                company_id,
-                body.invoice_id,
-                client_id,
-                body.title,
-                body.assignee,
-                body.due_date,
+            row = await task_store.insert_manual(
+                conn,
+                company_id=company_id,
+                invoice_id=body.invoice_id,
+                client_id=client_id,
+                title=body.title,
+                assignee=body.assignee,
+                due_date=body.due_date,
             )
-            assert row is not None
-            await emit_task_created(conn, row["id"])
+            await emit_task_created(conn, row.id)
         return task_json(row)
 
 
@@ -101,10 +91,8 @@ async def create_task(body: TaskIn, state: State) -> dict[str, Any]:
     "/api/v1/tasks/{task_id}/done", response_model=TaskOut, dependencies=API_KEY, tags=["tasks"]
 )
 async def complete_task(task_id: UUID, state: State) -> dict[str, Any]:
-    row = await state.pool.fetchrow(
-        """UPDATE tasks SET done_at = coalesce(done_at, now()) WHERE id = $1 RETURNING *""",
-        task_id,
-    )
+    async with state.pool.acquire() as conn:
+        row = await task_store.mark_done(conn, task_id)
     if row is None:
         raise HTTPException(404, "task not found")
     return task_json(row)

@@ -1,0 +1,84 @@
+"""Clients as operators make them (reading one is db.store.client)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from db.connection import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class NewClient:
+    """A client's columns as entered, its requisites already checked for its country."""
+
+    name: str
+    email: str
+    country: str
+    locale: str
+    legal_form: str
+    address: str
+    tax_id: str
+    registration_number: str
+    vat_id: str
+    kpp: str
+    iban: str
+    bic: str
+    bik: str
+    settlement_account: str
+    correspondent_account: str
+    bank_name: str
+
+
+async def insert(conn: Connection, company_id: Any, client: NewClient) -> UUID:
+    """A new client of the company; returns its id."""
+    client_id: UUID = await conn.fetchval(
+        """INSERT INTO clients (company_id, name, email, country, locale, legal_form, address,
+               tax_id, registration_number, vat_id, kpp, iban, bic, bik, settlement_account,
+               correspondent_account, bank_name)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+           RETURNING id""",
+        company_id,
+        client.name,
+        client.email,
+        client.country,
+        client.locale,
+        client.legal_form,
+        client.address,
+        client.tax_id,
+        client.registration_number,
+        client.vat_id,
+        client.kpp,
+        client.iban,
+        client.bic,
+        client.bik,
+        client.settlement_account,
+        client.correspondent_account,
+        client.bank_name,
+    )
+    return client_id
+
+
+async def set_reminder_settings(
+    conn: Connection,
+    client_id: Any,
+    *,
+    time_zone: str | None,
+    offsets_days: list[int] | None,
+    hour: int | None,
+    repeat_days: int | None,
+    repeat_max: int | None,
+) -> None:
+    """The client's own reminder settings and time zone; None inherits the company's."""
+    await conn.execute(
+        """UPDATE clients SET time_zone = $2, reminder_offsets_days = $3,
+               reminder_hour = $4, reminder_repeat_days = $5, reminder_repeat_max = $6
+           WHERE id = $1""",
+        client_id,
+        time_zone,
+        offsets_days,
+        hour,
+        repeat_days,
+        repeat_max,
+    )
