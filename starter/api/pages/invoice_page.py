@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse
 
 from activities.documents import document_context
 from activities.events import emit_invoice
-from db import store
+from db import credit_notes, documents, signing, store
+from db.rows import CreditNoteRow
 from domain.i18n import format_day
 from starter.api.deps import State
 
@@ -83,13 +84,10 @@ PAGE_LABELS: dict[str, dict[str, str]] = {
 async def _invoice_for_token(conn: store.Connection, token: str) -> tuple[asyncpg.Record, bool]:
     """The invoice a link opens and whether the link has expired. An unknown link says
     nothing about what exists."""
-    row = await conn.fetchrow(
-        "SELECT * FROM access_tokens WHERE token_hash = $1 AND purpose = 'invoice'",
-        store.hash_token(token),
-    )
-    if row is None:
+    link = await signing.access_token(conn, store.hash_token(token), "invoice")
+    if link is None:
         raise HTTPException(404, "not found")
-    return await store.invoice(conn, row["invoice_id"]), row["expires_at"] <= datetime.now(UTC)
+    return await store.invoice(conn, link.invoice_id), link.expires_at <= datetime.now(UTC)
 
 
 def _shown_status(invoice: asyncpg.Record) -> str:
@@ -99,13 +97,12 @@ def _shown_status(invoice: asyncpg.Record) -> str:
     return str(invoice["status"])
 
 
-async def _credit_note_of(conn: store.Connection, invoice: asyncpg.Record) -> asyncpg.Record | None:
+async def _credit_note_of(conn: store.Connection, invoice: asyncpg.Record) -> CreditNoteRow | None:
     """The credit note that cancelled the invoice, once its PDF exists."""
-    return await conn.fetchrow(
-        """SELECT number, issue_date, document_key FROM credit_notes
-           WHERE invoice_id = $1 AND document_key IS NOT NULL""",
-        invoice["id"],
-    )
+    credit_note = await credit_notes.of_invoice(conn, invoice["id"])
+    if credit_note is None or credit_note.document_key is None:
+        return None
+    return credit_note
 
 
 router = APIRouter()
@@ -139,8 +136,8 @@ async def invoice_page(token: str, request: Request, state: State) -> HTMLRespon
     cancelled_by = ""
     if credit_note is not None:
         cancelled_by = page_labels["cancelled_by"].format(
-            number=credit_note["number"],
-            date=format_day(credit_note["issue_date"], context["locale"]),
+            number=credit_note.number,
+            date=format_day(credit_note.issue_date, context["locale"]),
         )
     html = state.pages.get_template("pages/invoice.html").render(
         cancelled_by=cancelled_by,
@@ -162,13 +159,14 @@ async def credit_note_pdf(token: str, state: State) -> Response:
         credit_note = await _credit_note_of(conn, invoice)
         if expired or credit_note is None:
             raise HTTPException(404, "not found")
-        content = await conn.fetchval(
-            "SELECT content FROM documents WHERE key = $1", credit_note["document_key"]
-        )
+        assert credit_note.document_key is not None
+        document = await documents.content_of(conn, credit_note.document_key)
+    # The key names a stored document (a foreign key), so it is there.
+    assert document is not None
     return Response(
-        bytes(content),
+        document.content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{credit_note["number"]}.pdf"'},
+        headers={"Content-Disposition": f'inline; filename="{credit_note.number}.pdf"'},
     )
 
 
@@ -178,11 +176,11 @@ async def invoice_pdf(token: str, state: State) -> Response:
         invoice, expired = await _invoice_for_token(conn, token)
         if expired or invoice["document_key"] is None:
             raise HTTPException(404, "not found")
-        content = await conn.fetchval(
-            "SELECT content FROM documents WHERE key = $1", invoice["document_key"]
-        )
+        document = await documents.content_of(conn, invoice["document_key"])
+    # The key names a stored document (a foreign key), so it is there.
+    assert document is not None
     return Response(
-        bytes(content),
+        document.content,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
     )

@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from activities.documents import document_context, store_document
 from activities.events import emit_proposal
-from db import store
+from db import documents, signatures, signing, store
 from domain.i18n import format_day, labels, pick_locale
 from domain.status import ProposalStatus
 from messages.models import DeclineProposal, SignProposal, proposal_workflow_id
@@ -73,17 +73,14 @@ def client_ip(request: Request) -> str:
 
 async def open_link(conn: store.Connection, token: str) -> SigningLink:
     """The proposal a signing token opens. An unknown token says nothing about what exists."""
-    row = await conn.fetchrow(
-        "SELECT * FROM access_tokens WHERE token_hash = $1 AND purpose = 'sign'",
-        store.hash_token(token),
-    )
-    if row is None or row["proposal_id"] is None:
+    row = await signing.access_token(conn, store.hash_token(token), "sign")
+    if row is None or row.proposal_id is None:
         raise LinkNotFound()
-    proposal = await store.proposal(conn, row["proposal_id"])
+    proposal = await store.proposal(conn, row.proposal_id)
     return SigningLink(
         proposal=proposal,
-        expired=row["expires_at"] <= datetime.now(UTC),
-        used=row["used_at"] is not None,
+        expired=row.expires_at <= datetime.now(UTC),
+        used=row.used_at is not None,
     )
 
 
@@ -93,7 +90,7 @@ async def record_view(conn: store.Connection, proposal_id: Any, request: Request
     would otherwise wait for the row while holding the advisory lock that accept_proposal,
     holding the row, waits for — a deadlock whenever a view and a signature meet."""
     async with conn.transaction():
-        await conn.execute("SELECT 1 FROM proposals WHERE id = $1 FOR KEY SHARE", proposal_id)
+        await signing.lock_proposal_key_share(conn, proposal_id)
         await store.audit(
             conn,
             "viewed",
@@ -113,21 +110,13 @@ def answerable(link: SigningLink) -> bool:
 
 async def claim_link(conn: store.Connection, token: str) -> bool:
     """Mark the link used, if nobody has yet and it is still valid: exactly one answer wins."""
-    claimed = await conn.fetchval(
-        """UPDATE access_tokens SET used_at = now()
-           WHERE token_hash = $1 AND purpose = 'sign' AND used_at IS NULL AND expires_at > now()
-           RETURNING proposal_id""",
-        store.hash_token(token),
-    )
-    return claimed is not None
+    return await signing.claim_signing_token(conn, store.hash_token(token))
 
 
 async def release_link(state: Q2CState, token: str) -> None:
     """Give the link back when its answer never reached the workflow."""
-    await state.pool.execute(
-        "UPDATE access_tokens SET used_at = NULL WHERE token_hash = $1 AND purpose = 'sign'",
-        store.hash_token(token),
-    )
+    async with state.pool.acquire() as conn:
+        await signing.release_signing_token(conn, store.hash_token(token))
 
 
 async def deliver(
@@ -189,7 +178,7 @@ def signature_png(data_url: str) -> bytes | None:
 
 async def store_signature_image(conn: store.Connection, proposal_id: Any, image: bytes) -> str:
     stored = await store_document(conn, f"signature/{proposal_id}.png", image)
-    await conn.execute("UPDATE documents SET content_type = 'image/png' WHERE key = $1", stored.key)
+    await signing.mark_document_png(conn, stored.key)
     return stored.key
 
 
@@ -200,8 +189,8 @@ async def client_locale(conn: store.Connection, proposal: asyncpg.Record) -> str
 async def document_content(conn: store.Connection, key: str | None) -> bytes | None:
     if key is None:
         return None
-    content = await conn.fetchval("SELECT content FROM documents WHERE key = $1", key)
-    return bytes(content) if content is not None else None
+    document = await documents.content_of(conn, key)
+    return document.content if document is not None else None
 
 
 def closed_as(link: SigningLink) -> str | None:
@@ -233,13 +222,11 @@ async def render_sign_page(
     state_now = closed_as(link)
     signed_by = None
     if state_now == ProposalStatus.SIGNED:
-        signature = await conn.fetchrow(
-            "SELECT signer_name, signed_at FROM signatures WHERE proposal_id = $1", proposal["id"]
-        )
+        signature = await signatures.of_proposal(conn, proposal["id"])
         if signature is not None:
-            signed_on = signature["signed_at"].astimezone(ZoneInfo(context["seller"]["time_zone"]))
+            signed_on = signature.signed_at.astimezone(ZoneInfo(context["seller"]["time_zone"]))
             signed_by = context["t"]["signed_by"].format(
-                name=signature["signer_name"], date=format_day(signed_on.date(), context["locale"])
+                name=signature.signer_name, date=format_day(signed_on.date(), context["locale"])
             )
     nonce = secrets.token_urlsafe(16)
     html = state.pages.get_template("pages/sign.html").render(
@@ -374,9 +361,7 @@ async def sign(
                 return await render_sign_page(state, conn, await open_link(conn, token), token, 409)
             if image is not None:
                 image_key = await store_signature_image(conn, proposal["id"], image)
-        document_sha256 = await conn.fetchval(
-            "SELECT sha256 FROM documents WHERE key = $1", proposal["document_key"]
-        )
+        document_sha256 = await documents.sha256_of(conn, proposal["document_key"])
     answer = SignProposal(
         signer_name=signer_name,
         signer_email=signer_email,

@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, HTTPException, Response
 
-from db import store
+from db import audit, documents, store
+from db.rows import AuditEventRow
 from domain.audit import verify_chain
 from starter.api.deps import API_KEY, State
 from starter.api.schemas import PDF_ANSWER, ProposalAuditOut
 
 
-def event_json(row: asyncpg.Record) -> dict[str, Any]:
+def event_json(row: AuditEventRow) -> dict[str, Any]:
     return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "actor": row["actor"],
-        "occurred_at": row["occurred_at"].astimezone(UTC).isoformat(),
-        "ip": row["ip"],
-        "user_agent": row["user_agent"],
+        "id": row.id,
+        "kind": row.kind,
+        "actor": row.actor,
+        "occurred_at": row.occurred_at.astimezone(UTC).isoformat(),
+        "ip": row.ip,
+        "user_agent": row.user_agent,
         # asyncpg hands jsonb over as text unless a codec is set on the pool.
-        "data": json.loads(row["data"]) if isinstance(row["data"], str) else row["data"],
-        "prev_hash": row["prev_hash"],
-        "hash": row["hash"],
+        "data": json.loads(row.data) if isinstance(row.data, str) else row.data,
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
     }
 
 
@@ -45,10 +46,8 @@ async def proposal_audit(proposal_id: UUID, state: State) -> dict[str, Any]:
     """The proposal's audit events in order, and whether their hash chain verifies."""
     async with state.pool.acquire() as conn:
         await store.proposal(conn, proposal_id)
-        rows = await conn.fetch(
-            "SELECT * FROM audit_events WHERE proposal_id = $1 ORDER BY id", proposal_id
-        )
-    valid, first_invalid = verify_chain(rows)
+        rows = await audit.events_of_proposal(conn, proposal_id)
+    valid, first_invalid = verify_chain([asdict(row) for row in rows])
     return {
         "proposal_id": str(proposal_id),
         "events": [event_json(row) for row in rows],
@@ -68,16 +67,12 @@ async def signed_pdf(proposal_id: UUID, state: State) -> Response:
     async with state.pool.acquire() as conn:
         row = await store.proposal(conn, proposal_id)
         key = row["signed_document_key"]
-        content = (
-            await conn.fetchval("SELECT content FROM documents WHERE key = $1", key)
-            if key
-            else None
-        )
-    if content is None:
+        document = await documents.content_of(conn, key) if key else None
+    if document is None:
         raise HTTPException(404, "the signed PDF does not exist yet")
     filename = f"signed-proposal-{proposal_id}.pdf"
     return Response(
-        bytes(content),
+        document.content,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import Field, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,6 +23,9 @@ from activities.events import (
     start_deliveries,
     start_pending_deliveries,
 )
+from db import subscriptions
+from db.rows import EventRow, WebhookSubscriptionRow
+from db.subscriptions import DeliveryLogEntry
 from domain.events import EVENT_TYPES, UnknownEventType, normalise_types
 from messages.models import delivery_workflow_id
 from starter.api.deps import API_KEY, Q2CState, State
@@ -65,51 +67,47 @@ class SubscriptionIn(Body):
             raise ValueError(f"{unknown}; known types: {', '.join(EVENT_TYPES)}") from None
 
 
-def subscription_json(row: asyncpg.Record) -> dict[str, Any]:
+def subscription_json(row: WebhookSubscriptionRow) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "url": row["url"],
-        "event_types": list(row["event_types"]),
-        "description": row["description"],
-        "active": row["disabled_at"] is None,
-        "created_at": iso(row["created_at"]),
-        "deleted_at": iso(row["disabled_at"]),
+        "id": str(row.id),
+        "url": row.url,
+        "event_types": list(row.event_types),
+        "description": row.description,
+        "active": row.disabled_at is None,
+        "created_at": iso(row.created_at),
+        "deleted_at": iso(row.disabled_at),
     }
 
 
-def event_json(row: asyncpg.Record) -> dict[str, Any]:
+def event_json(row: EventRow) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "sequence": row["seq"],
-        "type": row["type"],
-        "occurred_at": iso(row["occurred_at"]),
-        "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
-        "proposal_id": str(row["proposal_id"]) if row["proposal_id"] else None,
-        "data": json.loads(row["payload"]),
+        "id": str(row.id),
+        "sequence": row.seq,
+        "type": row.type,
+        "occurred_at": iso(row.occurred_at),
+        "invoice_id": str(row.invoice_id) if row.invoice_id else None,
+        "proposal_id": str(row.proposal_id) if row.proposal_id else None,
+        "data": json.loads(row.payload),
     }
 
 
-def delivery_json(row: asyncpg.Record) -> dict[str, Any]:
+def delivery_json(row: DeliveryLogEntry) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "event_id": str(row["event_id"]),
-        "event_type": row["type"],
-        "subscription_id": str(row["subscription_id"]),
-        "url": row["url"],
-        "status": row["status"],
-        "attempts": row["attempts"],
-        "last_attempt_at": iso(row["last_attempt_at"]),
-        "last_status_code": row["last_status_code"],
-        "last_error": row["last_error"],
-        "delivered_at": iso(row["delivered_at"]),
-        "failed_at": iso(row["failed_at"]),
-        "created_at": iso(row["created_at"]),
-        "workflow_id": delivery_workflow_id(str(row["id"])),
+        "id": str(row.id),
+        "event_id": str(row.event_id),
+        "event_type": row.type,
+        "subscription_id": str(row.subscription_id),
+        "url": row.url,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_attempt_at": iso(row.last_attempt_at),
+        "last_status_code": row.last_status_code,
+        "last_error": row.last_error,
+        "delivered_at": iso(row.delivered_at),
+        "failed_at": iso(row.failed_at),
+        "created_at": iso(row.created_at),
+        "workflow_id": delivery_workflow_id(str(row.id)),
     }
-
-
-DELIVERY_QUERY = """SELECT d.*, e.type, s.url FROM webhook_deliveries d
-    JOIN events e ON e.id = d.event_id JOIN webhook_subscriptions s ON s.id = d.subscription_id"""
 
 
 class StartDeliveriesMiddleware:
@@ -132,10 +130,9 @@ class StartDeliveriesMiddleware:
                     await start_deliveries(state.temporal, state.settings.task_queue, created)
 
 
-async def _subscription(state: Q2CState, subscription_id: UUID) -> asyncpg.Record:
-    row = await state.pool.fetchrow(
-        "SELECT * FROM webhook_subscriptions WHERE id = $1", subscription_id
-    )
+async def _subscription(state: Q2CState, subscription_id: UUID) -> WebhookSubscriptionRow:
+    async with state.pool.acquire() as conn:
+        row = await subscriptions.find(conn, subscription_id)
     if row is None:
         raise HTTPException(404, "webhook subscription not found")
     return row
@@ -156,15 +153,8 @@ async def create_subscription(body: SubscriptionIn, state: State) -> dict[str, A
     this once: keep it to verify `Q2C-Signature`."""
     assert isinstance(body.event_types, list)
     secret = "whsec_" + secrets.token_hex(32)
-    row = await state.pool.fetchrow(
-        """INSERT INTO webhook_subscriptions (url, event_types, secret, description)
-           VALUES ($1, $2, $3, $4) RETURNING *""",
-        body.url,
-        body.event_types,
-        secret,
-        body.description,
-    )
-    assert row is not None
+    async with state.pool.acquire() as conn:
+        row = await subscriptions.create(conn, body.url, body.event_types, secret, body.description)
     return subscription_json(row) | {"secret": secret}
 
 
@@ -175,11 +165,8 @@ async def create_subscription(body: SubscriptionIn, state: State) -> dict[str, A
     tags=["events"],
 )
 async def list_subscriptions(state: State, include_deleted: bool = False) -> dict[str, Any]:
-    rows = await state.pool.fetch(
-        """SELECT * FROM webhook_subscriptions WHERE $1 OR disabled_at IS NULL
-           ORDER BY created_at, id""",
-        include_deleted,
-    )
+    async with state.pool.acquire() as conn:
+        rows = await subscriptions.list_all(conn, include_disabled=include_deleted)
     return {"items": [subscription_json(row) for row in rows]}
 
 
@@ -203,20 +190,10 @@ async def delete_subscription(subscription_id: UUID, state: State) -> dict[str, 
     """Stop sending to it: nothing new is queued, pending deliveries are cancelled (one
     being retried stops at its next attempt). Kept, disabled, for its delivery log."""
     async with state.pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            """UPDATE webhook_subscriptions SET disabled_at = coalesce(disabled_at, now())
-               WHERE id = $1 RETURNING *""",
-            subscription_id,
-        )
+        row = await subscriptions.disable(conn, subscription_id)
         if row is None:
             raise HTTPException(404, "webhook subscription not found")
-        cancelled = await conn.fetchval(
-            """WITH cancelled AS (
-                   UPDATE webhook_deliveries SET status = 'cancelled'
-                   WHERE subscription_id = $1 AND status = 'pending' RETURNING 1
-               ) SELECT count(*) FROM cancelled""",
-            subscription_id,
-        )
+        cancelled = await subscriptions.cancel_pending_deliveries(conn, subscription_id)
     return subscription_json(row) | {"cancelled_deliveries": cancelled}
 
 
@@ -241,21 +218,16 @@ async def list_events(
         raise HTTPException(422, f"type: unknown event type {type!r}")
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    rows = await state.pool.fetch(
-        """SELECT * FROM events
-           WHERE ($1::text IS NULL OR type = $1)
-             AND ($2::timestamptz IS NULL OR occurred_at > $2)
-             AND ($3::bigint IS NULL OR seq > $3)
-             AND ($4::uuid IS NULL OR invoice_id = $4)
-             AND ($5::uuid IS NULL OR proposal_id = $5)
-           ORDER BY seq LIMIT $6""",
-        type,
-        since,
-        after,
-        invoice_id,
-        proposal_id,
-        limit,
-    )
+    async with state.pool.acquire() as conn:
+        rows = await subscriptions.events_page(
+            conn,
+            event_type=type,
+            occurred_after=since,
+            after_seq=after,
+            invoice_id=invoice_id,
+            proposal_id=proposal_id,
+            limit=limit,
+        )
     items = [event_json(row) for row in rows]
     return {"items": items, "next_after": items[-1]["sequence"] if items else after}
 
@@ -272,17 +244,10 @@ async def list_deliveries(
 ) -> dict[str, Any]:
     """The delivery log, newest first: attempts, last status code or error, when
     delivered."""
-    rows = await state.pool.fetch(
-        DELIVERY_QUERY
-        + """ WHERE ($1::uuid IS NULL OR d.subscription_id = $1)
-                AND ($2::text IS NULL OR d.status = $2)
-                AND ($3::uuid IS NULL OR d.event_id = $3)
-              ORDER BY d.created_at DESC, e.seq DESC LIMIT $4""",
-        subscription_id,
-        status,
-        event_id,
-        limit,
-    )
+    async with state.pool.acquire() as conn:
+        rows = await subscriptions.delivery_log(
+            conn, subscription_id=subscription_id, status=status, event_id=event_id, limit=limit
+        )
     return {"items": [delivery_json(row) for row in rows]}
 
 
@@ -318,22 +283,19 @@ async def retry_pending(
 )
 async def get_delivery(delivery_id: UUID, state: State) -> dict[str, Any]:
     """One delivery and its every attempt."""
-    row = await state.pool.fetchrow(DELIVERY_QUERY + " WHERE d.id = $1", delivery_id)
-    if row is None:
-        raise HTTPException(404, "webhook delivery not found")
-    attempts = await state.pool.fetch(
-        """SELECT * FROM webhook_delivery_attempts WHERE delivery_id = $1
-           ORDER BY attempt""",
-        delivery_id,
-    )
+    async with state.pool.acquire() as conn:
+        row = await subscriptions.delivery(conn, delivery_id)
+        if row is None:
+            raise HTTPException(404, "webhook delivery not found")
+        attempts = await subscriptions.attempts_of(conn, delivery_id)
     return delivery_json(row) | {
         "attempt_log": [
             {
-                "attempt": a["attempt"],
-                "started_at": iso(a["started_at"]),
-                "duration_ms": a["duration_ms"],
-                "status_code": a["status_code"],
-                "error": a["error"],
+                "attempt": a.attempt,
+                "started_at": iso(a.started_at),
+                "duration_ms": a.duration_ms,
+                "status_code": a.status_code,
+                "error": a.error,
             }
             for a in attempts
         ]
