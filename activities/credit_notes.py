@@ -143,8 +143,9 @@ class CreditNoteActivities:
             # The client paid part of a cancelled invoice: that money is theirs again. It
             # stays recorded on the voided invoice until an operator refunds it.
             buyer = await store.client(conn, invoice["client_id"])
-            await tasks.open_refund_after_void_task(
+            await tasks.open_task_once(
                 conn,
+                "refund_after_void",
                 company_id=invoice["company_id"],
                 invoice_id=invoice["id"],
                 client_id=invoice["client_id"],

@@ -301,8 +301,9 @@ class InvoiceActivities:
             await emit_reminder_sent(conn, row, reminder.step, reminder.scheduled_for)
             if steps and reminder.step == steps[-1].step:
                 # The schedule is spent and the money still not in: a person takes over.
-                await tasks.open_call_client_task(
+                await tasks.open_task_once(
                     conn,
+                    "call_client",
                     company_id=row["company_id"],
                     invoice_id=row["id"],
                     client_id=row["client_id"],

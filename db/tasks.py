@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from db.connection import Connection
@@ -57,8 +57,15 @@ async def close_automatic_tasks(conn: Connection, invoice_id: Any) -> None:
     )
 
 
-async def open_call_client_task(
+# Automatic tasks opened at most once per invoice (the table's unique key makes a second
+# one a no-op): a person calls when the reminders are spent; money received on a cancelled
+# invoice is refunded.
+OnceTaskKind = Literal["call_client", "refund_after_void"]
+
+
+async def open_task_once(
     conn: Connection,
+    kind: OnceTaskKind,
     *,
     company_id: Any,
     invoice_id: Any,
@@ -66,36 +73,14 @@ async def open_call_client_task(
     title: str,
     due_date: date,
 ) -> None:
-    """The person who takes over when the reminders are spent; once per invoice."""
     await conn.execute(
         """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date)
-           VALUES ($1, $2, $3, 'call_client', $4, $5)
+           VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT DO NOTHING""",
         company_id,
         invoice_id,
         client_id,
-        title,
-        due_date,
-    )
-
-
-async def open_refund_after_void_task(
-    conn: Connection,
-    *,
-    company_id: Any,
-    invoice_id: Any,
-    client_id: Any,
-    title: str,
-    due_date: date,
-) -> None:
-    """Money received on a cancelled invoice is the client's again; once per invoice."""
-    await conn.execute(
-        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date)
-           VALUES ($1, $2, $3, 'refund_after_void', $4, $5)
-           ON CONFLICT DO NOTHING""",
-        company_id,
-        invoice_id,
-        client_id,
+        kind,
         title,
         due_date,
     )
