@@ -14,7 +14,7 @@ RUN apt-get update \
 
 WORKDIR /src
 COPY pyproject.toml README.m[d] ./
-COPY worker.py settings.py ./
+COPY worker.py settings.py temporal_connection.py ./
 COPY domain ./domain
 COPY messages ./messages
 COPY db ./db

@@ -11,7 +11,10 @@ nothing of q2c's own.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +25,14 @@ DEFAULT_STATE_DIR = ".q2c"
 API_KEY_FILE = "api_key"
 # The file under the state folder where `q2c dev` writes its embedded PostgreSQL's URL.
 DATABASE_URL_FILE = "database_url"
+# The file under the state folder where `q2c dev` keeps its payload key ("id:base64").
+PAYLOAD_KEY_FILE = "payload_key"
+# AES-256-GCM: every payload key is 32 bytes.
+PAYLOAD_KEY_BYTES = 32
+_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# Where the embedded dev server's Temporal UI runs: the codec endpoint answers its
+# cross-origin requests.
+DEFAULT_TEMPORAL_UI_ORIGIN = "http://localhost:8233"
 
 
 def _default_render_processes() -> int:
@@ -63,6 +74,21 @@ class Settings:
     # an embedded one for each it does not (the addresses above are then the defaults).
     temporal_given: bool = False
     smtp_given: bool = False
+    # Temporal Cloud's API key (TEMPORAL_API_KEY); sent over TLS.
+    temporal_api_key: str = field(default="", repr=False)
+    # TEMPORAL_TLS: "1" TLS with the system's roots, "0" never (even with an API key); None
+    # when unset, TLS then follows from an API key or a certificate being given.
+    temporal_tls: bool | None = None
+    # mTLS: PEM files, read when connecting (a missing one is named then).
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_tls_server_name: str = ""
+    # (key id, 32-byte AES key), the first encrypts, all decrypt (Q2C_PAYLOAD_KEYS, else the
+    # one `q2c dev` saved): empty sends payloads to Temporal in clear.
+    payload_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    # The browser origins (the Temporal UI) allowed to call /codec/encode and /codec/decode.
+    codec_cors_origins: tuple[str, ...] = (DEFAULT_TEMPORAL_UI_ORIGIN,)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -97,12 +123,34 @@ class Settings:
             templates_dir=Path(templates_dir) if templates_dir else None,
             temporal_given=bool(env.get("TEMPORAL_ADDRESS")),
             smtp_given=bool(env.get("SMTP_URL")),
+            temporal_api_key=env.get("TEMPORAL_API_KEY", "").strip(),
+            temporal_tls=_flag("TEMPORAL_TLS", env.get("TEMPORAL_TLS", "")),
+            temporal_tls_cert=_path(env.get("TEMPORAL_TLS_CERT", "")),
+            temporal_tls_key=_path(env.get("TEMPORAL_TLS_KEY", "")),
+            temporal_tls_ca=_path(env.get("TEMPORAL_TLS_CA", "")),
+            temporal_tls_server_name=env.get("TEMPORAL_TLS_SERVER_NAME", "").strip(),
+            payload_keys=parse_payload_keys(env["Q2C_PAYLOAD_KEYS"])
+            if env.get("Q2C_PAYLOAD_KEYS", "").strip()
+            else _saved_payload_keys(state_dir),
+            codec_cors_origins=tuple(
+                origin.strip().rstrip("/")
+                for origin in env.get("Q2C_CODEC_CORS_ORIGINS", DEFAULT_TEMPORAL_UI_ORIGIN).split(
+                    ","
+                )
+                if origin.strip()
+            ),
         )
 
     @property
     def api_key_file(self) -> Path:
         """Where `q2c dev` keeps the embedded stack's API key (read when Q2C_API_KEY is unset)."""
         return self.state_dir / API_KEY_FILE
+
+    @property
+    def payload_key_file(self) -> Path:
+        """Where `q2c dev` keeps the embedded stack's payload key (read when Q2C_PAYLOAD_KEYS
+        is unset)."""
+        return self.state_dir / PAYLOAD_KEY_FILE
 
     def resolved_database_url(self) -> str:
         """DATABASE_URL, or the embedded pgserver's socket URL that `q2c dev` wrote down."""
@@ -121,3 +169,60 @@ def _saved_api_key(state_dir: Path) -> str:
     """The key `q2c dev` saved under the state folder, or "" when it has made none."""
     path = state_dir / API_KEY_FILE
     return path.read_text().strip() if path.is_file() else ""
+
+
+def _saved_payload_keys(state_dir: Path) -> tuple[tuple[str, bytes], ...]:
+    """The payload key `q2c dev` saved under the state folder, or none."""
+    path = state_dir / PAYLOAD_KEY_FILE
+    if not path.is_file():
+        return ()
+    return parse_payload_keys(path.read_text(), source=str(path))
+
+
+def parse_payload_keys(
+    text: str, source: str = "Q2C_PAYLOAD_KEYS"
+) -> tuple[tuple[str, bytes], ...]:
+    """`"k2:<base64 of 32 bytes>,k1:<base64>"` as ((id, key), ...), newest first. Anything
+    malformed is refused here, when a process starts, not at its first payload."""
+    keys: list[tuple[str, bytes]] = []
+    for number, entry in enumerate(text.split(","), start=1):
+        entry = entry.strip()
+        if not entry:
+            continue
+        key_id, sep, encoded = entry.partition(":")
+        key_id = key_id.strip()
+        if not sep or not _KEY_ID.fullmatch(key_id):
+            raise ValueError(
+                f"{source}: entry {number} is not `id:base64-key` with an id of letters, "
+                "digits, '.', '_' or '-'"
+            )
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"{source}: key {key_id!r} is not valid base64") from None
+        if len(key) != PAYLOAD_KEY_BYTES:
+            raise ValueError(
+                f"{source}: key {key_id!r} is {len(key)} bytes; AES-256 needs "
+                f"{PAYLOAD_KEY_BYTES} (e.g. `openssl rand -base64 32`)"
+            )
+        if any(key_id == known for known, _ in keys):
+            raise ValueError(f"{source}: key id {key_id!r} is given twice")
+        keys.append((key_id, key))
+    if not keys:
+        raise ValueError(f"{source}: no key in it")
+    return tuple(keys)
+
+
+def _flag(name: str, value: str) -> bool | None:
+    value = value.strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}: expected 1 or 0, got {value!r}")
+
+
+def _path(value: str) -> Path | None:
+    return Path(value.strip()).expanduser() if value.strip() else None

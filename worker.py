@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import temporal_connection
 from activities.credit_notes import CreditNoteActivities
 from activities.documents import DocumentRenderer
 from activities.events import DeliveryActivities, StartDeliveriesInterceptor
@@ -207,7 +208,7 @@ def build_worker(
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    client = await temporal_connection.connect(settings)
     async with services_for(settings, settings.render_processes) as services:
         async with build_worker(client, services, settings.task_queue):
             logging.getLogger("q2c").info("worker polling task queue %s", settings.task_queue)

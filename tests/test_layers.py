@@ -15,17 +15,37 @@ ALLOWED: dict[str, set[str]] = {
     "templates": set(),
     "messages": {"domain"},
     "settings": {"domain"},
+    "temporal_connection": {"settings"},
     "db": {"domain", "messages", "settings"},
     "workflows": {"domain", "messages"},
     "activities": {"domain", "messages", "settings", "db", "templates", "workflows"},
-    "worker": {"domain", "messages", "settings", "db", "templates", "workflows", "activities"},
+    "worker": {
+        "domain",
+        "messages",
+        "settings",
+        "temporal_connection",
+        "db",
+        "templates",
+        "workflows",
+        "activities",
+    },
     "starter": set(),
-    "starter.api": {"domain", "messages", "settings", "db", "templates", "workflows", "activities"},
-    "starter.cli": {"domain", "settings", "starter.devstack", "worker"},
+    "starter.api": {
+        "domain",
+        "messages",
+        "settings",
+        "temporal_connection",
+        "db",
+        "templates",
+        "workflows",
+        "activities",
+    },
+    "starter.cli": {"domain", "settings", "temporal_connection", "starter.devstack", "worker"},
     "starter.devstack": {
         "domain",
         "messages",
         "settings",
+        "temporal_connection",
         "db",
         "templates",
         "workflows",
@@ -68,7 +88,7 @@ def imported_modules(path: Path, module: str | None = None) -> set[str]:
 
 
 def q2c_sources() -> list[Path]:
-    sources = [ROOT / "worker.py", ROOT / "settings.py"]
+    sources = [ROOT / "worker.py", ROOT / "settings.py", ROOT / "temporal_connection.py"]
     for folder in ("domain", "messages", "db", "templates", "workflows", "activities", "starter"):
         sources.extend(sorted((ROOT / folder).rglob("*.py")))
     return sources

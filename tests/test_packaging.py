@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("domain", "messages", "db", "workflows", "activities", "starter", "templates")
-MODULES = ("settings.py", "worker.py")
+MODULES = ("settings.py", "worker.py", "temporal_connection.py")
 # What the Dockerfile copies before `pip install .`: the wheel is built from these alone,
 # so a file the build needs and the image lacks fails here too.
 BUILD_INPUTS = ("pyproject.toml", "README.md", *MODULES, *PACKAGES)

@@ -3,13 +3,20 @@ their repr."""
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
 import pytest
 
 from settings import WEBHOOK_SOURCES, Settings
-from starter.devstack.stack import save_dev_api_key
+from starter.devstack.stack import save_dev_api_key, save_dev_payload_key
+from temporal_connection import (
+    EncryptionCodec,
+    TemporalConfigError,
+    connect_arguments,
+    data_converter,
+)
 
 SETTINGS_VARIABLES = (
     "DATABASE_URL",
@@ -26,8 +33,21 @@ SETTINGS_VARIABLES = (
     "Q2C_API_PORT",
     "Q2C_RENDER_PROCESSES",
     "Q2C_TEMPLATES_DIR",
+    "TEMPORAL_API_KEY",
+    "TEMPORAL_TLS",
+    "TEMPORAL_TLS_CERT",
+    "TEMPORAL_TLS_KEY",
+    "TEMPORAL_TLS_CA",
+    "TEMPORAL_TLS_SERVER_NAME",
+    "Q2C_PAYLOAD_KEYS",
+    "Q2C_CODEC_CORS_ORIGINS",
     *(f"Q2C_WEBHOOK_SECRET_{source.upper()}" for source in WEBHOOK_SOURCES),
 )
+# 32 bytes, base64: a valid AES-256 payload key.
+KEY = bytes(range(32))
+KEY_B64 = base64.b64encode(KEY).decode()
+OLD_KEY = bytes(range(32, 64))
+OLD_KEY_B64 = base64.b64encode(OLD_KEY).decode()
 
 
 @pytest.fixture
@@ -128,6 +148,8 @@ def test_the_repr_hides_secrets(bare_env: Path, monkeypatch: pytest.MonkeyPatch)
         "Q2C_WEBHOOK_SECRET_PAYMENTS": "secret-payments",
         "DATABASE_URL": "postgresql://q2c:secret-db-password@db/q2c",
         "SMTP_URL": "smtp://user:secret-smtp-password@relay:587",
+        "TEMPORAL_API_KEY": "secret-temporal-cloud-key",
+        "Q2C_PAYLOAD_KEYS": f"k1:{KEY_B64}",
     }
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
@@ -135,3 +157,117 @@ def test_the_repr_hides_secrets(bare_env: Path, monkeypatch: pytest.MonkeyPatch)
     for name, value in secrets.items():
         assert value.split("@")[0] not in shown, f"{name} shows in repr(Settings)"
     assert "temporal_address='localhost:7233'" in shown, "the rest is still shown"
+    assert repr(KEY) not in shown and "k1" not in shown, "payload keys stay out of repr"
+
+
+def test_temporal_connects_in_clear_without_a_key_by_default(bare_env: Path) -> None:
+    arguments = connect_arguments(Settings.from_env())
+    assert (arguments.target_host, arguments.namespace) == ("localhost:7233", "default")
+    assert arguments.tls is False and arguments.api_key is None
+    assert arguments.data_converter.payload_codec is None
+    assert list(bare_env.iterdir()) == []
+
+
+def test_temporal_clouds_api_key_goes_over_tls(
+    bare_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "q2c.a1b2c.tmprl.cloud:7233")
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "q2c.a1b2c")
+    monkeypatch.setenv("TEMPORAL_API_KEY", "cloud-key")
+    arguments = connect_arguments(Settings.from_env())
+    assert arguments.target_host == "q2c.a1b2c.tmprl.cloud:7233"
+    assert arguments.namespace == "q2c.a1b2c"
+    assert arguments.api_key == "cloud-key" and arguments.tls is True
+    assert "cloud-key" not in repr(arguments)
+    monkeypatch.setenv("TEMPORAL_TLS", "0")  # a local server taking keys without TLS
+    assert connect_arguments(Settings.from_env()).tls is False
+
+
+def test_plain_tls_on_request(bare_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_TLS", "1")
+    assert connect_arguments(Settings.from_env()).tls is True
+    monkeypatch.setenv("TEMPORAL_TLS", "maybe")
+    with pytest.raises(ValueError, match="TEMPORAL_TLS"):
+        Settings.from_env()
+
+
+def test_mtls_reads_the_certificate_files(bare_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {
+        "TEMPORAL_TLS_CERT": b"CERT PEM",
+        "TEMPORAL_TLS_KEY": b"KEY PEM",
+        "TEMPORAL_TLS_CA": b"CA",
+    }
+    for name, content in files.items():
+        (bare_env / name).write_bytes(content)
+        monkeypatch.setenv(name, str(bare_env / name))
+    monkeypatch.setenv("TEMPORAL_TLS_SERVER_NAME", "temporal.internal")
+    tls = connect_arguments(Settings.from_env()).tls
+    assert not isinstance(tls, bool)
+    assert tls.client_cert == b"CERT PEM" and tls.client_private_key == b"KEY PEM"
+    assert tls.server_root_ca_cert == b"CA" and tls.domain == "temporal.internal"
+
+
+def test_a_missing_certificate_file_is_named(
+    bare_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (bare_env / "key.pem").write_bytes(b"KEY PEM")
+    monkeypatch.setenv("TEMPORAL_TLS_CERT", str(bare_env / "nowhere.pem"))
+    monkeypatch.setenv("TEMPORAL_TLS_KEY", str(bare_env / "key.pem"))
+    settings = Settings.from_env()  # reading settings touches no file
+    with pytest.raises(TemporalConfigError, match=r"TEMPORAL_TLS_CERT: cannot read .*nowhere"):
+        connect_arguments(settings)
+    monkeypatch.delenv("TEMPORAL_TLS_KEY")
+    with pytest.raises(TemporalConfigError, match="go together"):
+        connect_arguments(Settings.from_env())
+
+
+def test_payload_keys_the_first_encrypts(bare_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("Q2C_PAYLOAD_KEYS", f" k2:{KEY_B64} , k1:{OLD_KEY_B64} ")
+    settings = Settings.from_env()
+    assert settings.payload_keys == (("k2", KEY), ("k1", OLD_KEY))
+    codec = data_converter(settings).payload_codec
+    assert isinstance(codec, EncryptionCodec)
+    assert connect_arguments(settings).data_converter.payload_codec is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [
+        ("k1", "id:base64-key"),
+        (f"k 1:{KEY_B64}", "id:base64-key"),
+        ("k1:not base64!", "not valid base64"),
+        (f"k1:{base64.b64encode(b'short').decode()}", "5 bytes"),
+        (f"k1:{KEY_B64},k1:{OLD_KEY_B64}", "twice"),
+        (" , ", "no key"),
+    ],
+)
+def test_malformed_payload_keys_are_refused_at_start(
+    bare_env: Path, monkeypatch: pytest.MonkeyPatch, value: str, complaint: str
+) -> None:
+    monkeypatch.setenv("Q2C_PAYLOAD_KEYS", value)
+    with pytest.raises(ValueError, match=complaint) as refused:
+        Settings.from_env()
+    assert KEY_B64 not in str(refused.value), "the error never quotes a key"
+
+
+def test_the_dev_stacks_payload_key_is_read_when_none_is_set(
+    bare_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings.from_env()
+    assert settings.payload_keys == ()
+    saved = save_dev_payload_key(settings.payload_key_file)
+    assert settings.payload_key_file.stat().st_mode & 0o077 == 0, "the key file is private"
+    assert save_dev_payload_key(settings.payload_key_file) == saved, "made once, then kept"
+    [(key_id, key)] = Settings.from_env().payload_keys
+    assert saved == f"{key_id}:{base64.b64encode(key).decode()}" and len(key) == 32
+    monkeypatch.setenv("Q2C_PAYLOAD_KEYS", f"prod:{KEY_B64}")
+    assert Settings.from_env().payload_keys == (("prod", KEY),), "the environment wins"
+
+
+def test_the_codecs_browser_origins(bare_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_env().codec_cors_origins == ("http://localhost:8233",)
+    monkeypatch.setenv("Q2C_CODEC_CORS_ORIGINS", "https://temporal.example/, https://ui.example")
+    assert Settings.from_env().codec_cors_origins == (
+        "https://temporal.example",
+        "https://ui.example",
+    )

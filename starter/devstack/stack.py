@@ -10,6 +10,7 @@ reverse order; a second Ctrl-C stops without waiting for in-flight work.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -36,6 +37,7 @@ from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.service import RPCError, RPCStatusCode
 
 import settings as config
+import temporal_connection
 from messages import search_attributes
 from starter.devstack.mailsink import MailSink
 from starter.devstack.migrate import migrate
@@ -221,9 +223,12 @@ def _stop_stale_temporal(state: Path) -> None:
 
 
 class _TemporalDevServer:
-    def __init__(self, state: Path, namespace: str) -> None:
+    def __init__(self, state: Path, settings: config.Settings, codec_endpoint: str) -> None:
         self.state = state
-        self.namespace = namespace
+        self.settings = settings
+        self.namespace = settings.temporal_namespace
+        # The UI asks q2c's API to decrypt the payloads it shows (starter/api/routers/codec.py).
+        self.codec_endpoint = codec_endpoint
         self.log_path = state / "temporal.log"
         self.pid_path = state / "temporal.pid"
         self.process: asyncio.subprocess.Process | None = None
@@ -243,6 +248,8 @@ class _TemporalDevServer:
             "default",
             "--log-level",
             "warn",
+            "--ui-codec-endpoint",
+            self.codec_endpoint,
             *TEMPORAL_DEV_TUNING,
         ]
         if self.namespace != "default":
@@ -264,7 +271,7 @@ class _TemporalDevServer:
                 start_new_session=True,  # our Ctrl-C is not its Ctrl-C: we stop it in order
             )
         self.pid_path.write_text(f"{self.process.pid}\n")
-        return await _connect(f"localhost:{TEMPORAL_PORT}", self.namespace, stop, self)
+        return await _connect(self.settings, stop, self, f"localhost:{TEMPORAL_PORT}")
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -289,8 +296,14 @@ class _TemporalDevServer:
 
 
 async def _connect(
-    address: str, namespace: str, stop: asyncio.Event, dev: _TemporalDevServer | None = None
+    settings: config.Settings,
+    stop: asyncio.Event,
+    dev: _TemporalDevServer | None = None,
+    address: str | None = None,
 ) -> Client:
+    # Built once, outside the retries: a missing certificate is no reason to wait.
+    arguments = temporal_connection.connect_arguments(settings, address)
+    address = arguments.target_host
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TEMPORAL_START_TIMEOUT
     while True:
@@ -302,7 +315,7 @@ async def _connect(
                 f"end of {dev.log_path}:\n{dev.log_tail()}"
             )
         try:
-            return await asyncio.wait_for(Client.connect(address, namespace=namespace), 5)
+            return await asyncio.wait_for(arguments.connect(), 5)
         except Exception as err:
             if loop.time() >= deadline:
                 raise RuntimeError(
@@ -349,6 +362,20 @@ def save_dev_api_key(path: Path) -> str:
     with os.fdopen(descriptor, "w") as file:
         file.write(key + "\n")
     return key
+
+
+def save_dev_payload_key(path: Path) -> str:
+    """Make the embedded stack's payload key ("id:base64"), once, beside its API key: the
+    dev server then holds only ciphertext, as a production one would."""
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key_id = "dev-" + secrets.token_hex(4)
+    encoded = base64.b64encode(secrets.token_bytes(config.PAYLOAD_KEY_BYTES)).decode()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(f"{key_id}:{encoded}\n")
+    return f"{key_id}:{encoded}"
 
 
 def _display_host(host: str) -> str:
@@ -423,12 +450,14 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     state.mkdir(parents=True, exist_ok=True)
     if not settings.api_key:
         save_dev_api_key(settings.api_key_file)
+    if not settings.payload_keys:
+        save_dev_payload_key(settings.payload_key_file)
+        settings = config.Settings.from_env()
     api_host, api_port = settings.api_host, settings.api_port
     api_base = f"http://{_display_host(api_host)}:{api_port}"
     # Written for the worker and API started below, which read their settings again.
     env.setdefault("Q2C_PUBLIC_URL", api_base)
     env.setdefault("Q2C_API_URL", api_base)
-    namespace = settings.temporal_namespace
     own_db = not settings.database_url
     own_temporal = not settings.temporal_given
     own_mail = not settings.smtp_given
@@ -464,14 +493,14 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     # Temporal
     if own_temporal:
         _log.info("starting the Temporal dev server (log: %s)", state / "temporal.log")
-        dev = _TemporalDevServer(state, namespace)
+        dev = _TemporalDevServer(state, settings, f"{api_base}/codec")
         stack.push_async_callback(dev.stop)
         client = await dev.start(stop)
         temporal_ui = f"http://localhost:{TEMPORAL_UI_PORT}"
     else:
         address = settings.temporal_address
         _log.info("connecting to Temporal at %s", address)
-        client = await _connect(address, namespace, stop)
+        client = await _connect(settings, stop)
         temporal_ui = f"(external Temporal at {address})"
     # Also on our own server: start-dev's --search-attribute flags are ignored when the
     # SQLite file already exists, so attributes added later would never get registered.
