@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import FastAPI
 from temporalio.client import Client
 
+import temporal_connection
 from settings import Settings
 from starter.api import webhooks
 from starter.api.deps import Q2CState, State
@@ -18,6 +19,7 @@ from starter.api.pages import invoice_page, signing
 from starter.api.routers import (
     audit,
     clients,
+    codec,
     company,
     contracts,
     credit_notes,
@@ -50,6 +52,7 @@ ROUTERS = (
     invoice_actions.router,
     company.router,
     contracts.router,
+    codec.router,
 )
 
 
@@ -60,9 +63,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_pool = pool is None
         db = pool or await asyncpg.create_pool(settings.resolved_database_url(), max_size=10)
-        client = temporal or await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
+        client = temporal or await temporal_connection.connect(settings)
         app.state.q2c = Q2CState(settings, db, client)
         try:
             yield
