@@ -33,6 +33,7 @@ _KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # Where the embedded dev server's Temporal UI runs: the codec endpoint answers its
 # cross-origin requests.
 DEFAULT_TEMPORAL_UI_ORIGIN = "http://localhost:8233"
+DEFAULT_CODEC_CORS_ORIGINS = f"{DEFAULT_TEMPORAL_UI_ORIGIN},http://127.0.0.1:8233"
 
 
 def _default_render_processes() -> int:
@@ -88,7 +89,7 @@ class Settings:
     # one `q2c dev` saved): empty sends payloads to Temporal in clear.
     payload_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     # The browser origins (the Temporal UI) allowed to call /codec/encode and /codec/decode.
-    codec_cors_origins: tuple[str, ...] = (DEFAULT_TEMPORAL_UI_ORIGIN,)
+    codec_cors_origins: tuple[str, ...] = tuple(DEFAULT_CODEC_CORS_ORIGINS.split(","))
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -134,7 +135,7 @@ class Settings:
             else _saved_payload_keys(state_dir),
             codec_cors_origins=tuple(
                 origin.strip().rstrip("/")
-                for origin in env.get("Q2C_CODEC_CORS_ORIGINS", DEFAULT_TEMPORAL_UI_ORIGIN).split(
+                for origin in env.get("Q2C_CODEC_CORS_ORIGINS", DEFAULT_CODEC_CORS_ORIGINS).split(
                     ","
                 )
                 if origin.strip()

@@ -265,7 +265,10 @@ def test_the_dev_stacks_payload_key_is_read_when_none_is_set(
 
 
 def test_the_codecs_browser_origins(bare_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings.from_env().codec_cors_origins == ("http://localhost:8233",)
+    assert Settings.from_env().codec_cors_origins == (
+        "http://localhost:8233",
+        "http://127.0.0.1:8233",
+    )
     monkeypatch.setenv("Q2C_CODEC_CORS_ORIGINS", "https://temporal.example/, https://ui.example")
     assert Settings.from_env().codec_cors_origins == (
         "https://temporal.example",
