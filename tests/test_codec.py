@@ -16,7 +16,9 @@ import httpx
 import pytest
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowHistory
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -96,6 +98,17 @@ async def test_altered_ciphertext_or_key_id_is_refused() -> None:
 
 async def test_unencrypted_payloads_pass_through() -> None:
     assert await EncryptionCodec([K1]).decode([plain("old")]) == [plain("old")]
+
+
+async def test_failure_messages_are_encrypted_too() -> None:
+    """An activity's error may quote a client (an SMTP server refusing their address)."""
+    converter = data_converter(_settings("unused", "unused", payload_keys=(K1,)))
+    failure = Failure()
+    refused = ApplicationError(f"550 mailbox {CLIENT_EMAIL} unavailable", type="SmtpRefused")
+    await converter.encode_failure(refused, failure)
+    assert CLIENT_EMAIL.encode() not in failure.SerializeToString()
+    back = await converter.decode_failure(failure)
+    assert isinstance(back, ApplicationError) and CLIENT_EMAIL in back.message
 
 
 async def test_saved_unencrypted_histories_replay_with_the_codec() -> None:
@@ -282,3 +295,18 @@ async def test_the_browsers_preflight_is_answered_for_the_ui_origin_only(
         )
         assert elsewhere.status_code == 403
         assert "access-control-allow-origin" not in elsewhere.headers
+
+
+def test_every_process_connects_through_temporal_connection() -> None:
+    """Worker, API, CLI and dev stack share one way in, so none of them forgets the TLS
+    settings or the codec (a client without the codec would write payloads in clear)."""
+    root = Path(__file__).resolve().parent.parent
+    sources = [root / "worker.py", root / "settings.py"]
+    for folder in ("domain", "messages", "db", "workflows", "activities", "starter"):
+        sources.extend((root / folder).rglob("*.py"))
+    direct = [
+        str(path.relative_to(root))
+        for path in sources
+        if "Client.connect(" in path.read_text(encoding="utf-8")
+    ]
+    assert direct == []
