@@ -2,8 +2,8 @@
 
 Every embedded part of the development stack is replaced by a real one by setting the
 matching variable; unset variables fall back to the embedded defaults under `.q2c/`.
-Reading the settings has no side effect: the dev stack's API key is written by `q2c dev`
-(starter/devstack/stack.py), never by whoever reads it.
+Reading the settings has no side effect: the dev stack's API key and payload key are written
+by `q2c dev` (starter/devstack/stack.py), never by whoever reads them.
 
 Imported by the worker, the API, the CLI and the dev stack, and by activities; it imports
 nothing of q2c's own.
@@ -133,12 +133,8 @@ class Settings:
             payload_keys=parse_payload_keys(env["Q2C_PAYLOAD_KEYS"])
             if env.get("Q2C_PAYLOAD_KEYS", "").strip()
             else _saved_payload_keys(state_dir),
-            codec_cors_origins=tuple(
-                origin.strip().rstrip("/")
-                for origin in env.get("Q2C_CODEC_CORS_ORIGINS", DEFAULT_CODEC_CORS_ORIGINS).split(
-                    ","
-                )
-                if origin.strip()
+            codec_cors_origins=_origins(
+                env.get("Q2C_CODEC_CORS_ORIGINS", DEFAULT_CODEC_CORS_ORIGINS)
             ),
         )
 
@@ -223,6 +219,10 @@ def _flag(name: str, value: str) -> bool | None:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name}: expected 1 or 0, got {value!r}")
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
 
 
 def _path(value: str) -> Path | None:
