@@ -63,6 +63,9 @@ class Settings:
     # an embedded one for each it does not (the addresses above are then the defaults).
     temporal_given: bool = False
     smtp_given: bool = False
+    # The schema owner's URL for `q2c migrate` (MIGRATION_DATABASE_URL); "" migrates as
+    # DATABASE_URL. The API and the worker never use it.
+    migration_database_url: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -97,6 +100,7 @@ class Settings:
             templates_dir=Path(templates_dir) if templates_dir else None,
             temporal_given=bool(env.get("TEMPORAL_ADDRESS")),
             smtp_given=bool(env.get("SMTP_URL")),
+            migration_database_url=env.get("MIGRATION_DATABASE_URL", ""),
         )
 
     @property
