@@ -17,12 +17,14 @@ import pytest
 
 from db.roles import APP_ROLE, scram_sha256_verifier
 from settings import DATABASE_URL_FILE, Settings
+from starter.cli.main import main
 from starter.devstack.migrate import (
     APP_PASSWORD_FILE,
     MIGRATION_DATABASE_URL_FILE,
     embedded_app_url,
     migration_database_url,
     url_credentials,
+    url_with_credentials,
     write_private,
 )
 from tests.conftest import APP_DATABASE_PASSWORD, Stack
@@ -116,25 +118,59 @@ async def test_tables_added_by_later_migrations_are_granted_to_the_app(
         await owner_pool.execute("DROP TABLE later_feature")
 
 
-async def test_migrating_gives_the_app_role_its_login_as_a_scram_verifier(
-    owner_pool: asyncpg.Pool,
-) -> None:
+async def _app_login(owner_pool: asyncpg.Pool) -> tuple[bool, str]:
     row = await owner_pool.fetchrow(
         "SELECT rolcanlogin, rolpassword FROM pg_authid WHERE rolname = $1", APP_ROLE
     )
-    assert row is not None and row["rolcanlogin"]
-    stored: str = row["rolpassword"]
+    assert row is not None
+    return row["rolcanlogin"], row["rolpassword"]
+
+
+def _is_verifier_of(stored: str, password: str) -> bool:
+    iterations, salt = stored.removeprefix("SCRAM-SHA-256$").split("$")[0].split(":")
+    return stored == scram_sha256_verifier(password, base64.b64decode(salt), int(iterations))
+
+
+async def test_migrating_gives_the_app_role_its_login_as_a_scram_verifier(
+    owner_pool: asyncpg.Pool,
+) -> None:
+    can_login, stored = await _app_login(owner_pool)
     # The verifier of exactly the password in DATABASE_URL; the password itself never
     # went to the server.
-    iterations, salt = stored.removeprefix("SCRAM-SHA-256$").split("$")[0].split(":")
-    assert stored == scram_sha256_verifier(
-        APP_DATABASE_PASSWORD, base64.b64decode(salt), int(iterations)
-    )
+    assert can_login and _is_verifier_of(stored, APP_DATABASE_PASSWORD)
     # Migrations ran as the owner: the app's role owns none of the tables they made.
     owners = await owner_pool.fetch(
         "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
     )
     assert APP_ROLE not in {owner["tableowner"] for owner in owners}
+
+
+async def test_q2c_migrate_migrates_as_the_owner_and_rotates_the_apps_password(
+    owner_database_url: str,
+    owner_pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("Q2C_HOME", str(tmp_path))
+    monkeypatch.setenv("MIGRATION_DATABASE_URL", owner_database_url)
+    monkeypatch.setenv(
+        "DATABASE_URL", url_with_credentials(owner_database_url, APP_ROLE, "rotated-secret")
+    )
+    try:
+        assert main(["migrate"]) == 0
+        _, stored = await _app_login(owner_pool)
+        assert _is_verifier_of(stored, "rotated-secret")
+        output = capsys.readouterr()
+        assert "migrations applied" in output.out
+        assert "rotated-secret" not in output.out + output.err
+    finally:
+        monkeypatch.setenv(
+            "DATABASE_URL",
+            url_with_credentials(owner_database_url, APP_ROLE, APP_DATABASE_PASSWORD),
+        )
+        assert main(["migrate"]) == 0
+    assert _is_verifier_of((await _app_login(owner_pool))[1], APP_DATABASE_PASSWORD)
 
 
 def test_migrations_run_as_the_owner_url(tmp_path: Path) -> None:
