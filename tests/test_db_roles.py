@@ -173,6 +173,15 @@ async def test_q2c_migrate_migrates_as_the_owner_and_rotates_the_apps_password(
     assert _is_verifier_of((await _app_login(owner_pool))[1], APP_DATABASE_PASSWORD)
 
 
+def test_q2c_migrate_refuses_to_migrate_as_the_app_role(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("MIGRATION_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["migrate"]) != 0
+    assert "set MIGRATION_DATABASE_URL" in capsys.readouterr().err
+
+
 def test_migrations_run_as_the_owner_url(tmp_path: Path) -> None:
     app = "postgresql://q2c_app:app@db/q2c"
     owner = "postgresql://q2c:owner@db/q2c"

@@ -111,6 +111,12 @@ def migrate(
     """Apply every pending migration as `database_url`'s user (the owner); raise
     RuntimeError with dbmate's output on failure. With `app_url` naming the app's role and
     a password, that role gets LOGIN with it."""
+    if url_credentials(database_url)[0] == roles.APP_ROLE:
+        # It could only fail halfway, on the first statement that needs the owner.
+        raise RuntimeError(
+            f"migrations run as the schema owner, not as {roles.APP_ROLE}:"
+            " set MIGRATION_DATABASE_URL to the owner's URL"
+        )
     directory = (migrations_dir or MIGRATIONS_DIR).resolve()
     if not directory.is_dir():
         raise RuntimeError(f"migrations directory not found: {directory}")
