@@ -9,12 +9,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 from db.connection import Connection
 
 APP_ROLE = "q2c_app"
 # PostgreSQL's own default for the iterations of a SCRAM verifier (scram_iterations).
 _SCRAM_ITERATIONS = 4096
+_BASE64 = "[A-Za-z0-9+/]+=*"
+_VERIFIER = re.compile(rf"SCRAM-SHA-256\$[0-9]+:{_BASE64}\${_BASE64}:{_BASE64}")
 
 
 def scram_sha256_verifier(password: str, salt: bytes, iterations: int = _SCRAM_ITERATIONS) -> str:
@@ -35,21 +38,10 @@ def scram_sha256_verifier(password: str, salt: bytes, iterations: int = _SCRAM_I
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
-async def app_role_exists(conn: Connection) -> bool:
-    return bool(
-        await conn.fetchval("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", APP_ROLE)
-    )
-
-
 async def let_app_role_log_in(conn: Connection, verifier: str) -> None:
     """Give `q2c_app` LOGIN with this password verifier (again on every migrate run, so
     changing the deployment's password rotates it). ALTER ROLE takes no bind parameters;
     the verifier is base64 and `$`/`:` only, checked before it is quoted."""
-    if not verifier.startswith("SCRAM-SHA-256$") or "'" in verifier or "\\" in verifier:
+    if not _VERIFIER.fullmatch(verifier):
         raise ValueError("not a SCRAM-SHA-256 verifier")
     await conn.execute(f"ALTER ROLE {APP_ROLE} WITH LOGIN PASSWORD '{verifier}'")
-
-
-async def current_role(conn: Connection) -> str:
-    """The role this connection acts as."""
-    return str(await conn.fetchval("SELECT current_user"))

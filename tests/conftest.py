@@ -69,8 +69,7 @@ def binary(name: str) -> str:
     return str(path)
 
 
-# The app role's password in the tests' database (pgserver trusts local connections, so it
-# is not checked there; `q2c migrate` still gives the role LOGIN with it).
+# The app role's password in the tests' database, which `q2c migrate` gives the role.
 APP_DATABASE_PASSWORD = "test-app-password"
 
 
@@ -80,6 +79,11 @@ def owner_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     server = get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
     url: str = server.get_uri()
     migrate(url, app_url=url_with_credentials(url, APP_ROLE, APP_DATABASE_PASSWORD))
+    # pgserver trusts every local connection; the app's role logs in with its password, as
+    # in a deployment, so the password `q2c migrate` set is the one that works.
+    hba = Path(server.pgdata) / "pg_hba.conf"
+    hba.write_text(f"local all {APP_ROLE} scram-sha-256\n" + hba.read_text())
+    server.psql("SELECT pg_reload_conf();")
     yield url
     server.cleanup()
 

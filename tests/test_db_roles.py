@@ -22,6 +22,7 @@ from starter.devstack.migrate import (
     APP_PASSWORD_FILE,
     MIGRATION_DATABASE_URL_FILE,
     embedded_app_url,
+    migrate,
     migration_database_url,
     url_credentials,
     url_with_credentials,
@@ -118,6 +119,14 @@ async def test_tables_added_by_later_migrations_are_granted_to_the_app(
         await owner_pool.execute("DROP TABLE later_feature")
 
 
+async def _connect_as_app(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT current_user") == APP_ROLE
+    finally:
+        await conn.close()
+
+
 async def _app_login(owner_pool: asyncpg.Pool) -> tuple[bool, str]:
     row = await owner_pool.fetchrow(
         "SELECT rolcanlogin, rolpassword FROM pg_authid WHERE rolname = $1", APP_ROLE
@@ -161,6 +170,11 @@ async def test_q2c_migrate_migrates_as_the_owner_and_rotates_the_apps_password(
         assert main(["migrate"]) == 0
         _, stored = await _app_login(owner_pool)
         assert _is_verifier_of(stored, "rotated-secret")
+        await _connect_as_app(url_with_credentials(owner_database_url, APP_ROLE, "rotated-secret"))
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await _connect_as_app(
+                url_with_credentials(owner_database_url, APP_ROLE, APP_DATABASE_PASSWORD)
+            )
         output = capsys.readouterr()
         assert "migrations applied" in output.out
         assert "rotated-secret" not in output.out + output.err
@@ -223,8 +237,12 @@ async def test_the_embedded_stack_runs_the_app_as_its_role_with_a_private_passwo
     marker = tmp_path / DATABASE_URL_FILE
     write_private(marker, url + "\n")
     assert stat.S_IMODE(marker.stat().st_mode) == 0o600
-    conn = await asyncpg.connect(url)
+    # As `q2c dev` does: migrate as the owner, which lets the role log in with that password.
     try:
-        assert await conn.fetchval("SELECT current_user") == APP_ROLE
+        migrate(owner_database_url, app_url=url)
+        await _connect_as_app(url)
     finally:
-        await conn.close()
+        migrate(
+            owner_database_url,
+            app_url=url_with_credentials(owner_database_url, APP_ROLE, APP_DATABASE_PASSWORD),
+        )
