@@ -1,4 +1,6 @@
 # The q2c image: one image, three roles (`q2c migrate`, `q2c worker`, `q2c api`).
+# `q2c migrate` connects as the schema owner (MIGRATION_DATABASE_URL); `q2c worker` and
+# `q2c api` as the least-privileged q2c_app (DATABASE_URL): give each container only its URL.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

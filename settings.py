@@ -90,6 +90,9 @@ class Settings:
     payload_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     # The browser origins (the Temporal UI) allowed to call /codec/encode and /codec/decode.
     codec_cors_origins: tuple[str, ...] = tuple(DEFAULT_CODEC_CORS_ORIGINS.split(","))
+    # The schema owner's URL for `q2c migrate` (MIGRATION_DATABASE_URL); "" migrates as
+    # DATABASE_URL. The API and the worker never use it.
+    migration_database_url: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -136,6 +139,7 @@ class Settings:
             codec_cors_origins=_origins(
                 env.get("Q2C_CODEC_CORS_ORIGINS", DEFAULT_CODEC_CORS_ORIGINS)
             ),
+            migration_database_url=env.get("MIGRATION_DATABASE_URL", ""),
         )
 
     @property

@@ -23,10 +23,11 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.services import Services
+from db.roles import APP_ROLE
 from settings import WEBHOOK_SOURCES, Settings
 from starter.api.app import create_app
 from starter.devstack.mailsink import MailSink
-from starter.devstack.migrate import migrate
+from starter.devstack.migrate import migrate, url_with_credentials
 from starter.devstack.stack import ensure_search_attributes
 from worker import build_worker, services_for
 
@@ -68,13 +69,30 @@ def binary(name: str) -> str:
     return str(path)
 
 
+# The app role's password in the tests' database, which `q2c migrate` gives the role.
+APP_DATABASE_PASSWORD = "test-app-password"
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def owner_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The migrated database as its owner (a superuser): for what only an owner may do."""
     server = get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
     url: str = server.get_uri()
-    migrate(url)
+    migrate(url, app_url=url_with_credentials(url, APP_ROLE, APP_DATABASE_PASSWORD))
+    # pgserver trusts every local connection; the app's role logs in with its password, as
+    # in a deployment, so the password `q2c migrate` set is the one that works.
+    hba = Path(server.pgdata) / "pg_hba.conf"
+    hba.write_text(f"local all {APP_ROLE} scram-sha-256\n" + hba.read_text())
+    server.psql("SELECT pg_reload_conf();")
     yield url
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url(owner_database_url: str) -> str:
+    """The same database as the app connects to it: as the least-privileged `q2c_app`, so
+    every test proves the app works without DDL, TRUNCATE or ownership."""
+    return url_with_credentials(owner_database_url, APP_ROLE, APP_DATABASE_PASSWORD)
 
 
 @pytest.fixture(scope="session")
@@ -83,10 +101,17 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield created
 
 
+@pytest.fixture(scope="session")
+async def owner_pool(owner_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(owner_database_url, min_size=1, max_size=4) as created:
+        yield created
+
+
 @pytest.fixture
-async def db(pool: asyncpg.Pool) -> asyncpg.Pool:
-    """The pool, over empty business tables."""
-    await pool.execute(f"TRUNCATE {BUSINESS_TABLES} CASCADE")
+async def db(pool: asyncpg.Pool, owner_pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The app's pool, over empty business tables (emptied by the owner: the app's role
+    may not TRUNCATE)."""
+    await owner_pool.execute(f"TRUNCATE {BUSINESS_TABLES} CASCADE")
     return pool
 
 

@@ -317,7 +317,9 @@ async def _tamper(db: asyncpg.Pool, sql: str, *args: Any) -> None:
         await conn.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
 
 
-async def test_altered_and_deleted_events_are_detected(stack: Stack) -> None:
+async def test_altered_and_deleted_events_are_detected(
+    stack: Stack, owner_pool: asyncpg.Pool
+) -> None:
     proposal = await create_proposal(stack, await create_client(stack))
     proposal_id = proposal["id"]
     _, sign_path = await proposal_email(stack)
@@ -340,18 +342,18 @@ async def test_altered_and_deleted_events_are_detected(stack: Stack) -> None:
     original = await stack.db.fetchrow("SELECT * FROM audit_events WHERE id = $1", first_view)
     assert original is not None
     await _tamper(
-        stack.db, "UPDATE audit_events SET data = '{\"first\": false}' WHERE id = $1", first_view
+        owner_pool, "UPDATE audit_events SET data = '{\"first\": false}' WHERE id = $1", first_view
     )
     trail = await _audit(stack, proposal_id)
     assert (trail["chain_valid"], trail["first_invalid_event_id"]) == (False, first_view)
 
     # Put back as it was, it verifies again: the hash covers exactly the stored values.
     await _tamper(
-        stack.db, "UPDATE audit_events SET data = $2::jsonb WHERE id = $1", first_view, "{}"
+        owner_pool, "UPDATE audit_events SET data = $2::jsonb WHERE id = $1", first_view, "{}"
     )
     assert (await _audit(stack, proposal_id))["chain_valid"] is False
     await _tamper(
-        stack.db,
+        owner_pool,
         "UPDATE audit_events SET data = $2::jsonb WHERE id = $1",
         first_view,
         original["data"],
@@ -362,7 +364,7 @@ async def test_altered_and_deleted_events_are_detected(stack: Stack) -> None:
         "SELECT occurred_at FROM audit_events WHERE id = $1", second_view
     )
     await _tamper(
-        stack.db,
+        owner_pool,
         "UPDATE audit_events SET occurred_at = occurred_at + interval '1 microsecond' "
         "WHERE id = $1",
         second_view,
@@ -370,14 +372,14 @@ async def test_altered_and_deleted_events_are_detected(stack: Stack) -> None:
     trail = await _audit(stack, proposal_id)
     assert (trail["chain_valid"], trail["first_invalid_event_id"]) == (False, second_view)
     await _tamper(
-        stack.db,
+        owner_pool,
         "UPDATE audit_events SET occurred_at = $2 WHERE id = $1",
         second_view,
         second_at,
     )
     assert (await _audit(stack, proposal_id))["chain_valid"] is True
 
-    await _tamper(stack.db, "DELETE FROM audit_events WHERE id = $1", second_view)
+    await _tamper(owner_pool, "DELETE FROM audit_events WHERE id = $1", second_view)
     trail = await _audit(stack, proposal_id)
     assert [event["id"] for event in trail["events"]] == [*ids[:3], ids[4]]
     assert (trail["chain_valid"], trail["first_invalid_event_id"]) == (False, ids[4])

@@ -62,11 +62,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     import logging
 
     from settings import Settings
-    from starter.devstack.migrate import migrate
+    from starter.devstack.migrate import migrate_for
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        migrate(Settings.from_env().resolved_database_url())
+        migrate_for(Settings.from_env())
     except RuntimeError as error:
         print_error(str(error))
         return EXIT_REFUSED

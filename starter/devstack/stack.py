@@ -38,9 +38,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import settings as config
 import temporal_connection
+from db.roles import APP_ROLE
 from messages import search_attributes
 from starter.devstack.mailsink import MailSink
-from starter.devstack.migrate import migrate
+from starter.devstack.migrate import (
+    MIGRATION_DATABASE_URL_FILE,
+    embedded_app_url,
+    migrate,
+    write_private,
+)
 
 _log = logging.getLogger("q2c.dev")
 
@@ -476,19 +482,27 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     # PostgreSQL
     if own_db:
         _log.info("starting PostgreSQL in %s", state / "pg")
-        pg, database_url = await asyncio.to_thread(_start_postgres, state / "pg")
+        pg, owner_url = await asyncio.to_thread(_start_postgres, state / "pg")
         stack.push_async_callback(asyncio.to_thread, _stop_postgres, pg)
+        # The worker and the API connect as the least-privileged app role (its password
+        # generated once, kept in the state folder); migrations run as the owner.
+        migration_url = owner_url
+        database_url = embedded_app_url(owner_url, state)
         marker = state / config.DATABASE_URL_FILE
-        marker.write_text(database_url + "\n")
+        write_private(marker, database_url + "\n")
         stack.callback(marker.unlink, missing_ok=True)
-        database = f"{state / 'pg'}  (embedded; URL in {marker})"
+        owner_marker = state / MIGRATION_DATABASE_URL_FILE
+        write_private(owner_marker, owner_url + "\n")
+        stack.callback(owner_marker.unlink, missing_ok=True)
+        database = f"{state / 'pg'}  (embedded, as {APP_ROLE}; URL in {marker})"
     else:
         database_url = settings.database_url
+        migration_url = settings.migration_database_url or database_url
         database = "(external, DATABASE_URL)"
     if stop.is_set():
         raise _Stopped
     _log.info("applying migrations")
-    await asyncio.to_thread(migrate, database_url)
+    await asyncio.to_thread(migrate, migration_url, app_url=database_url)
 
     # Temporal
     if own_temporal:
