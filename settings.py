@@ -63,6 +63,15 @@ class Settings:
     # an embedded one for each it does not (the addresses above are then the defaults).
     temporal_given: bool = False
     smtp_given: bool = False
+    # Outbound webhooks go only to public addresses; these hosts, addresses or CIDR
+    # networks (Q2C_WEBHOOK_ALLOW_HOSTS, comma-separated) are allowed too.
+    webhook_allow_hosts: tuple[str, ...] = ()
+    # The reverse proxies (Q2C_TRUSTED_PROXIES, CIDRs) whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
+    # Per client IP, in `limits` notation ("60/minute"; "" for none): the client's pages
+    # (/sign, /i) and the inbound webhooks.
+    rate_limit_pages: str = "60/minute"
+    rate_limit_webhooks: str = "600/minute"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -97,6 +106,10 @@ class Settings:
             templates_dir=Path(templates_dir) if templates_dir else None,
             temporal_given=bool(env.get("TEMPORAL_ADDRESS")),
             smtp_given=bool(env.get("SMTP_URL")),
+            webhook_allow_hosts=_listed(env.get("Q2C_WEBHOOK_ALLOW_HOSTS", "")),
+            trusted_proxies=_listed(env.get("Q2C_TRUSTED_PROXIES", "")),
+            rate_limit_pages=env.get("Q2C_RATE_LIMIT_PAGES", "60/minute").strip(),
+            rate_limit_webhooks=env.get("Q2C_RATE_LIMIT_WEBHOOKS", "600/minute").strip(),
         )
 
     @property
@@ -115,6 +128,10 @@ class Settings:
             "DATABASE_URL is not set and no embedded PostgreSQL is running"
             " (start one with `make run`)"
         )
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def _saved_api_key(state_dir: Path) -> str:

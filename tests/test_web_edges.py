@@ -4,16 +4,32 @@ and outbound webhooks that cannot be pointed at internal addresses."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from decimal import Decimal
+from ipaddress import ip_address
+from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 
+from activities.events import post_webhook
+from db import subscriptions
 from domain.spreadsheet import inert_text, xlsx_text
+from domain.webhook_targets import (
+    RefusedTarget,
+    allow_list,
+    check_addresses,
+    parse_target,
+    why_refused,
+)
 from starter.api.routers.reports import tabular_response
 from tests.conftest import Stack
-from tests.helpers import create_client
+from tests.helpers import create_client, eventually
 
 # --- exports -------------------------------------------------------------------------------
 
@@ -71,3 +87,148 @@ def test_amounts_in_exports_stay_numbers() -> None:
     assert note.value == "'-x"
     answer = tabular_response("t.csv", ["amount", "note"], [[Decimal("-10.00"), "-x"]])
     assert bytes(answer.body).decode().splitlines()[1] == "-10.00,'-x"
+
+
+# --- outbound webhooks: no requests to internal addresses ----------------------------------
+
+
+def test_internal_addresses_of_every_kind_are_refused_and_public_ones_are_not() -> None:
+    refused = {
+        "127.0.0.1": "loopback",
+        "127.8.9.10": "loopback",
+        "::1": "loopback",
+        "10.1.2.3": "private",
+        "172.16.0.1": "private",
+        "192.168.1.1": "private",
+        "fd00::1": "private",
+        "169.254.169.254": "link-local",
+        "fe80::1": "link-local",
+        "100.64.0.1": "carrier-grade NAT",
+        "224.0.0.1": "multicast",
+        "ff02::1": "multicast",
+        "0.0.0.0": "unspecified",
+        "::": "unspecified",
+        "240.0.0.1": "reserved",
+        # IPv6 spellings of IPv4 addresses: mapped, NAT64, 6to4.
+        "::ffff:127.0.0.1": "loopback",
+        "::ffff:10.0.0.1": "private",
+        "::ffff:169.254.169.254": "link-local",
+        "64:ff9b::a00:1": "private",
+        "2002:7f00:1::": "loopback",
+    }
+    for address, kind in refused.items():
+        reason = why_refused(ip_address(address))
+        assert reason is not None and kind in reason, (address, reason)
+    for public in ("93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"):
+        assert why_refused(ip_address(public)) is None, public
+
+
+def test_the_allow_list_admits_named_hosts_and_networks_only() -> None:
+    allowed = allow_list(["hooks.internal", "10.0.0.0/8", "::1", " "])
+    target = parse_target("http://hooks.internal:8080/x")
+    assert check_addresses(target, [ip_address("192.168.0.9")], allowed)
+    ten = parse_target("http://10.9.9.9/x")
+    assert check_addresses(ten, [ip_address("10.9.9.9")], allowed)
+    assert check_addresses(ten, [ip_address("::ffff:10.9.9.9")], allowed)
+    other = parse_target("http://elsewhere.example/x")
+    # One internal address among public ones is enough to refuse: either may be used.
+    with pytest.raises(
+        RefusedTarget, match=re.escape("elsewhere.example (192.168.0.9) is a private")
+    ):
+        check_addresses(other, [ip_address("8.8.8.8"), ip_address("192.168.0.9")], allowed)
+    with pytest.raises(RefusedTarget, match="loopback"):
+        check_addresses(parse_target("http://127.0.0.1/"), [ip_address("127.0.0.1")], allowed)
+    with pytest.raises(ValueError):
+        allow_list(["10.0.0.1/8"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://[::1]/hook",
+        "http://10.0.0.5/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost:8000/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "https://100.64.0.1/hook",
+        "http://0.0.0.0:5432/",
+    ],
+)
+async def test_a_subscription_to_an_internal_address_is_refused(stack: Stack, url: str) -> None:
+    refused = await stack.api.post(
+        "/api/v1/webhook-subscriptions", json={"url": url, "event_types": "*"}
+    )
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["detail"]
+    assert error["loc"] == ["body", "url"]
+    assert "webhooks go only to public addresses" in error["msg"]
+    listed = await stack.api.get("/api/v1/webhook-subscriptions")
+    assert listed.json() == {"items": []}
+
+
+@dataclass
+class Listener:
+    """A TCP server on 127.0.0.1 that answers 204 and remembers each request's head."""
+
+    heads: list[str] = field(default_factory=list)
+    port: int = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        self.heads.append(head)
+        writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[Listener]:
+    found = Listener()
+    server = await asyncio.start_server(found.serve, "127.0.0.1", 0)
+    found.port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield found
+
+
+async def test_a_delivery_to_an_internal_address_fails_at_once_with_the_reason(
+    stack: Stack, listener: Listener
+) -> None:
+    """A subscription made before the rule, or a name that resolved elsewhere when it was
+    made: each delivery resolves and checks again, and is refused without a retry."""
+    async with stack.db.acquire() as conn:
+        row = await subscriptions.create(
+            conn, f"http://localhost:{listener.port}/hook", ["*"], "whsec_x", "old"
+        )
+    made = await stack.api.post("/api/v1/tasks", json={"title": "Call the notary"})
+    assert made.status_code == 201, made.text
+
+    async def failed() -> dict[str, Any] | None:
+        answer = await stack.api.get(f"/api/v1/webhook-deliveries?subscription_id={row.id}")
+        items = answer.json()["items"]
+        return items[0] if items and items[0]["status"] == "failed" else None
+
+    delivery = await eventually(failed, what="the delivery to fail")
+    assert delivery["attempts"] == 1
+    assert delivery["last_status_code"] is None
+    assert delivery["last_error"].startswith("refused: localhost (")
+    assert "is a loopback address" in delivery["last_error"]
+    assert listener.heads == []
+
+
+async def test_a_delivery_connects_to_the_checked_address_and_names_the_host() -> None:
+    """The address checked is the address connected to: the name is not resolved again
+    by the HTTP client (it does not even resolve here), only sent as Host."""
+    async with asyncio.timeout(20):
+        found = Listener()
+        server = await asyncio.start_server(found.serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            url = f"http://rebind.invalid:{port}/hook"
+            status, error = await post_webhook(
+                parse_target(url), [ip_address("127.0.0.1")], url, b"{}", {}
+            )
+        assert (status, error) == (204, "")
+        [head] = found.heads
+        assert head.startswith("POST /hook HTTP/1.1\r\n")
+        assert f"\r\nhost: rebind.invalid:{port}\r\n" in head.lower()
