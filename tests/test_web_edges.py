@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from ipaddress import ip_address
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import pytest
+from limits import parse as parse_limit
 from openpyxl import load_workbook
+from temporalio.testing import WorkflowEnvironment
 
 from activities.events import post_webhook
 from db import subscriptions
+from domain.client_ip import client_address, trusted_networks
 from domain.spreadsheet import inert_text, xlsx_text
 from domain.webhook_targets import (
     RefusedTarget,
@@ -27,9 +32,11 @@ from domain.webhook_targets import (
     parse_target,
     why_refused,
 )
+from settings import Settings
 from starter.api.routers.reports import tabular_response
-from tests.conftest import Stack
-from tests.helpers import create_client, eventually
+from starter.devstack.mailsink import MailSink
+from tests.conftest import Stack, stack_on
+from tests.helpers import create_client, create_proposal, eventually, proposal_email
 
 # --- exports -------------------------------------------------------------------------------
 
@@ -232,3 +239,155 @@ async def test_a_delivery_connects_to_the_checked_address_and_names_the_host() -
         [head] = found.heads
         assert head.startswith("POST /hook HTTP/1.1\r\n")
         assert f"\r\nhost: rebind.invalid:{port}\r\n" in head.lower()
+
+
+# --- the body limit ------------------------------------------------------------------------
+
+MiB = 1024 * 1024
+
+
+async def test_a_body_over_one_mebibyte_gets_413_before_any_route_parses_it(
+    stack: Stack,
+) -> None:
+    big = b'{"name": "' + b"x" * MiB + b'"}'
+    # Declared: refused on the header, whatever the route and without the key.
+    for path, headers in (
+        ("/api/v1/clients", {"Content-Type": "application/json"}),
+        ("/webhooks/esign", {"Content-Type": "application/json"}),
+        ("/sign/some-token/accept", {"Content-Type": "application/x-www-form-urlencoded"}),
+        ("/api/v1/clients", {"Content-Type": "application/json", "Authorization": ""}),
+    ):
+        answer = await stack.api.post(path, content=big, headers=headers)
+        assert answer.status_code == 413, (path, answer.status_code, answer.text[:200])
+        assert "larger than 1048576 bytes" in answer.json()["detail"]
+
+    # Streamed without a Content-Length (chunked): refused once the bytes pass the limit.
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(20):
+            yield b"x" * (64 * 1024)
+        yield b'"}'
+
+    streamed = await stack.api.post(
+        "/api/v1/clients", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413, streamed.text[:200]
+    assert await stack.db.fetchval("SELECT count(*) FROM clients") == 0
+
+    # Just under the limit the route answers as before (here: 422 on a bad name).
+    fits = b'{"name": "' + b"x" * (MiB - 100) + b'"}'
+    answer = await stack.api.post(
+        "/api/v1/clients", content=fits, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422
+
+
+# --- the client's IP and the rate limits ---------------------------------------------------
+
+
+def test_forwarded_for_counts_only_from_a_trusted_proxy_and_only_its_right_end() -> None:
+    proxies = trusted_networks(("10.0.0.0/8", "2001:db8::/32"))
+    # No trusted proxy configured: the header is the client's own say, ignored.
+    assert client_address("203.0.113.7", ["198.51.100.1"], ()) == "203.0.113.7"
+    # A peer that is not a trusted proxy: ignored too.
+    assert client_address("203.0.113.7", ["198.51.100.1"], proxies) == "203.0.113.7"
+    assert client_address("10.0.0.2", ["198.51.100.1"], proxies) == "198.51.100.1"
+    # The client may write anything left of what the proxies appended.
+    spoofed = ["1.1.1.1, 198.51.100.1, 10.0.0.9"]
+    assert client_address("10.0.0.2", spoofed, proxies) == "198.51.100.1"
+    assert client_address("10.0.0.2", ["1.1.1.1", "198.51.100.1"], proxies) == "198.51.100.1"
+    chain = ["198.51.100.9, [2001:db8::7]:443"]
+    assert client_address("2001:db8::5", chain, proxies) == "198.51.100.9"
+    # Every hop a trusted proxy: the left-most one is the nearest to the client known.
+    assert client_address("10.0.0.2", ["10.0.0.3, 10.0.0.4"], proxies) == "10.0.0.3"
+    assert client_address("::ffff:10.0.0.2", ["198.51.100.1:5123"], proxies) == "198.51.100.1"
+    # Garbage from a proxy ends the walk at that proxy; no header, the proxy itself.
+    assert client_address("10.0.0.2", ["not-an-ip, 10.0.0.9"], proxies) == "10.0.0.9"
+    assert client_address("10.0.0.2", [], proxies) == "10.0.0.2"
+
+
+async def _rejected_webhook_ip(stack: Stack, forwarded_for: str) -> str:
+    answer = await stack.api.post(
+        "/webhooks/esign",
+        content=b"{}",
+        headers={"Content-Type": "application/json", "X-Forwarded-For": forwarded_for},
+    )
+    assert answer.status_code == 401, answer.text
+    ip: str = await stack.db.fetchval(
+        "SELECT remote_ip FROM webhook_rejections ORDER BY id DESC LIMIT 1"
+    )
+    return ip
+
+
+async def test_the_recorded_ip_is_the_forwarded_one_only_behind_a_trusted_proxy(
+    env: WorkflowEnvironment, db: asyncpg.Pool, mail: MailSink, database_url: str
+) -> None:
+    # The test client's peer address is 203.0.113.7 (tests/conftest.py).
+    async with stack_on(env, db, mail, database_url) as direct:
+        assert await _rejected_webhook_ip(direct, "198.51.100.66") == "203.0.113.7"
+    proxied = {"trusted_proxies": ("203.0.113.0/24",)}
+    async with stack_on(env, db, mail, database_url, **proxied) as stack:
+        chain = "1.1.1.1, 198.51.100.66, 203.0.113.9"
+        assert await _rejected_webhook_ip(stack, chain) == "198.51.100.66"
+
+        # A signing-page view records the same address in the proposal's audit trail.
+        proposal = await create_proposal(stack, await create_client(stack))
+        _, sign_path = await proposal_email(stack)
+        page = await stack.api.get(sign_path, headers={"X-Forwarded-For": "198.51.100.77"})
+        assert page.status_code == 200
+        ips = await stack.db.fetch(
+            "SELECT ip FROM audit_events WHERE proposal_id = $1 AND kind = 'viewed'",
+            UUID(proposal["id"]),
+        )
+        assert [row["ip"] for row in ips] == ["198.51.100.77"]
+
+
+async def test_public_paths_answer_429_with_retry_after_per_client_ip(
+    env: WorkflowEnvironment, db: asyncpg.Pool, mail: MailSink, database_url: str
+) -> None:
+    tight = {"rate_limit_pages": "3/minute", "rate_limit_webhooks": "2/minute"}
+    async with stack_on(env, db, mail, database_url, **tight) as stack:
+        # /sign and /i share the pages' allowance.
+        for path in ("/sign/nope", "/i/nope", "/sign/nope/pdf"):
+            assert (await stack.api.get(path)).status_code == 404
+        throttled = await stack.api.get("/i/nope")
+        assert throttled.status_code == 429
+        assert 1 <= int(throttled.headers["Retry-After"]) <= 60
+        # Changing X-Forwarded-For does not help when no proxy is trusted.
+        spoof = await stack.api.get("/sign/nope", headers={"X-Forwarded-For": "198.51.100.3"})
+        assert spoof.status_code == 429
+        # The webhooks have their own allowance; the operator API has none.
+        for _ in range(2):
+            assert (await stack.api.post("/webhooks/esign", content=b"{}")).status_code == 401
+        assert (await stack.api.post("/webhooks/esign", content=b"{}")).status_code == 429
+        for _ in range(10):
+            assert (await stack.api.get("/api/v1/webhook-subscriptions")).status_code == 200
+
+    behind_proxy = tight | {"trusted_proxies": ("203.0.113.7",)}
+    async with stack_on(env, db, mail, database_url, **behind_proxy) as stack:
+        # Behind a trusted proxy each client has its own allowance.
+        for _ in range(3):
+            answer = await stack.api.get("/sign/nope", headers={"X-Forwarded-For": "198.51.100.1"})
+            assert answer.status_code == 404
+        first = await stack.api.get("/sign/nope", headers={"X-Forwarded-For": "198.51.100.1"})
+        assert first.status_code == 429
+        other = await stack.api.get("/sign/nope", headers={"X-Forwarded-For": "198.51.100.2"})
+        assert other.status_code == 404
+
+
+def test_the_default_limits_are_the_settings_and_parse() -> None:
+    defaults = Settings(
+        database_url="",
+        temporal_address="",
+        temporal_namespace="",
+        smtp_url="",
+        public_url="",
+        api_key="",
+        api_url="",
+        mail_from="",
+    )
+    assert defaults.rate_limit_pages == "60/minute"
+    assert defaults.rate_limit_webhooks == "600/minute"
+    assert defaults.trusted_proxies == () and defaults.webhook_allow_hosts == ()
+    for notation in (defaults.rate_limit_pages, defaults.rate_limit_webhooks):
+        assert parse_limit(notation).amount >= 60

@@ -154,9 +154,9 @@ router = APIRouter()
 )
 async def create_subscription(body: SubscriptionIn, state: State) -> dict[str, Any]:
     """Subscribe a URL to event types. The answer carries the signing `secret`, shown
-    this once: keep it to verify `Q2C-Signature`. The URL must reach a public address
-    (no loopback, private, link-local, ... ones) unless the server's allow-list names it."""
+    this once: keep it to verify `Q2C-Signature`."""
     assert isinstance(body.event_types, list)
+    # Only public addresses, unless allowed on purpose (domain.webhook_targets).
     try:
         await resolve_webhook_target(body.url, allow_list(state.settings.webhook_allow_hosts))
     except RefusedTarget as refused:
