@@ -8,15 +8,22 @@ import asyncio
 import csv
 import io
 import re
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from limits import parse as parse_limit
 from openpyxl import load_workbook
 from temporalio.testing import WorkflowEnvironment
@@ -391,3 +398,53 @@ def test_the_default_limits_are_the_settings_and_parse() -> None:
     assert defaults.trusted_proxies == () and defaults.webhook_allow_hosts == ()
     for notation in (defaults.rate_limit_pages, defaults.rate_limit_webhooks):
         assert parse_limit(notation).amount >= 60
+
+
+def _self_signed(tmp_path: Path, host: str) -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+async def test_over_tls_the_checked_address_is_asked_for_the_host_and_its_certificate_checked(
+    tmp_path: Path,
+) -> None:
+    """Pinning the address must not weaken TLS: the handshake names the host (SNI) and the
+    certificate is verified as usual (a self-signed one is refused)."""
+    server_names: list[str | None] = []
+    context = _self_signed(tmp_path, "hooks.invalid")
+    context.sni_callback = lambda _sock, name, _ctx: server_names.append(name)
+    found = Listener()
+    server = await asyncio.start_server(found.serve, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    async with server, asyncio.timeout(20):
+        url = f"https://hooks.invalid:{port}/hook"
+        status, error = await post_webhook(
+            parse_target(url), [ip_address("127.0.0.1")], url, b"{}", {}
+        )
+    assert status is None and "CERTIFICATE_VERIFY_FAILED" in error
+    assert server_names == ["hooks.invalid"]
+    assert found.heads == []
