@@ -5,8 +5,8 @@ matching variable; unset variables fall back to the embedded defaults under `.q2
 Reading the settings has no side effect: the dev stack's API key is written by `q2c dev`
 (starter/devstack/stack.py), never by whoever reads it.
 
-Imported by the worker, the API, the CLI and the dev stack, and by activities; it imports
-nothing of q2c's own.
+Imported by the worker, the API, the CLI and the dev stack, and by activities; of q2c's
+own it imports only domain rules, to refuse a malformed list of networks at start.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from domain.client_ip import trusted_networks
+from domain.webhook_targets import allow_list
 
 TASK_QUEUE = "q2c"
 WEBHOOK_SOURCES = ("crm", "esign", "payments")
@@ -72,6 +75,11 @@ class Settings:
     # (/sign, /i) and the inbound webhooks.
     rate_limit_pages: str = "60/minute"
     rate_limit_webhooks: str = "600/minute"
+
+    def __post_init__(self) -> None:
+        # A typo in a list of networks fails at start, not at a request or a delivery.
+        allow_list(self.webhook_allow_hosts)
+        trusted_networks(self.trusted_proxies)
 
     @classmethod
     def from_env(cls) -> Settings:

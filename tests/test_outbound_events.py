@@ -128,12 +128,13 @@ class Receiver:
         return 200
 
 
-@pytest.fixture
-async def stack(
+@pytest.fixture(name="stack")
+async def stack_allowing_local_receivers(
     env: WorkflowEnvironment, db: asyncpg.Pool, mail: MailSink, database_url: str
 ) -> AsyncIterator[Stack]:
     """The stack, with the receiver's 127.0.0.1 allowed: webhooks go to public addresses
-    only, unless allowed on purpose (tests/test_web_edges.py shows the refusals)."""
+    only, unless allowed on purpose (tests/test_web_edges.py shows the refusals). Import it
+    into another test module that delivers to a Receiver."""
     async with stack_on(env, db, mail, database_url, webhook_allow_hosts=("127.0.0.1",)) as on:
         yield on
 

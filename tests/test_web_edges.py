@@ -10,7 +10,7 @@ import io
 import re
 import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from ipaddress import ip_address
@@ -398,6 +398,10 @@ def test_the_default_limits_are_the_settings_and_parse() -> None:
     assert defaults.trusted_proxies == () and defaults.webhook_allow_hosts == ()
     for notation in (defaults.rate_limit_pages, defaults.rate_limit_webhooks):
         assert parse_limit(notation).amount >= 60
+    with pytest.raises(ValueError):
+        replace(defaults, trusted_proxies=("10.0.0.0/33",))
+    with pytest.raises(ValueError):
+        replace(defaults, webhook_allow_hosts=("10.0.0.1/8",))
 
 
 def _self_signed(tmp_path: Path, host: str) -> ssl.SSLContext:
