@@ -429,11 +429,8 @@ async def post_webhook(
     it subscribed. The environment's proxy settings are ignored: the connection must go
     to the address that was checked."""
     default_port = 443 if target.scheme == "https" else 80
-    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
-    if ":" in target.host and target.port != default_port:
-        host_header = f"[{target.host}]:{target.port}"
-    elif ":" in target.host:
-        host_header = f"[{target.host}]"
+    named = f"[{target.host}]" if ":" in target.host else target.host  # IPv6 in brackets
+    host_header = named if target.port == default_port else f"{named}:{target.port}"
     extensions = {"sni_hostname": target.host} if target.address is None else {}
     try:
         async with (

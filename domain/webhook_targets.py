@@ -88,6 +88,11 @@ def parse_target(url: str) -> Target:
         address: IPAddress | None = ip_address(host)
     except ValueError:
         address = None
+        try:
+            # As it goes into DNS, the Host header and SNI: ASCII (an IDN as punycode).
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise RefusedTarget(f"has an invalid host name {host!r}") from None
     return Target(parts.scheme, host, port, address)
 
 

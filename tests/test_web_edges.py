@@ -154,6 +154,10 @@ def test_the_allow_list_admits_named_hosts_and_networks_only() -> None:
         check_addresses(parse_target("http://127.0.0.1/"), [ip_address("127.0.0.1")], allowed)
     with pytest.raises(ValueError):
         allow_list(["10.0.0.1/8"])
+    assert parse_target("https://Bücher.Example./x").host == "xn--bcher-kva.example"
+    assert parse_target("https://[::1]:8443/x").address == ip_address("::1")
+    with pytest.raises(RefusedTarget):
+        parse_target("ftp://example.com/")
 
 
 @pytest.mark.parametrize(
