@@ -5,8 +5,8 @@ matching variable; unset variables fall back to the embedded defaults under `.q2
 Reading the settings has no side effect: the dev stack's API key and payload key are written
 by `q2c dev` (starter/devstack/stack.py), never by whoever reads them.
 
-Imported by the worker, the API, the CLI and the dev stack, and by activities; it imports
-nothing of q2c's own.
+Imported by the worker, the API, the CLI and the dev stack, and by activities; of q2c's
+own it imports only domain rules, to refuse a malformed list of networks at start.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from domain.client_ip import trusted_networks
+from domain.webhook_targets import allow_list
 
 TASK_QUEUE = "q2c"
 WEBHOOK_SOURCES = ("crm", "esign", "payments")
@@ -93,6 +96,20 @@ class Settings:
     # The schema owner's URL for `q2c migrate` (MIGRATION_DATABASE_URL); "" migrates as
     # DATABASE_URL. The API and the worker never use it.
     migration_database_url: str = field(default="", repr=False)
+    # Outbound webhooks go only to public addresses; these hosts, addresses or CIDR
+    # networks (Q2C_WEBHOOK_ALLOW_HOSTS, comma-separated) are allowed too.
+    webhook_allow_hosts: tuple[str, ...] = ()
+    # The reverse proxies (Q2C_TRUSTED_PROXIES, CIDRs) whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
+    # Per client IP, in `limits` notation ("60/minute"; "" for none): the client's pages
+    # (/sign, /i) and the inbound webhooks.
+    rate_limit_pages: str = "60/minute"
+    rate_limit_webhooks: str = "600/minute"
+
+    def __post_init__(self) -> None:
+        # A typo in a list of networks fails at start, not at a request or a delivery.
+        allow_list(self.webhook_allow_hosts)
+        trusted_networks(self.trusted_proxies)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -140,6 +157,10 @@ class Settings:
                 env.get("Q2C_CODEC_CORS_ORIGINS", DEFAULT_CODEC_CORS_ORIGINS)
             ),
             migration_database_url=env.get("MIGRATION_DATABASE_URL", ""),
+            webhook_allow_hosts=_listed(env.get("Q2C_WEBHOOK_ALLOW_HOSTS", "")),
+            trusted_proxies=_listed(env.get("Q2C_TRUSTED_PROXIES", "")),
+            rate_limit_pages=env.get("Q2C_RATE_LIMIT_PAGES", "60/minute").strip(),
+            rate_limit_webhooks=env.get("Q2C_RATE_LIMIT_WEBHOOKS", "600/minute").strip(),
         )
 
     @property
@@ -164,6 +185,10 @@ class Settings:
             "DATABASE_URL is not set and no embedded PostgreSQL is running"
             " (start one with `make run`)"
         )
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def _saved_api_key(state_dir: Path) -> str:

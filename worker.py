@@ -163,6 +163,7 @@ async def services_for(settings: Settings, render_processes: int = 0) -> AsyncIt
                 renderer=DocumentRenderer(executor, settings.templates_dir),
                 public_url=settings.public_url,
                 invoice_link_days=settings.invoice_link_days,
+                webhook_allow_hosts=settings.webhook_allow_hosts,
             )
     finally:
         await mailer.close()

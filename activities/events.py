@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from ipaddress import ip_address
 from typing import Any
 
 import asyncpg
@@ -41,6 +43,15 @@ from db import events, payments, store, tasks
 from domain.events import body_bytes, envelope
 from domain.hmac_signature import SIGNATURE_HEADER, signature_header
 from domain.money import amount_due, round_money
+from domain.webhook_targets import (
+    AllowList,
+    IPAddress,
+    RefusedTarget,
+    Target,
+    allow_list,
+    check_addresses,
+    parse_target,
+)
 from messages.activity_names import DELIVER_WEBHOOK, MARK_DELIVERY_FAILED
 from messages.models import DeliveryFailure, DeliveryInput, delivery_workflow_id
 from workflows.events import EventDeliveryWorkflow
@@ -48,8 +59,7 @@ from workflows.events import EventDeliveryWorkflow
 log = logging.getLogger("q2c.events")
 
 POST_TIMEOUT_SECONDS = 10
-# Enough of a refusing receiver's answer to tell what it said; the rest is not read.
-ERROR_BODY_BYTES = 300
+RESOLVE_TIMEOUT_SECONDS = 5
 USER_AGENT = "q2c-webhooks/1"
 
 
@@ -294,8 +304,10 @@ class DeliveryActivities:
     @activity.defn(name=DELIVER_WEBHOOK)
     async def deliver_webhook(self, ref: DeliveryInput) -> str:
         """POST the event to the subscription's URL, signed; 2xx is delivered, anything
-        else raises to be retried. Every attempt is logged. A delivery no longer pending
-        (delivered, cancelled with its subscription) is not posted again."""
+        else raises to be retried, except a URL that reaches an address webhooks may not
+        go to (domain.webhook_targets), which fails at once. Every attempt is logged. A
+        delivery no longer pending (delivered, cancelled with its subscription) is not
+        posted again."""
         async with self._s.pool.acquire() as conn:
             row = await events.delivery_to_post(conn, ref.delivery_id)
             if row is None:
@@ -306,6 +318,32 @@ class DeliveryActivities:
             if row.subscription_disabled_at is not None:
                 await events.cancel_pending_delivery(conn, ref.delivery_id)
                 return "cancelled"
+        allowed = allow_list(self._s.webhook_allow_hosts)
+        started_at = datetime.now(UTC)
+        clock = time.monotonic()
+        resolve_error = ""
+        try:
+            target, addresses = await resolve_webhook_target(row.url, allowed)
+        except RefusedTarget as refused:
+            # Not a receiver having a bad day: retrying would only be refused again.
+            error = f"refused: {refused}"
+            async with self._s.pool.acquire() as conn, conn.transaction():
+                await events.record_attempt(
+                    conn,
+                    ref.delivery_id,
+                    started_at=started_at,
+                    duration_ms=int((time.monotonic() - clock) * 1000),
+                    status_code=None,
+                    error=error,
+                    delivered=False,
+                )
+            log.warning("webhook delivery %s %s", ref.delivery_id, error)
+            raise ApplicationError(
+                error, type="WebhookTargetRefused", non_retryable=True
+            ) from refused
+        except TargetUnresolved as unresolved:
+            target, addresses = parse_target(row.url), []
+            resolve_error = str(unresolved)
         event_id = row.event_id
         body = body_bytes(
             envelope(event_id, row.event_type, row.occurred_at, row.seq, json.loads(row.payload))
@@ -320,9 +358,10 @@ class DeliveryActivities:
             "Q2C-Delivery-Id": ref.delivery_id,
             "Q2C-Delivery-Attempt": str(row.attempts + 1),
         }
-        started_at = datetime.now(UTC)
-        clock = time.monotonic()
-        status_code, error = await _post(row.url, body, headers)
+        if addresses:
+            status_code, error = await post_webhook(target, addresses, row.url, body, headers)
+        else:
+            status_code, error = None, resolve_error
         duration_ms = int((time.monotonic() - clock) * 1000)
         delivered = status_code is not None and 200 <= status_code < 300
         async with self._s.pool.acquire() as conn, conn.transaction():
@@ -357,27 +396,70 @@ class DeliveryActivities:
         log.error("webhook delivery %s failed for good: %s", failure.delivery_id, failure.error)
 
 
-async def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
-    """The HTTP status (None if there was none) and what went wrong ('' on a 2xx).
-    Redirects are not followed: a receiver answers at the URL it subscribed."""
+class TargetUnresolved(Exception):
+    """The host name has no address now: maybe a passing DNS failure, so retried."""
+
+
+async def resolve_webhook_target(url: str, allowed: AllowList) -> tuple[Target, list[IPAddress]]:
+    """The URL's host resolved, every address checked (RefusedTarget if one may not
+    receive webhooks); the caller connects to these very addresses, so a name that
+    resolves elsewhere a moment later (DNS rebinding) changes nothing."""
+    target = parse_target(url)
+    if target.address is not None:
+        return target, check_addresses(target, [target.address], allowed)
+    try:
+        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
+            found = await asyncio.get_running_loop().getaddrinfo(
+                target.host, target.port, type=socket.SOCK_STREAM
+            )
+    except (OSError, TimeoutError) as failed:
+        raise TargetUnresolved(f"cannot resolve {target.host}: {failed}") from failed
+    # An IPv6 link-local answer carries its zone ("fe80::1%eth0"); the address decides.
+    addresses = list(dict.fromkeys(ip_address(str(info[4][0]).split("%")[0]) for info in found))
+    return target, check_addresses(target, addresses, allowed)
+
+
+async def post_webhook(
+    target: Target, addresses: list[IPAddress], url: str, body: bytes, headers: dict[str, str]
+) -> tuple[int | None, str]:
+    """POST to the first checked address that takes the connection, naming the host in
+    `Host` and, over TLS, in SNI and the certificate check. The HTTP status (None if there
+    was none) and what went wrong ('' on a 2xx); a refusing receiver's body is not read
+    nor kept, only its status. Redirects are not followed: a receiver answers at the URL
+    it subscribed. The environment's proxy settings are ignored: the connection must go
+    to the address that was checked."""
+    default_port = 443 if target.scheme == "https" else 80
+    named = f"[{target.host}]" if ":" in target.host else target.host  # IPv6 in brackets
+    host_header = named if target.port == default_port else f"{named}:{target.port}"
+    extensions = {"sni_hostname": target.host} if target.address is None else {}
     try:
         async with (
             asyncio.timeout(POST_TIMEOUT_SECONDS),
-            httpx.AsyncClient(timeout=POST_TIMEOUT_SECONDS, follow_redirects=False) as http,
-            http.stream("POST", url, content=body, headers=headers) as response,
+            httpx.AsyncClient(
+                timeout=POST_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
+            ) as http,
         ):
-            if 200 <= response.status_code < 300:
-                return response.status_code, ""
-            answer = b""
-            async for chunk in response.aiter_bytes():
-                answer += chunk
-                if len(answer) >= ERROR_BODY_BYTES:
-                    break
-            text = answer[:ERROR_BODY_BYTES].decode("utf-8", "replace")
-            text = text.replace("\x00", "").strip()  # PostgreSQL text holds no U+0000
-            return response.status_code, f"HTTP {response.status_code}" + (
-                f": {text}" if text else ""
-            )
+            for index, address in enumerate(addresses):
+                pinned = httpx.URL(url).copy_with(host=str(address))
+                request = http.build_request(
+                    "POST",
+                    pinned,
+                    content=body,
+                    headers=headers | {"Host": host_header},
+                    extensions=extensions,
+                )
+                try:
+                    # Streamed and closed unread: only the status line and headers come in.
+                    response = await http.send(request, stream=True)
+                except httpx.ConnectError:
+                    if index + 1 < len(addresses):
+                        continue
+                    raise
+                await response.aclose()
+                if 200 <= response.status_code < 300:
+                    return response.status_code, ""
+                return response.status_code, f"HTTP {response.status_code}"
+            raise AssertionError("no address to post to")  # resolve_webhook_target gives one
     except TimeoutError:
         return None, f"no answer within {POST_TIMEOUT_SECONDS} s"
     except (httpx.HTTPError, httpx.InvalidURL) as failed:

@@ -23,6 +23,8 @@ class Services:
     renderer: DocumentRenderer
     public_url: str
     invoice_link_days: int = 180
+    # Settings.webhook_allow_hosts: internal webhook targets allowed on purpose.
+    webhook_allow_hosts: tuple[str, ...] = ()
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -174,7 +175,7 @@ async def stack(
 
 @asynccontextmanager
 async def stack_on(
-    env: WorkflowEnvironment, db: asyncpg.Pool, mail: MailSink, database_url: str
+    env: WorkflowEnvironment, db: asyncpg.Pool, mail: MailSink, database_url: str, **more: Any
 ) -> AsyncIterator[Stack]:
     """Worker and API on a Temporal environment: the time-skipping server or the dev server."""
     settings = Settings(
@@ -188,6 +189,7 @@ async def stack_on(
         mail_from="q2c tests <invoices@q2c.test>",
         task_queue=f"q2c-test-{uuid.uuid4()}",
         webhook_secrets={source: WEBHOOK_SECRETS[source] for source in WEBHOOK_SOURCES},
+        **more,
     )
     async with services_for(settings) as services:
         async with build_test_worker(env.client, services, settings.task_queue):

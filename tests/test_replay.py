@@ -26,6 +26,7 @@ from tests.test_outbound_events import (
     deliveries,
     finished,
     hits_at_least,
+    stack_allowing_local_receivers,  # noqa: F401  (the `stack` fixture: 127.0.0.1 allowed)
     subscribe,
 )
 from worker import WORKFLOWS

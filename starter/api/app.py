@@ -15,6 +15,7 @@ from settings import Settings
 from starter.api import webhooks
 from starter.api.deps import Q2CState, State
 from starter.api.errors import add_error_handlers
+from starter.api.limits import BodyLimitMiddleware, RateLimitMiddleware
 from starter.api.pages import invoice_page, signing
 from starter.api.routers import (
     audit,
@@ -80,6 +81,12 @@ def create_app(
     add_error_handlers(app)
     app.add_exception_handler(signing.LinkNotFound, signing.unknown_link)  # type: ignore[arg-type]
     app.add_middleware(events.StartDeliveriesMiddleware)
+    # Added last, so they run first: a request over its limits reaches no route.
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limits={"pages": settings.rate_limit_pages, "webhooks": settings.rate_limit_webhooks},
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(state: State) -> dict[str, str]:

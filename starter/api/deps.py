@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from temporalio.client import Client
 
 from activities.documents import template_environment
+from domain.client_ip import client_address, trusted_networks
 from settings import Settings
 
 
@@ -27,6 +28,14 @@ def get_state(request: Request) -> Q2CState:
 
 
 State = Annotated[Q2CState, Depends(get_state)]
+
+
+def client_ip(request: Request) -> str:
+    """The client's IP, for every place that records or limits by one: X-Forwarded-For
+    counts only when the peer is a configured trusted proxy (domain.client_ip)."""
+    peer = request.client.host if request.client else ""
+    networks = trusted_networks(get_state(request).settings.trusted_proxies)
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), networks)
 
 
 def require_api_key(request: Request) -> None:

@@ -53,7 +53,7 @@ from domain.schedule import local_date, local_instant, overdue_at
 from domain.status import IllegalTransition, InvoiceStatus, ProposalStatus, check_can_pay
 from messages.models import SignProposal, proposal_workflow_id
 from starter.api import operations
-from starter.api.deps import API_KEY, Q2CState, State
+from starter.api.deps import API_KEY, Q2CState, State, client_ip
 from starter.api.errors import status_of
 from starter.api.operations import iso, money, proposal_json
 from starter.api.schemas import (
@@ -84,7 +84,7 @@ T = TypeVar("T")
 
 
 def remote_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    return client_ip(request)
 
 
 async def authenticate(state: Q2CState, request: Request, source: str, body: bytes) -> None:

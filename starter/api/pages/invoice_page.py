@@ -18,7 +18,7 @@ from activities.events import emit_invoice
 from db import credit_notes, documents, signing, store
 from db.rows import CreditNoteRow
 from domain.i18n import format_day
-from starter.api.deps import State
+from starter.api.deps import State, client_ip
 
 PAGE_LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -126,7 +126,7 @@ async def invoice_page(token: str, request: Request, state: State) -> HTMLRespon
             "client",
             datetime.now(UTC),
             invoice_id=invoice["id"],
-            ip=request.client.host if request.client else "",
+            ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
         )
         # Only the first view makes an event (once per invoice), not every reload.

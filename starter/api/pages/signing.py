@@ -30,7 +30,7 @@ from db import documents, signatures, signing, store
 from domain.i18n import format_day, labels, pick_locale
 from domain.status import ProposalStatus
 from messages.models import DeclineProposal, SignProposal, proposal_workflow_id
-from starter.api.deps import Q2CState, State, get_state
+from starter.api.deps import Q2CState, State, client_ip, get_state
 from starter.api.operations import log
 from workflows.proposal import ProposalWorkflow
 
@@ -65,10 +65,6 @@ class SigningLink:
     expired: bool
     # The link already answered (signed or declined) — the workflow may not know it yet.
     used: bool
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 async def open_link(conn: store.Connection, token: str) -> SigningLink:

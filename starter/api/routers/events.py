@@ -19,7 +19,9 @@ from pydantic import Field, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from activities.events import (
+    TargetUnresolved,
     collecting_deliveries,
+    resolve_webhook_target,
     start_deliveries,
     start_pending_deliveries,
 )
@@ -27,8 +29,10 @@ from db import subscriptions
 from db.rows import EventRow, WebhookSubscriptionRow
 from db.subscriptions import DeliveryLogEntry
 from domain.events import EVENT_TYPES, UnknownEventType, normalise_types
+from domain.webhook_targets import RefusedTarget, allow_list
 from messages.models import delivery_workflow_id
 from starter.api.deps import API_KEY, Q2CState, State
+from starter.api.errors import unprocessable
 from starter.api.operations import iso
 from starter.api.schemas import (
     Body,
@@ -152,6 +156,13 @@ async def create_subscription(body: SubscriptionIn, state: State) -> dict[str, A
     """Subscribe a URL to event types. The answer carries the signing `secret`, shown
     this once: keep it to verify `Q2C-Signature`."""
     assert isinstance(body.event_types, list)
+    # Only public addresses, unless allowed on purpose (domain.webhook_targets).
+    try:
+        await resolve_webhook_target(body.url, allow_list(state.settings.webhook_allow_hosts))
+    except RefusedTarget as refused:
+        raise unprocessable(f"url: {refused}") from None
+    except TargetUnresolved:
+        pass  # perhaps not in DNS yet: each delivery resolves and checks it again
     secret = "whsec_" + secrets.token_hex(32)
     async with state.pool.acquire() as conn:
         row = await subscriptions.create(conn, body.url, body.event_types, secret, body.description)

@@ -17,6 +17,7 @@ from db import reports, store
 from domain.money import plain_decimal, round_money
 from domain.reports import AGING_BUCKETS, OpenItem, aging, cashflow, days_sales_outstanding
 from domain.schedule import local_date
+from domain.spreadsheet import inert_text, xlsx_text
 from domain.status import InvoiceStatus
 from domain.vat import VatCategory, compute_document_totals
 from starter.api.deps import API_KEY, Q2CState, State
@@ -245,7 +246,7 @@ def tabular_response(filename: str, header: Sequence[str], rows: Rows) -> Respon
     sheet.append(list(header))
     for row in rows:
         # openpyxl writes a Decimal's exact digits into the sheet's XML.
-        sheet.append(row)
+        sheet.append([xlsx_text(v) if isinstance(v, str) else v for v in row])
     output = io.BytesIO()
     workbook.save(output)
     return Response(
@@ -260,6 +261,8 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str):
+        return inert_text(value)
     return str(value)
 
 
