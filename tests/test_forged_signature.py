@@ -27,6 +27,7 @@ from tests.helpers import (
     invoice_of_proposal,
     proposal_email,
 )
+from tests.test_replay import record, replayer
 
 CLIENT_EMAIL = "plati@exemplu.ro"
 
@@ -130,6 +131,13 @@ async def test_the_forged_sign_signal_from_the_issue_is_refused_and_the_client_s
     assert verify_chain(rows) == (True, None)
     kinds = [e["kind"] for e in rows]
     assert kinds.index("signature_refused") < kinds.index("signed")
+
+    # The refusal path replays (and, recorded, guards later versions: tests/histories).
+    handle = stack.env.client.get_workflow_handle(proposal_workflow_id(proposal_id))
+    assert (await handle.result())["status"] == "signed"
+    history = await handle.fetch_history()
+    await replayer().replay_workflow(history)
+    record([history])
 
 
 async def test_a_forged_decline_is_refused_and_the_client_can_still_decline(
