@@ -130,19 +130,23 @@ class ProposalActivities:
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
                 proposal = await store.proposal(conn, accept.proposal_id, lock=True)
-                if proposal["invoice_id"] is not None:
+                row = await signing.answer_for_update(conn, accept.signature.answer_id)
+                if proposal["invoice_id"] is not None and applied_here(row, proposal):
+                    # A retry of the attempt that applied this very answer.
                     return str(proposal["invoice_id"])
-                if proposal["status"] != ProposalStatus.SENT:
-                    raise ApplicationError(
-                        f"the proposal is {proposal['status']} and can no longer be signed",
-                        type="IllegalTransition",
-                        non_retryable=True,
-                    )
                 claimed = claimed_signature(accept.proposal_id, accept.signature)
-                refusal = await verified_answer(conn, proposal, accept.signature.answer_id, claimed)
-                if refusal is None:
+                refusal = await answer_refusal(conn, proposal, row, claimed)
+                if refusal is None and row is not None:
+                    if proposal["status"] != ProposalStatus.SENT:
+                        raise ApplicationError(
+                            f"the proposal is {proposal['status']} and can no longer be signed",
+                            type="IllegalTransition",
+                            non_retryable=True,
+                        )
+                    await signing.consume_answer(conn, row.id)
                     return await self._accept(conn, proposal, accept.signature)
             # Nothing was written; the refusal is kept on its own.
+            assert refusal is not None  # a missing row is refused (answers.UNKNOWN)
             await refuse_answer(conn, proposal["id"], accept.signature.answer_id, claimed, refusal)
         raise ApplicationError(
             f"signature refused: {refusal}", type=ANSWER_REFUSED, non_retryable=True
@@ -211,11 +215,14 @@ class ProposalActivities:
                     return
                 refusal = None
                 if claimed is not None:
-                    refusal = await verified_answer(conn, proposal, close.answer_id, claimed)
+                    row = await signing.answer_for_update(conn, close.answer_id)
+                    refusal = await answer_refusal(conn, proposal, row, claimed)
+                    if refusal is None and row is not None:
+                        await signing.consume_answer(conn, row.id)
                 if refusal is None:
                     await self._close(conn, proposal, close, status)
                     return
-            assert claimed is not None
+            assert claimed is not None and refusal is not None
             await refuse_answer(conn, proposal["id"], close.answer_id, claimed, refusal)
         raise ApplicationError(
             f"decline refused: {refusal}", type=ANSWER_REFUSED, non_retryable=True
@@ -294,26 +301,35 @@ def recorded_answer(row: ProposalAnswerRow) -> answers.Answer:
     )
 
 
-async def verified_answer(
-    conn: store.Connection, proposal: store.Row, answer_id: str, claimed: answers.Answer
+def applied_here(row: ProposalAnswerRow | None, proposal: store.Row) -> bool:
+    """The answer is this proposal's signature, already applied."""
+    return (
+        row is not None
+        and row.proposal_id == proposal["id"]
+        and row.kind == "sign"
+        and row.consumed_at is not None
+    )
+
+
+async def answer_refusal(
+    conn: store.Connection,
+    proposal: store.Row,
+    row: ProposalAnswerRow | None,
+    claimed: answers.Answer,
 ) -> str | None:
-    """None once the claimed answer matched what was recorded and is consumed (in the
-    caller's transaction, so it applies with what it causes or not at all); else why not."""
-    row = await signing.answer_for_update(conn, answer_id)
+    """Why the claimed answer cannot be applied, or None when it matches the recorded row
+    (locked by the caller, who consumes it in the transaction that applies it)."""
     sent_sha256 = (
         await documents.sha256_of(conn, proposal["document_key"])
         if proposal["document_key"]
         else None
     )
-    refusal = answers.refusal(
+    return answers.refusal(
         recorded_answer(row) if row is not None else None,
         row is not None and row.consumed_at is not None,
         claimed,
         sent_sha256,
     )
-    if refusal is None and row is not None and not await signing.consume_answer(conn, row.id):
-        refusal = answers.USED
-    return refusal
 
 
 async def refuse_answer(
