@@ -11,12 +11,21 @@ from activities.documents import document_context, store_document
 from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import invoices, outbox, proposals, signatures, store
+from db import documents, invoices, outbox, proposals, signatures, signing, store
+from db.rows import ProposalAnswerRow
+from domain import answers
 from domain.i18n import format_day, pick_locale
 from domain.schedule import local_date, overdue_at
 from domain.status import ProposalStatus
 from messages import activity_names as names
-from messages.models import AcceptProposalInput, CloseProposalInput, ProposalRef, ProposalSent
+from messages.models import (
+    AcceptProposalInput,
+    CloseProposalInput,
+    ProposalRef,
+    ProposalSent,
+    SignProposal,
+)
+from workflows.proposal import ANSWER_REFUSED
 
 
 class ProposalActivities:
@@ -116,87 +125,233 @@ class ProposalActivities:
 
     @activity.defn(name=names.ACCEPT_PROPOSAL)
     async def accept_proposal(self, accept: AcceptProposalInput) -> str:
-        """Record the signature and create the draft invoice, all in one transaction."""
-        signature = accept.signature
+        """Record the signature and create the draft invoice, all in one transaction, if
+        the signal names an answer the signing page or the e-sign webhook recorded."""
+        async with business_errors(), self._s.pool.acquire() as conn:
+            async with conn.transaction():
+                proposal = await store.proposal(conn, accept.proposal_id, lock=True)
+                row = await signing.answer_for_update(conn, accept.signature.answer_id)
+                if proposal["invoice_id"] is not None and applied_here(row, proposal):
+                    # A retry of the attempt that applied this very answer.
+                    return str(proposal["invoice_id"])
+                claimed = claimed_signature(accept.proposal_id, accept.signature)
+                refusal = await answer_refusal(conn, proposal, row, claimed)
+                if refusal is None and row is not None:
+                    if proposal["status"] != ProposalStatus.SENT:
+                        raise ApplicationError(
+                            f"the proposal is {proposal['status']} and can no longer be signed",
+                            type="IllegalTransition",
+                            non_retryable=True,
+                        )
+                    await signing.consume_answer(conn, row.id)
+                    return await self._accept(conn, proposal, accept.signature)
+            # Nothing was written; the refusal is kept on its own.
+            assert refusal is not None  # a missing row is refused (answers.UNKNOWN)
+            await refuse_answer(conn, proposal["id"], accept.signature.answer_id, claimed, refusal)
+        raise ApplicationError(
+            f"signature refused: {refusal}", type=ANSWER_REFUSED, non_retryable=True
+        )
+
+    async def _accept(
+        self, conn: store.Connection, proposal: store.Row, signature: SignProposal
+    ) -> str:
         consent_sha256 = hashlib.sha256(signature.consent_text.encode()).hexdigest()
-        async with business_errors(), self._s.pool.acquire() as conn, conn.transaction():
-            proposal = await store.proposal(conn, accept.proposal_id, lock=True)
-            if proposal["invoice_id"] is not None:
-                return str(proposal["invoice_id"])
-            if proposal["status"] != ProposalStatus.SENT:
-                raise ApplicationError(
-                    f"the proposal is {proposal['status']} and can no longer be signed",
-                    type="IllegalTransition",
-                    non_retryable=True,
-                )
-            await signatures.insert(
-                conn,
-                proposal_id=proposal["id"],
-                signer_name=signature.signer_name,
-                signer_email=signature.signer_email,
-                signed_at=signature.signed_at,
-                ip=signature.ip,
-                user_agent=signature.user_agent,
-                document_sha256=signature.document_sha256,
-                consent_text=signature.consent_text,
-                consent_sha256=consent_sha256,
-                source=signature.source,
-                signature_image_key=signature.signature_image_key or None,
-            )
-            seller = await store.company(conn, proposal["company_id"])
-            invoice_id = await invoices.create_draft_from_proposal(
-                conn, proposal, seller["invoice_series"]
-            )
-            await proposals.mark_signed(
-                conn, proposal["id"], signed_at=signature.signed_at, invoice_id=invoice_id
-            )
-            await store.audit(
-                conn,
-                "signed",
-                signature.signer_name,
-                signature.signed_at,
-                proposal_id=proposal["id"],
-                ip=signature.ip,
-                user_agent=signature.user_agent,
-                data={
-                    "signer_email": signature.signer_email,
-                    "source": signature.source,
-                    "document_sha256": signature.document_sha256,
-                    "consent_text": signature.consent_text,
-                    "consent_sha256": consent_sha256,
-                },
-            )
-            await store.audit(
-                conn,
-                "invoice_created",
-                "system",
-                signature.signed_at,
-                proposal_id=proposal["id"],
-                data={"invoice_id": str(invoice_id)},
-            )
-            await emit_proposal(conn, "proposal.signed", proposal["id"], at=signature.signed_at)
-            return str(invoice_id)
+        await signatures.insert(
+            conn,
+            proposal_id=proposal["id"],
+            signer_name=signature.signer_name,
+            signer_email=signature.signer_email,
+            signed_at=signature.signed_at,
+            ip=signature.ip,
+            user_agent=signature.user_agent,
+            document_sha256=signature.document_sha256,
+            consent_text=signature.consent_text,
+            consent_sha256=consent_sha256,
+            source=signature.source,
+            signature_image_key=signature.signature_image_key or None,
+        )
+        seller = await store.company(conn, proposal["company_id"])
+        invoice_id = await invoices.create_draft_from_proposal(
+            conn, proposal, seller["invoice_series"]
+        )
+        await proposals.mark_signed(
+            conn, proposal["id"], signed_at=signature.signed_at, invoice_id=invoice_id
+        )
+        await store.audit(
+            conn,
+            "signed",
+            signature.signer_name,
+            signature.signed_at,
+            proposal_id=proposal["id"],
+            ip=signature.ip,
+            user_agent=signature.user_agent,
+            data={
+                "signer_email": signature.signer_email,
+                "source": signature.source,
+                "document_sha256": signature.document_sha256,
+                "consent_text": signature.consent_text,
+                "consent_sha256": consent_sha256,
+            },
+        )
+        await store.audit(
+            conn,
+            "invoice_created",
+            "system",
+            signature.signed_at,
+            proposal_id=proposal["id"],
+            data={"invoice_id": str(invoice_id)},
+        )
+        await emit_proposal(conn, "proposal.signed", proposal["id"], at=signature.signed_at)
+        return str(invoice_id)
 
     @activity.defn(name=names.CLOSE_PROPOSAL)
     async def close_proposal(self, close: CloseProposalInput) -> None:
         status = ProposalStatus(close.status)
+        claimed = claimed_decline(close)
+        async with business_errors(), self._s.pool.acquire() as conn:
+            async with conn.transaction():
+                proposal = await store.proposal(conn, close.proposal_id, lock=True)
+                if proposal["status"] != ProposalStatus.SENT:
+                    return
+                refusal = None
+                if claimed is not None:
+                    row = await signing.answer_for_update(conn, close.answer_id)
+                    refusal = await answer_refusal(conn, proposal, row, claimed)
+                    if refusal is None and row is not None:
+                        await signing.consume_answer(conn, row.id)
+                if refusal is None:
+                    await self._close(conn, proposal, close, status)
+                    return
+            assert claimed is not None and refusal is not None
+            await refuse_answer(conn, proposal["id"], close.answer_id, claimed, refusal)
+        raise ApplicationError(
+            f"decline refused: {refusal}", type=ANSWER_REFUSED, non_retryable=True
+        )
+
+    async def _close(
+        self,
+        conn: store.Connection,
+        proposal: store.Row,
+        close: CloseProposalInput,
+        status: ProposalStatus,
+    ) -> None:
         mark_closed = {
             ProposalStatus.DECLINED: proposals.mark_declined,
             ProposalStatus.EXPIRED: proposals.mark_expired,
         }[status]
-        async with business_errors(), self._s.pool.acquire() as conn, conn.transaction():
-            proposal = await store.proposal(conn, close.proposal_id, lock=True)
-            if proposal["status"] != ProposalStatus.SENT:
-                return
-            await mark_closed(conn, proposal["id"], at=close.at, reason=close.reason or None)
-            await store.audit(
-                conn,
-                status.value,
-                "system" if status == ProposalStatus.EXPIRED else "client",
-                close.at,
-                proposal_id=proposal["id"],
-                ip=close.ip,
-                user_agent=close.user_agent,
-                data={"reason": close.reason} if close.reason else None,
-            )
-            await emit_proposal(conn, f"proposal.{status.value}", proposal["id"], at=close.at)
+        await mark_closed(conn, proposal["id"], at=close.at, reason=close.reason or None)
+        await store.audit(
+            conn,
+            status.value,
+            "system" if status == ProposalStatus.EXPIRED else "client",
+            close.at,
+            proposal_id=proposal["id"],
+            ip=close.ip,
+            user_agent=close.user_agent,
+            data={"reason": close.reason} if close.reason else None,
+        )
+        await emit_proposal(conn, f"proposal.{status.value}", proposal["id"], at=close.at)
+
+
+def claimed_signature(proposal_id: str, signature: SignProposal) -> answers.Answer:
+    return answers.Answer(
+        proposal_id=proposal_id,
+        kind="sign",
+        source=signature.source,
+        answered_at=signature.signed_at,
+        signer_name=signature.signer_name,
+        signer_email=signature.signer_email,
+        document_sha256=signature.document_sha256,
+        consent_text=signature.consent_text,
+        ip=signature.ip,
+        user_agent=signature.user_agent,
+        signature_image_key=signature.signature_image_key,
+    )
+
+
+def claimed_decline(close: CloseProposalInput) -> answers.Answer | None:
+    """The client's refusal a decline claims; None for an expiry (the workflow's timer)."""
+    if close.status != ProposalStatus.DECLINED:
+        return None
+    return answers.Answer(
+        proposal_id=close.proposal_id,
+        kind="decline",
+        source="page",
+        answered_at=close.at,
+        reason=close.reason,
+        ip=close.ip,
+        user_agent=close.user_agent,
+    )
+
+
+def recorded_answer(row: ProposalAnswerRow) -> answers.Answer:
+    return answers.Answer(
+        proposal_id=str(row.proposal_id),
+        kind=row.kind,
+        source=row.source,
+        answered_at=row.answered_at,
+        signer_name=row.signer_name,
+        signer_email=row.signer_email,
+        document_sha256=row.document_sha256,
+        consent_text=row.consent_text,
+        reason=row.reason,
+        ip=row.ip,
+        user_agent=row.user_agent,
+        signature_image_key=row.signature_image_key,
+    )
+
+
+def applied_here(row: ProposalAnswerRow | None, proposal: store.Row) -> bool:
+    """The answer is this proposal's signature, already applied."""
+    return (
+        row is not None
+        and row.proposal_id == proposal["id"]
+        and row.kind == "sign"
+        and row.consumed_at is not None
+    )
+
+
+async def answer_refusal(
+    conn: store.Connection,
+    proposal: store.Row,
+    row: ProposalAnswerRow | None,
+    claimed: answers.Answer,
+) -> str | None:
+    """Why the claimed answer cannot be applied, or None when it matches the recorded row
+    (locked by the caller, who consumes it in the transaction that applies it)."""
+    sent_sha256 = (
+        await documents.sha256_of(conn, proposal["document_key"])
+        if proposal["document_key"]
+        else None
+    )
+    return answers.refusal(
+        recorded_answer(row) if row is not None else None,
+        row is not None and row.consumed_at is not None,
+        claimed,
+        sent_sha256,
+    )
+
+
+async def refuse_answer(
+    conn: store.Connection,
+    proposal_id: object,
+    answer_id: str,
+    claimed: answers.Answer,
+    refusal: str,
+) -> None:
+    """Keep the refused answer in the proposal's audit chain; nothing else changes."""
+    async with conn.transaction():
+        await store.proposal(conn, proposal_id, lock=True)
+        await store.audit(
+            conn,
+            "signature_refused" if claimed.kind == "sign" else "decline_refused",
+            "unverified signal",
+            activity.info().started_time,
+            proposal_id=proposal_id,
+            data={
+                "reason": refusal,
+                "answer_id": answer_id[: answers.CLAIM_MAX_CHARS],
+                "claimed": answers.claimed_details(claimed),
+            },
+        )
+    activity.logger.warning("answer to proposal %s refused: %s", proposal_id, refusal)

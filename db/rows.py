@@ -381,6 +381,28 @@ class PaymentRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ProposalAnswerRow:
+    """A row of `proposal_answers`."""
+
+    id: UUID
+    proposal_id: UUID
+    kind: str
+    source: str
+    token_hash: str | None
+    provider_event_id: str | None
+    document_sha256: str
+    signer_name: str
+    signer_email: str
+    consent_text: str
+    reason: str
+    ip: str
+    user_agent: str
+    signature_image_key: str
+    answered_at: datetime
+    consumed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ProposalLineRow:
     """A row of `proposal_lines`."""
 

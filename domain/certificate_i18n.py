@@ -117,6 +117,7 @@ EVENT_LABELS: dict[str, dict[str, str]] = {
         "invoice_created": "Draft invoice created",
         "signed_copy_emailed": "Signed copy emailed",
         "signature_refused": "Signature refused",
+        "decline_refused": "Refusal refused (not recorded by the signing page)",
     },
     "ro": {
         "sent": "Ofertă trimisă",
@@ -129,6 +130,7 @@ EVENT_LABELS: dict[str, dict[str, str]] = {
         "invoice_created": "Factură ciornă creată",
         "signed_copy_emailed": "Copia semnată trimisă pe email",
         "signature_refused": "Semnătură respinsă",
+        "decline_refused": "Refuz respins (neînregistrat de pagina de semnare)",
     },
     "ru": {
         "sent": "Предложение отправлено",
@@ -141,6 +143,7 @@ EVENT_LABELS: dict[str, dict[str, str]] = {
         "invoice_created": "Создан черновик счёта",
         "signed_copy_emailed": "Подписанная копия отправлена",
         "signature_refused": "Подпись отклонена",
+        "decline_refused": "Отказ отклонён (не зарегистрирован страницей подписи)",
     },
 }
 

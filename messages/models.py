@@ -85,6 +85,9 @@ class SignProposal:
     source: str = "page"
     # The drawn signature, stored as a PNG document before the signal is sent.
     signature_image_key: str = ""
+    # The proposal_answers row the signing page or the e-sign webhook recorded; a signal
+    # without one (or not matching it) is refused. Defaulted: older payloads still decode.
+    answer_id: str = ""
 
 
 @dataclass
@@ -93,6 +96,8 @@ class DeclineProposal:
     declined_at: datetime
     ip: str = ""
     user_agent: str = ""
+    # As SignProposal.answer_id.
+    answer_id: str = ""
 
 
 @dataclass
@@ -228,6 +233,8 @@ class CloseProposalInput:
     reason: str = ""
     ip: str = ""
     user_agent: str = ""
+    # A decline's recorded answer (SignProposal.answer_id); unused for an expiry.
+    answer_id: str = ""
 
 
 @dataclass

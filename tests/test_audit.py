@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -15,7 +16,7 @@ import asyncpg
 import pytest
 from pypdf import PdfReader
 
-from activities.documents import DocumentRenderer, store_document
+from activities.documents import DocumentRenderer
 from domain.audit import (
     AuditDataError,
     AuditEvent,
@@ -25,7 +26,7 @@ from domain.audit import (
     verify_chain,
 )
 from domain.certificate_i18n import certificate_labels, event_label
-from messages.models import SignProposal, proposal_workflow_id
+from messages.models import proposal_workflow_id
 from tests.conftest import Stack
 from tests.helpers import (
     CLIENT,
@@ -418,28 +419,18 @@ async def test_the_drawn_signature_is_on_the_certificate(stack: Stack) -> None:
         stack, await create_client(stack, locale="ro", email="ops@example.com")
     )
     proposal_id = proposal["id"]
-    message, _ = await proposal_email(stack, "ops@example.com")
-    _, original = attachment(message)
-    async with stack.db.acquire() as conn:
-        image = await store_document(conn, f"signature/{proposal_id}.png", _png())
-    # What the signing page does once it has stored the drawn signature.
-    await stack.env.client.get_workflow_handle(proposal_workflow_id(proposal_id)).signal(
-        ProposalWorkflow.sign,
-        SignProposal(
-            signer_name="John Smith",
-            signed_at=datetime.now(UTC),
-            document_sha256=hashlib.sha256(original).hexdigest(),
-            consent_text="I accept.",
-            ip="198.51.100.20",
-            user_agent="drawn/1",
-            signature_image_key=image.key,
-        ),
+    _, sign_path = await proposal_email(stack, "ops@example.com")
+    # A bare `sign` signal is refused (tests/test_forged_signature.py): sign on the page.
+    drawn = "data:image/png;base64," + base64.b64encode(_png()).decode()
+    signed = await stack.api.post(
+        sign_path, data={"signer_name": "John Smith", "consent": "yes", "signature": drawn}
     )
+    assert signed.status_code == 200, signed.text
     content = await _signed_pdf(stack, proposal_id)
     last = PdfReader(io.BytesIO(content)).pages[-1]
     text = last.extract_text()
     assert "Certificat de semnătură electronică" in text and "Semnătura desenată" in text
-    assert "John Smith" in text and "198.51.100.20" in text
+    assert "John Smith" in text and "203.0.113.7" in text
     assert len(last.images) == 1
     mail = await stack.mail.wait_for(lambda m: _key_of(m) == f"proposal:{proposal_id}:signed:1")
     assert mail["To"] == "ops@example.com"

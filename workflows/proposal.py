@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.status import ProposalStatus
@@ -26,14 +26,29 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import run_step, run_step_no_result
 
 
+# Runs that catch a refused answer and keep waiting (before, a refusal could not happen).
+PATCH_REFUSED_ANSWERS = "refused-answers"
+# The activities' ApplicationError type for an answer nobody recorded (activities.proposals).
+ANSWER_REFUSED = "AnswerRefused"
+# Signals are cheap to send: a bound on the answers waiting their turn.
+MAX_PENDING_ANSWERS = 20
+
+
+def refused(failed: ActivityError) -> bool:
+    cause = failed.cause
+    return isinstance(cause, ApplicationError) and cause.type == ANSWER_REFUSED
+
+
 @workflow.defn
 class ProposalWorkflow:
     def __init__(self) -> None:
         self._proposal_id = ""
         self._status = ProposalStatus.DRAFT
         self._invoice_id: str | None = None
-        self._signature: SignProposal | None = None
-        self._decline: DeclineProposal | None = None
+        # Answers not yet applied, in the order they came: each is checked against what the
+        # signing page or the e-sign webhook recorded, so a forged one ahead of the real one
+        # is refused without losing the real one.
+        self._pending: list[SignProposal | DeclineProposal] = []
 
     @workflow.run
     async def run(self, input: ProposalWorkflowInput) -> ProposalState:
@@ -43,38 +58,48 @@ class ProposalWorkflow:
         if self._status != ProposalStatus.SENT:
             return self._state()
 
-        remaining = max(sent.expires_at - workflow.now(), timedelta(0))
-        try:
-            await workflow.wait_condition(
-                lambda: self._signature is not None or self._decline is not None,
-                timeout=remaining,
-            )
-        except TimeoutError:
-            await self._close(ProposalStatus.EXPIRED, None)
-            return self._state()
-
-        if self._signature is not None:
-            await self._accept(self._signature)
-        elif self._decline is not None:
-            await self._close(ProposalStatus.DECLINED, self._decline)
+        while True:
+            remaining = max(sent.expires_at - workflow.now(), timedelta(0))
+            try:
+                await workflow.wait_condition(lambda: bool(self._pending), timeout=remaining)
+            except TimeoutError:
+                await self._close(ProposalStatus.EXPIRED, None)
+                return self._state()
+            answer = self._pending.pop(0)
+            try:
+                if isinstance(answer, SignProposal):
+                    await self._accept(answer)
+                else:
+                    await self._close(ProposalStatus.DECLINED, answer)
+            except ActivityError as failed:
+                if not refused(failed) or not workflow.patched(PATCH_REFUSED_ANSWERS):
+                    raise
+                # Not what the signing page or the e-sign webhook recorded (a signal sent by
+                # hand): nothing changed, the refusal is in the audit trail, and the real
+                # client can still answer.
+                workflow.logger.warning(
+                    "answer to proposal %s refused: %s", self._proposal_id, failed.cause
+                )
+                continue
+            break
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state()
 
     @workflow.signal
     def sign(self, signature: SignProposal) -> None:
-        if self._signature is None and self._decline is None:
-            self._signature = signature
-        else:
-            workflow.logger.warning("sign ignored: proposal %s already answered", self._proposal_id)
+        self._take(signature)
 
     @workflow.signal
     def decline(self, decline: DeclineProposal) -> None:
-        if self._signature is None and self._decline is None:
-            self._decline = decline
+        self._take(decline)
+
+    def _take(self, answer: SignProposal | DeclineProposal) -> None:
+        if self._status not in (ProposalStatus.DRAFT, ProposalStatus.SENT):
+            workflow.logger.warning("answer ignored: proposal %s answered", self._proposal_id)
+        elif len(self._pending) >= MAX_PENDING_ANSWERS:
+            workflow.logger.warning("answer ignored: proposal %s has too many", self._proposal_id)
         else:
-            workflow.logger.warning(
-                "decline ignored: proposal %s already answered", self._proposal_id
-            )
+            self._pending.append(answer)
 
     @workflow.query
     def status(self) -> ProposalState:
@@ -118,6 +143,7 @@ class ProposalWorkflow:
                 reason=decline.reason if decline else "",
                 ip=decline.ip if decline else "",
                 user_agent=decline.user_agent if decline else "",
+                answer_id=decline.answer_id if decline else "",
             ),
         )
         self._status = status

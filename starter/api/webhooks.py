@@ -42,7 +42,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from db import store
+from db import signing, store
 from domain.errors import InvalidInput, Refusal, Unacceptable
 from domain.hmac_signature import (
     SIGNATURE_HEADER,
@@ -456,19 +456,24 @@ async def esign_signature(state: Q2CState, event: EsignSignatureIn, delivery: De
         )
     refusal = _signature_refusal(proposal, seller["time_zone"], expected, event)
     if refusal is None:
+        signature = SignProposal(
+            signer_name=event.signer_name,
+            signer_email=event.signer_email,
+            signed_at=event.signed_at,
+            document_sha256=expected,
+            consent_text=esign_consent_text(event.provider),
+            ip=event.signer_ip,
+            user_agent=event.signer_user_agent,
+            source="esign",
+        )
+        # The workflow applies only a signature recorded here or by the signing page.
+        async with state.pool.acquire() as conn:
+            signature.answer_id = await signing.record_signature(
+                conn, proposal_id, signature, provider_event_id=event.id
+            )
         try:
             await state.temporal.get_workflow_handle(proposal_workflow_id(proposal_id)).signal(
-                ProposalWorkflow.sign,
-                SignProposal(
-                    signer_name=event.signer_name,
-                    signer_email=event.signer_email,
-                    signed_at=event.signed_at,
-                    document_sha256=expected,
-                    consent_text=esign_consent_text(event.provider),
-                    ip=event.signer_ip,
-                    user_agent=event.signer_user_agent,
-                    source="esign",
-                ),
+                ProposalWorkflow.sign, signature
             )
         except RPCError as failed:
             if failed.status != RPCStatusCode.NOT_FOUND:

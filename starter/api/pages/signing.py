@@ -350,24 +350,28 @@ async def sign(
             )
         locale = await client_locale(conn, proposal)
         seller = await store.company(conn, proposal["company_id"])
-        image_key = ""
+        # The document the page shows and the signer read, byte for byte.
+        document_sha256 = await documents.sha256_of(conn, proposal["document_key"])
+        answer = SignProposal(
+            signer_name=signer_name,
+            signer_email=signer_email,
+            signed_at=datetime.now(UTC),
+            document_sha256=document_sha256 or "",
+            consent_text=CONSENT_TEXT[locale],
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )
         async with conn.transaction():
             if not await claim_link(conn, token):
                 # Another answer got here first; show what the link shows now.
                 return await render_sign_page(state, conn, await open_link(conn, token), token, 409)
             if image is not None:
-                image_key = await store_signature_image(conn, proposal["id"], image)
-        document_sha256 = await documents.sha256_of(conn, proposal["document_key"])
-    answer = SignProposal(
-        signer_name=signer_name,
-        signer_email=signer_email,
-        signed_at=datetime.now(UTC),
-        document_sha256=document_sha256 or "",
-        consent_text=CONSENT_TEXT[locale],
-        ip=client_ip(request),
-        user_agent=request.headers.get("user-agent", ""),
-        signature_image_key=image_key,
-    )
+                answer.signature_image_key = await store_signature_image(
+                    conn, proposal["id"], image
+                )
+            answer.answer_id = await signing.record_signature(
+                conn, proposal["id"], answer, token_hash=store.hash_token(token)
+            )
     if not await deliver(state, proposal, token, ProposalWorkflow.sign, answer):
         return unavailable(state, locale)
     return render(
@@ -390,16 +394,20 @@ async def decline(
     async with state.pool.acquire() as conn:
         link = await open_link(conn, token)
         proposal = link.proposal
-        if not answerable(link) or not await claim_link(conn, token):
-            return await render_sign_page(state, conn, await open_link(conn, token), token, 409)
+        answer = DeclineProposal(
+            reason=reason.strip(),
+            declined_at=datetime.now(UTC),
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )
+        async with conn.transaction():
+            if not answerable(link) or not await claim_link(conn, token):
+                return await render_sign_page(state, conn, await open_link(conn, token), token, 409)
+            answer.answer_id = await signing.record_decline(
+                conn, proposal["id"], answer, token_hash=store.hash_token(token)
+            )
         locale = await client_locale(conn, proposal)
         seller = await store.company(conn, proposal["company_id"])
-    answer = DeclineProposal(
-        reason=reason.strip(),
-        declined_at=datetime.now(UTC),
-        ip=client_ip(request),
-        user_agent=request.headers.get("user-agent", ""),
-    )
     if not await deliver(state, proposal, token, ProposalWorkflow.decline, answer):
         return unavailable(state, locale)
     return render(
