@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from db import operators as operator_store
 from settings import Settings
 from starter.api import webhooks
 from starter.api.deps import Q2CState, State
@@ -26,6 +27,7 @@ from starter.api.routers import (
     invoice_actions,
     invoices,
     numbering,
+    operators,
     proposals,
     reports,
     tasks,
@@ -50,6 +52,7 @@ ROUTERS = (
     invoice_actions.router,
     company.router,
     contracts.router,
+    operators.router,
 )
 
 
@@ -64,6 +67,10 @@ def create_app(
             settings.temporal_address, namespace=settings.temporal_namespace
         )
         app.state.q2c = Q2CState(settings, db, client)
+        if settings.api_key:
+            # The bootstrap key (env or the one `q2c dev` saved) is the first admin.
+            async with db.acquire() as conn:
+                await operator_store.ensure_bootstrap(conn, settings.api_key)
         try:
             yield
         finally:
