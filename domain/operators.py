@@ -101,3 +101,16 @@ def key_hash(key: str) -> str:
 
 def should_record_use(last_used_at: datetime | None, now: datetime) -> bool:
     return last_used_at is None or now - last_used_at >= LAST_USED_EVERY
+
+
+class Action(StrEnum):
+    """What an operator asks of an invoice's workflow (operator_requests.action)."""
+
+    APPROVE = "approve"
+    VOID = "void"
+    EDIT = "edit"
+    PAY = "record_payment"
+    REFUND = "refund"
+    RESCHEDULE = "reschedule"
+    PAUSE_REMINDERS = "pause_reminders"
+    RESUME_REMINDERS = "resume_reminders"

@@ -26,7 +26,16 @@ from domain.operators import (
 from starter.api.app import create_app
 from starter.cli.main import main
 from tests.conftest import API_KEY, PUBLIC_URL, Stack
-from tests.helpers import CLIENT, eventually
+from tests.helpers import (
+    CLIENT,
+    create_client,
+    create_proposal,
+    eventually,
+    get_json,
+    proposal_email,
+    sign_and_get_invoice,
+    wait_invoice_status,
+)
 
 
 @asynccontextmanager
@@ -288,3 +297,101 @@ def test_names_and_last_use() -> None:
     assert should_record_use(None, now)
     assert not should_record_use(now - timedelta(seconds=59), now)
     assert should_record_use(now - timedelta(minutes=1), now)
+
+
+# --- who did it: from the route through the workflow into every record ---------------------
+
+
+async def invoice_in_review(stack: Stack) -> str:
+    client_id = await create_client(stack)
+    await create_proposal(stack, client_id)
+    _, sign_path = await proposal_email(stack)
+    invoice_id = await sign_and_get_invoice(stack, sign_path)
+    await wait_invoice_status(stack, invoice_id, "awaiting_review")
+    return invoice_id
+
+
+async def audit_actors(stack: Stack, invoice_id: str) -> dict[str, str]:
+    rows = await stack.db.fetch(
+        "SELECT kind, actor FROM audit_events WHERE invoice_id = $1 ORDER BY id", invoice_id
+    )
+    return {row["kind"]: row["actor"] for row in rows}
+
+
+async def history_by_target(stack: Stack, invoice_id: str) -> dict[str, str]:
+    history = await get_json(stack, f"/api/v1/invoices/{invoice_id}/history")
+    return {change["to"]: change["actor"] for change in history["items"]}
+
+
+async def test_an_operators_approval_and_payment_are_recorded_as_theirs(stack: Stack) -> None:
+    alice = await add_operator(stack, "alice", "operator")
+    invoice_id = await invoice_in_review(stack)
+    async with as_key(stack, alice["key"]) as api:
+        approved = await api.post(f"/api/v1/invoices/{invoice_id}/approve")
+        assert approved.status_code == 202, approved.text
+        await wait_invoice_status(stack, invoice_id, "sent")
+        paid = await api.post(
+            f"/api/v1/invoices/{invoice_id}/payments",
+            json={"amount": "100.00", "paid_at": "2026-12-01", "reference": "OP-1"},
+        )
+        assert paid.status_code == 201, paid.text
+        task = await api.post("/api/v1/tasks", json={"title": "Call", "invoice_id": invoice_id})
+        done = await api.post(f"/api/v1/tasks/{task.json()['id']}/done")
+        assert done.status_code == 200, done.text
+
+    history = await history_by_target(stack, invoice_id)
+    assert history["awaiting_review"] == "system"
+    assert history["sent"] == "operator:alice"
+    assert history["partially_paid"] == "operator:alice"
+    actors = await audit_actors(stack, invoice_id)
+    assert actors["approved"] == "operator:alice"
+    assert actors["payment"] == "operator:alice"
+    payment = await stack.db.fetchrow(
+        "SELECT recorded_by FROM payments WHERE invoice_id = $1", invoice_id
+    )
+    assert payment is not None and payment["recorded_by"] == "operator:alice"
+    task_row = await stack.db.fetchrow(
+        "SELECT opened_by, closed_by FROM tasks WHERE kind = 'manual'"
+    )
+    assert task_row is not None
+    assert (task_row["opened_by"], task_row["closed_by"]) == ("operator:alice", "operator:alice")
+    # Nothing is recorded as the anonymous "api" or "operator" any more.
+    assert not {"api", "operator"} & set(actors.values())
+
+
+async def test_signals_sent_past_the_api_are_recorded_as_the_temporal_ui(stack: Stack) -> None:
+    alice = await add_operator(stack, "alice", "operator")
+    invoice_id = await invoice_in_review(stack)
+    handle = stack.env.client.get_workflow_handle(f"invoice-{invoice_id}")
+    # As the Temporal UI sends it: plain JSON, claiming to be alice.
+    await handle.signal("approve", {"approved_by": "alice"})
+    await wait_invoice_status(stack, invoice_id, "sent")
+    assert (await audit_actors(stack, invoice_id))["approved"] == "temporal-ui"
+    assert (await history_by_target(stack, invoice_id))["sent"] == "temporal-ui"
+
+    # An id of a request alice made (seen in a workflow's history) cannot be used again, nor
+    # for another action: the pause alice asked for is hers, a replay of its id is not.
+    async with as_key(stack, alice["key"]) as api:
+        paused = await api.post(f"/api/v1/invoices/{invoice_id}/reminders/pause")
+        assert paused.status_code == 202, paused.text
+
+    async def kinds() -> dict[str, str] | None:
+        actors = await audit_actors(stack, invoice_id)
+        return actors if "reminders_paused" in actors else None
+
+    assert (await eventually(kinds, what="the pause"))["reminders_paused"] == "operator:alice"
+    used = await stack.db.fetchval(
+        "SELECT id::text FROM operator_requests WHERE action = 'pause_reminders'"
+    )
+    await handle.signal("resume_reminders", {"requested_by": "alice", "request_id": used})
+
+    async def resumed() -> dict[str, str] | None:
+        actors = await audit_actors(stack, invoice_id)
+        return actors if "reminders_resumed" in actors else None
+
+    assert (await eventually(resumed, what="the resume"))["reminders_resumed"] == "temporal-ui"
+
+    await handle.signal("void", {"reason": "UI", "voided_by": "alice", "request_id": used})
+    await wait_invoice_status(stack, invoice_id, "void")
+    assert (await audit_actors(stack, invoice_id))["voided"] == "temporal-ui"
+    assert (await history_by_target(stack, invoice_id))["void"] == "temporal-ui"

@@ -462,6 +462,8 @@ class StatusChangeOut(Answer):
     to: str
     cause: str
     at: IsoInstant
+    # Who made it: "operator:<name>", "temporal-ui", a webhook source, or "system".
+    actor: str
 
 
 class InvoiceHistory(Answer):

@@ -597,6 +597,7 @@ async def payment(state: Q2CState, event: PaymentEventIn, delivery: Delivery) ->
                 reference=event.reference,
                 currency=event.currency,
             ),
+            "payments",
         )
     except IllegalTransition:
         # Not payable, or it left the payable statuses between the read and the update.
