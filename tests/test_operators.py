@@ -327,6 +327,8 @@ async def test_an_operators_approval_and_payment_are_recorded_as_theirs(stack: S
     alice = await add_operator(stack, "alice", "operator")
     invoice_id = await invoice_in_review(stack)
     async with as_key(stack, alice["key"]) as api:
+        edited = await api.patch(f"/api/v1/invoices/{invoice_id}", json={"notes": "Mulțumim"})
+        assert edited.status_code == 200, edited.text
         approved = await api.post(f"/api/v1/invoices/{invoice_id}/approve")
         assert approved.status_code == 202, approved.text
         await wait_invoice_status(stack, invoice_id, "sent")
@@ -335,9 +337,18 @@ async def test_an_operators_approval_and_payment_are_recorded_as_theirs(stack: S
             json={"amount": "100.00", "paid_at": "2026-12-01", "reference": "OP-1"},
         )
         assert paid.status_code == 201, paid.text
+        refunded = await api.post(
+            f"/api/v1/invoices/{invoice_id}/refunds",
+            json={"payment_reference": "OP-1", "amount": "10.00", "reference": "RF-1"},
+        )
+        assert refunded.status_code == 201, refunded.text
+        refunds = (await api.get(f"/api/v1/invoices/{invoice_id}/refunds")).json()["items"]
+        assert [refund["recorded_by"] for refund in refunds] == ["operator:alice"]
         task = await api.post("/api/v1/tasks", json={"title": "Call", "invoice_id": invoice_id})
+        assert task.json()["opened_by"] == "operator:alice"
         done = await api.post(f"/api/v1/tasks/{task.json()['id']}/done")
         assert done.status_code == 200, done.text
+        assert done.json()["closed_by"] == "operator:alice"
 
     history = await history_by_target(stack, invoice_id)
     assert history["awaiting_review"] == "system"
@@ -346,6 +357,8 @@ async def test_an_operators_approval_and_payment_are_recorded_as_theirs(stack: S
     actors = await audit_actors(stack, invoice_id)
     assert actors["approved"] == "operator:alice"
     assert actors["payment"] == "operator:alice"
+    assert actors["edited"] == "operator:alice"
+    assert actors["refund"] == "operator:alice"
     payment = await stack.db.fetchrow(
         "SELECT recorded_by FROM payments WHERE invoice_id = $1", invoice_id
     )

@@ -243,6 +243,7 @@ def refund_json(row: payments.RefundOfPayment) -> dict[str, Any]:
         "currency": currency.strip(),
         "refunded_at": iso(refund.refunded_at),
         "created_at": iso(refund.created_at),
+        "recorded_by": refund.recorded_by,
     }
 
 

@@ -38,6 +38,8 @@ def task_json(row: TaskRow) -> dict[str, Any]:
         "invoice_id": str(row.invoice_id) if row.invoice_id else None,
         "client_id": str(row.client_id) if row.client_id else None,
         "created_at": iso(row.created_at),
+        "opened_by": row.opened_by,
+        "closed_by": row.closed_by,
     }
 
 
