@@ -54,12 +54,21 @@ async def by_key(conn: Connection, key: str) -> OperatorRow | None:
 
 
 async def revoke(conn: Connection, operator_id: Any) -> OperatorRow | None:
-    """Revoked stays revoked (the first time is kept); None if there is no such operator."""
-    record = await conn.fetchrow(
-        """UPDATE operators SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1
-           RETURNING *""",
-        operator_id,
-    )
+    """Revoked stays revoked (the first time is kept); None if there is no such operator.
+    The last active admin is not revoked (Conflict): nobody could manage operators then."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('q2c:operators:admins'))")
+        record = await conn.fetchrow(
+            """UPDATE operators SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1
+               RETURNING *""",
+            operator_id,
+        )
+        admins_left = await conn.fetchval(
+            "SELECT count(*) FROM operators WHERE role = 'admin' AND revoked_at IS NULL"
+        )
+        if record is not None and record["role"] == Role.ADMIN and admins_left == 0:
+            # Raised inside the transaction: the revocation is rolled back.
+            raise Conflict("the last active admin cannot be revoked; add another admin first")
     return row_as(OperatorRow, record) if record is not None else None
 
 

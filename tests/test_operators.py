@@ -408,3 +408,16 @@ async def test_signals_sent_past_the_api_are_recorded_as_the_temporal_ui(stack: 
     await wait_invoice_status(stack, invoice_id, "void")
     assert (await audit_actors(stack, invoice_id))["voided"] == "temporal-ui"
     assert (await history_by_target(stack, invoice_id))["void"] == "temporal-ui"
+
+
+async def test_the_last_active_admin_cannot_be_revoked(stack: Stack) -> None:
+    listing = (await stack.api.get("/api/v1/operators")).json()["items"]
+    [admin] = [op for op in listing if op["role"] == "admin"]
+    refused = await stack.api.post(f"/api/v1/operators/{admin['id']}/revoke")
+    assert refused.status_code == 409
+    assert "last active admin" in refused.json()["detail"]
+    assert (await stack.api.get("/api/v1/operators")).status_code == 200
+    second = await add_operator(stack, "root2", "admin")
+    assert (await stack.api.post(f"/api/v1/operators/{admin['id']}/revoke")).status_code == 200
+    async with as_key(stack, second["key"]) as api:
+        assert (await api.get("/api/v1/operators")).status_code == 200
