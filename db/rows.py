@@ -460,6 +460,7 @@ class ProposalRow:
     series: str | None
     number: str | None
     issue_date: date | None
+    sent_by: str | None
 
 
 @dataclass(frozen=True, slots=True)

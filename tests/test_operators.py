@@ -421,3 +421,27 @@ async def test_the_last_active_admin_cannot_be_revoked(stack: Stack) -> None:
     assert (await stack.api.post(f"/api/v1/operators/{admin['id']}/revoke")).status_code == 200
     async with as_key(stack, second["key"]) as api:
         assert (await api.get("/api/v1/operators")).status_code == 200
+
+
+async def test_a_proposal_is_sent_in_the_name_of_who_sent_it(stack: Stack) -> None:
+    alice = await add_operator(stack, "alice", "operator")
+    client_id = await create_client(stack)
+    async with as_key(stack, alice["key"]) as api:
+        today = (await stack.env.get_current_time()).date()
+        body = {
+            "client_id": client_id,
+            "currency": "RON",
+            "valid_until": today.replace(year=today.year + 1).isoformat(),
+            "send": False,
+            "lines": [
+                {"description": "Audit", "quantity": "1", "unit_price": "100", "vat_rate": "21"}
+            ],
+        }
+        draft = await api.post("/api/v1/proposals", json=body)
+        assert draft.status_code == 201, draft.text
+        sent = await api.post(f"/api/v1/proposals/{draft.json()['id']}/send")
+        assert sent.status_code == 200, sent.text
+    await proposal_email(stack)
+    trail = await get_json(stack, f"/api/v1/proposals/{draft.json()['id']}/audit")
+    [sent_event] = [event for event in trail["events"] if event["kind"] == "sent"]
+    assert sent_event["actor"] == "operator:alice"

@@ -129,6 +129,9 @@ async def test_crm_retries_never_make_a_second_proposal_or_workflow(stack: Stack
 
     assert (await handle.describe()).run_id == run_id
     assert await stack.db.fetchval("SELECT count(*) FROM proposals") == 1
+    # Sent on the CRM's word, not an operator's.
+    sent_by = await stack.db.fetchval("SELECT actor FROM audit_events WHERE kind = 'sent'")
+    assert sent_by == "crm"
     assert await stack.db.fetchval("SELECT count(*) FROM clients") == 1
     assert await stack.db.fetchval("SELECT count(*) FROM email_outbox") == 1
     events = await stack.db.fetch("SELECT * FROM webhook_events WHERE source = 'crm' ORDER BY id")

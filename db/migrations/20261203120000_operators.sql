@@ -40,8 +40,11 @@ ALTER TABLE tasks
     ADD COLUMN closed_by text;
 -- Who approved: the sending that follows an approval is theirs too.
 ALTER TABLE invoices ADD COLUMN approved_by text;
+-- Who had the proposal sent (the operator who created or sent it, or 'crm').
+ALTER TABLE proposals ADD COLUMN sent_by text;
 
 -- migrate:down
+ALTER TABLE proposals DROP COLUMN sent_by;
 ALTER TABLE invoices DROP COLUMN approved_by;
 ALTER TABLE tasks DROP COLUMN opened_by, DROP COLUMN closed_by;
 ALTER TABLE refunds DROP COLUMN recorded_by;

@@ -48,9 +48,12 @@ from workflows.proposal import ProposalWorkflow
 log = logging.getLogger("q2c.api")
 
 
-async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, Any], bool]:
+async def create_proposal(
+    state: Q2CState, body: ProposalIn, by: str
+) -> tuple[dict[str, Any], bool]:
     """Store the proposal and start its workflow (which emails it). A known external_id
-    returns the proposal made the first time, and False for "created"."""
+    returns the proposal made the first time, and False for "created". `by`: the actor
+    (an operator's, or "crm")."""
     items = [line.as_line() for line in body.lines]
     async with state.pool.acquire() as conn:
         buyer = await store.client(conn, body.client_id)
@@ -88,6 +91,7 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
                     contract_id=body.contract_id,
                     prices_include_vat=body.prices_include_vat,
                     discount_percent=body.discount_percent,
+                    sent_by=by if body.send else None,
                 ),
             )
             if proposal_id is not None:
@@ -122,7 +126,7 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
         return await proposal_json(conn, proposal_id), True
 
 
-async def send_draft_proposal(state: Q2CState, proposal_id: UUID) -> dict[str, Any]:
+async def send_draft_proposal(state: Q2CState, proposal_id: UUID, by: str) -> dict[str, Any]:
     """Send a proposal kept as a draft; sending one already sent changes nothing."""
     async with state.pool.acquire() as conn:
         row = await store.proposal(conn, proposal_id)
@@ -135,7 +139,7 @@ async def send_draft_proposal(state: Q2CState, proposal_id: UUID) -> dict[str, A
             # refused now, before the client sees it.
             line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal_id)
             check_line_rates(seller["country"], today, store.as_lines(line_rows))
-            await proposals.mark_sent_from_draft(conn, proposal_id)
+            await proposals.mark_sent_from_draft(conn, proposal_id, by)
         elif row["status"] != ProposalStatus.SENT:
             raise Conflict(f"the proposal is {row['status']} and cannot be sent")
         await start_proposal_workflow(state, str(proposal_id))
