@@ -12,12 +12,13 @@ from activities.documents import document_context, store_document
 from activities.events import emit_invoice, emit_payment, emit_reminder_sent, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import credits, invoices, outbox, payments, store, tasks
+from db import credits, invoices, operators, outbox, payments, store, tasks
 from domain import reminder_plan
 from domain.contracts import DocumentLine, check_exchange_rate, check_line_rates
 from domain.errors import InvalidInput
 from domain.i18n import format_day, format_money, pick_locale
 from domain.money import MoneyError, amount_due, parse_decimal, round_money
+from domain.operators import SYSTEM, Action
 from domain.refunds import split_refund
 from domain.schedule import check_schedule_values, due_date_for, is_overdue, local_date
 from domain.status import (
@@ -123,7 +124,10 @@ class InvoiceActivities:
                     )
                 if edit.notes is not None:
                     await invoices.set_notes(conn, row["id"], edit.notes)
-                await store.audit(conn, "edited", "operator", request.at, invoice_id=row["id"])
+                actor = await operators.take_request(
+                    conn, edit.request_id, Action.EDIT, str(row["id"])
+                )
+                await store.audit(conn, "edited", actor, request.at, invoice_id=row["id"])
             await self._render(conn, request.invoice_id, final=False, rerender=True)
             return await store.snapshot(conn, request.invoice_id)
 
@@ -180,10 +184,14 @@ class InvoiceActivities:
                     due_date=due,
                     approved_at=ref.at,
                 )
+                actor = await operators.take_request(
+                    conn, ref.request_id, Action.APPROVE, str(row["id"])
+                )
+                await invoices.set_approved_by(conn, row["id"], actor)
                 await store.audit(
                     conn,
                     "approved",
-                    "operator",
+                    actor,
                     ref.at,
                     invoice_id=row["id"],
                     data={"number": number},
@@ -240,7 +248,12 @@ class InvoiceActivities:
                             planned_from=ref.at,
                         )
                         await invoices.mark_sent(
-                            conn, row, "invoice emailed", ref.at, plan.to_json()
+                            conn,
+                            row,
+                            "invoice emailed",
+                            ref.at,
+                            plan.to_json(),
+                            actor=row["approved_by"] or SYSTEM,
                         )
                         await emit_invoice(conn, "invoice.sent", row["id"], at=ref.at)
                 return await store.snapshot(conn, ref.invoice_id)
@@ -364,6 +377,9 @@ class InvoiceActivities:
                         f"amount: must be positive with at most the decimals {currency} has"
                     )
                 paid_on = _parse_date(payment.paid_at, "paid_at")
+                actor = await operators.take_request(
+                    conn, payment.request_id, Action.PAY, str(row["id"])
+                )
                 if payment.from_credit:
                     await _take_from_credit(conn, row, amount, payment.reference)
                 await payments.insert(
@@ -374,6 +390,7 @@ class InvoiceActivities:
                     paid_at=paid_on,
                     reference=payment.reference,
                     source="credit" if payment.from_credit else "transfer",
+                    recorded_by=actor,
                 )
                 received = row["amount_paid"] + amount
                 # The invoice is settled by its total; anything beyond is the client's credit.
@@ -391,14 +408,14 @@ class InvoiceActivities:
                     )
                 target = status_after_payment(row["total"], paid, row["overdue"])
                 await invoices.set_paid_amount(
-                    conn, row, target, f"payment {payment.reference}", request.at, paid
+                    conn, row, target, f"payment {payment.reference}", request.at, paid, actor
                 )
                 if target == InvoiceStatus.PAID:
-                    await tasks.close_automatic_tasks(conn, row["id"])
+                    await tasks.close_automatic_tasks(conn, row["id"], actor)
                 await store.audit(
                     conn,
                     "payment",
-                    "payments",
+                    actor,
                     request.at,
                     invoice_id=row["id"],
                     data={"amount": str(amount), "reference": payment.reference},
@@ -413,14 +430,17 @@ class InvoiceActivities:
                 row = await store.invoice(conn, request.invoice_id, lock=True)
                 if row["status"] != InvoiceStatus.VOID:
                     check_can_void(InvoiceStatus(row["status"]))
-                    await invoices.mark_void(
-                        conn, row, request.reason or "voided", request.at, request.reason
+                    actor = await operators.take_request(
+                        conn, request.request_id, Action.VOID, str(row["id"])
                     )
-                    await tasks.close_automatic_tasks(conn, row["id"])
+                    await invoices.mark_void(
+                        conn, row, request.reason or "voided", request.at, request.reason, actor
+                    )
+                    await tasks.close_automatic_tasks(conn, row["id"], actor)
                     await store.audit(
                         conn,
                         "voided",
-                        "operator",
+                        actor,
                         request.at,
                         invoice_id=row["id"],
                         data={"reason": request.reason},
@@ -473,15 +493,23 @@ class InvoiceActivities:
                 target = status_after_due_date_change(
                     current, row["total"], row["amount_paid"], overdue_now
                 )
+                actor = await operators.take_request(
+                    conn, change.request_id, Action.RESCHEDULE, str(row["id"])
+                )
                 if target != current:
                     await invoices.reopen_after_due_date_moved(
-                        conn, row, target, f"due date moved to {due.isoformat()}", request.at
+                        conn,
+                        row,
+                        target,
+                        f"due date moved to {due.isoformat()}",
+                        request.at,
+                        actor,
                     )
-                    await tasks.close_check_payment_task(conn, row["id"])
+                    await tasks.close_check_payment_task(conn, row["id"], actor)
                 await store.audit(
                     conn,
                     "rescheduled",
-                    change.requested_by,
+                    actor,
                     request.at,
                     invoice_id=row["id"],
                     data={
@@ -506,6 +534,10 @@ class InvoiceActivities:
                 paused = row["reminders_paused_at"] is not None
                 if paused != request.paused:
                     check_can_pause_reminders(InvoiceStatus(row["status"]))
+                    action = Action.PAUSE_REMINDERS if request.paused else Action.RESUME_REMINDERS
+                    actor = await operators.take_request(
+                        conn, request.request_id, action, str(row["id"])
+                    )
                     if request.paused:
                         await invoices.pause_reminders(conn, row["id"], request.at)
                     else:
@@ -513,7 +545,7 @@ class InvoiceActivities:
                     await store.audit(
                         conn,
                         "reminders_paused" if request.paused else "reminders_resumed",
-                        request.requested_by,
+                        actor,
                         request.at,
                         invoice_id=row["id"],
                         data={"reason": request.reason} if request.reason else None,
@@ -564,6 +596,9 @@ class InvoiceActivities:
                     refunded_from_credit=earlier.from_credit,
                     credit_balance=await credits.balance(conn, row["client_id"], currency),
                 )
+                actor = await operators.take_request(
+                    conn, refund.request_id, Action.REFUND, str(row["id"])
+                )
                 await payments.insert_refund(
                     conn,
                     invoice_id=row["id"],
@@ -574,6 +609,7 @@ class InvoiceActivities:
                     currency=currency,
                     refunded_at=refunded_on,
                     reference=refund.reference,
+                    recorded_by=actor,
                 )
                 credit_moves = (("refunded", -split.from_credit), ("restored", split.to_credit))
                 for kind, credit in credit_moves:
@@ -594,7 +630,7 @@ class InvoiceActivities:
                 )
                 target = status_after_refund(current, row["total"], paid, overdue_now)
                 await invoices.set_refunded_amount(
-                    conn, row, target, f"refund {refund.reference}", request.at, paid
+                    conn, row, target, f"refund {refund.reference}", request.at, paid, actor
                 )
                 if target == InvoiceStatus.OVERDUE and current != InvoiceStatus.OVERDUE:
                     await tasks.open_check_payment_task(
@@ -611,7 +647,7 @@ class InvoiceActivities:
                 await store.audit(
                     conn,
                     "refund",
-                    refund.requested_by,
+                    actor,
                     request.at,
                     invoice_id=row["id"],
                     data={

@@ -93,7 +93,7 @@ class ProposalActivities:
                     await store.audit(
                         conn,
                         "sent",
-                        "system",
+                        proposal["sent_by"] or "system",
                         activity.info().started_time,
                         proposal_id=proposal["id"],
                     )

@@ -14,6 +14,7 @@ from db.connection import Connection
 from db.rows import InvoiceRow, InvoiceStatusChangeRow, row_as, rows_as
 from db.store import NotFound
 from domain.money import Line
+from domain.operators import SYSTEM
 from domain.status import InvoiceStatus, Reopening, check_transition
 from domain.vat import compute_document_totals
 
@@ -36,17 +37,19 @@ async def _record_status_change(
     target: InvoiceStatus,
     cause: str,
     at: datetime,
+    actor: str = SYSTEM,
 ) -> None:
     if current == target:
         return
     await conn.execute(
         """INSERT INTO invoice_status_changes (invoice_id, from_status, to_status, cause,
-               occurred_at) VALUES ($1, $2, $3, $4, $5)""",
+               occurred_at, actor) VALUES ($1, $2, $3, $4, $5, $6)""",
         invoice_id,
         current.value,
         target.value,
         cause,
         at,
+        actor,
     )
 
 
@@ -58,7 +61,12 @@ def _checked(invoice: Any, target: InvoiceStatus, because: Reopening | None) -> 
 
 
 async def change_status(
-    conn: Connection, invoice: Any, target: InvoiceStatus, cause: str, at: datetime
+    conn: Connection,
+    invoice: Any,
+    target: InvoiceStatus,
+    cause: str,
+    at: datetime,
+    actor: str = SYSTEM,
 ) -> None:
     """Move the invoice to `target` and record why and when; nothing if it is there already.
     `invoice`: its row as read (a record), for its id and current status."""
@@ -70,11 +78,16 @@ async def change_status(
         invoice["id"],
         target.value,
     )
-    await _record_status_change(conn, invoice["id"], current, target, cause, at)
+    await _record_status_change(conn, invoice["id"], current, target, cause, at, actor)
 
 
 async def mark_sent(
-    conn: Connection, invoice: Any, cause: str, at: datetime, reminder_plan_json: str
+    conn: Connection,
+    invoice: Any,
+    cause: str,
+    at: datetime,
+    reminder_plan_json: str,
+    actor: str = SYSTEM,
 ) -> None:
     """Sent: when, and the reminder plan frozen with it."""
     current = _checked(invoice, InvoiceStatus.SENT, None)
@@ -87,7 +100,7 @@ async def mark_sent(
         at,
         reminder_plan_json,
     )
-    await _record_status_change(conn, invoice["id"], current, InvoiceStatus.SENT, cause, at)
+    await _record_status_change(conn, invoice["id"], current, InvoiceStatus.SENT, cause, at, actor)
 
 
 async def mark_overdue(conn: Connection, invoice: Any, cause: str, at: datetime) -> None:
@@ -102,7 +115,12 @@ async def mark_overdue(conn: Connection, invoice: Any, cause: str, at: datetime)
 
 
 async def mark_void(
-    conn: Connection, invoice: Any, cause: str, at: datetime, reason: str | None
+    conn: Connection,
+    invoice: Any,
+    cause: str,
+    at: datetime,
+    reason: str | None,
+    actor: str = SYSTEM,
 ) -> None:
     current = _checked(invoice, InvoiceStatus.VOID, None)
     await conn.execute(
@@ -113,7 +131,7 @@ async def mark_void(
         at,
         reason,
     )
-    await _record_status_change(conn, invoice["id"], current, InvoiceStatus.VOID, cause, at)
+    await _record_status_change(conn, invoice["id"], current, InvoiceStatus.VOID, cause, at, actor)
 
 
 async def set_paid_amount(
@@ -123,6 +141,7 @@ async def set_paid_amount(
     cause: str,
     at: datetime,
     amount_paid: Decimal,
+    actor: str = SYSTEM,
 ) -> None:
     """After a payment: the amount paid, the status it leads to, and when it was paid in
     full (`at`, if `target` is paid)."""
@@ -136,7 +155,7 @@ async def set_paid_amount(
         amount_paid,
         at if target == InvoiceStatus.PAID else None,
     )
-    await _record_status_change(conn, invoice["id"], current, target, cause, at)
+    await _record_status_change(conn, invoice["id"], current, target, cause, at, actor)
 
 
 async def set_refunded_amount(
@@ -146,6 +165,7 @@ async def set_refunded_amount(
     cause: str,
     at: datetime,
     amount_paid: Decimal,
+    actor: str = SYSTEM,
 ) -> None:
     """After a refund: the amount paid, and the status moved back as the money and the due
     date say. A paid invoice opened again is no longer paid, and its reminders resume at
@@ -165,11 +185,16 @@ async def set_refunded_amount(
         at,
         target == InvoiceStatus.OVERDUE,
     )
-    await _record_status_change(conn, invoice["id"], current, target, cause, at)
+    await _record_status_change(conn, invoice["id"], current, target, cause, at, actor)
 
 
 async def reopen_after_due_date_moved(
-    conn: Connection, invoice: Any, target: InvoiceStatus, cause: str, at: datetime
+    conn: Connection,
+    invoice: Any,
+    target: InvoiceStatus,
+    cause: str,
+    at: datetime,
+    actor: str = SYSTEM,
 ) -> None:
     """A due date moved later: back from overdue to `target`, no longer flagged overdue."""
     current = _checked(invoice, target, Reopening.DUE_DATE_MOVED)
@@ -178,7 +203,11 @@ async def reopen_after_due_date_moved(
         invoice["id"],
         target.value,
     )
-    await _record_status_change(conn, invoice["id"], current, target, cause, at)
+    await _record_status_change(conn, invoice["id"], current, target, cause, at, actor)
+
+
+async def set_approved_by(conn: Connection, invoice_id: Any, actor: str) -> None:
+    await conn.execute("UPDATE invoices SET approved_by = $2 WHERE id = $1", invoice_id, actor)
 
 
 async def set_exchange_rate(conn: Connection, invoice_id: Any, exchange_rate: Decimal) -> None:

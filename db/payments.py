@@ -9,6 +9,7 @@ from typing import Any
 
 from db.connection import Connection
 from db.rows import PaymentRow, RefundRow, row_as
+from domain.operators import SYSTEM
 
 
 async def exists(conn: Connection, invoice_id: Any, reference: str) -> bool:
@@ -39,17 +40,21 @@ async def insert(
     paid_at: date,
     reference: str,
     source: str,
+    recorded_by: str = SYSTEM,
 ) -> None:
-    """`source`: 'transfer', or 'credit' for the client's credit applied."""
+    """`source`: 'transfer', or 'credit' for the client's credit applied; `recorded_by`:
+    the actor (domain.operators)."""
     await conn.execute(
-        """INSERT INTO payments (invoice_id, amount, currency, paid_at, reference, source)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
+        """INSERT INTO payments (invoice_id, amount, currency, paid_at, reference, source,
+               recorded_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         invoice_id,
         amount,
         currency,
         paid_at,
         reference,
         source,
+        recorded_by,
     )
 
 
@@ -95,11 +100,12 @@ async def insert_refund(
     currency: str,
     refunded_at: date,
     reference: str,
+    recorded_by: str = SYSTEM,
 ) -> None:
     await conn.execute(
         """INSERT INTO refunds (invoice_id, payment_id, amount, from_invoice, from_credit,
-               currency, refunded_at, reference)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+               currency, refunded_at, reference, recorded_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
         invoice_id,
         payment_id,
         amount,
@@ -108,6 +114,7 @@ async def insert_refund(
         currency,
         refunded_at,
         reference,
+        recorded_by,
     )
 
 

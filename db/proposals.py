@@ -117,6 +117,8 @@ class NewProposal:
     contract_id: UUID | None
     prices_include_vat: bool
     discount_percent: Decimal
+    # The actor who had it sent (domain.operators); None for a draft.
+    sent_by: str | None = None
 
 
 async def insert_unless_known(conn: Connection, proposal: NewProposal) -> UUID | None:
@@ -124,8 +126,8 @@ async def insert_unless_known(conn: Connection, proposal: NewProposal) -> UUID |
     proposal_id: UUID | None = await conn.fetchval(
         """INSERT INTO proposals (company_id, client_id, external_id, currency,
                valid_until, payment_terms_days, notes, subtotal, vat_total, total,
-               status, contract_id, prices_include_vat, discount_percent)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+               status, contract_id, prices_include_vat, discount_percent, sent_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
            ON CONFLICT (external_id) DO NOTHING RETURNING id""",
         proposal.company_id,
         proposal.client_id,
@@ -141,6 +143,7 @@ async def insert_unless_known(conn: Connection, proposal: NewProposal) -> UUID |
         proposal.contract_id,
         proposal.prices_include_vat,
         proposal.discount_percent,
+        proposal.sent_by,
     )
     return proposal_id
 
@@ -156,10 +159,11 @@ async def delete_with_lines(conn: Connection, proposal_id: Any) -> None:
     await conn.execute("DELETE FROM proposals WHERE id = $1", proposal_id)
 
 
-async def mark_sent_from_draft(conn: Connection, proposal_id: Any) -> None:
+async def mark_sent_from_draft(conn: Connection, proposal_id: Any, sent_by: str) -> None:
     """A draft becomes sent; a proposal no longer a draft is left as it is."""
     await conn.execute(
-        """UPDATE proposals SET status = 'sent', updated_at = now()
+        """UPDATE proposals SET status = 'sent', updated_at = now(), sent_by = $2
            WHERE id = $1 AND status = 'draft'""",
         proposal_id,
+        sent_by,
     )

@@ -304,6 +304,7 @@ class InvoiceStatusChangeRow:
     to_status: str
     cause: str
     occurred_at: datetime
+    actor: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +352,7 @@ class InvoiceRow:
     request_key: str | None
     credit_note_id: UUID | None
     credit_note_number: str | None
+    approved_by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +369,34 @@ class NumberSeriesRow:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorRequestRow:
+    """A row of `operator_requests`."""
+
+    id: UUID
+    operator_id: UUID | None
+    actor: str
+    action: str
+    target: str
+    created_at: datetime
+    consumed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorRow:
+    """A row of `operators`."""
+
+    id: UUID
+    name: str
+    role: str
+    key_hash: str
+    retired_key_hashes: list[str]
+    created_at: datetime
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentRow:
     """A row of `payments`."""
 
@@ -378,6 +408,7 @@ class PaymentRow:
     reference: str
     created_at: datetime
     source: str
+    recorded_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,6 +482,7 @@ class ProposalRow:
     series: str | None
     number: str | None
     issue_date: date | None
+    sent_by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,6 +499,7 @@ class RefundRow:
     refunded_at: date
     reference: str
     created_at: datetime
+    recorded_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,6 +533,8 @@ class TaskRow:
     due_date: date | None
     done_at: datetime | None
     created_at: datetime
+    opened_by: str
+    closed_by: str | None
 
 
 @dataclass(frozen=True, slots=True)

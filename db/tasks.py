@@ -9,6 +9,7 @@ from uuid import UUID
 from db.connection import Connection
 from db.rows import TaskRow, row_as, rows_as
 from db.store import NotFound
+from domain.operators import SYSTEM
 
 
 async def open_check_payment_task(
@@ -40,20 +41,24 @@ async def open_check_payment_task(
     )
 
 
-async def close_check_payment_task(conn: Connection, invoice_id: Any) -> None:
+async def close_check_payment_task(
+    conn: Connection, invoice_id: Any, closed_by: str = SYSTEM
+) -> None:
     await conn.execute(
-        """UPDATE tasks SET done_at = now() WHERE invoice_id = $1
+        """UPDATE tasks SET done_at = now(), closed_by = $2 WHERE invoice_id = $1
                AND kind = 'check_payment' AND done_at IS NULL""",
         invoice_id,
+        closed_by,
     )
 
 
-async def close_automatic_tasks(conn: Connection, invoice_id: Any) -> None:
+async def close_automatic_tasks(conn: Connection, invoice_id: Any, closed_by: str = SYSTEM) -> None:
     """Every open task the activities opened for the invoice (not the operators' own)."""
     await conn.execute(
-        """UPDATE tasks SET done_at = now()
+        """UPDATE tasks SET done_at = now(), closed_by = $2
            WHERE invoice_id = $1 AND kind <> 'manual' AND done_at IS NULL""",
         invoice_id,
+        closed_by,
     )
 
 
@@ -139,27 +144,33 @@ async def insert_manual(
     title: str,
     assignee: str,
     due_date: date | None,
+    opened_by: str = SYSTEM,
 ) -> TaskRow:
     """A task an operator made by hand."""
     record = await conn.fetchrow(
         """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
-               assignee, due_date)
-           VALUES ($1, $2, $3, 'manual', $4, $5, $6) RETURNING *""",
+               assignee, due_date, opened_by)
+           VALUES ($1, $2, $3, 'manual', $4, $5, $6, $7) RETURNING *""",
         company_id,
         invoice_id,
         client_id,
         title,
         assignee,
         due_date,
+        opened_by,
     )
     assert record is not None
     return row_as(TaskRow, record)
 
 
-async def mark_done(conn: Connection, task_id: UUID) -> TaskRow | None:
-    """The task marked done (a task already done keeps when it was); None if there is none."""
+async def mark_done(conn: Connection, task_id: UUID, closed_by: str = SYSTEM) -> TaskRow | None:
+    """The task marked done (a task already done keeps when and by whom); None if there is
+    none."""
     record = await conn.fetchrow(
-        "UPDATE tasks SET done_at = coalesce(done_at, now()) WHERE id = $1 RETURNING *",
+        """UPDATE tasks SET closed_by = CASE WHEN done_at IS NULL THEN $2 ELSE closed_by END,
+               done_at = coalesce(done_at, now())
+           WHERE id = $1 RETURNING *""",
         task_id,
+        closed_by,
     )
     return None if record is None else row_as(TaskRow, record)

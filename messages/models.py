@@ -102,13 +102,19 @@ class DeclineProposal:
 
 @dataclass
 class ApproveInvoice:
+    # As claimed by the sender; never recorded as the actor (request_id says who).
     approved_by: str = "operator"
+    # The API's record of who asked (db.operators.record_request); the activity takes the
+    # actor from it. Without a valid one (the Temporal UI) the actor is `temporal-ui`.
+    request_id: str = ""
 
 
 @dataclass
 class VoidInvoice:
     reason: str = ""
     voided_by: str = "operator"
+    # Who asked: see ApproveInvoice.request_id.
+    request_id: str = ""
 
 
 @dataclass
@@ -133,6 +139,8 @@ class InvoiceEdit:
     discount_percent: str | None = None
     # Lei per unit of the invoice's currency (a Romanian seller's foreign-currency invoice).
     exchange_rate: str | None = None
+    # Who asked: see ApproveInvoice.request_id.
+    request_id: str = ""
 
 
 @dataclass
@@ -143,6 +151,8 @@ class PaymentRequest:
     currency: str | None = None
     # Paid out of the client's credit (an earlier over-payment), not by a new transfer.
     from_credit: bool = False
+    # Who asked: see ApproveInvoice.request_id.
+    request_id: str = ""
 
 
 @dataclass
@@ -172,6 +182,8 @@ class RescheduleRequest:
     # Drop the invoice's own schedule: the client's or company's applies again.
     reset_schedule: bool = False
     requested_by: str = "operator"
+    # Who asked: see ApproveInvoice.request_id.
+    request_id: str = ""
 
 
 @dataclass
@@ -180,6 +192,8 @@ class ReminderPause:
 
     reason: str = ""
     requested_by: str = "operator"
+    # Who asked: see ApproveInvoice.request_id.
+    request_id: str = ""
 
 
 @dataclass
@@ -190,6 +204,8 @@ class RefundRequest:
     reference: str
     refunded_at: str = ""
     requested_by: str = "operator"
+    # Who asked: see ApproveInvoice.request_id.
+    request_id: str = ""
 
 
 @dataclass
@@ -241,6 +257,8 @@ class CloseProposalInput:
 class InvoiceRef:
     invoice_id: str
     at: datetime
+    # Given to the issue step only: the approval's request (ApproveInvoice.request_id).
+    request_id: str = ""
 
 
 @dataclass
@@ -269,6 +287,7 @@ class VoidInvoiceInput:
     invoice_id: str
     reason: str
     at: datetime
+    request_id: str = ""
 
 
 @dataclass
@@ -285,6 +304,7 @@ class SetRemindersPausedInput:
     at: datetime
     reason: str = ""
     requested_by: str = "operator"
+    request_id: str = ""
 
 
 @dataclass

@@ -40,7 +40,7 @@ WEBHOOK_SECRETS = {
 }
 BUSINESS_TABLES = (
     "webhook_delivery_attempts, webhook_deliveries, webhook_subscriptions, events, "
-    "client_credits, unmatched_payments, webhook_rejections, "
+    "client_credits, unmatched_payments, webhook_rejections, operator_requests, operators, "
     "tasks, webhook_events, email_outbox, audit_events, signatures, access_tokens, payments, "
     "invoice_status_changes, invoice_lines, proposal_lines, number_series, documents, clients, "
     "companies, invoices, proposals"

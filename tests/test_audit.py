@@ -261,7 +261,12 @@ async def test_signed_pdf_confirmation_email_and_audit_trail(stack: Stack) -> No
         "signed_copy_emailed",
     ]
     sent, accepted, first_view, second_view, signed_event, created, emailed_event = events
-    assert (sent["actor"], accepted["actor"], created["actor"]) == ("system", "smtp", "system")
+    # Sent by the operator who created it (the tests' key is the bootstrap admin's).
+    assert (sent["actor"], accepted["actor"], created["actor"]) == (
+        "operator:admin",
+        "smtp",
+        "system",
+    )
     assert first_view["data"] == {"first": True} and second_view["data"] == {}
     for view in (first_view, second_view):
         assert (view["actor"], view["ip"], view["user_agent"]) == ("client", CLIENT_IP, ua)

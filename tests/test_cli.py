@@ -91,6 +91,23 @@ def test_ids_are_checked_before_anything_is_sent(capsys: pytest.CaptureFixture[s
     assert "not an ID" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["operators", "add", "alice"],
+        ["operators", "add", "alice", "--role", "root"],
+        ["operators", "revoke", "not-an-id"],
+    ],
+)
+def test_operators_need_a_known_role_and_an_id(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "--role" in capsys.readouterr().err or argv[1] == "revoke"
+
+
 # --- what goes over the wire --------------------------------------------------------------
 
 

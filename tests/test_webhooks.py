@@ -129,6 +129,9 @@ async def test_crm_retries_never_make_a_second_proposal_or_workflow(stack: Stack
 
     assert (await handle.describe()).run_id == run_id
     assert await stack.db.fetchval("SELECT count(*) FROM proposals") == 1
+    # Sent on the CRM's word, not an operator's.
+    sent_by = await stack.db.fetchval("SELECT actor FROM audit_events WHERE kind = 'sent'")
+    assert sent_by == "crm"
     assert await stack.db.fetchval("SELECT count(*) FROM clients") == 1
     assert await stack.db.fetchval("SELECT count(*) FROM email_outbox") == 1
     events = await stack.db.fetch("SELECT * FROM webhook_events WHERE source = 'crm' ORDER BY id")
@@ -496,6 +499,10 @@ async def test_payment_matched_by_invoice_number_moves_the_invoice(stack: Stack)
     assert current["amount_paid"] == "1000.00" and current["status"] == "partially_paid"
     payment = await stack.db.fetchrow("SELECT * FROM payments")
     assert payment is not None and payment["paid_at"] == date(2026, 12, 1)
+    # Recorded as the provider's doing, not an operator's.
+    assert payment["recorded_by"] == "payments"
+    history = await get_json(stack, f"/api/v1/invoices/{invoice['id']}/history")
+    assert history["items"][-1]["actor"] == "payments"
 
     rest = payment_event(
         invoice_id=invoice["id"], amount="3114.00", reference="OP-124", paid_at="2026-12-02"

@@ -79,6 +79,10 @@ PATCH_SEARCH_ATTRIBUTES_ON_CHANGE = "search-attributes-on-change"
 # state carried over is small (the snapshot with its next few reminders).
 HISTORY_EVENTS_LIMIT = 2_000
 HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
+# Approve, void and pause/resume pass on the API's request id (who asked); the activity
+# takes the actor from it. Only called when a signal carries one, so runs recorded before
+# replay unchanged.
+PATCH_OPERATOR_REQUESTS = "operator-requests"
 _UNSET = object()
 # A run started again to take a refund waits this long for it before it ends unchanged.
 REOPEN_WAIT = timedelta(minutes=10)
@@ -252,6 +256,7 @@ class InvoiceWorkflow:
                             workflow.now(),
                             request.reason,
                             request.requested_by,
+                            self._request_id(request.request_id),
                         ),
                     )
                 )
@@ -459,8 +464,11 @@ class InvoiceWorkflow:
         reason (e.g. a VAT rate no longer valid on the issue date): the invoice stays in
         review, with the reason on it, for an edit and a new approval. Runs recorded before
         the patch failed there, and replay so."""
+        ref = self._ref()
+        if self._approval is not None:
+            ref.request_id = self._request_id(self._approval.request_id)
         try:
-            self._apply(await self._call(act.ISSUE_INVOICE, self._ref()))
+            self._apply(await self._call(act.ISSUE_INVOICE, ref))
         except ActivityError as failed:
             refused = (
                 isinstance(failed.cause, ApplicationError) and failed.cause.type == "InvalidInput"
@@ -477,7 +485,12 @@ class InvoiceWorkflow:
             self._apply(
                 await self._call(
                     act.VOID_INVOICE,
-                    VoidInvoiceInput(self._invoice_id, request.reason, workflow.now()),
+                    VoidInvoiceInput(
+                        self._invoice_id,
+                        request.reason,
+                        workflow.now(),
+                        self._request_id(request.request_id),
+                    ),
                 )
             )
             # A numbered invoice was issued: it is cancelled by a credit note (storno). Runs
@@ -490,6 +503,9 @@ class InvoiceWorkflow:
                 note = CreditNoteInput(self._invoice_id, workflow.now(), request.reason)
                 await run_step(act.ISSUE_CREDIT_NOTE, note, CreditNoteIssued)
                 await self._call_none(act.SEND_CREDIT_NOTE, note)
+
+    def _request_id(self, request_id: str) -> str:
+        return request_id if request_id and workflow.patched(PATCH_OPERATOR_REQUESTS) else ""
 
     def _refuse_unless(self, check: Callable[[InvoiceStatus], None]) -> None:
         try:

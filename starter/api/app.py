@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 import temporal_connection
+from db import operators as operator_store
 from settings import Settings
 from starter.api import webhooks
 from starter.api.deps import Q2CState, State
@@ -29,6 +30,7 @@ from starter.api.routers import (
     invoice_actions,
     invoices,
     numbering,
+    operators,
     proposals,
     reports,
     tasks,
@@ -54,6 +56,7 @@ ROUTERS = (
     company.router,
     contracts.router,
     codec.router,
+    operators.router,
 )
 
 
@@ -66,6 +69,10 @@ def create_app(
         db = pool or await asyncpg.create_pool(settings.resolved_database_url(), max_size=10)
         client = temporal or await temporal_connection.connect(settings)
         app.state.q2c = Q2CState(settings, db, client)
+        if settings.api_key:
+            # The bootstrap key (env or the one `q2c dev` saved) is the first admin.
+            async with db.acquire() as conn:
+                await operator_store.ensure_bootstrap(conn, settings.api_key)
         try:
             yield
         finally:

@@ -1,16 +1,28 @@
-"""What routes depend on: the app's shared state and the operators' API-key check."""
+"""What routes depend on: the app's shared state and the operators' API-key check (who is
+calling, with which role; domain.operators says which role each route needs)."""
 
 from __future__ import annotations
 
-import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
+from uuid import UUID
 
 import asyncpg
 from fastapi import Depends, HTTPException, Request
 from temporalio.client import Client
 
 from activities.documents import template_environment
+from db import operators
 from domain.client_ip import client_address, trusted_networks
+from domain.operators import (
+    Role,
+    allows,
+    operator_actor,
+    refusal,
+    required_role,
+    should_record_use,
+)
 from settings import Settings
 
 
@@ -38,15 +50,50 @@ def client_ip(request: Request) -> str:
     return client_address(peer, request.headers.getlist("x-forwarded-for"), networks)
 
 
-def require_api_key(request: Request) -> None:
+@dataclass(frozen=True)
+class Operator:
+    """The operator whose key made this request."""
+
+    id: UUID
+    name: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        """How their actions are recorded."""
+        return operator_actor(self.name)
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def require_api_key(request: Request) -> Operator:
+    """The caller's operator, from the bearer key's hash: 401 for no, unknown or revoked
+    key, 403 when the route needs a higher role than theirs."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
-    expected = get_state(request).settings.api_key
-    if scheme.lower() != "bearer" or not hmac.compare_digest(key.encode(), expected.encode()):
-        raise HTTPException(
-            401, "a valid API key is required", headers={"WWW-Authenticate": "Bearer"}
-        )
+    if scheme.lower() != "bearer" or not key or len(key) > 200:
+        raise _unauthorized("a valid API key is required")
+    async with get_state(request).pool.acquire() as conn:
+        row = await operators.by_key(conn, key)
+        if row is None:
+            raise _unauthorized("a valid API key is required")
+        if row.revoked_at is not None:
+            raise _unauthorized("this API key has been revoked")
+        now = datetime.now(UTC)
+        if should_record_use(row.last_used_at, now):
+            await operators.record_use(conn, row.id, now)
+    role = Role(row.role)
+    # The matched route's path template, so a rule names routes, not concrete URLs.
+    route_path = getattr(request.scope.get("route"), "path", request.url.path)
+    needed = required_role(request.method, route_path)
+    if not allows(role, needed):
+        raise HTTPException(403, refusal(role, needed))
+    return Operator(row.id, row.name, role)
 
 
 # Every operator route carries it.
 API_KEY = [Depends(require_api_key)]
+# A route that records who acted takes it as a parameter (the check runs once per request).
+CurrentOperator = Annotated[Operator, Depends(require_api_key)]

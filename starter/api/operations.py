@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from db import contracts, payments, proposals, store
+from db import contracts, operators, payments, proposals, store
 from db.rows import InvoiceRow, row_as
 from domain.contracts import check_line_rates
 from domain.errors import (
@@ -30,6 +30,7 @@ from domain.errors import (
     Unavailable,
 )
 from domain.money import Line, plain_decimal, round_money
+from domain.operators import Action
 from domain.schedule import local_date
 from domain.status import IllegalTransition, InvoiceStatus, ProposalStatus, check_can_pay
 from domain.vat import DocumentTotals, compute_document_totals
@@ -39,7 +40,7 @@ from messages.models import (
     invoice_workflow_id,
     proposal_workflow_id,
 )
-from starter.api.deps import Q2CState
+from starter.api.deps import Operator, Q2CState
 from starter.api.schemas import PaymentIn, ProposalIn
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
@@ -47,9 +48,12 @@ from workflows.proposal import ProposalWorkflow
 log = logging.getLogger("q2c.api")
 
 
-async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, Any], bool]:
+async def create_proposal(
+    state: Q2CState, body: ProposalIn, by: str
+) -> tuple[dict[str, Any], bool]:
     """Store the proposal and start its workflow (which emails it). A known external_id
-    returns the proposal made the first time, and False for "created"."""
+    returns the proposal made the first time, and False for "created". `by`: the actor
+    (an operator's, or "crm")."""
     items = [line.as_line() for line in body.lines]
     async with state.pool.acquire() as conn:
         buyer = await store.client(conn, body.client_id)
@@ -87,6 +91,7 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
                     contract_id=body.contract_id,
                     prices_include_vat=body.prices_include_vat,
                     discount_percent=body.discount_percent,
+                    sent_by=by if body.send else None,
                 ),
             )
             if proposal_id is not None:
@@ -121,7 +126,7 @@ async def create_proposal(state: Q2CState, body: ProposalIn) -> tuple[dict[str, 
         return await proposal_json(conn, proposal_id), True
 
 
-async def send_draft_proposal(state: Q2CState, proposal_id: UUID) -> dict[str, Any]:
+async def send_draft_proposal(state: Q2CState, proposal_id: UUID, by: str) -> dict[str, Any]:
     """Send a proposal kept as a draft; sending one already sent changes nothing."""
     async with state.pool.acquire() as conn:
         row = await store.proposal(conn, proposal_id)
@@ -134,7 +139,7 @@ async def send_draft_proposal(state: Q2CState, proposal_id: UUID) -> dict[str, A
             # refused now, before the client sees it.
             line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal_id)
             check_line_rates(seller["country"], today, store.as_lines(line_rows))
-            await proposals.mark_sent_from_draft(conn, proposal_id)
+            await proposals.mark_sent_from_draft(conn, proposal_id, by)
         elif row["status"] != ProposalStatus.SENT:
             raise Conflict(f"the proposal is {row['status']} and cannot be sent")
         await start_proposal_workflow(state, str(proposal_id))
@@ -180,9 +185,27 @@ async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:
     )
 
 
-async def record_payment(state: Q2CState, invoice_id: UUID, body: PaymentIn) -> dict[str, Any]:
+async def operator_request(
+    state: Q2CState, by: Operator | str, action: Action, invoice_id: Any
+) -> str:
+    """Record who asks for `action` on the invoice before its workflow is told (an operator,
+    or a webhook source's name); the id goes in the signal or update (db.operators)."""
+    async with state.pool.acquire() as conn:
+        return await operators.record_request(
+            conn,
+            actor=by.actor if isinstance(by, Operator) else by,
+            operator_id=by.id if isinstance(by, Operator) else None,
+            action=action.value,
+            target=str(invoice_id),
+        )
+
+
+async def record_payment(
+    state: Q2CState, invoice_id: UUID, body: PaymentIn, by: Operator | str
+) -> dict[str, Any]:
     """Record a payment through the invoice's workflow; a known reference changes nothing.
-    The answer's `payment_recorded` says whether this call recorded it."""
+    The answer's `payment_recorded` says whether this call recorded it. `by`: the operator,
+    or the webhook source."""
     row = await invoice_row(state, invoice_id)
     async with state.pool.acquire() as conn:
         already = await payments.exists(conn, invoice_id, body.reference)
@@ -198,6 +221,7 @@ async def record_payment(state: Q2CState, invoice_id: UUID, body: PaymentIn) -> 
             paid_at=body.paid_at.isoformat(),
             reference=body.reference,
             currency=body.currency,
+            request_id=await operator_request(state, by, Action.PAY, invoice_id),
         ),
     )
     return invoice_json(await invoice_row(state, invoice_id)) | {

@@ -462,6 +462,8 @@ class StatusChangeOut(Answer):
     to: str
     cause: str
     at: IsoInstant
+    # Who made it: "operator:<name>", "temporal-ui", a webhook source, or "system".
+    actor: str
 
 
 class InvoiceHistory(Answer):
@@ -487,6 +489,9 @@ class TaskOut(Answer):
     invoice_id: str | None
     client_id: str | None
     created_at: IsoInstant
+    # Who opened and who closed it ("system" for the automatic ones; see domain.operators).
+    opened_by: str
+    closed_by: str | None
 
 
 class TaskList(Answer):
@@ -660,6 +665,7 @@ class RefundOut(Answer):
     currency: str
     refunded_at: IsoDate
     created_at: IsoInstant
+    recorded_by: str
 
 
 class RefundList(Answer):

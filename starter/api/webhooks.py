@@ -374,7 +374,7 @@ async def crm_proposal(state: Q2CState, event: CrmProposalIn, _: Delivery) -> Ou
             if event.valid_until < local_date(datetime.now(UTC), seller["time_zone"]):
                 raise Unacceptable("valid_until: must not be in the past")
             client_id = await _client_for(conn, event)
-    created, is_new = await operations.create_proposal(state, event.as_proposal(client_id))
+    created, is_new = await operations.create_proposal(state, event.as_proposal(client_id), "crm")
     if is_new:
         return Outcome(201, "proposal_created", {"proposal": created})
     return Outcome(200, "proposal_exists", {"proposal": created})
@@ -602,6 +602,7 @@ async def payment(state: Q2CState, event: PaymentEventIn, delivery: Delivery) ->
                 reference=event.reference,
                 currency=event.currency,
             ),
+            "payments",
         )
     except IllegalTransition:
         # Not payable, or it left the payable statuses between the read and the update.

@@ -7,6 +7,7 @@
     q2c invoices list | show | approve | void | pay | pdf
     q2c invoices refund | pause | resume | reschedule | reminders
     q2c credit-note list | show | pdf        credit notes of voided issued invoices
+    q2c operators add NAME --role R | list | revoke ID | rotate ID   (admins)
     q2c demo                                  one proposal from creation to paid, on the API
 
 Operator commands talk to the API at Q2C_API_URL (default http://localhost:8000) with the
@@ -30,6 +31,7 @@ from starter.cli.commands import (
     credit_notes,
     exports,
     invoices,
+    operators,
     proposals,
     reports,
     tasks,
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     reports.register(commands, json_too)
     tasks.register(commands, json_too)
     credit_notes.register(commands, json_too)
+    operators.register(commands, json_too)
     exports.register(commands)
     demo.register(commands)
     return parser
@@ -80,6 +83,7 @@ _OPERATOR_COMMANDS: dict[str, Callable[[argparse.Namespace, Api, Output], int]] 
     "export": exports.run,
     "credit-note": credit_notes.run,
     "credit-notes": credit_notes.run,
+    "operators": operators.run,
 }
 
 

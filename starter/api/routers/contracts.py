@@ -36,10 +36,11 @@ from domain.contracts import (
     vat_category,
 )
 from domain.money import plain_decimal
+from domain.operators import SYSTEM
 from domain.schedule import local_date
 from domain.vat import compute_document_totals
 from messages.models import InvoiceWorkflowInput, invoice_workflow_id
-from starter.api.deps import API_KEY, Q2CState, State
+from starter.api.deps import API_KEY, CurrentOperator, Q2CState, State
 from starter.api.operations import checked_document_totals, invoice_json, iso, log, money
 from starter.api.schemas import (
     Amount,
@@ -200,7 +201,11 @@ async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
 
 
 async def invoice_from_contract(
-    state: Q2CState, contract_id: UUID, body: ContractInvoiceIn, request_key: str | None = None
+    state: Q2CState,
+    contract_id: UUID,
+    body: ContractInvoiceIn,
+    request_key: str | None = None,
+    actor: str = SYSTEM,
 ) -> tuple[dict[str, Any], bool]:
     """A draft invoice with the contract's parties, currency, terms and lines (or those the
     body gives), and its InvoiceWorkflow started: it renders the draft and waits for the
@@ -285,7 +290,7 @@ async def invoice_from_contract(
         await store.audit(
             conn,
             "created_from_contract",
-            "operator",
+            actor,
             datetime.now(UTC),
             invoice_id=invoice_id,
             data={"contract_id": str(contract.id), "contract_number": contract.number},
@@ -357,13 +362,14 @@ async def post_contract_invoice(
     contract_id: UUID,
     state: State,
     response: Response,
+    operator: CurrentOperator,
     body: ContractInvoiceIn | None = None,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
     ] = None,
 ) -> dict[str, Any]:
     invoice, created = await invoice_from_contract(
-        state, contract_id, body or ContractInvoiceIn(), idempotency_key
+        state, contract_id, body or ContractInvoiceIn(), idempotency_key, operator.actor
     )
     if not created:
         response.status_code = 200

@@ -11,10 +11,19 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from db import credits, store
+from domain.operators import Action
 from domain.status import InvoiceStatus, check_can_pay
 from messages.models import PaymentRequest
-from starter.api.deps import API_KEY, State
-from starter.api.operations import invoice_handle, invoice_json, invoice_row, iso, money, run_update
+from starter.api.deps import API_KEY, CurrentOperator, State
+from starter.api.operations import (
+    invoice_handle,
+    invoice_json,
+    invoice_row,
+    iso,
+    money,
+    operator_request,
+    run_update,
+)
 from starter.api.schemas import Amount, Body, ClientCreditOut, PaymentRecordedOut
 from workflows.invoice import InvoiceWorkflow
 
@@ -69,7 +78,11 @@ async def client_credit(client_id: UUID, state: State) -> dict[str, Any]:
     tags=["invoices"],
 )
 async def apply_credit(
-    invoice_id: UUID, body: ApplyCreditIn, state: State, response: Response
+    invoice_id: UUID,
+    body: ApplyCreditIn,
+    state: State,
+    response: Response,
+    operator: CurrentOperator,
 ) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
     check_can_pay(InvoiceStatus(row["status"]))
@@ -81,6 +94,7 @@ async def apply_credit(
             paid_at=datetime.now(UTC).date().isoformat(),
             reference=body.reference or f"credit:{uuid.uuid4()}",
             from_credit=True,
+            request_id=await operator_request(state, operator, Action.PAY, invoice_id),
         ),
     )
     response.status_code = 201 if result.recorded else 200

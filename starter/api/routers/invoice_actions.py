@@ -31,6 +31,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from db import clients, invoices, outbox, payments, store
 from domain import reminder_plan
+from domain.operators import Action
 from domain.schedule import (
     MAX_OFFSETS,
     ReminderSchedule,
@@ -55,7 +56,7 @@ from messages.models import (
     RescheduleRequest,
     invoice_workflow_id,
 )
-from starter.api.deps import API_KEY, Q2CState, State
+from starter.api.deps import API_KEY, CurrentOperator, Operator, Q2CState, State
 from starter.api.operations import (
     UPDATE_REFUSALS,
     invoice_handle,
@@ -63,6 +64,7 @@ from starter.api.operations import (
     invoice_row,
     iso,
     money,
+    operator_request,
     refusal_of,
     run_update,
 )
@@ -241,6 +243,7 @@ def refund_json(row: payments.RefundOfPayment) -> dict[str, Any]:
         "currency": currency.strip(),
         "refunded_at": iso(refund.refunded_at),
         "created_at": iso(refund.created_at),
+        "recorded_by": refund.recorded_by,
     }
 
 
@@ -305,12 +308,17 @@ async def invoice_reminders(invoice_id: UUID, state: State) -> dict[str, Any]:
 
 
 async def pause_or_resume(
-    invoice_id: UUID, state: Q2CState, paused: bool, body: PauseIn | None
+    invoice_id: UUID, state: Q2CState, paused: bool, body: PauseIn | None, operator: Operator
 ) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
     check_can_pause_reminders(InvoiceStatus(row["status"]))
     signal = InvoiceWorkflow.pause_reminders if paused else InvoiceWorkflow.resume_reminders
-    request = ReminderPause(reason=body.reason if body else "", requested_by="api")
+    action = Action.PAUSE_REMINDERS if paused else Action.RESUME_REMINDERS
+    request = ReminderPause(
+        reason=body.reason if body else "",
+        requested_by=operator.actor,
+        request_id=await operator_request(state, operator, action, invoice_id),
+    )
     await invoice_handle(state, invoice_id).signal(signal, request)
     return invoice_json(row) | {
         "action": "pause accepted" if paused else "resume accepted",
@@ -326,10 +334,10 @@ async def pause_or_resume(
     tags=["reminders"],
 )
 async def pause_reminders(
-    invoice_id: UUID, state: State, body: PauseIn | None = None
+    invoice_id: UUID, state: State, operator: CurrentOperator, body: PauseIn | None = None
 ) -> dict[str, Any]:
     """No reminder goes out until resumed. Also a signal in the Temporal UI."""
-    return await pause_or_resume(invoice_id, state, True, body)
+    return await pause_or_resume(invoice_id, state, True, body, operator)
 
 
 @router.post(
@@ -340,10 +348,10 @@ async def pause_reminders(
     tags=["reminders"],
 )
 async def resume_reminders(
-    invoice_id: UUID, state: State, body: PauseIn | None = None
+    invoice_id: UUID, state: State, operator: CurrentOperator, body: PauseIn | None = None
 ) -> dict[str, Any]:
     """Reminders go on; those planned while paused are skipped, not sent late."""
-    return await pause_or_resume(invoice_id, state, False, body)
+    return await pause_or_resume(invoice_id, state, False, body, operator)
 
 
 @router.patch(
@@ -352,7 +360,9 @@ async def resume_reminders(
     dependencies=API_KEY,
     tags=["reminders"],
 )
-async def reschedule(invoice_id: UUID, body: SchedulePatch, state: State) -> dict[str, Any]:
+async def reschedule(
+    invoice_id: UUID, body: SchedulePatch, state: State, operator: CurrentOperator
+) -> dict[str, Any]:
     """Move the due date and/or set the invoice's own reminder schedule (sent, partially
     paid or overdue invoices). Reminders still to come are planned again; a due date
     moved later takes an overdue invoice back to sent / partially paid."""
@@ -363,7 +373,8 @@ async def reschedule(invoice_id: UUID, body: SchedulePatch, state: State) -> dic
         due_date=body.due_date.isoformat() if body.due_date else None,
         schedule=body.reminders.as_data() if body.reminders is not None else None,
         reset_schedule=reset,
-        requested_by="api",
+        requested_by=operator.actor,
+        request_id=await operator_request(state, operator, Action.RESCHEDULE, invoice_id),
     )
     await run_update(invoice_handle(state, invoice_id), InvoiceWorkflow.reschedule, request)
     async with state.pool.acquire() as conn:
@@ -379,7 +390,7 @@ async def reschedule(invoice_id: UUID, body: SchedulePatch, state: State) -> dic
     tags=["invoices"],
 )
 async def refund(
-    invoice_id: UUID, body: RefundIn, state: State, response: Response
+    invoice_id: UUID, body: RefundIn, state: State, response: Response, operator: CurrentOperator
 ) -> dict[str, Any]:
     """Give back (part of) a payment: 201, or 200 with `refund_recorded: false` for a
     refund reference already recorded. Also on a paid or void invoice."""
@@ -403,7 +414,8 @@ async def refund(
             amount=str(body.amount),
             reference=body.reference,
             refunded_at=(body.refunded_at or datetime.now(UTC).date()).isoformat(),
-            requested_by="api",
+            requested_by=operator.actor,
+            request_id=await operator_request(state, operator, Action.REFUND, invoice_id),
         ),
     )
     response.status_code = 201 if result.recorded else 200
@@ -441,7 +453,7 @@ async def client_reminders(client_id: UUID, state: State) -> dict[str, Any]:
     tags=["reminders"],
 )
 async def set_client_reminders(
-    client_id: UUID, body: ClientRemindersIn, state: State
+    client_id: UUID, body: ClientRemindersIn, state: State, operator: CurrentOperator
 ) -> dict[str, Any]:
     """Replace the client's reminder settings (a field left out inherits the company's)
     and its time zone (reminders go out at the hour where the client is). Its open
@@ -466,7 +478,12 @@ async def set_client_reminders(
             await run_update(
                 invoice_handle(state, open_invoice_id),
                 InvoiceWorkflow.reschedule,
-                RescheduleRequest(requested_by="api"),
+                RescheduleRequest(
+                    requested_by=operator.actor,
+                    request_id=await operator_request(
+                        state, operator, Action.RESCHEDULE, open_invoice_id
+                    ),
+                ),
             )
             replanned.append(str(open_invoice_id))
         except UPDATE_REFUSALS as refused:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from db import documents, invoices, store
 from domain.contracts import vat_category
 from domain.money import plain_decimal
+from domain.operators import Action
 from domain.status import (
     InvoiceStatus,
     check_can_approve,
@@ -22,8 +23,15 @@ from domain.status import (
 )
 from messages.models import ApproveInvoice, VoidInvoice
 from starter.api import operations
-from starter.api.deps import API_KEY, State
-from starter.api.operations import invoice_handle, invoice_json, invoice_row, money, run_update
+from starter.api.deps import API_KEY, CurrentOperator, State
+from starter.api.operations import (
+    invoice_handle,
+    invoice_json,
+    invoice_row,
+    money,
+    operator_request,
+    run_update,
+)
 from starter.api.schemas import (
     PDF_ANSWER,
     InvoiceActionOut,
@@ -98,6 +106,7 @@ async def invoice_history(invoice_id: UUID, state: State) -> dict[str, Any]:
                 "from": row.from_status,
                 "to": row.to_status,
                 "cause": row.cause,
+                "actor": row.actor,
                 "at": row.occurred_at.isoformat(),
             }
             for row in rows
@@ -129,10 +138,13 @@ async def get_invoice_pdf(invoice_id: UUID, state: State) -> Response:
     dependencies=API_KEY,
     tags=["invoices"],
 )
-async def edit_invoice(invoice_id: UUID, body: InvoicePatch, state: State) -> dict[str, Any]:
+async def edit_invoice(
+    invoice_id: UUID, body: InvoicePatch, state: State, operator: CurrentOperator
+) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
     check_can_edit(InvoiceStatus(row["status"]))
     edit = body.as_edit()
+    edit.request_id = await operator_request(state, operator, Action.EDIT, invoice_id)
     await run_update(invoice_handle(state, invoice_id), InvoiceWorkflow.edit, edit)
     return invoice_json(await invoice_row(state, invoice_id))
 
@@ -144,10 +156,15 @@ async def edit_invoice(invoice_id: UUID, body: InvoicePatch, state: State) -> di
     dependencies=API_KEY,
     tags=["invoices"],
 )
-async def approve_invoice(invoice_id: UUID, state: State) -> dict[str, Any]:
+async def approve_invoice(
+    invoice_id: UUID, state: State, operator: CurrentOperator
+) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
     check_can_approve(InvoiceStatus(row["status"]))
-    await invoice_handle(state, invoice_id).signal(InvoiceWorkflow.approve, ApproveInvoice("api"))
+    request_id = await operator_request(state, operator, Action.APPROVE, invoice_id)
+    await invoice_handle(state, invoice_id).signal(
+        InvoiceWorkflow.approve, ApproveInvoice(operator.actor, request_id)
+    )
     return invoice_json(row) | {"action": "approval accepted"}
 
 
@@ -159,13 +176,15 @@ async def approve_invoice(invoice_id: UUID, state: State) -> dict[str, Any]:
     tags=["invoices"],
 )
 async def void_invoice(
-    invoice_id: UUID, state: State, body: VoidIn | None = None
+    invoice_id: UUID, state: State, operator: CurrentOperator, body: VoidIn | None = None
 ) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
     check_can_void(InvoiceStatus(row["status"]))
     reason = body.reason if body else ""
+    request_id = await operator_request(state, operator, Action.VOID, invoice_id)
     await invoice_handle(state, invoice_id).signal(
-        InvoiceWorkflow.void, VoidInvoice(reason=reason, voided_by="api")
+        InvoiceWorkflow.void,
+        VoidInvoice(reason=reason, voided_by=operator.actor, request_id=request_id),
     )
     return invoice_json(row) | {"action": "void accepted"}
 
@@ -177,8 +196,8 @@ async def void_invoice(
     tags=["invoices"],
 )
 async def record_payment(
-    invoice_id: UUID, body: PaymentIn, state: State, response: Response
+    invoice_id: UUID, body: PaymentIn, state: State, response: Response, operator: CurrentOperator
 ) -> dict[str, Any]:
-    answer = await operations.record_payment(state, invoice_id, body)
+    answer = await operations.record_payment(state, invoice_id, body, operator)
     response.status_code = 201 if answer["payment_recorded"] else 200
     return answer

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from starter.api import operations
-from starter.api.deps import API_KEY, State
+from starter.api.deps import API_KEY, CurrentOperator, State
 from starter.api.operations import proposal_json
 from starter.api.schemas import ProposalIn, ProposalOut
 
@@ -22,8 +22,10 @@ router = APIRouter()
     dependencies=API_KEY,
     tags=["proposals"],
 )
-async def create_proposal(body: ProposalIn, state: State, response: Response) -> dict[str, Any]:
-    created, is_new = await operations.create_proposal(state, body)
+async def create_proposal(
+    body: ProposalIn, state: State, response: Response, operator: CurrentOperator
+) -> dict[str, Any]:
+    created, is_new = await operations.create_proposal(state, body, operator.actor)
     response.status_code = 201 if is_new else 200
     return created
 
@@ -34,8 +36,10 @@ async def create_proposal(body: ProposalIn, state: State, response: Response) ->
     dependencies=API_KEY,
     tags=["proposals"],
 )
-async def send_proposal(proposal_id: UUID, state: State) -> dict[str, Any]:
-    return await operations.send_draft_proposal(state, proposal_id)
+async def send_proposal(
+    proposal_id: UUID, state: State, operator: CurrentOperator
+) -> dict[str, Any]:
+    return await operations.send_draft_proposal(state, proposal_id, operator.actor)
 
 
 @router.get(

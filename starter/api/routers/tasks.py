@@ -13,7 +13,7 @@ from activities.events import emit_task_created
 from db import store
 from db import tasks as task_store
 from db.rows import TaskRow
-from starter.api.deps import API_KEY, State
+from starter.api.deps import API_KEY, CurrentOperator, State
 from starter.api.operations import iso
 from starter.api.schemas import Body, TaskList, TaskOut
 
@@ -38,6 +38,8 @@ def task_json(row: TaskRow) -> dict[str, Any]:
         "invoice_id": str(row.invoice_id) if row.invoice_id else None,
         "client_id": str(row.client_id) if row.client_id else None,
         "created_at": iso(row.created_at),
+        "opened_by": row.opened_by,
+        "closed_by": row.closed_by,
     }
 
 
@@ -62,7 +64,7 @@ async def list_tasks(
 @router.post(
     "/api/v1/tasks", response_model=TaskOut, status_code=201, dependencies=API_KEY, tags=["tasks"]
 )
-async def create_task(body: TaskIn, state: State) -> dict[str, Any]:
+async def create_task(body: TaskIn, state: State, operator: CurrentOperator) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         client_id = body.client_id
         if body.invoice_id is not None:
@@ -82,6 +84,7 @@ async def create_task(body: TaskIn, state: State) -> dict[str, Any]:
                 title=body.title,
                 assignee=body.assignee,
                 due_date=body.due_date,
+                opened_by=operator.actor,
             )
             await emit_task_created(conn, row.id)
         return task_json(row)
@@ -90,9 +93,9 @@ async def create_task(body: TaskIn, state: State) -> dict[str, Any]:
 @router.post(
     "/api/v1/tasks/{task_id}/done", response_model=TaskOut, dependencies=API_KEY, tags=["tasks"]
 )
-async def complete_task(task_id: UUID, state: State) -> dict[str, Any]:
+async def complete_task(task_id: UUID, state: State, operator: CurrentOperator) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
-        row = await task_store.mark_done(conn, task_id)
+        row = await task_store.mark_done(conn, task_id, operator.actor)
     if row is None:
         raise HTTPException(404, "task not found")
     return task_json(row)
