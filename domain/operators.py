@@ -36,6 +36,8 @@ ADMIN_WRITES = (
     "/api/v1/clients/{client_id}/reminders",
     "/api/v1/webhook-subscriptions",
 )
+# Writes that only read: showing the Temporal UI a decrypted payload is a viewer's read.
+READING_WRITES = ("/codec/decode",)
 # Routes that are the admin's whatever the method: who the operators are.
 ADMIN_ONLY = ("/api/v1/operators",)
 
@@ -58,7 +60,7 @@ def required_role(method: str, route_path: str) -> Role:
     the admin's settings (ADMIN_WRITES, ADMIN_ONLY) the admin's."""
     if _under(route_path, ADMIN_ONLY):
         return Role.ADMIN
-    if method.upper() in READ_METHODS:
+    if method.upper() in READ_METHODS or _under(route_path, READING_WRITES):
         return Role.VIEWER
     if _under(route_path, ADMIN_WRITES):
         return Role.ADMIN

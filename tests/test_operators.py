@@ -273,6 +273,9 @@ async def test_cli_adds_lists_rotates_and_revokes_operators(
         ("DELETE", "/api/v1/webhook-subscriptions/{subscription_id}", Role.ADMIN),
         ("GET", "/api/v1/operators", Role.ADMIN),
         ("POST", "/api/v1/operators/{operator_id}/rotate", Role.ADMIN),
+        # The Temporal UI reading a payload is a read; encoding one is how it sends a signal.
+        ("POST", "/codec/decode", Role.VIEWER),
+        ("POST", "/codec/encode", Role.OPERATOR),
         # A prefix is a whole path segment, not any string that starts alike.
         ("POST", "/api/v1/company-other", Role.OPERATOR),
     ],
