@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from db import connection
 from settings import Settings
 from starter.api import webhooks
 from starter.api.deps import Q2CState, State
@@ -82,7 +83,8 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(state: State) -> dict[str, str]:
-        await state.pool.fetchval("SELECT 1")
+        async with state.pool.acquire() as conn:
+            await connection.ping(conn)
         return {"status": "ok"}
 
     for router in ROUTERS:
