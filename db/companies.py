@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from db.connection import Connection
@@ -68,6 +68,10 @@ class CompanyDetails:
     invoice_series: str
     proposal_series: str
     credit_note_series: str
+
+
+# The one list of the seller's editable details: the API's answer and its PATCH use it.
+DETAIL_COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(CompanyDetails))
 
 
 async def set_details(conn: Connection, company_id: Any, details: CompanyDetails) -> None:

@@ -498,3 +498,11 @@ async def delete_draft_with_lines(conn: Connection, invoice_id: Any) -> None:
     """Take back a draft whose workflow never started, lines and all (in a transaction)."""
     await conn.execute("DELETE FROM invoice_lines WHERE invoice_id = $1", invoice_id)
     await conn.execute("DELETE FROM invoices WHERE id = $1", invoice_id)
+
+
+async def by_number(conn: Connection, company_id: Any, number: str | None) -> InvoiceRow | None:
+    """The company's invoice with this legal number."""
+    record = await conn.fetchrow(
+        "SELECT * FROM invoices WHERE company_id = $1 AND number = $2", company_id, number
+    )
+    return row_as(InvoiceRow, record) if record is not None else None

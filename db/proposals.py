@@ -167,3 +167,8 @@ async def mark_sent_from_draft(conn: Connection, proposal_id: Any, sent_by: str)
         proposal_id,
         sent_by,
     )
+
+
+async def find(conn: Connection, proposal_id: Any) -> ProposalRow | None:
+    record = await conn.fetchrow("SELECT * FROM proposals WHERE id = $1", proposal_id)
+    return row_as(ProposalRow, record) if record is not None else None

@@ -424,10 +424,3 @@ async def emit_event(
     if collected is not None:
         collected.extend(row["deliveries"])
     return str(row["event_id"]) if row["event_id"] is not None else None
-
-
-async def credit_note(conn: Connection, credit_note_id: Any) -> Row:
-    """A credit note as a record, for starter/ until it uses db.credit_notes.get."""
-    return await fetch_one(
-        conn, "credit note", "SELECT * FROM credit_notes WHERE id = $1", credit_note_id
-    )

@@ -6,7 +6,7 @@ sum of the nets at that rate (EN 16931), never summed from per-line VAT.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -118,7 +118,3 @@ def plain_decimal(value: Decimal) -> str:
 def amount_due(total: Decimal, paid: Decimal) -> Decimal:
     """What the client still owes; an over-payment leaves nothing due (the excess is credit)."""
     return max(total - paid, ZERO)
-
-
-def sum_amounts(amounts: Sequence[Decimal]) -> Decimal:
-    return sum(amounts, ZERO)

@@ -46,31 +46,6 @@ def is_overdue(due_date: date, now: datetime, time_zone: str) -> bool:
     return now >= overdue_at(due_date, time_zone)
 
 
-def plan_reminders(
-    due_date: date,
-    offsets_days: Sequence[int],
-    send_hour: int,
-    time_zone: str,
-) -> list[PlannedReminder]:
-    """Every reminder of the schedule, numbered by its place in it (the idempotency step)."""
-    if not 0 <= send_hour <= 23:
-        raise ValueError("send_hour: must be from 0 to 23")
-    ordered = sorted(set(offsets_days))
-    return [
-        PlannedReminder(
-            step=index + 1,
-            offset_days=offset,
-            send_at=local_instant(due_date + timedelta(days=offset), send_hour, time_zone),
-        )
-        for index, offset in enumerate(ordered)
-    ]
-
-
-def reminders_after(plan: Sequence[PlannedReminder], issued_at: datetime) -> list[PlannedReminder]:
-    """Reminders whose time is still ahead when the invoice goes out: none is sent late."""
-    return [reminder for reminder in plan if reminder.send_at > issued_at]
-
-
 # --- reminder schedules: company default, client and invoice overrides, repeats ----------
 
 MAX_OFFSETS = 20
@@ -184,8 +159,7 @@ def plan_schedule(
     """Every reminder of the schedule, in time order, numbered step_base + 1, + 2, ...
 
     Steps are the reminders' idempotency keys (invoice:<id>:reminder:<step>): a re-plan
-    starts after the last step of the plan it replaces, so no step is ever reused. With
-    step_base 0 and no repeat this is exactly `plan_reminders`."""
+    starts after the last step of the plan it replaces, so no step is ever reused."""
     check_schedule_values(
         schedule.offsets_days, schedule.hour, schedule.repeat_every_days, schedule.repeat_max
     )

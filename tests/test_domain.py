@@ -9,7 +9,13 @@ import pytest
 
 from domain.money import Line, MoneyError, compute_totals, line_net, parse_decimal, round_money
 from domain.numbering import NumberingError, format_number
-from domain.schedule import is_overdue, overdue_at, plan_reminders, reminders_after
+from domain.schedule import (
+    ReminderSchedule,
+    is_overdue,
+    overdue_at,
+    plan_schedule,
+    reminders_to_send,
+)
 from domain.status import (
     IllegalTransition,
     InvoiceStatus,
@@ -109,7 +115,8 @@ def test_overdue_starts_at_local_midnight_after_the_due_date() -> None:
 
 
 def test_reminder_plan_follows_local_time_across_daylight_saving() -> None:
-    plan = plan_reminders(date(2026, 3, 27), (-3, 0, 7, 14, 30), 9, "Europe/Bucharest")
+    schedule = ReminderSchedule(offsets_days=(-3, 0, 7, 14, 30), hour=9)
+    plan = plan_schedule(date(2026, 3, 27), schedule, "Europe/Bucharest")
     assert [(r.step, r.send_at) for r in plan] == [
         (1, datetime(2026, 3, 24, 7, 0, tzinfo=UTC)),  # EET, UTC+2
         (2, datetime(2026, 3, 27, 7, 0, tzinfo=UTC)),
@@ -117,7 +124,7 @@ def test_reminder_plan_follows_local_time_across_daylight_saving() -> None:
         (4, datetime(2026, 4, 10, 6, 0, tzinfo=UTC)),
         (5, datetime(2026, 4, 26, 6, 0, tzinfo=UTC)),
     ]
-    late = reminders_after(plan, datetime(2026, 3, 25, tzinfo=UTC))
+    late = reminders_to_send(plan, datetime(2026, 3, 25, tzinfo=UTC), set())
     assert [r.step for r in late] == [2, 3, 4, 5]
 
 

@@ -5,6 +5,7 @@ function counts as much as one at the top of a module."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,3 +134,79 @@ def test_every_package_says_what_lives_there() -> None:
         assert docstring and "import" in docstring.lower(), (
             f"{init} needs a docstring with its imports"
         )
+
+
+# --- every SQL statement lives in db/ (issue 12, point 2) ---------------------------------
+
+# asyncpg's query methods, on a connection or a pool; they are awaited, which tells them
+# from same-named methods of other libraries (a URL fetcher's sync `fetch`).
+QUERY_METHODS = {"fetch", "fetchrow", "fetchval", "execute", "executemany"}
+SQL_STATEMENT = re.compile(
+    r"^\s*SELECT\s|\bSELECT\b[\s\S]*\bFROM\b|\bINSERT\s+INTO\b|\bUPDATE\s+\w+\s+SET\b"
+    r"|\bDELETE\s+FROM\b|\bON\s+CONFLICT\b"
+)
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def sql_outside_db(path: Path) -> list[str]:
+    """The lines of `path` that query the database or hold an SQL statement."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = _docstrings(tree)
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Await)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and (node.value.func.attr in QUERY_METHODS or node.value.func.attr.startswith("copy_"))
+        ):
+            found.append((node.lineno, f"calls .{node.value.func.attr}()"))
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and SQL_STATEMENT.search(node.value)
+        ):
+            found.append((node.lineno, f"holds SQL {node.value.strip()[:40]!r}"))
+    return [f"{path.name}:{line} {what}" for line, what in sorted(found)]
+
+
+def test_no_sql_outside_the_data_access_layer() -> None:
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in q2c_sources()
+        if part_of(module_name(path)) != "db"
+        for lines in [sql_outside_db(path)]
+        if lines
+    }
+    assert found == {}
+
+
+def test_the_check_sees_sql(tmp_path: Path) -> None:
+    source = tmp_path / "route.py"
+    source.write_text(
+        '"""Reads the SELECT list FROM a docstring, which is prose."""\n'
+        "async def route(pool, conn, fetcher):\n"
+        "    fetcher.fetch('/a')\n"
+        "    await pool.fetchval(query)\n"
+        "    await conn.copy_records_to_table('t', records=[])\n"
+        "    query = 'SELECT 1'\n"
+        "    other = f'UPDATE invoices SET status = {status}'\n"
+        '    return """INSERT INTO clients (name)\n VALUES ($1)"""\n'
+    )
+    assert [line.split(" ", 1)[0] for line in sql_outside_db(source)] == [
+        "route.py:4",
+        "route.py:5",
+        "route.py:6",
+        "route.py:7",
+        "route.py:8",
+    ]

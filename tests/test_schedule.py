@@ -13,7 +13,6 @@ from domain.schedule import (
     ScheduleOverride,
     check_schedule_values,
     known_time_zone,
-    plan_reminders,
     plan_schedule,
     reminders_to_send,
     resolve_schedule,
@@ -35,10 +34,9 @@ D = Decimal
 COMPANY = ReminderSchedule(offsets_days=(-3, 0, 7, 14, 30), hour=9)
 
 
-def test_without_repeat_or_base_the_plan_is_the_old_one() -> None:
-    due = date(2026, 12, 15)
-    old = plan_reminders(due, (-3, 0, 7, 14, 30), 9, "Europe/Bucharest")
-    assert plan_schedule(due, COMPANY, "Europe/Bucharest") == old
+def test_without_repeat_or_base_each_offset_is_one_step() -> None:
+    plan = plan_schedule(date(2026, 12, 15), COMPANY, "Europe/Bucharest")
+    assert [(r.step, r.offset_days) for r in plan] == [(1, -3), (2, 0), (3, 7), (4, 14), (5, 30)]
     assert COMPANY.size == 5
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 import temporal_connection
+from db import connection
 from db import operators as operator_store
 from settings import Settings
 from starter.api import webhooks
@@ -97,7 +98,8 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(state: State) -> dict[str, str]:
-        await state.pool.fetchval("SELECT 1")
+        async with state.pool.acquire() as conn:
+            await connection.ping(conn)
         return {"status": "ok"}
 
     for router in ROUTERS:

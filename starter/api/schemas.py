@@ -19,10 +19,12 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 
+from db import companies
 from domain.contracts import DocumentLine
 from domain.vat import VatCategory
 from messages.models import InvoiceEdit, LineData
@@ -606,35 +608,14 @@ class BankAccountOut(Answer):
     is_default: bool
 
 
-class CompanyOut(Answer):
-    id: str
-    name: str
-    legal_form: str
-    address: str
-    country: str
-    email: str
-    phone: str
-    locale: str
-    default_currency: str
-    tax_id: str
-    registration_number: str
-    vat_id: str
-    kpp: str
-    iban: str
-    bic: str
-    bik: str
-    settlement_account: str
-    correspondent_account: str
-    bank_name: str
-    director_name: str
-    accountant_name: str
-    logo: str
-    accent_color: str
-    footer_text: str
-    invoice_series: str
-    proposal_series: str
-    credit_note_series: str
-    bank_accounts: list[BankAccountOut]
+# Its fields between `id` and `bank_accounts` are the seller's editable details, listed once
+# in db.companies.CompanyDetails.
+_COMPANY_OUT_FIELDS: dict[str, Any] = {
+    "id": (str, ...),
+    **{column: (str, ...) for column in companies.DETAIL_COLUMNS},
+    "bank_accounts": (list[BankAccountOut], ...),
+}
+CompanyOut = create_model("CompanyOut", __base__=Answer, **_COMPANY_OUT_FIELDS)
 
 
 class AuditEventOut(Answer):

@@ -38,26 +38,7 @@ REQUISITE_COLUMNS = (
 # as typed: there is nothing to check it against).
 _REGISTRATION_FIELD = {"RO": "reg_com", "RU": "ogrn"}
 
-COMPANY_COLUMNS = (
-    "name",
-    "legal_form",
-    "address",
-    "country",
-    "email",
-    "phone",
-    "locale",
-    "default_currency",
-    *REQUISITE_COLUMNS,
-    "bank_name",
-    "director_name",
-    "accountant_name",
-    "logo",
-    "accent_color",
-    "footer_text",
-    "invoice_series",
-    "proposal_series",
-    "credit_note_series",
-)
+COMPANY_COLUMNS = companies.DETAIL_COLUMNS
 
 CLIENT_COLUMNS = (
     "name",
