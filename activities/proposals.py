@@ -12,6 +12,7 @@ from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
 from db import invoices, outbox, proposals, signatures, store
+from db.rows import ProposalRow
 from domain.i18n import format_day, pick_locale
 from domain.schedule import local_date, overdue_at
 from domain.status import ProposalStatus
@@ -28,37 +29,37 @@ class ProposalActivities:
         pool, key = self._s.pool, f"proposal:{ref.proposal_id}:proposal:1"
         async with business_errors(), pool.acquire() as conn:
             proposal = await store.proposal(conn, ref.proposal_id)
-            seller = await store.company(conn, proposal["company_id"])
+            seller = await store.company(conn, proposal.company_id)
             # Signable through the whole last day of validity, where the seller is.
-            expires_at = overdue_at(proposal["valid_until"], seller["time_zone"])
-            if proposal["status"] != ProposalStatus.SENT:
-                return ProposalSent(proposal["status"], expires_at)
+            expires_at = overdue_at(proposal.valid_until, seller.time_zone)
+            if proposal.status != ProposalStatus.SENT:
+                return ProposalSent(proposal.status, expires_at)
             if not await outbox.is_queued(conn, key):
-                if proposal["number"] is None:
+                if proposal.number is None:
                     # The operator's send is the proposal's approval: it takes its number
                     # now, in one transaction under the series' lock, before the PDF that
                     # prints it. A retry or a resend finds the number and keeps it.
                     async with conn.transaction():
-                        locked = await store.proposal(conn, proposal["id"], lock=True)
-                        if locked["number"] is None:
-                            sent_on = local_date(activity.info().started_time, seller["time_zone"])
-                            series = seller["proposal_series"]
+                        locked = await store.proposal(conn, proposal.id, lock=True)
+                        if locked.number is None:
+                            sent_on = local_date(activity.info().started_time, seller.time_zone)
+                            series = seller.proposal_series
                             await proposals.set_number(
                                 conn,
-                                proposal["id"],
+                                proposal.id,
                                 series=series,
                                 number=await store.assign_number(
-                                    conn, proposal["company_id"], "proposal", series, sent_on.year
+                                    conn, proposal.company_id, "proposal", series, sent_on.year
                                 ),
                                 issue_date=sent_on,
                             )
-                    proposal = await store.proposal(conn, proposal["id"])
+                    proposal = await store.proposal(conn, proposal.id)
                 document_key = await self._render(conn, proposal)
-                buyer = await store.client(conn, proposal["client_id"])
-                locale = pick_locale(buyer["locale"])
+                buyer = await store.client(conn, proposal.client_id)
+                locale = pick_locale(buyer.locale)
                 async with conn.transaction():
                     token = await store.new_access_token(
-                        conn, "sign", expires_at, proposal_id=proposal["id"]
+                        conn, "sign", expires_at, proposal_id=proposal.id
                     )
                     subject, body = self._s.renderer.email(
                         "proposal",
@@ -66,18 +67,18 @@ class ProposalActivities:
                         seller=seller,
                         buyer=buyer,
                         sign_url=f"{self._s.public_url}/sign/{token}",
-                        valid_until=format_day(proposal["valid_until"], locale),
-                        number=proposal["number"],
+                        valid_until=format_day(proposal.valid_until, locale),
+                        number=proposal.number,
                     )
                     await self._s.mailer.enqueue(
                         conn,
                         OutgoingEmail(
                             idempotency_key=key,
                             kind="proposal",
-                            to_address=buyer["email"],
+                            to_address=buyer.email,
                             subject=subject,
                             body_text=body,
-                            proposal_id=str(proposal["id"]),
+                            proposal_id=str(proposal.id),
                             attachments=(Attachment(document_key, "proposal.pdf"),),
                         ),
                     )
@@ -86,10 +87,10 @@ class ProposalActivities:
                         "sent",
                         "system",
                         activity.info().started_time,
-                        proposal_id=proposal["id"],
+                        proposal_id=proposal.id,
                     )
                     await emit_proposal(
-                        conn, "proposal.sent", proposal["id"], at=activity.info().started_time
+                        conn, "proposal.sent", proposal.id, at=activity.info().started_time
                     )
         if await self._s.mailer.deliver(pool, key):
             async with pool.acquire() as conn:
@@ -104,14 +105,14 @@ class ProposalActivities:
             await proposals.mark_emailed_from_outbox(conn, ref.proposal_id, key)
         return ProposalSent(ProposalStatus.SENT.value, expires_at)
 
-    async def _render(self, conn: store.Connection, proposal: store.Row) -> str:
-        if proposal["document_key"]:
-            return str(proposal["document_key"])
-        line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal["id"])
+    async def _render(self, conn: store.Connection, proposal: ProposalRow) -> str:
+        if proposal.document_key:
+            return str(proposal.document_key)
+        line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal.id)
         context = await document_context(conn, proposal, line_rows, "proposal")
         pdf = await self._s.renderer.render_pdf("pdf/proposal.html", context)
-        stored = await store_document(conn, f"proposal/{proposal['id']}.pdf", pdf)
-        await proposals.set_document(conn, proposal["id"], stored.key)
+        stored = await store_document(conn, f"proposal/{proposal.id}.pdf", pdf)
+        await proposals.set_document(conn, proposal.id, stored.key)
         return stored.key
 
     @activity.defn(name=names.ACCEPT_PROPOSAL)
@@ -121,17 +122,17 @@ class ProposalActivities:
         consent_sha256 = hashlib.sha256(signature.consent_text.encode()).hexdigest()
         async with business_errors(), self._s.pool.acquire() as conn, conn.transaction():
             proposal = await store.proposal(conn, accept.proposal_id, lock=True)
-            if proposal["invoice_id"] is not None:
-                return str(proposal["invoice_id"])
-            if proposal["status"] != ProposalStatus.SENT:
+            if proposal.invoice_id is not None:
+                return str(proposal.invoice_id)
+            if proposal.status != ProposalStatus.SENT:
                 raise ApplicationError(
-                    f"the proposal is {proposal['status']} and can no longer be signed",
+                    f"the proposal is {proposal.status} and can no longer be signed",
                     type="IllegalTransition",
                     non_retryable=True,
                 )
             await signatures.insert(
                 conn,
-                proposal_id=proposal["id"],
+                proposal_id=proposal.id,
                 signer_name=signature.signer_name,
                 signer_email=signature.signer_email,
                 signed_at=signature.signed_at,
@@ -143,19 +144,19 @@ class ProposalActivities:
                 source=signature.source,
                 signature_image_key=signature.signature_image_key or None,
             )
-            seller = await store.company(conn, proposal["company_id"])
+            seller = await store.company(conn, proposal.company_id)
             invoice_id = await invoices.create_draft_from_proposal(
-                conn, proposal, seller["invoice_series"]
+                conn, proposal, seller.invoice_series
             )
             await proposals.mark_signed(
-                conn, proposal["id"], signed_at=signature.signed_at, invoice_id=invoice_id
+                conn, proposal.id, signed_at=signature.signed_at, invoice_id=invoice_id
             )
             await store.audit(
                 conn,
                 "signed",
                 signature.signer_name,
                 signature.signed_at,
-                proposal_id=proposal["id"],
+                proposal_id=proposal.id,
                 ip=signature.ip,
                 user_agent=signature.user_agent,
                 data={
@@ -171,10 +172,10 @@ class ProposalActivities:
                 "invoice_created",
                 "system",
                 signature.signed_at,
-                proposal_id=proposal["id"],
+                proposal_id=proposal.id,
                 data={"invoice_id": str(invoice_id)},
             )
-            await emit_proposal(conn, "proposal.signed", proposal["id"], at=signature.signed_at)
+            await emit_proposal(conn, "proposal.signed", proposal.id, at=signature.signed_at)
             return str(invoice_id)
 
     @activity.defn(name=names.CLOSE_PROPOSAL)
@@ -186,17 +187,17 @@ class ProposalActivities:
         }[status]
         async with business_errors(), self._s.pool.acquire() as conn, conn.transaction():
             proposal = await store.proposal(conn, close.proposal_id, lock=True)
-            if proposal["status"] != ProposalStatus.SENT:
+            if proposal.status != ProposalStatus.SENT:
                 return
-            await mark_closed(conn, proposal["id"], at=close.at, reason=close.reason or None)
+            await mark_closed(conn, proposal.id, at=close.at, reason=close.reason or None)
             await store.audit(
                 conn,
                 status.value,
                 "system" if status == ProposalStatus.EXPIRED else "client",
                 close.at,
-                proposal_id=proposal["id"],
+                proposal_id=proposal.id,
                 ip=close.ip,
                 user_agent=close.user_agent,
                 data={"reason": close.reason} if close.reason else None,
             )
-            await emit_proposal(conn, f"proposal.{status.value}", proposal["id"], at=close.at)
+            await emit_proposal(conn, f"proposal.{status.value}", proposal.id, at=close.at)

@@ -43,6 +43,7 @@ from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import store
+from db.rows import InvoiceRow, row_as
 from domain.errors import InvalidInput, Refusal, Unacceptable
 from domain.hmac_signature import (
     SIGNATURE_HEADER,
@@ -371,7 +372,7 @@ async def crm_proposal(state: Q2CState, event: CrmProposalIn, _: Delivery) -> Ou
             # Checked again by create_proposal; checked here so that a refused proposal
             # does not leave a new client behind.
             seller = await store.company(conn, await store.default_company_id(conn))
-            if event.valid_until < local_date(datetime.now(UTC), seller["time_zone"]):
+            if event.valid_until < local_date(datetime.now(UTC), seller.time_zone):
                 raise Unacceptable("valid_until: must not be in the past")
             client_id = await _client_for(conn, event)
     created, is_new = await operations.create_proposal(state, event.as_proposal(client_id))
@@ -454,7 +455,7 @@ async def esign_signature(state: Q2CState, event: EsignSignatureIn, delivery: De
         expected = await conn.fetchval(
             "SELECT sha256 FROM documents WHERE key = $1", proposal["document_key"]
         )
-    refusal = _signature_refusal(proposal, seller["time_zone"], expected, event)
+    refusal = _signature_refusal(proposal, seller.time_zone, expected, event)
     if refusal is None:
         try:
             await state.temporal.get_workflow_handle(proposal_workflow_id(proposal_id)).signal(
@@ -564,7 +565,7 @@ async def payment(state: Q2CState, event: PaymentEventIn, delivery: Delivery) ->
                 event.invoice_number,
             )
         seller = await store.company(conn, invoice["company_id"] if invoice else company_id)
-        time_zone = seller["time_zone"]
+        time_zone = seller.time_zone
         if invoice is None:
             return await _park(state, delivery, event, None, "unknown_invoice", time_zone)
         already = await conn.fetchval(
@@ -577,7 +578,10 @@ async def payment(state: Q2CState, event: PaymentEventIn, delivery: Delivery) ->
         return Outcome(
             200,
             "payment_duplicate",
-            {"invoice": operations.invoice_json(invoice), "payment_recorded": False},
+            {
+                "invoice": operations.invoice_json(row_as(InvoiceRow, invoice)),
+                "payment_recorded": False,
+            },
         )
     if event.currency != invoice["currency"].strip():
         return await _park(state, delivery, event, invoice, "currency_mismatch", time_zone)

@@ -72,7 +72,7 @@ async def apply_credit(
     invoice_id: UUID, body: ApplyCreditIn, state: State, response: Response
 ) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
-    check_can_pay(InvoiceStatus(row["status"]))
+    check_can_pay(InvoiceStatus(row.status))
     result = await run_update(
         invoice_handle(state, invoice_id),
         InvoiceWorkflow.record_payment,
