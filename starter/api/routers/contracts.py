@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 from pydantic import Field, field_validator, model_validator
 from temporalio.common import WorkflowIDConflictPolicy
@@ -192,7 +191,7 @@ async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
                     ),
                 )
                 await contracts.insert_lines(conn, contract_id, items)
-        except asyncpg.UniqueViolationError:
+        except contracts.NumberTaken:
             raise HTTPException(
                 409, f"number: the company already has a contract {body.number}"
             ) from None
