@@ -42,11 +42,6 @@ def outbox_key(credit_note_id: object) -> str:
     return f"credit_note:{credit_note_id}:credit_note:1"
 
 
-async def credit_note(conn: store.Connection, credit_note_id: Any) -> CreditNoteRow:
-    """A credit note (starter/ reads it so); activities use db.credit_notes."""
-    return await store.credit_note(conn, credit_note_id)
-
-
 def original_totals(invoice: InvoiceRow, line_rows: list[InvoiceLineRow]) -> DocumentTotals:
     """The original's totals, computed as its own document computes them (its pricing,
     document discount, VAT categories)."""

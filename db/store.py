@@ -17,7 +17,6 @@ from db.outbox import sent_reminder_steps
 from db.rows import (
     ClientRow,
     CompanyRow,
-    CreditNoteRow,
     InvoiceLineRow,
     InvoiceRow,
     NumberSeriesRow,
@@ -446,9 +445,3 @@ async def emit_event(
     if collected is not None:
         collected.extend(row["deliveries"])
     return str(row["event_id"]) if row["event_id"] is not None else None
-
-
-async def credit_note(conn: Connection, credit_note_id: Any) -> CreditNoteRow:
-    """A credit note, for starter/ until it uses db.credit_notes.get."""
-    query = "SELECT * FROM credit_notes WHERE id = $1"
-    return await fetch_one(conn, CreditNoteRow, "credit note", query, credit_note_id)
