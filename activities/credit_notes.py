@@ -8,6 +8,7 @@ series' row lock, in the transaction that stores it, as invoice numbers do.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from activities.events import emit_invoice, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
 from db import credit_notes, outbox, store, tasks
-from db.rows import CreditNoteRow
+from db.rows import CreditNoteRow, InvoiceLineRow, InvoiceRow
 from domain.credit_notes import (
     CreditNoteMismatch,
     needs_credit_note,
@@ -41,7 +42,7 @@ def outbox_key(credit_note_id: object) -> str:
     return f"credit_note:{credit_note_id}:credit_note:1"
 
 
-def original_totals(invoice: store.Row, line_rows: list[store.Row]) -> DocumentTotals:
+def original_totals(invoice: InvoiceRow, line_rows: list[InvoiceLineRow]) -> DocumentTotals:
     """The original's totals, computed as its own document computes them (its pricing,
     document discount, VAT categories)."""
     return store.document_totals(invoice, store.as_lines(line_rows))
@@ -58,47 +59,49 @@ class CreditNoteActivities:
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
                 invoice = await store.invoice(conn, request.invoice_id, lock=True)
-                note = await credit_notes.of_invoice(conn, invoice["id"])
+                note = await credit_notes.of_invoice(conn, invoice.id)
                 if note is None:
                     note = await self._create(conn, invoice, request)
             await self._render(conn, note)
             return CreditNoteIssued(str(note.id), note.number)
 
     async def _create(
-        self, conn: store.Connection, invoice: store.Row, request: CreditNoteInput
+        self, conn: store.Connection, invoice: InvoiceRow, request: CreditNoteInput
     ) -> CreditNoteRow:
-        if not needs_credit_note(invoice["status"], invoice["number"]):
+        if not needs_credit_note(invoice.status, invoice.number):
             raise IllegalTransition(
                 f"only a voided invoice that was issued gets a credit note; this one is "
-                f"{invoice['status']}{'' if invoice['number'] else ' and has no number'}"
+                f"{invoice.status}{'' if invoice.number else ' and has no number'}"
             )
-        currency = invoice["currency"].strip()
-        line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
+        # needs_credit_note: an issued invoice, so numbered and dated.
+        assert invoice.number is not None and invoice.issue_date is not None
+        currency = invoice.currency.strip()
+        line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice.id)
         try:
             figures = negate_totals(
                 original_totals(invoice, line_rows).groups,
-                original_subtotal=round_money(invoice["subtotal"], currency),
-                original_vat_total=round_money(invoice["vat_total"], currency),
-                original_total=round_money(invoice["total"], currency),
+                original_subtotal=round_money(invoice.subtotal, currency),
+                original_vat_total=round_money(invoice.vat_total, currency),
+                original_total=round_money(invoice.total, currency),
             )
         except CreditNoteMismatch as mismatch:
             # A stored invoice at odds with its lines is a bug to fix, not a business refusal:
             # the activity retries (the void stands) until the code or the data is fixed.
             raise ApplicationError(str(mismatch), type="CreditNoteMismatch") from mismatch
-        seller = await store.company(conn, invoice["company_id"])
-        issue_date = local_date(request.at, seller["time_zone"])
-        series = seller["credit_note_series"]
+        seller = await store.company(conn, invoice.company_id)
+        issue_date = local_date(request.at, seller.time_zone)
+        series = seller.credit_note_series
         number = await store.assign_number(
-            conn, invoice["company_id"], "credit_note", series, issue_date.year
+            conn, invoice.company_id, "credit_note", series, issue_date.year
         )
         # amount_paid is already net of refunds: the money still held for the client.
-        received = round_money(max(invoice["amount_paid"], Decimal(0)), currency)
+        received = round_money(max(invoice.amount_paid, Decimal(0)), currency)
         note = await credit_notes.insert(
             conn,
             credit_notes.NewCreditNote(
-                company_id=invoice["company_id"],
-                client_id=invoice["client_id"],
-                invoice_id=invoice["id"],
+                company_id=invoice.company_id,
+                client_id=invoice.client_id,
+                invoice_id=invoice.id,
                 series=series,
                 number=number,
                 issue_date=issue_date,
@@ -107,9 +110,9 @@ class CreditNoteActivities:
                 vat_total=figures.vat_total,
                 total=figures.total,
                 vat_groups=[group.as_json() for group in figures.groups],
-                original_number=invoice["number"],
-                original_issue_date=invoice["issue_date"],
-                reason=request.reason or invoice["void_reason"] or "",
+                original_number=invoice.number,
+                original_issue_date=invoice.issue_date,
+                reason=request.reason or invoice.void_reason or "",
                 amount_received=received,
                 issued_at=request.at,
             ),
@@ -119,7 +122,7 @@ class CreditNoteActivities:
             "credit_note_issued",
             "system",
             request.at,
-            invoice_id=invoice["id"],
+            invoice_id=invoice.id,
             data={
                 "credit_note_id": str(note.id),
                 "number": number,
@@ -130,32 +133,32 @@ class CreditNoteActivities:
         await emit_invoice(
             conn,
             "credit_note.issued",
-            invoice["id"],
+            invoice.id,
             at=request.at,
             credit_note=credit_note_data(note),
         )
         if received > 0:
             # The client paid part of a cancelled invoice: that money is theirs again. It
             # stays recorded on the voided invoice until an operator refunds it.
-            buyer = await store.client(conn, invoice["client_id"])
+            buyer = await store.client(conn, invoice.client_id)
             await tasks.open_task_once(
                 conn,
                 "refund_after_void",
-                company_id=invoice["company_id"],
-                invoice_id=invoice["id"],
-                client_id=invoice["client_id"],
-                title=f"Refund {received} {currency} to {buyer['name']}: invoice "
-                f"{invoice['number']} was cancelled by credit note {number}",
+                company_id=invoice.company_id,
+                invoice_id=invoice.id,
+                client_id=invoice.client_id,
+                title=f"Refund {received} {currency} to {buyer.name}: invoice "
+                f"{invoice.number} was cancelled by credit note {number}",
                 due_date=issue_date,
             )
-            await emit_task_created(conn, invoice_id=invoice["id"], kind="refund_after_void")
+            await emit_task_created(conn, invoice_id=invoice.id, kind="refund_after_void")
         return note
 
     async def _render(self, conn: store.Connection, note: CreditNoteRow) -> str:
         if note.document_key:
             return note.document_key
         invoice = await store.invoice(conn, note.invoice_id)
-        line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
+        line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice.id)
         # The original's context gives the parties, bank, branding and contract as printed
         # on it; the money is laid out again from its totals negated.
         original = await document_context(conn, invoice, line_rows, "credit_note")
@@ -168,15 +171,16 @@ class CreditNoteActivities:
             )
         context = context_for(
             "credit_note",
-            invoice,
-            line_rows,
+            asdict(invoice),
+            [asdict(row) for row in line_rows],
             original["seller"],
             original["buyer"],
             original["seller_bank"],
             original["brand"],
             totals=negated,
+            items=store.as_lines(line_rows),
         ) | {"contract": original["contract"]}
-        context = credit_note_context(context, note, line_rows, original_series=invoice["series"])
+        context = credit_note_context(context, note, line_rows, original_series=invoice.series)
         pdf = await self._s.renderer.render_pdf(TEMPLATE, context)
         stored = await store_document(conn, f"credit_note/{note.id}.pdf", pdf)
         await credit_notes.set_document(conn, note.id, stored.key)
@@ -195,7 +199,7 @@ class CreditNoteActivities:
                 key = outbox_key(note.id)
                 if not await outbox.is_queued(conn, key):
                     buyer = await store.client(conn, note.client_id)
-                    locale = pick_locale(buyer["locale"])
+                    locale = pick_locale(buyer.locale)
                     currency = note.currency.strip()
                     invoice = await store.invoice(conn, note.invoice_id)
                     subject, body = self._s.renderer.email(
@@ -205,7 +209,7 @@ class CreditNoteActivities:
                         buyer=buyer,
                         number=note.number,
                         issue_date=format_day(note.issue_date, locale),
-                        original_series=invoice["series"],
+                        original_series=invoice.series,
                         original_number=note.original_number,
                         original_issue_date=format_day(note.original_issue_date, locale),
                         total=format_money(note.total, currency, locale),
@@ -220,7 +224,7 @@ class CreditNoteActivities:
                         OutgoingEmail(
                             idempotency_key=key,
                             kind="credit_note",
-                            to_address=buyer["email"],
+                            to_address=buyer.email,
                             subject=subject,
                             body_text=body,
                             invoice_id=str(note.invoice_id),
@@ -258,7 +262,7 @@ def credit_note_data(note: CreditNoteRow) -> dict[str, Any]:
 def credit_note_context(
     context: dict[str, Any],
     note: CreditNoteRow,
-    line_rows: list[store.Row],
+    line_rows: list[InvoiceLineRow],
     *,
     original_series: str,
 ) -> dict[str, Any]:
@@ -268,7 +272,7 @@ def credit_note_context(
     locale = context["locale"]
     currency = note.currency.strip()
     lines = [
-        view | {"quantity": plain_decimal(-row["quantity"])}
+        view | {"quantity": plain_decimal(-row.quantity)}
         for view, row in zip(context["lines"], line_rows, strict=True)
     ]
     received = round_money(note.amount_received, currency)

@@ -12,7 +12,7 @@ import hashlib
 import mimetypes
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -24,17 +24,26 @@ from babel.numbers import format_decimal
 from activities.pdf_engine import BUILTIN_TEMPLATES
 from activities.pdf_engine import write_pdf as _write_pdf
 from db import companies, contracts, documents, store
-from db.rows import ContractRow
-from db.store import Connection, Row
+from db.rows import CompanyRow, ContractRow, InvoiceRow, ProposalRow
+from db.store import Connection, LineRow
 from domain.contracts import DocumentLine
 from domain.i18n import format_day, format_money, labels, pick_locale
 from domain.money import Line, plain_decimal
-from domain.vat import DocumentTotals, legal_mention, line_category, net_from_gross, vat_in_ron
+from domain.vat import (
+    DocumentTotals,
+    VatCategory,
+    compute_document_totals,
+    legal_mention,
+    line_category,
+    net_from_gross,
+    vat_in_ron,
+)
 from domain.words import amount_in_words
 from settings import Settings
 
-# An asyncpg Record or, for samples, a plain dict: both are read by key.
-RowLike = Any
+# What the template side reads by column name: stored rows as dicts (dataclasses.asdict),
+# or the plain dicts of `make samples`.
+RowLike = Mapping[str, Any]
 
 
 def template_override(templates_dir: Path | None = None) -> Path | None:
@@ -135,25 +144,49 @@ def _line_view(
 
 
 async def document_context(
-    conn: Connection, document: Row, line_rows: list[Row], kind: str
+    conn: Connection,
+    document: InvoiceRow | ProposalRow,
+    line_rows: Sequence[LineRow],
+    kind: str,
 ) -> dict[str, Any]:
     """Everything a proposal or invoice template shows, already formatted for the locale."""
-    seller = await store.company(conn, document["company_id"])
-    buyer = await store.client(conn, document["client_id"])
-    bank = await seller_bank_account(conn, seller, document["currency"].strip())
+    seller = await store.company(conn, document.company_id)
+    buyer = await store.client(conn, document.client_id)
+    bank = await seller_bank_account(conn, seller, document.currency.strip())
     contract = None
-    if "contract_id" in document.keys() and document["contract_id"] is not None:
-        contract = await contracts.find(conn, document["contract_id"])
+    if document.contract_id is not None:
+        contract = await contracts.find(conn, document.contract_id)
+    items = store.as_lines(line_rows)
     return context_for(
         kind,
-        document,
-        line_rows,
-        seller,
-        buyer,
+        asdict(document),
+        [asdict(row) for row in line_rows],
+        asdict(seller),
+        asdict(buyer),
         bank,
         await _brand(conn, seller),
         contract=contract,
+        totals=store.document_totals(document, items),
+        items=items,
     )
+
+
+def sample_lines(rows: Sequence[RowLike]) -> list[DocumentLine]:
+    """Lines given as dicts (`make samples`), read as db.store.as_lines reads stored ones;
+    a line without a VAT category follows the rule."""
+    return [
+        DocumentLine(
+            description=row["description"],
+            quantity=row["quantity"],
+            unit_price=row["unit_price"],
+            vat_rate=row["vat_rate"],
+            unit=row["unit"],
+            discount_percent=row["discount_percent"],
+            category=VatCategory(row["vat_category"]) if row.get("vat_category") else None,
+            legal_basis=row.get("vat_legal_basis") or "",
+        )
+        for row in rows
+    ]
 
 
 def context_for(
@@ -167,18 +200,25 @@ def context_for(
     *,
     contract: ContractRow | None = None,
     totals: DocumentTotals | None = None,
+    items: Sequence[Line] | None = None,
 ) -> dict[str, Any]:
     """The template context from rows already read (also used by `make samples`).
 
     Totals come from `domain.vat.compute_document_totals` with the document's pricing
     (`prices_include_vat`, `discount_percent`; absent keys: net, no discount), unless the
     caller gives them (a document whose figures are derived, e.g. negated). `contract` is
-    printed as the document's reference."""
+    printed as the document's reference. `items`: the lines as db.store.as_lines reads
+    them (else `sample_lines`)."""
     locale = pick_locale(buyer["locale"])
     currency = document["currency"].strip()
-    items = store.as_lines(line_rows)
+    items = list(items) if items is not None else sample_lines(line_rows)
     if totals is None:
-        totals = store.document_totals(document, items)
+        totals = compute_document_totals(
+            items,
+            currency,
+            prices_include_vat=bool(document.get("prices_include_vat")),
+            document_discount_percent=document.get("discount_percent") or Decimal(0),
+        )
     gross = totals.prices_include_vat
 
     def money(value: Decimal) -> str:
@@ -312,19 +352,21 @@ _BANK_FIELDS = (
 )
 
 
-async def seller_bank_account(conn: Connection, seller: RowLike, currency: str) -> dict[str, str]:
+async def seller_bank_account(
+    conn: Connection, seller: CompanyRow, currency: str
+) -> dict[str, str]:
     """The account printed on a document: the seller's default account in the document's
     currency, else its first account in that currency, else the details on the company."""
-    account = await companies.bank_account_for(conn, seller["id"], currency)
+    account = await companies.bank_account_for(conn, seller.id, currency)
     if account is not None:
         return {field: (getattr(account, field) or "").strip() for field in _BANK_FIELDS}
-    return {field: (seller[field] or "").strip() for field in _BANK_FIELDS}
+    return {field: (getattr(seller, field) or "").strip() for field in _BANK_FIELDS}
 
 
-async def _brand(conn: Connection, seller: RowLike) -> dict[str, str]:
+async def _brand(conn: Connection, seller: CompanyRow) -> dict[str, str]:
     """The seller's logo (a documents-table key or a file path, as a data URI), accent
     colour and footer line."""
-    logo = (seller["logo"] or "").strip()
+    logo = (seller.logo or "").strip()
     logo_uri = ""
     if logo:
         stored = await documents.content_of(conn, logo)
@@ -343,6 +385,6 @@ async def _brand(conn: Connection, seller: RowLike) -> dict[str, str]:
             logo_uri = f"data:{content_type};base64," + base64.b64encode(content).decode()
     return {
         "logo": logo_uri,
-        "accent": (seller["accent_color"] or "#1f4e79").strip(),
-        "footer": (seller["footer_text"] or "").strip(),
+        "accent": (seller.accent_color or "#1f4e79").strip(),
+        "footer": (seller.footer_text or "").strip(),
     }

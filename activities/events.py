@@ -40,6 +40,7 @@ from temporalio.worker import (
 
 from activities.services import Services
 from db import events, payments, store, tasks
+from db.rows import InvoiceRow
 from domain.events import body_bytes, envelope
 from domain.hmac_signature import SIGNATURE_HEADER, signature_header
 from domain.money import amount_due, round_money
@@ -74,22 +75,22 @@ def _day(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def invoice_data(row: store.Row) -> dict[str, Any]:
+def invoice_data(row: InvoiceRow) -> dict[str, Any]:
     """What a receiver learns about an invoice: ids, number, status and amounts."""
-    currency = row["currency"].strip()
+    currency = row.currency.strip()
     return {
-        "id": str(row["id"]),
-        "number": row["number"],
-        "status": row["status"],
-        "overdue": row["overdue"],
-        "client_id": str(row["client_id"]),
-        "proposal_id": str(row["proposal_id"]) if row["proposal_id"] else None,
+        "id": str(row.id),
+        "number": row.number,
+        "status": row.status,
+        "overdue": row.overdue,
+        "client_id": str(row.client_id),
+        "proposal_id": str(row.proposal_id) if row.proposal_id else None,
         "currency": currency,
-        "total": _money(row["total"], currency),
-        "amount_paid": _money(row["amount_paid"], currency),
-        "amount_due": _money(amount_due(row["total"], row["amount_paid"]), currency),
-        "issue_date": _day(row["issue_date"]),
-        "due_date": _day(row["due_date"]),
+        "total": _money(row.total, currency),
+        "amount_paid": _money(row.amount_paid, currency),
+        "amount_due": _money(amount_due(row.total, row.amount_paid), currency),
+        "issue_date": _day(row.issue_date),
+        "due_date": _day(row.due_date),
     }
 
 
@@ -100,7 +101,7 @@ async def emit_invoice(
     *,
     at: datetime | None = None,
     key: str | None = None,
-    row: store.Row | None = None,
+    row: InvoiceRow | None = None,
     **data: Any,
 ) -> None:
     """An invoice.* event (or another one about an invoice, with more `data`), with the
@@ -111,7 +112,7 @@ async def emit_invoice(
         conn,
         event_type,
         {"invoice": invoice_data(row), **data},
-        invoice_id=row["id"],
+        invoice_id=row.id,
         key=key,
         at=at,
     )
@@ -121,18 +122,18 @@ async def emit_proposal(
     conn: store.Connection, event_type: str, proposal_id: Any, *, at: datetime | None = None
 ) -> None:
     row = await store.proposal(conn, proposal_id)
-    currency = row["currency"].strip()
+    currency = row.currency.strip()
     proposal = {
-        "id": str(row["id"]),
-        "status": row["status"],
-        "client_id": str(row["client_id"]),
-        "external_id": row["external_id"],
+        "id": str(row.id),
+        "status": row.status,
+        "client_id": str(row.client_id),
+        "external_id": row.external_id,
         "currency": currency,
-        "total": _money(row["total"], currency),
-        "valid_until": _day(row["valid_until"]),
-        "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
+        "total": _money(row.total, currency),
+        "valid_until": _day(row.valid_until),
+        "invoice_id": str(row.invoice_id) if row.invoice_id else None,
     }
-    await store.emit_event(conn, event_type, {"proposal": proposal}, proposal_id=row["id"], at=at)
+    await store.emit_event(conn, event_type, {"proposal": proposal}, proposal_id=row.id, at=at)
 
 
 async def emit_payment(
@@ -159,7 +160,7 @@ async def emit_payment(
         },
     )
     row = await store.invoice(conn, invoice_id)
-    settled = amount_due(row["total"], row["amount_paid"]) == 0
+    settled = amount_due(row.total, row.amount_paid) == 0
     event_type = "invoice.paid" if settled else "invoice.partially_paid"
     await emit_invoice(
         conn,
@@ -172,15 +173,15 @@ async def emit_payment(
 
 
 async def emit_reminder_sent(
-    conn: store.Connection, invoice: store.Row, step: int, scheduled_for: datetime
+    conn: store.Connection, invoice: InvoiceRow, step: int, scheduled_for: datetime
 ) -> None:
     """Once per (invoice, step), after SMTP took the reminder."""
     await emit_invoice(
         conn,
         "reminder.sent",
-        invoice["id"],
+        invoice.id,
         row=invoice,
-        key=f"reminder.sent:{invoice['id']}:{step}",
+        key=f"reminder.sent:{invoice.id}:{step}",
         reminder={"step": step, "scheduled_for": scheduled_for.isoformat()},
     )
 

@@ -12,7 +12,7 @@ from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
 from db import documents, invoices, outbox, proposals, signatures, signing, store
-from db.rows import ProposalAnswerRow
+from db.rows import ProposalAnswerRow, ProposalRow
 from domain import answers
 from domain.i18n import format_day, pick_locale
 from domain.schedule import local_date, overdue_at
@@ -37,37 +37,37 @@ class ProposalActivities:
         pool, key = self._s.pool, f"proposal:{ref.proposal_id}:proposal:1"
         async with business_errors(), pool.acquire() as conn:
             proposal = await store.proposal(conn, ref.proposal_id)
-            seller = await store.company(conn, proposal["company_id"])
+            seller = await store.company(conn, proposal.company_id)
             # Signable through the whole last day of validity, where the seller is.
-            expires_at = overdue_at(proposal["valid_until"], seller["time_zone"])
-            if proposal["status"] != ProposalStatus.SENT:
-                return ProposalSent(proposal["status"], expires_at)
+            expires_at = overdue_at(proposal.valid_until, seller.time_zone)
+            if proposal.status != ProposalStatus.SENT:
+                return ProposalSent(proposal.status, expires_at)
             if not await outbox.is_queued(conn, key):
-                if proposal["number"] is None:
+                if proposal.number is None:
                     # The operator's send is the proposal's approval: it takes its number
                     # now, in one transaction under the series' lock, before the PDF that
                     # prints it. A retry or a resend finds the number and keeps it.
                     async with conn.transaction():
-                        locked = await store.proposal(conn, proposal["id"], lock=True)
-                        if locked["number"] is None:
-                            sent_on = local_date(activity.info().started_time, seller["time_zone"])
-                            series = seller["proposal_series"]
+                        locked = await store.proposal(conn, proposal.id, lock=True)
+                        if locked.number is None:
+                            sent_on = local_date(activity.info().started_time, seller.time_zone)
+                            series = seller.proposal_series
                             await proposals.set_number(
                                 conn,
-                                proposal["id"],
+                                proposal.id,
                                 series=series,
                                 number=await store.assign_number(
-                                    conn, proposal["company_id"], "proposal", series, sent_on.year
+                                    conn, proposal.company_id, "proposal", series, sent_on.year
                                 ),
                                 issue_date=sent_on,
                             )
-                    proposal = await store.proposal(conn, proposal["id"])
+                    proposal = await store.proposal(conn, proposal.id)
                 document_key = await self._render(conn, proposal)
-                buyer = await store.client(conn, proposal["client_id"])
-                locale = pick_locale(buyer["locale"])
+                buyer = await store.client(conn, proposal.client_id)
+                locale = pick_locale(buyer.locale)
                 async with conn.transaction():
                     token = await store.new_access_token(
-                        conn, "sign", expires_at, proposal_id=proposal["id"]
+                        conn, "sign", expires_at, proposal_id=proposal.id
                     )
                     subject, body = self._s.renderer.email(
                         "proposal",
@@ -75,30 +75,30 @@ class ProposalActivities:
                         seller=seller,
                         buyer=buyer,
                         sign_url=f"{self._s.public_url}/sign/{token}",
-                        valid_until=format_day(proposal["valid_until"], locale),
-                        number=proposal["number"],
+                        valid_until=format_day(proposal.valid_until, locale),
+                        number=proposal.number,
                     )
                     await self._s.mailer.enqueue(
                         conn,
                         OutgoingEmail(
                             idempotency_key=key,
                             kind="proposal",
-                            to_address=buyer["email"],
+                            to_address=buyer.email,
                             subject=subject,
                             body_text=body,
-                            proposal_id=str(proposal["id"]),
+                            proposal_id=str(proposal.id),
                             attachments=(Attachment(document_key, "proposal.pdf"),),
                         ),
                     )
                     await store.audit(
                         conn,
                         "sent",
-                        proposal["sent_by"] or "system",
+                        proposal.sent_by or "system",
                         activity.info().started_time,
-                        proposal_id=proposal["id"],
+                        proposal_id=proposal.id,
                     )
                     await emit_proposal(
-                        conn, "proposal.sent", proposal["id"], at=activity.info().started_time
+                        conn, "proposal.sent", proposal.id, at=activity.info().started_time
                     )
         if await self._s.mailer.deliver(pool, key):
             async with pool.acquire() as conn:
@@ -113,14 +113,14 @@ class ProposalActivities:
             await proposals.mark_emailed_from_outbox(conn, ref.proposal_id, key)
         return ProposalSent(ProposalStatus.SENT.value, expires_at)
 
-    async def _render(self, conn: store.Connection, proposal: store.Row) -> str:
-        if proposal["document_key"]:
-            return str(proposal["document_key"])
-        line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal["id"])
+    async def _render(self, conn: store.Connection, proposal: ProposalRow) -> str:
+        if proposal.document_key:
+            return str(proposal.document_key)
+        line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal.id)
         context = await document_context(conn, proposal, line_rows, "proposal")
         pdf = await self._s.renderer.render_pdf("pdf/proposal.html", context)
-        stored = await store_document(conn, f"proposal/{proposal['id']}.pdf", pdf)
-        await proposals.set_document(conn, proposal["id"], stored.key)
+        stored = await store_document(conn, f"proposal/{proposal.id}.pdf", pdf)
+        await proposals.set_document(conn, proposal.id, stored.key)
         return stored.key
 
     @activity.defn(name=names.ACCEPT_PROPOSAL)
@@ -131,15 +131,15 @@ class ProposalActivities:
             async with conn.transaction():
                 proposal = await store.proposal(conn, accept.proposal_id, lock=True)
                 row = await signing.answer_for_update(conn, accept.signature.answer_id)
-                if proposal["invoice_id"] is not None and applied_here(row, proposal):
+                if proposal.invoice_id is not None and applied_here(row, proposal):
                     # A retry of the attempt that applied this very answer.
-                    return str(proposal["invoice_id"])
+                    return str(proposal.invoice_id)
                 claimed = claimed_signature(accept.proposal_id, accept.signature)
                 refusal = await answer_refusal(conn, proposal, row, claimed)
                 if refusal is None and row is not None:
-                    if proposal["status"] != ProposalStatus.SENT:
+                    if proposal.status != ProposalStatus.SENT:
                         raise ApplicationError(
-                            f"the proposal is {proposal['status']} and can no longer be signed",
+                            f"the proposal is {proposal.status} and can no longer be signed",
                             type="IllegalTransition",
                             non_retryable=True,
                         )
@@ -147,18 +147,18 @@ class ProposalActivities:
                     return await self._accept(conn, proposal, accept.signature)
             # Nothing was written; the refusal is kept on its own.
             assert refusal is not None  # a missing row is refused (answers.UNKNOWN)
-            await refuse_answer(conn, proposal["id"], accept.signature.answer_id, claimed, refusal)
+            await refuse_answer(conn, proposal.id, accept.signature.answer_id, claimed, refusal)
         raise ApplicationError(
             f"signature refused: {refusal}", type=ANSWER_REFUSED, non_retryable=True
         )
 
     async def _accept(
-        self, conn: store.Connection, proposal: store.Row, signature: SignProposal
+        self, conn: store.Connection, proposal: ProposalRow, signature: SignProposal
     ) -> str:
         consent_sha256 = hashlib.sha256(signature.consent_text.encode()).hexdigest()
         await signatures.insert(
             conn,
-            proposal_id=proposal["id"],
+            proposal_id=proposal.id,
             signer_name=signature.signer_name,
             signer_email=signature.signer_email,
             signed_at=signature.signed_at,
@@ -170,19 +170,19 @@ class ProposalActivities:
             source=signature.source,
             signature_image_key=signature.signature_image_key or None,
         )
-        seller = await store.company(conn, proposal["company_id"])
+        seller = await store.company(conn, proposal.company_id)
         invoice_id = await invoices.create_draft_from_proposal(
-            conn, proposal, seller["invoice_series"]
+            conn, proposal, seller.invoice_series
         )
         await proposals.mark_signed(
-            conn, proposal["id"], signed_at=signature.signed_at, invoice_id=invoice_id
+            conn, proposal.id, signed_at=signature.signed_at, invoice_id=invoice_id
         )
         await store.audit(
             conn,
             "signed",
             signature.signer_name,
             signature.signed_at,
-            proposal_id=proposal["id"],
+            proposal_id=proposal.id,
             ip=signature.ip,
             user_agent=signature.user_agent,
             data={
@@ -198,10 +198,10 @@ class ProposalActivities:
             "invoice_created",
             "system",
             signature.signed_at,
-            proposal_id=proposal["id"],
+            proposal_id=proposal.id,
             data={"invoice_id": str(invoice_id)},
         )
-        await emit_proposal(conn, "proposal.signed", proposal["id"], at=signature.signed_at)
+        await emit_proposal(conn, "proposal.signed", proposal.id, at=signature.signed_at)
         return str(invoice_id)
 
     @activity.defn(name=names.CLOSE_PROPOSAL)
@@ -211,7 +211,7 @@ class ProposalActivities:
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
                 proposal = await store.proposal(conn, close.proposal_id, lock=True)
-                if proposal["status"] != ProposalStatus.SENT:
+                if proposal.status != ProposalStatus.SENT:
                     return
                 refusal = None
                 if claimed is not None:
@@ -223,7 +223,7 @@ class ProposalActivities:
                     await self._close(conn, proposal, close, status)
                     return
             assert claimed is not None and refusal is not None
-            await refuse_answer(conn, proposal["id"], close.answer_id, claimed, refusal)
+            await refuse_answer(conn, proposal.id, close.answer_id, claimed, refusal)
         raise ApplicationError(
             f"decline refused: {refusal}", type=ANSWER_REFUSED, non_retryable=True
         )
@@ -231,7 +231,7 @@ class ProposalActivities:
     async def _close(
         self,
         conn: store.Connection,
-        proposal: store.Row,
+        proposal: ProposalRow,
         close: CloseProposalInput,
         status: ProposalStatus,
     ) -> None:
@@ -239,18 +239,18 @@ class ProposalActivities:
             ProposalStatus.DECLINED: proposals.mark_declined,
             ProposalStatus.EXPIRED: proposals.mark_expired,
         }[status]
-        await mark_closed(conn, proposal["id"], at=close.at, reason=close.reason or None)
+        await mark_closed(conn, proposal.id, at=close.at, reason=close.reason or None)
         await store.audit(
             conn,
             status.value,
             "system" if status == ProposalStatus.EXPIRED else "client",
             close.at,
-            proposal_id=proposal["id"],
+            proposal_id=proposal.id,
             ip=close.ip,
             user_agent=close.user_agent,
             data={"reason": close.reason} if close.reason else None,
         )
-        await emit_proposal(conn, f"proposal.{status.value}", proposal["id"], at=close.at)
+        await emit_proposal(conn, f"proposal.{status.value}", proposal.id, at=close.at)
 
 
 def claimed_signature(proposal_id: str, signature: SignProposal) -> answers.Answer:
@@ -301,11 +301,11 @@ def recorded_answer(row: ProposalAnswerRow) -> answers.Answer:
     )
 
 
-def applied_here(row: ProposalAnswerRow | None, proposal: store.Row) -> bool:
+def applied_here(row: ProposalAnswerRow | None, proposal: ProposalRow) -> bool:
     """The answer is this proposal's signature, already applied."""
     return (
         row is not None
-        and row.proposal_id == proposal["id"]
+        and row.proposal_id == proposal.id
         and row.kind == "sign"
         and row.consumed_at is not None
     )
@@ -313,16 +313,14 @@ def applied_here(row: ProposalAnswerRow | None, proposal: store.Row) -> bool:
 
 async def answer_refusal(
     conn: store.Connection,
-    proposal: store.Row,
+    proposal: ProposalRow,
     row: ProposalAnswerRow | None,
     claimed: answers.Answer,
 ) -> str | None:
     """Why the claimed answer cannot be applied, or None when it matches the recorded row
     (locked by the caller, who consumes it in the transaction that applies it)."""
     sent_sha256 = (
-        await documents.sha256_of(conn, proposal["document_key"])
-        if proposal["document_key"]
-        else None
+        await documents.sha256_of(conn, proposal.document_key) if proposal.document_key else None
     )
     return answers.refusal(
         recorded_answer(row) if row is not None else None,

@@ -23,7 +23,7 @@ from activities.documents import store_document
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
 from db import audit, documents, outbox, proposals, signatures, store
-from db.rows import SignatureRow
+from db.rows import ProposalRow, SignatureRow
 from domain.audit import AuditEvent, verify_chain
 from domain.certificate_i18n import certificate_labels, event_label
 from domain.i18n import pick_locale
@@ -72,58 +72,58 @@ class SigningActivities:
         pool, key = self._s.pool, signed_email_key(ref.proposal_id)
         async with business_errors(), pool.acquire() as conn:
             proposal = await store.proposal(conn, ref.proposal_id)
-            if proposal["status"] != ProposalStatus.SIGNED:
+            if proposal.status != ProposalStatus.SIGNED:
                 raise ApplicationError(
-                    f"the proposal is {proposal['status']}, not signed",
+                    f"the proposal is {proposal.status}, not signed",
                     type="IllegalTransition",
                     non_retryable=True,
                 )
-            document_key = proposal["signed_document_key"] or await self._build(conn, proposal)
+            document_key = proposal.signed_document_key or await self._build(conn, proposal)
             if not await outbox.is_queued(conn, key):
                 await self._enqueue(conn, proposal, document_key, key)
         await self._s.mailer.deliver(pool, key)
         await self._record_delivery(ref.proposal_id, document_key, key)
         return document_key
 
-    async def _build(self, conn: store.Connection, proposal: store.Row) -> str:
-        signature = await signatures.of_proposal(conn, proposal["id"])
-        if signature is None or not proposal["document_key"]:
+    async def _build(self, conn: store.Connection, proposal: ProposalRow) -> str:
+        signature = await signatures.of_proposal(conn, proposal.id)
+        if signature is None or not proposal.document_key:
             raise ApplicationError(
-                f"proposal {proposal['id']} has no signature or no PDF",
+                f"proposal {proposal.id} has no signature or no PDF",
                 type="NotFound",
                 non_retryable=True,
             )
-        stored_original = await documents.content_of(conn, proposal["document_key"])
+        stored_original = await documents.content_of(conn, proposal.document_key)
         if stored_original is None:
-            raise LookupError(f"no document {proposal['document_key']}")
+            raise LookupError(f"no document {proposal.document_key}")
         original = stored_original.content
         context = await self._certificate_context(conn, proposal, signature, original)
         certificate = await self._s.renderer.render_pdf("pdf/certificate.html", context)
         signed = await asyncio.to_thread(
-            append_certificate, original, certificate, f"{context['c']['title']} — {proposal['id']}"
+            append_certificate, original, certificate, f"{context['c']['title']} — {proposal.id}"
         )
         async with conn.transaction():
             # A concurrent attempt (a retry racing a slow first try) may have stored one.
-            locked = await store.proposal(conn, proposal["id"], lock=True)
-            if locked["signed_document_key"]:
-                return str(locked["signed_document_key"])
-            stored = await store_document(conn, signed_document_key(proposal["id"]), signed)
-            await proposals.set_signed_document(conn, proposal["id"], stored.key)
+            locked = await store.proposal(conn, proposal.id, lock=True)
+            if locked.signed_document_key:
+                return str(locked.signed_document_key)
+            stored = await store_document(conn, signed_document_key(proposal.id), signed)
+            await proposals.set_signed_document(conn, proposal.id, stored.key)
         return stored.key
 
     async def _certificate_context(
         self,
         conn: store.Connection,
-        proposal: store.Row,
+        proposal: ProposalRow,
         signature: SignatureRow,
         original: bytes,
     ) -> dict[str, Any]:
-        seller = await store.company(conn, proposal["company_id"])
-        buyer = await store.client(conn, proposal["client_id"])
-        locale = pick_locale(buyer["locale"])
+        seller = await store.company(conn, proposal.company_id)
+        buyer = await store.client(conn, proposal.client_id)
+        locale = pick_locale(buyer.locale)
         labels = certificate_labels(locale)
         # domain.audit reads rows by column name: the typed rows as dicts.
-        rows = [asdict(row) for row in await audit.events_of_proposal(conn, proposal["id"])]
+        rows = [asdict(row) for row in await audit.events_of_proposal(conn, proposal.id)]
         chain_valid, first_invalid = verify_chain(rows)
         events = []
         for row in rows:
@@ -153,9 +153,9 @@ class SigningActivities:
         return {
             "locale": locale,
             "c": labels,
-            "proposal_id": str(proposal["id"]),
-            "seller": dict(seller),
-            "buyer": dict(buyer),
+            "proposal_id": str(proposal.id),
+            "seller": asdict(seller),
+            "buyer": asdict(buyer),
             "signature": asdict(signature),
             "signed_at": utc_text(signature.signed_at) + " UTC",
             "source": labels["source_page"]
@@ -172,15 +172,15 @@ class SigningActivities:
         }
 
     async def _enqueue(
-        self, conn: store.Connection, proposal: store.Row, document_key: str, key: str
+        self, conn: store.Connection, proposal: ProposalRow, document_key: str, key: str
     ) -> None:
-        seller = await store.company(conn, proposal["company_id"])
-        buyer = await store.client(conn, proposal["client_id"])
-        signature = await signatures.of_proposal(conn, proposal["id"])
+        seller = await store.company(conn, proposal.company_id)
+        buyer = await store.client(conn, proposal.client_id)
+        signature = await signatures.of_proposal(conn, proposal.id)
         assert signature is not None  # _build found it, or an earlier attempt did
         subject, body = self._s.renderer.email(
             "signed",
-            pick_locale(buyer["locale"]),
+            pick_locale(buyer.locale),
             seller=seller,
             buyer=buyer,
             signer_name=signature.signer_name,
@@ -192,10 +192,10 @@ class SigningActivities:
             OutgoingEmail(
                 idempotency_key=key,
                 kind="signed",
-                to_address=buyer["email"],
+                to_address=buyer.email,
                 subject=subject,
                 body_text=body,
-                proposal_id=str(proposal["id"]),
+                proposal_id=str(proposal.id),
                 attachments=(Attachment(document_key, SIGNED_FILENAME),),
             ),
         )

@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from db.connection import Connection
 from db.rows import ContractLineRow, ContractRow, row_as, rows_as
 from db.store import NotFound
@@ -85,24 +87,31 @@ class NewContract:
     notes: str
 
 
+class NumberTaken(Exception):
+    """The company already has a contract with this number."""
+
+
 async def insert(conn: Connection, contract: NewContract) -> UUID:
-    """A new contract's id; a number the company already used raises UniqueViolationError."""
-    contract_id: UUID = await conn.fetchval(
-        """INSERT INTO contracts (company_id, client_id, number, contract_date,
+    """A new contract's id; a number the company already used raises NumberTaken."""
+    try:
+        contract_id: UUID = await conn.fetchval(
+            """INSERT INTO contracts (company_id, client_id, number, contract_date,
                subject, currency, payment_terms_days, prices_include_vat,
                discount_percent, notes)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
-        contract.company_id,
-        contract.client_id,
-        contract.number,
-        contract.contract_date,
-        contract.subject,
-        contract.currency,
-        contract.payment_terms_days,
-        contract.prices_include_vat,
-        contract.discount_percent,
-        contract.notes,
-    )
+            contract.company_id,
+            contract.client_id,
+            contract.number,
+            contract.contract_date,
+            contract.subject,
+            contract.currency,
+            contract.payment_terms_days,
+            contract.prices_include_vat,
+            contract.discount_percent,
+            contract.notes,
+        )
+    except asyncpg.UniqueViolationError:
+        raise NumberTaken(contract.number) from None
     return contract_id
 
 

@@ -32,6 +32,6 @@ async def content_of(conn: Connection, key: str) -> DocumentContent | None:
     return DocumentContent(bytes(record["content"]), record["content_type"])
 
 
-async def sha256_of(conn: Connection, key: str) -> str | None:
+async def sha256_of(conn: Connection, key: str | None) -> str | None:
     digest: str | None = await conn.fetchval("SELECT sha256 FROM documents WHERE key = $1", key)
     return digest

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from db.connection import Connection
-from db.rows import InvoiceRow, InvoiceStatusChangeRow, row_as, rows_as
+from db.rows import InvoiceRow, InvoiceStatusChangeRow, ProposalRow, row_as, rows_as
 from db.store import NotFound
 from domain.money import Line
 from domain.operators import SYSTEM
@@ -53,9 +53,11 @@ async def _record_status_change(
     )
 
 
-def _checked(invoice: Any, target: InvoiceStatus, because: Reopening | None) -> InvoiceStatus:
+def _checked(
+    invoice: InvoiceRow, target: InvoiceStatus, because: Reopening | None
+) -> InvoiceStatus:
     """The invoice's status now, after refusing an illegal move to `target`."""
-    current = InvoiceStatus(invoice["status"])
+    current = InvoiceStatus(invoice.status)
     check_transition(current, target, because)
     return current
 
@@ -75,7 +77,7 @@ async def change_status(
         return
     await conn.execute(
         "UPDATE invoices SET status = $2, updated_at = now() WHERE id = $1",
-        invoice["id"],
+        invoice.id,
         target.value,
     )
     await _record_status_change(conn, invoice["id"], current, target, cause, at, actor)
@@ -95,7 +97,7 @@ async def mark_sent(
         """UPDATE invoices SET status = $2, updated_at = now(), sent_at = $3,
                reminder_plan = $4::jsonb
            WHERE id = $1""",
-        invoice["id"],
+        invoice.id,
         InvoiceStatus.SENT.value,
         at,
         reminder_plan_json,
@@ -103,15 +105,15 @@ async def mark_sent(
     await _record_status_change(conn, invoice["id"], current, InvoiceStatus.SENT, cause, at, actor)
 
 
-async def mark_overdue(conn: Connection, invoice: Any, cause: str, at: datetime) -> None:
+async def mark_overdue(conn: Connection, invoice: InvoiceRow, cause: str, at: datetime) -> None:
     """Overdue: the status, and the flag that outlives a partial payment."""
     current = _checked(invoice, InvoiceStatus.OVERDUE, None)
     await conn.execute(
         "UPDATE invoices SET status = $2, updated_at = now(), overdue = true WHERE id = $1",
-        invoice["id"],
+        invoice.id,
         InvoiceStatus.OVERDUE.value,
     )
-    await _record_status_change(conn, invoice["id"], current, InvoiceStatus.OVERDUE, cause, at)
+    await _record_status_change(conn, invoice.id, current, InvoiceStatus.OVERDUE, cause, at)
 
 
 async def mark_void(
@@ -126,7 +128,7 @@ async def mark_void(
     await conn.execute(
         """UPDATE invoices SET status = $2, updated_at = now(), voided_at = $3, void_reason = $4
            WHERE id = $1""",
-        invoice["id"],
+        invoice.id,
         InvoiceStatus.VOID.value,
         at,
         reason,
@@ -136,7 +138,7 @@ async def mark_void(
 
 async def set_paid_amount(
     conn: Connection,
-    invoice: Any,
+    invoice: InvoiceRow,
     target: InvoiceStatus,
     cause: str,
     at: datetime,
@@ -150,17 +152,17 @@ async def set_paid_amount(
         """UPDATE invoices SET status = $2, updated_at = now(), amount_paid = $3,
                paid_at = CASE WHEN $4::timestamptz IS NULL THEN paid_at ELSE $4 END
            WHERE id = $1""",
-        invoice["id"],
+        invoice.id,
         target.value,
         amount_paid,
         at if target == InvoiceStatus.PAID else None,
     )
-    await _record_status_change(conn, invoice["id"], current, target, cause, at, actor)
+    await _record_status_change(conn, invoice.id, current, target, cause, at, actor)
 
 
 async def set_refunded_amount(
     conn: Connection,
-    invoice: Any,
+    invoice: InvoiceRow,
     target: InvoiceStatus,
     cause: str,
     at: datetime,
@@ -178,14 +180,14 @@ async def set_refunded_amount(
                reminders_resumed_at = CASE WHEN $4 THEN $5 ELSE reminders_resumed_at END,
                overdue = overdue OR $6
            WHERE id = $1""",
-        invoice["id"],
+        invoice.id,
         target.value,
         amount_paid,
         reopened,
         at,
         target == InvoiceStatus.OVERDUE,
     )
-    await _record_status_change(conn, invoice["id"], current, target, cause, at, actor)
+    await _record_status_change(conn, invoice.id, current, target, cause, at, actor)
 
 
 async def reopen_after_due_date_moved(
@@ -200,7 +202,7 @@ async def reopen_after_due_date_moved(
     current = _checked(invoice, target, Reopening.DUE_DATE_MOVED)
     await conn.execute(
         "UPDATE invoices SET status = $2, updated_at = now(), overdue = false WHERE id = $1",
-        invoice["id"],
+        invoice.id,
         target.value,
     )
     await _record_status_change(conn, invoice["id"], current, target, cause, at, actor)
@@ -330,7 +332,7 @@ async def resume_reminders(conn: Connection, invoice_id: Any, at: datetime) -> N
     )
 
 
-async def create_draft_from_proposal(conn: Connection, proposal: Any, series: str) -> UUID:
+async def create_draft_from_proposal(conn: Connection, proposal: ProposalRow, series: str) -> UUID:
     """The draft invoice of a signed proposal: its parties, pricing, totals and a copy of
     its lines. `proposal`: its row as read; `series`: the seller's invoice series."""
     invoice_id: UUID = await conn.fetchval(
@@ -339,19 +341,19 @@ async def create_draft_from_proposal(conn: Connection, proposal: Any, series: st
                prices_include_vat, discount_percent)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            RETURNING id""",
-        proposal["company_id"],
-        proposal["client_id"],
-        proposal["id"],
+        proposal.company_id,
+        proposal.client_id,
+        proposal.id,
         series,
-        proposal["currency"],
-        proposal["payment_terms_days"],
-        proposal["notes"],
-        proposal["subtotal"],
-        proposal["vat_total"],
-        proposal["total"],
-        proposal["contract_id"],
-        proposal["prices_include_vat"],
-        proposal["discount_percent"],
+        proposal.currency,
+        proposal.payment_terms_days,
+        proposal.notes,
+        proposal.subtotal,
+        proposal.vat_total,
+        proposal.total,
+        proposal.contract_id,
+        proposal.prices_include_vat,
+        proposal.discount_percent,
     )
     await conn.execute(
         """INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit,
@@ -361,7 +363,7 @@ async def create_draft_from_proposal(conn: Connection, proposal: Any, series: st
                discount_percent, vat_rate, net_amount, vat_category, vat_legal_basis
            FROM proposal_lines WHERE proposal_id = $2""",
         invoice_id,
-        proposal["id"],
+        proposal.id,
     )
     return invoice_id
 

@@ -9,13 +9,22 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 from uuid import UUID
-
-import asyncpg
 
 from db.connection import Connection as Connection
 from db.outbox import sent_reminder_steps
+from db.rows import (
+    ClientRow,
+    CompanyRow,
+    InvoiceLineRow,
+    InvoiceRow,
+    NumberSeriesRow,
+    ProposalLineRow,
+    ProposalRow,
+    row_as,
+    rows_as,
+)
 from domain import audit as audit_chain
 from domain import reminder_plan
 from domain.contracts import DocumentLine
@@ -25,7 +34,7 @@ from domain.schedule import overdue_at, reminders_to_send
 from domain.vat import DocumentTotals, VatCategory, compute_document_totals, line_category
 from messages.models import InvoiceSnapshot, ReminderPlan
 
-Row = asyncpg.Record
+T = TypeVar("T")
 
 DEFAULT_COMPANY = {
     "name": "q2c Demo SRL",
@@ -74,70 +83,82 @@ async def default_company_id(conn: Connection) -> str:
     return str(existing)
 
 
-async def fetch_one(conn: Connection, kind: str, query: str, *args: Any) -> Row:
+async def fetch_one(conn: Connection, cls: type[T], kind: str, query: str, *args: Any) -> T:
     row = await conn.fetchrow(query, *args)
     if row is None:
         raise NotFound(kind, str(args[0]))
-    return row
+    return row_as(cls, row)
 
 
-async def company(conn: Connection, company_id: Any) -> Row:
-    return await fetch_one(conn, "company", "SELECT * FROM companies WHERE id = $1", company_id)
+async def company(conn: Connection, company_id: Any) -> CompanyRow:
+    query = "SELECT * FROM companies WHERE id = $1"
+    return await fetch_one(conn, CompanyRow, "company", query, company_id)
 
 
-async def client(conn: Connection, client_id: Any) -> Row:
-    return await fetch_one(conn, "client", "SELECT * FROM clients WHERE id = $1", client_id)
+async def client(conn: Connection, client_id: Any) -> ClientRow:
+    query = "SELECT * FROM clients WHERE id = $1"
+    return await fetch_one(conn, ClientRow, "client", query, client_id)
 
 
-async def proposal(conn: Connection, proposal_id: Any, lock: bool = False) -> Row:
+async def proposal(conn: Connection, proposal_id: Any, lock: bool = False) -> ProposalRow:
     query = "SELECT * FROM proposals WHERE id = $1" + (" FOR UPDATE" if lock else "")
-    return await fetch_one(conn, "proposal", query, proposal_id)
+    return await fetch_one(conn, ProposalRow, "proposal", query, proposal_id)
 
 
-async def invoice(conn: Connection, invoice_id: Any, lock: bool = False) -> Row:
+async def invoice(conn: Connection, invoice_id: Any, lock: bool = False) -> InvoiceRow:
     query = "SELECT * FROM invoices WHERE id = $1" + (" FOR UPDATE" if lock else "")
-    return await fetch_one(conn, "invoice", query, invoice_id)
+    return await fetch_one(conn, InvoiceRow, "invoice", query, invoice_id)
 
 
-async def lines(conn: Connection, table: str, owner_column: str, owner_id: Any) -> list[Row]:
+# A stored line of an invoice or a proposal (contract lines: db.contracts.as_document_lines).
+LineRow = InvoiceLineRow | ProposalLineRow
+
+
+@overload
+async def lines(
+    conn: Connection, table: Literal["invoice_lines"], owner_column: str, owner_id: Any
+) -> list[InvoiceLineRow]: ...
+@overload
+async def lines(
+    conn: Connection, table: Literal["proposal_lines"], owner_column: str, owner_id: Any
+) -> list[ProposalLineRow]: ...
+async def lines(
+    conn: Connection, table: str, owner_column: str, owner_id: Any
+) -> list[InvoiceLineRow] | list[ProposalLineRow]:
     assert table in ("proposal_lines", "invoice_lines")
-    return list(
-        await conn.fetch(
-            f"SELECT * FROM {table} WHERE {owner_column} = $1 ORDER BY position", owner_id
-        )
+    records = await conn.fetch(
+        f"SELECT * FROM {table} WHERE {owner_column} = $1 ORDER BY position", owner_id
     )
+    if table == "invoice_lines":
+        return rows_as(InvoiceLineRow, records)
+    return rows_as(ProposalLineRow, records)
 
 
-def as_lines(rows: Sequence[Row]) -> list[DocumentLine]:
-    """Lines as stored; rows without a VAT category (older rows, samples) follow the rule."""
+def as_lines(rows: Sequence[LineRow]) -> list[DocumentLine]:
+    """Lines as stored; rows without a VAT category (older rows) follow the rule."""
     return [
         DocumentLine(
-            description=row["description"],
-            quantity=row["quantity"],
-            unit_price=row["unit_price"],
-            vat_rate=row["vat_rate"],
-            unit=row["unit"],
-            discount_percent=row["discount_percent"],
-            category=VatCategory(row["vat_category"]) if _get(row, "vat_category") else None,
-            legal_basis=_get(row, "vat_legal_basis") or "",
+            description=row.description,
+            quantity=row.quantity,
+            unit_price=row.unit_price,
+            vat_rate=row.vat_rate,
+            unit=row.unit,
+            discount_percent=row.discount_percent,
+            category=VatCategory(row.vat_category) if row.vat_category else None,
+            legal_basis=row.vat_legal_basis or "",
         )
         for row in rows
     ]
 
 
-def _get(row: Any, key: str) -> Any:
-    """A column that may be missing: rows from other tables, or sample dicts."""
-    return row[key] if key in row.keys() else None
-
-
-def document_totals(document: Any, items: Sequence[Line]) -> DocumentTotals:
-    """A proposal's, invoice's or contract's totals (domain.vat), with its own pricing:
-    net or gross prices, and its document discount."""
+def document_totals(document: InvoiceRow | ProposalRow, items: Sequence[Line]) -> DocumentTotals:
+    """A proposal's or invoice's totals (domain.vat), with its own pricing: net or gross
+    prices, and its document discount."""
     return compute_document_totals(
         items,
-        document["currency"].strip(),
-        prices_include_vat=bool(_get(document, "prices_include_vat")),
-        document_discount_percent=_get(document, "discount_percent") or Decimal(0),
+        document.currency.strip(),
+        prices_include_vat=document.prices_include_vat,
+        document_discount_percent=document.discount_percent or Decimal(0),
     )
 
 
@@ -189,28 +210,28 @@ async def replace_lines(
 
 
 async def snapshot(
-    conn: Connection, invoice_id: Any, *, read: tuple[Row, Row] | None = None
+    conn: Connection, invoice_id: Any, *, read: tuple[InvoiceRow, CompanyRow] | None = None
 ) -> InvoiceSnapshot:
     """The invoice as the workflow sees it: its overdue instant (company time zone) and the
     next reminders still to send (domain.reminder_plan; none while paused). `read`:
     the invoice and company rows, when the caller has them as they are now."""
     if read is None:
         row = await invoice(conn, invoice_id)
-        seller = await company(conn, row["company_id"])
+        seller = await company(conn, row.company_id)
     else:
         row, seller = read
-    currency = row["currency"].strip()
-    due: date | None = row["due_date"]
+    currency = row.currency.strip()
+    due: date | None = row.due_date
     reminders: list[ReminderPlan] = []
     overdue_instant = None
-    paused = row["reminders_paused_at"] is not None
+    paused = row.reminders_paused_at is not None
     plan = reminder_plan.plan_in_force(row, seller)
     if due is not None and plan is not None:
-        overdue_instant = overdue_at(due, seller["time_zone"])
+        overdue_instant = overdue_at(due, seller.time_zone)
         to_send = reminders_to_send(
             plan.steps(due),
             reminder_plan.not_before(row, plan),
-            await sent_reminder_steps(conn, row["id"]),
+            await sent_reminder_steps(conn, row.id),
             paused=paused,
         )
         reminders = [
@@ -218,14 +239,14 @@ async def snapshot(
             for p in to_send[: reminder_plan.REMINDER_WINDOW]
         ]
     return InvoiceSnapshot(
-        invoice_id=str(row["id"]),
-        client_id=str(row["client_id"]),
-        status=row["status"],
+        invoice_id=str(row.id),
+        client_id=str(row.client_id),
+        status=row.status,
         currency=currency,
-        total=str(round_money(row["total"], currency)),
-        amount_paid=str(round_money(row["amount_paid"], currency)),
-        amount_due=str(round_money(amount_due(row["total"], row["amount_paid"]), currency)),
-        number=row["number"],
+        total=str(round_money(row.total, currency)),
+        amount_paid=str(round_money(row.amount_paid, currency)),
+        amount_due=str(round_money(amount_due(row.total, row.amount_paid), currency)),
+        number=row.number,
         due_date=due.isoformat() if due else None,
         overdue_at=overdue_instant,
         reminders=reminders,
@@ -331,7 +352,7 @@ async def audit(
         )
 
 
-async def lock_series(conn: Connection, company_id: Any, kind: str, series: str) -> Row:
+async def lock_series(conn: Connection, company_id: Any, kind: str, series: str) -> NumberSeriesRow:
     """A number series' row, made on first use, locked until the caller's transaction ends:
     numberings and settings changes of one series take their turns."""
     await conn.execute(
@@ -349,7 +370,7 @@ async def lock_series(conn: Connection, company_id: Any, kind: str, series: str)
         series,
     )
     assert row is not None
-    return row
+    return row_as(NumberSeriesRow, row)
 
 
 async def assign_number(
@@ -360,7 +381,7 @@ async def assign_number(
     from domain.numbering import format_number, sequence_for
 
     row = await lock_series(conn, company_id, kind, series)
-    seq = sequence_for(row["next_seq"], row["current_year"], year, row["reset_yearly"])
+    seq = sequence_for(row.next_seq, row.current_year, year, row.reset_yearly)
     await conn.execute(
         """UPDATE number_series SET next_seq = $4 + 1, current_year = greatest($5,
                coalesce(current_year, $5))
@@ -371,7 +392,7 @@ async def assign_number(
         seq,
         year,
     )
-    return format_number(row["pattern"], series, year, seq)
+    return format_number(row.pattern, series, year, seq)
 
 
 # The deliveries emit_event created in the running activity or HTTP request, if something

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from domain.schedule import (
     PlannedReminder,
@@ -28,8 +28,45 @@ from domain.schedule import (
 REMINDER_WINDOW = 10
 STEP_KEY_PREFIX = "reminder:"
 
-# An invoices/companies/clients row as read by `row[column]` (an asyncpg record).
-Record = Any
+
+# The columns planning reads (db.rows' CompanyRow, ClientRow, InvoiceRow have them; domain
+# does not import db). Read-only properties, so frozen dataclasses match.
+class ReminderOverrideColumns(Protocol):
+    @property
+    def reminder_offsets_days(self) -> list[int] | None: ...
+    @property
+    def reminder_hour(self) -> int | None: ...
+    @property
+    def reminder_repeat_days(self) -> int | None: ...
+    @property
+    def reminder_repeat_max(self) -> int | None: ...
+
+
+class CompanyColumns(Protocol):
+    @property
+    def reminder_offsets_days(self) -> list[int]: ...
+    @property
+    def reminder_hour(self) -> int: ...
+    @property
+    def reminder_repeat_days(self) -> int: ...
+    @property
+    def reminder_repeat_max(self) -> int: ...
+    @property
+    def time_zone(self) -> str: ...
+
+
+class ClientColumns(ReminderOverrideColumns, Protocol):
+    @property
+    def time_zone(self) -> str | None: ...
+
+
+class InvoiceColumns(ReminderOverrideColumns, Protocol):
+    @property
+    def reminder_plan(self) -> Any | None: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+    @property
+    def reminders_resumed_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -76,28 +113,28 @@ class FrozenPlan:
         return self.step_base + self.schedule.size
 
 
-def company_schedule(company: Record) -> ReminderSchedule:
+def company_schedule(company: CompanyColumns) -> ReminderSchedule:
     return ReminderSchedule(
-        offsets_days=tuple(company["reminder_offsets_days"]),
-        hour=company["reminder_hour"],
-        repeat_every_days=company["reminder_repeat_days"],
-        repeat_max=company["reminder_repeat_max"],
+        offsets_days=tuple(company.reminder_offsets_days),
+        hour=company.reminder_hour,
+        repeat_every_days=company.reminder_repeat_days,
+        repeat_max=company.reminder_repeat_max,
     )
 
 
-def override_of(row: Record) -> ScheduleOverride:
+def override_of(row: ReminderOverrideColumns) -> ScheduleOverride:
     """A client's or an invoice's own settings (NULL columns inherit)."""
-    offsets = row["reminder_offsets_days"]
+    offsets = row.reminder_offsets_days
     return ScheduleOverride(
         offsets_days=tuple(offsets) if offsets is not None else None,
-        hour=row["reminder_hour"],
-        repeat_every_days=row["reminder_repeat_days"],
-        repeat_max=row["reminder_repeat_max"],
+        hour=row.reminder_hour,
+        repeat_every_days=row.reminder_repeat_days,
+        repeat_max=row.reminder_repeat_max,
     )
 
 
 def schedule_in_force(
-    company: Record, client: Record, invoice: Record | None = None
+    company: CompanyColumns, client: ClientColumns, invoice: InvoiceColumns | None = None
 ) -> ReminderSchedule:
     overrides = [override_of(client)]
     if invoice is not None:
@@ -105,15 +142,15 @@ def schedule_in_force(
     return resolve_schedule(company_schedule(company), *overrides)
 
 
-def reminder_time_zone(company: Record, client: Record) -> str:
+def reminder_time_zone(company: CompanyColumns, client: ClientColumns) -> str:
     """Reminders go out at the hour where the client is; the company's zone otherwise."""
-    return str(client["time_zone"] or company["time_zone"])
+    return str(client.time_zone or company.time_zone)
 
 
 def new_plan(
-    company: Record,
-    client: Record,
-    invoice: Record,
+    company: CompanyColumns,
+    client: ClientColumns,
+    invoice: InvoiceColumns,
     planned_from: datetime,
     replacing: FrozenPlan | None = None,
 ) -> FrozenPlan:
@@ -125,28 +162,28 @@ def new_plan(
     )
 
 
-def plan_in_force(invoice: Record, company: Record) -> FrozenPlan | None:
+def plan_in_force(invoice: InvoiceColumns, company: CompanyColumns) -> FrozenPlan | None:
     """The invoice's frozen plan; for one sent before plans were frozen, the schedule it has
     always had (the company's, in the company's zone, from when it was sent, steps from 1).
     None before the invoice is sent."""
-    if invoice["reminder_plan"] is not None:
-        return FrozenPlan.from_json(invoice["reminder_plan"])
-    if invoice["sent_at"] is None:
+    if invoice.reminder_plan is not None:
+        return FrozenPlan.from_json(invoice.reminder_plan)
+    if invoice.sent_at is None:
         return None
     return FrozenPlan(
         schedule=ReminderSchedule(
-            offsets_days=tuple(company["reminder_offsets_days"]), hour=company["reminder_hour"]
+            offsets_days=tuple(company.reminder_offsets_days), hour=company.reminder_hour
         ),
-        time_zone=company["time_zone"],
+        time_zone=company.time_zone,
         step_base=0,
-        planned_from=invoice["sent_at"],
+        planned_from=invoice.sent_at,
     )
 
 
-def not_before(invoice: Record, plan: FrozenPlan) -> datetime:
+def not_before(invoice: InvoiceColumns, plan: FrozenPlan) -> datetime:
     """Reminders planned up to this instant are not sent (late): the plan's start, or the
     last time reminders resumed (after a pause, or a refund that re-opened a paid invoice)."""
-    resumed: datetime | None = invoice["reminders_resumed_at"]
+    resumed: datetime | None = invoice.reminders_resumed_at
     if resumed is not None and resumed > plan.planned_from:
         return resumed
     return plan.planned_from

@@ -13,9 +13,8 @@ import pytest
 from pypdf import PdfReader
 
 from activities import pdf_engine
-from activities.documents import DocumentRenderer, context_for
+from activities.documents import DocumentRenderer, context_for, sample_lines
 from activities.pdf_engine import BUILTIN_TEMPLATES
-from db.store import as_lines
 from domain.money import line_net
 from starter.devstack.samples import SAMPLES, render_samples, sample_context
 from tests.helpers import pdf_text
@@ -155,7 +154,7 @@ def _ro_invoice_context(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The Romanian sample invoice with other lines."""
     sample = SAMPLES["ro"]
     rows = [{"unit": "", "discount_percent": Decimal(0)} | row for row in rows]
-    for row, line in zip(rows, as_lines(rows), strict=True):  # type: ignore[arg-type]
+    for row, line in zip(rows, sample_lines(rows), strict=True):
         row["net_amount"] = line_net(line, sample.currency)
     context = sample_context("ro", "invoice")
     document = {"currency": sample.currency, "notes": "", "number": sample.number}

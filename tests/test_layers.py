@@ -210,3 +210,63 @@ def test_the_check_sees_sql(tmp_path: Path) -> None:
         "route.py:7",
         "route.py:8",
     ]
+
+
+# asyncpg outside db/: the pool and connection types only (app state, deps, worker, dev
+# stack). Records and database errors stay in the data-access layer, which hands out typed
+# rows (db.rows) and its own exceptions (issue 12 point 2).
+ASYNCPG_OUTSIDE_DB = {"Pool", "Connection", "create_pool"}
+
+
+def raw_database_uses(path: Path) -> list[str]:
+    """Each use of asyncpg beyond the pool and connection types, and of `db.store.Row`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules = {"asyncpg"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(
+                alias.asname for alias in node.names if alias.name == "asyncpg" and alias.asname
+            )
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "asyncpg":
+            found += [
+                f"{node.lineno}: from {node.module} import {alias.name}"
+                for alias in node.names
+                if alias.name not in ASYNCPG_OUTSIDE_DB
+            ]
+        elif isinstance(node, ast.ImportFrom) and node.module == "db.store":
+            found += [f"{node.lineno}: db.store.Row" for alias in node.names if alias.name == "Row"]
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id in modules and node.attr not in ASYNCPG_OUTSIDE_DB:
+                found.append(f"{node.lineno}: asyncpg.{node.attr}")
+            elif node.value.id == "store" and node.attr == "Row":
+                found.append(f"{node.lineno}: store.Row")
+    return found
+
+
+def test_no_raw_records_outside_the_data_access_layer() -> None:
+    found = {
+        module_name(path): uses
+        for path in q2c_sources()
+        if part_of(module_name(path)) != "db"
+        if (uses := raw_database_uses(path))
+    }
+    assert found == {}
+
+
+def test_the_check_sees_a_raw_record(tmp_path: Path) -> None:
+    source = tmp_path / "raw.py"
+    source.write_text(
+        "import asyncpg as pg\nfrom asyncpg import Record\nfrom db import store\n"
+        "from db.store import Row\n"
+        "def f(pool: pg.Pool, row: pg.Record, other: store.Row) -> None:\n"
+        "    try:\n        pass\n    except pg.UniqueViolationError:\n        pass\n"
+    )
+    assert raw_database_uses(source) == [
+        "2: from asyncpg import Record",
+        "4: db.store.Row",
+        "5: asyncpg.Record",
+        "5: store.Row",
+        "8: asyncpg.UniqueViolationError",
+    ]

@@ -12,13 +12,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from db import contracts, operators, payments, proposals, store
-from db.rows import InvoiceRow, row_as
+from db.rows import ClientRow, InvoiceRow
 from domain.contracts import check_line_rates
 from domain.errors import (
     Conflict,
@@ -57,14 +56,14 @@ async def create_proposal(
     items = [line.as_line() for line in body.lines]
     async with state.pool.acquire() as conn:
         buyer = await store.client(conn, body.client_id)
-        seller = await store.company(conn, buyer["company_id"])
-        today = local_date(datetime.now(UTC), seller["time_zone"])
+        seller = await store.company(conn, buyer.company_id)
+        today = local_date(datetime.now(UTC), seller.time_zone)
         if body.valid_until < today:
             raise Unacceptable("valid_until: must not be in the past")
         if body.contract_id is not None:
-            await check_contract_of(conn, body.contract_id, buyer["id"])
+            await check_contract_of(conn, body.contract_id, buyer.id)
         totals = checked_document_totals(
-            seller["country"],
+            seller.country,
             today,
             items,
             body.currency,
@@ -75,14 +74,14 @@ async def create_proposal(
             proposal_id = await proposals.insert_unless_known(
                 conn,
                 proposals.NewProposal(
-                    company_id=seller["id"],
-                    client_id=buyer["id"],
+                    company_id=seller.id,
+                    client_id=buyer.id,
                     external_id=body.external_id,
                     currency=body.currency,
                     valid_until=body.valid_until,
                     payment_terms_days=body.payment_terms_days
                     if body.payment_terms_days is not None
-                    else seller["payment_terms_days"],
+                    else seller.payment_terms_days,
                     notes=body.notes,
                     subtotal=totals.subtotal,
                     vat_total=totals.vat_total,
@@ -130,18 +129,18 @@ async def send_draft_proposal(state: Q2CState, proposal_id: UUID, by: str) -> di
     """Send a proposal kept as a draft; sending one already sent changes nothing."""
     async with state.pool.acquire() as conn:
         row = await store.proposal(conn, proposal_id)
-        if row["status"] == ProposalStatus.DRAFT:
-            seller = await store.company(conn, row["company_id"])
-            today = local_date(datetime.now(UTC), seller["time_zone"])
-            if row["valid_until"] < today:
+        if row.status == ProposalStatus.DRAFT:
+            seller = await store.company(conn, row.company_id)
+            today = local_date(datetime.now(UTC), seller.time_zone)
+            if row.valid_until < today:
                 raise Conflict("the proposal's validity has passed; nothing was sent")
             # Its date is the day it is sent: a rate that changed since it was drafted is
             # refused now, before the client sees it.
             line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal_id)
-            check_line_rates(seller["country"], today, store.as_lines(line_rows))
+            check_line_rates(seller.country, today, store.as_lines(line_rows))
             await proposals.mark_sent_from_draft(conn, proposal_id, by)
-        elif row["status"] != ProposalStatus.SENT:
-            raise Conflict(f"the proposal is {row['status']} and cannot be sent")
+        elif row.status != ProposalStatus.SENT:
+            raise Conflict(f"the proposal is {row.status} and cannot be sent")
         await start_proposal_workflow(state, str(proposal_id))
         return await proposal_json(conn, proposal_id)
 
@@ -212,7 +211,7 @@ async def record_payment(
     if already:
         # Idempotent by reference, even once the invoice is paid and its workflow closed.
         return invoice_json(row) | {"payment_recorded": False}
-    check_can_pay(InvoiceStatus(row["status"]))
+    check_can_pay(InvoiceStatus(row.status))
     result = await run_update(
         invoice_handle(state, invoice_id),
         InvoiceWorkflow.record_payment,
@@ -229,7 +228,7 @@ async def record_payment(
     }
 
 
-async def invoice_row(state: Q2CState, invoice_id: UUID) -> asyncpg.Record:
+async def invoice_row(state: Q2CState, invoice_id: UUID) -> InvoiceRow:
     async with state.pool.acquire() as conn:
         return await store.invoice(conn, invoice_id)
 
@@ -276,25 +275,25 @@ def money(value: Any, currency: str) -> str:
     return str(round_money(value, currency.strip()))
 
 
-def client_json(row: asyncpg.Record) -> dict[str, Any]:
+def client_json(row: ClientRow) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "name": row["name"],
-        "email": row["email"],
-        "country": row["country"],
-        "locale": row["locale"],
-        "tax_id": row["tax_id"],
-        "registration_number": row["registration_number"],
-        "address": row["address"],
-        "legal_form": row["legal_form"],
-        "vat_id": row["vat_id"],
-        "kpp": row["kpp"],
-        "iban": row["iban"],
-        "bank_name": row["bank_name"],
-        "bic": row["bic"],
-        "bik": row["bik"],
-        "settlement_account": row["settlement_account"],
-        "correspondent_account": row["correspondent_account"],
+        "id": str(row.id),
+        "name": row.name,
+        "email": row.email,
+        "country": row.country,
+        "locale": row.locale,
+        "tax_id": row.tax_id,
+        "registration_number": row.registration_number,
+        "address": row.address,
+        "legal_form": row.legal_form,
+        "vat_id": row.vat_id,
+        "kpp": row.kpp,
+        "iban": row.iban,
+        "bank_name": row.bank_name,
+        "bic": row.bic,
+        "bik": row.bik,
+        "settlement_account": row.settlement_account,
+        "correspondent_account": row.correspondent_account,
     }
 
 
@@ -304,37 +303,34 @@ def iso(value: date | datetime | None) -> str | None:
 
 async def proposal_json(conn: store.Connection, proposal_id: Any) -> dict[str, Any]:
     row = await store.proposal(conn, proposal_id)
-    currency = row["currency"].strip()
+    currency = row.currency.strip()
     return {
-        "id": str(row["id"]),
-        "status": row["status"],
-        "client_id": str(row["client_id"]),
-        "external_id": row["external_id"],
+        "id": str(row.id),
+        "status": row.status,
+        "client_id": str(row.client_id),
+        "external_id": row.external_id,
         "currency": currency,
-        "valid_until": iso(row["valid_until"]),
-        "payment_terms_days": row["payment_terms_days"],
-        "subtotal": money(row["subtotal"], currency),
-        "vat_total": money(row["vat_total"], currency),
-        "total": money(row["total"], currency),
-        "emailed_at": iso(row["emailed_at"]),
-        "signed_at": iso(row["signed_at"]),
-        "declined_at": iso(row["declined_at"]),
-        "decline_reason": row["decline_reason"],
-        "invoice_id": str(row["invoice_id"]) if row["invoice_id"] else None,
+        "valid_until": iso(row.valid_until),
+        "payment_terms_days": row.payment_terms_days,
+        "subtotal": money(row.subtotal, currency),
+        "vat_total": money(row.vat_total, currency),
+        "total": money(row.total, currency),
+        "emailed_at": iso(row.emailed_at),
+        "signed_at": iso(row.signed_at),
+        "declined_at": iso(row.declined_at),
+        "decline_reason": row.decline_reason,
+        "invoice_id": str(row.invoice_id) if row.invoice_id else None,
         # Given when the proposal is first sent; a draft has none.
-        "number": row["number"],
-        "issue_date": iso(row["issue_date"]),
-        "workflow_id": proposal_workflow_id(str(row["id"])),
-        "contract_id": str(row["contract_id"]) if row["contract_id"] else None,
-        "prices_include_vat": row["prices_include_vat"],
-        "discount_percent": plain_decimal(row["discount_percent"]),
+        "number": row.number,
+        "issue_date": iso(row.issue_date),
+        "workflow_id": proposal_workflow_id(str(row.id)),
+        "contract_id": str(row.contract_id) if row.contract_id else None,
+        "prices_include_vat": row.prices_include_vat,
+        "discount_percent": plain_decimal(row.discount_percent),
     }
 
 
-def invoice_json(invoice: InvoiceRow | asyncpg.Record) -> dict[str, Any]:
-    # Records still come from callers outside the routers (webhooks.py) and from
-    # db.store.invoice; they are read the same way as a typed row.
-    row = invoice if isinstance(invoice, InvoiceRow) else row_as(InvoiceRow, invoice)
+def invoice_json(row: InvoiceRow) -> dict[str, Any]:
     currency = row.currency.strip()
     due = row.total - row.amount_paid
     return {

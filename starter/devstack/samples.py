@@ -16,8 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from activities.documents import DocumentRenderer, context_for
-from db.store import as_lines
+from activities.documents import DocumentRenderer, context_for, sample_lines
 from domain.money import line_net
 
 D = Decimal
@@ -221,7 +220,7 @@ def sample_context(locale: str, kind: str, lines: int | None = None) -> dict[str
     """The template context of a sample invoice (``kind`` "invoice") or proposal."""
     sample = SAMPLES[locale]
     rows = _rows(sample, lines)
-    for row, line in zip(rows, as_lines(rows), strict=True):  # type: ignore[arg-type]
+    for row, line in zip(rows, sample_lines(rows), strict=True):
         row["net_amount"] = line_net(line, sample.currency)
     document: dict[str, Any] = {
         "currency": sample.currency,

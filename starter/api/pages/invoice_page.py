@@ -9,14 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import asyncpg
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 
 from activities.documents import document_context
 from activities.events import emit_invoice
 from db import credit_notes, documents, signing, store
-from db.rows import CreditNoteRow
+from db.rows import CreditNoteRow, InvoiceRow
 from domain.i18n import format_day
 from starter.api.deps import State, client_ip
 
@@ -81,7 +80,7 @@ PAGE_LABELS: dict[str, dict[str, str]] = {
 }
 
 
-async def _invoice_for_token(conn: store.Connection, token: str) -> tuple[asyncpg.Record, bool]:
+async def _invoice_for_token(conn: store.Connection, token: str) -> tuple[InvoiceRow, bool]:
     """The invoice a link opens and whether the link has expired. An unknown link says
     nothing about what exists."""
     link = await signing.access_token(conn, store.hash_token(token), "invoice")
@@ -90,16 +89,16 @@ async def _invoice_for_token(conn: store.Connection, token: str) -> tuple[asyncp
     return await store.invoice(conn, link.invoice_id), link.expires_at <= datetime.now(UTC)
 
 
-def _shown_status(invoice: asyncpg.Record) -> str:
+def _shown_status(invoice: InvoiceRow) -> str:
     """Partly paid and overdue at once is shown as both, never as paid."""
-    if invoice["status"] == "overdue" and invoice["amount_paid"] > 0:
+    if invoice.status == "overdue" and invoice.amount_paid > 0:
         return "overdue_partially_paid"
-    return str(invoice["status"])
+    return str(invoice.status)
 
 
-async def _credit_note_of(conn: store.Connection, invoice: asyncpg.Record) -> CreditNoteRow | None:
+async def _credit_note_of(conn: store.Connection, invoice: InvoiceRow) -> CreditNoteRow | None:
     """The credit note that cancelled the invoice, once its PDF exists."""
-    credit_note = await credit_notes.of_invoice(conn, invoice["id"])
+    credit_note = await credit_notes.of_invoice(conn, invoice.id)
     if credit_note is None or credit_note.document_key is None:
         return None
     return credit_note
@@ -112,7 +111,7 @@ router = APIRouter()
 async def invoice_page(token: str, request: Request, state: State) -> HTMLResponse:
     async with state.pool.acquire() as conn:
         invoice, expired = await _invoice_for_token(conn, token)
-        lines = await store.lines(conn, "invoice_lines", "invoice_id", invoice["id"])
+        lines = await store.lines(conn, "invoice_lines", "invoice_id", invoice.id)
         context = await document_context(conn, invoice, lines, "invoice")
         page_labels = PAGE_LABELS[context["locale"]]
         if expired:
@@ -125,14 +124,14 @@ async def invoice_page(token: str, request: Request, state: State) -> HTMLRespon
             "viewed",
             "client",
             datetime.now(UTC),
-            invoice_id=invoice["id"],
+            invoice_id=invoice.id,
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
         )
         # Only the first view makes an event (once per invoice), not every reload.
-        await emit_invoice(conn, "invoice.viewed", invoice["id"])
+        await emit_invoice(conn, "invoice.viewed", invoice.id)
         credit_note = await _credit_note_of(conn, invoice)
-    due = max(invoice["total"] - invoice["amount_paid"], Decimal(0))
+    due = max(invoice.total - invoice.amount_paid, Decimal(0))
     cancelled_by = ""
     if credit_note is not None:
         cancelled_by = page_labels["cancelled_by"].format(
@@ -144,9 +143,9 @@ async def invoice_page(token: str, request: Request, state: State) -> HTMLRespon
         **context,
         p=page_labels,
         token=token,
-        status=invoice["status"],
+        status=invoice.status,
         status_label=page_labels[_shown_status(invoice)],
-        nothing_due=due == 0 or invoice["status"] == "void",
+        nothing_due=due == 0 or invoice.status == "void",
     )
     return HTMLResponse(html)
 
@@ -174,13 +173,13 @@ async def credit_note_pdf(token: str, state: State) -> Response:
 async def invoice_pdf(token: str, state: State) -> Response:
     async with state.pool.acquire() as conn:
         invoice, expired = await _invoice_for_token(conn, token)
-        if expired or invoice["document_key"] is None:
+        if expired or invoice.document_key is None:
             raise HTTPException(404, "not found")
-        document = await documents.content_of(conn, invoice["document_key"])
+        document = await documents.content_of(conn, invoice.document_key)
     # The key names a stored document (a foreign key), so it is there.
     assert document is not None
     return Response(
         document.content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
+        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'},
     )

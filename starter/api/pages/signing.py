@@ -15,18 +15,18 @@ import re
 import secrets
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from activities.documents import document_context, store_document
 from activities.events import emit_proposal
 from db import documents, signatures, signing, store
+from db.rows import ProposalRow
 from domain.i18n import format_day, labels, pick_locale
 from domain.status import ProposalStatus
 from messages.models import DeclineProposal, SignProposal, proposal_workflow_id
@@ -61,7 +61,7 @@ class LinkNotFound(Exception):
 
 @dataclass(frozen=True)
 class SigningLink:
-    proposal: asyncpg.Record
+    proposal: ProposalRow
     expired: bool
     # The link already answered (signed or declined) — the workflow may not know it yet.
     used: bool
@@ -101,7 +101,7 @@ async def record_view(conn: store.Connection, proposal_id: Any, request: Request
 
 
 def answerable(link: SigningLink) -> bool:
-    return not link.expired and not link.used and link.proposal["status"] == ProposalStatus.SENT
+    return not link.expired and not link.used and link.proposal.status == ProposalStatus.SENT
 
 
 async def claim_link(conn: store.Connection, token: str) -> bool:
@@ -117,17 +117,17 @@ async def release_link(state: Q2CState, token: str) -> None:
 
 async def deliver(
     state: Q2CState,
-    proposal: asyncpg.Record,
+    proposal: ProposalRow,
     token: str,
     signal: Any,
     answer: SignProposal | DeclineProposal,
 ) -> bool:
     """Signal the proposal's workflow; on failure the link is released for another try."""
-    handle = state.temporal.get_workflow_handle(proposal_workflow_id(str(proposal["id"])))
+    handle = state.temporal.get_workflow_handle(proposal_workflow_id(str(proposal.id)))
     try:
         await handle.signal(signal, answer)
     except Exception:
-        log.exception("could not signal the workflow of proposal %s", proposal["id"])
+        log.exception("could not signal the workflow of proposal %s", proposal.id)
         await release_link(state, token)
         return False
     return True
@@ -178,8 +178,8 @@ async def store_signature_image(conn: store.Connection, proposal_id: Any, image:
     return stored.key
 
 
-async def client_locale(conn: store.Connection, proposal: asyncpg.Record) -> str:
-    return pick_locale((await store.client(conn, proposal["client_id"]))["locale"])
+async def client_locale(conn: store.Connection, proposal: ProposalRow) -> str:
+    return pick_locale((await store.client(conn, proposal.client_id)).locale)
 
 
 async def document_content(conn: store.Connection, key: str | None) -> bytes | None:
@@ -193,7 +193,7 @@ def closed_as(link: SigningLink) -> str | None:
     """What the page shows instead of the form: signed, declined, expired, or pending (the
     link was answered and the workflow has not recorded it yet); None while it can be
     answered."""
-    status = link.proposal["status"]
+    status = link.proposal.status
     if status != ProposalStatus.SENT:
         return str(status)
     if link.used:
@@ -213,12 +213,12 @@ async def render_sign_page(
     form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     proposal = link.proposal
-    lines = await store.lines(conn, "proposal_lines", "proposal_id", proposal["id"])
+    lines = await store.lines(conn, "proposal_lines", "proposal_id", proposal.id)
     context = await document_context(conn, proposal, lines, "proposal")
     state_now = closed_as(link)
     signed_by = None
     if state_now == ProposalStatus.SIGNED:
-        signature = await signatures.of_proposal(conn, proposal["id"])
+        signature = await signatures.of_proposal(conn, proposal.id)
         if signature is not None:
             signed_on = signature.signed_at.astimezone(ZoneInfo(context["seller"]["time_zone"]))
             signed_by = context["t"]["signed_by"].format(
@@ -231,8 +231,8 @@ async def render_sign_page(
         closed_as=state_now,
         refresh=REFRESH_SECONDS if state_now == "pending" else None,
         signed_by=signed_by,
-        decline_reason=proposal["decline_reason"] or "",
-        payment_terms_days=proposal["payment_terms_days"],
+        decline_reason=proposal.decline_reason or "",
+        payment_terms_days=proposal.payment_terms_days,
         errors=errors or [],
         form=form or {"signer_name": "", "signer_email": context["buyer"]["email"]},
         consent_text=CONSENT_TEXT[context["locale"]],
@@ -306,7 +306,7 @@ async def unknown_link(request: Request, _: LinkNotFound) -> HTMLResponse:
 async def sign_page(token: str, request: Request, state: State) -> HTMLResponse:
     async with state.pool.acquire() as conn:
         link = await open_link(conn, token)
-        await record_view(conn, link.proposal["id"], request)
+        await record_view(conn, link.proposal.id, request)
         return await render_sign_page(state, conn, await open_link(conn, token), token)
 
 
@@ -349,9 +349,9 @@ async def sign(
                 form={"signer_name": signer_name, "signer_email": signer_email},
             )
         locale = await client_locale(conn, proposal)
-        seller = await store.company(conn, proposal["company_id"])
+        seller = await store.company(conn, proposal.company_id)
         # The document the page shows and the signer read, byte for byte.
-        document_sha256 = await documents.sha256_of(conn, proposal["document_key"])
+        document_sha256 = await documents.sha256_of(conn, proposal.document_key)
         answer = SignProposal(
             signer_name=signer_name,
             signer_email=signer_email,
@@ -366,11 +366,9 @@ async def sign(
                 # Another answer got here first; show what the link shows now.
                 return await render_sign_page(state, conn, await open_link(conn, token), token, 409)
             if image is not None:
-                answer.signature_image_key = await store_signature_image(
-                    conn, proposal["id"], image
-                )
+                answer.signature_image_key = await store_signature_image(conn, proposal.id, image)
             answer.answer_id = await signing.record_signature(
-                conn, proposal["id"], answer, token_hash=store.hash_token(token)
+                conn, proposal.id, answer, token_hash=store.hash_token(token)
             )
     if not await deliver(state, proposal, token, ProposalWorkflow.sign, answer):
         return unavailable(state, locale)
@@ -380,7 +378,7 @@ async def sign(
         locale,
         name=signer_name,
         token=token,
-        seller=dict(seller),
+        seller=asdict(seller),
     )
 
 
@@ -404,10 +402,10 @@ async def decline(
             if not answerable(link) or not await claim_link(conn, token):
                 return await render_sign_page(state, conn, await open_link(conn, token), token, 409)
             answer.answer_id = await signing.record_decline(
-                conn, proposal["id"], answer, token_hash=store.hash_token(token)
+                conn, proposal.id, answer, token_hash=store.hash_token(token)
             )
         locale = await client_locale(conn, proposal)
-        seller = await store.company(conn, proposal["company_id"])
+        seller = await store.company(conn, proposal.company_id)
     if not await deliver(state, proposal, token, ProposalWorkflow.decline, answer):
         return unavailable(state, locale)
     return render(
@@ -416,7 +414,7 @@ async def decline(
         locale,
         token=token,
         reason=answer.reason,
-        seller=dict(seller),
+        seller=asdict(seller),
     )
 
 
@@ -425,7 +423,7 @@ async def proposal_pdf(token: str, state: State) -> Response:
     """The exact PDF that was emailed, and whose SHA-256 a signature records."""
     async with state.pool.acquire() as conn:
         link = await open_link(conn, token)
-        content = await document_content(conn, link.proposal["document_key"])
+        content = await document_content(conn, link.proposal.document_key)
     if content is None:
         raise LinkNotFound()
     return pdf_response(content, "proposal.pdf")
@@ -437,14 +435,14 @@ async def signed_pdf(token: str, state: State) -> Response:
     async with state.pool.acquire() as conn:
         link = await open_link(conn, token)
         proposal = link.proposal
-        content = await document_content(conn, proposal["signed_document_key"])
+        content = await document_content(conn, proposal.signed_document_key)
         if content is not None:
             return pdf_response(content, "proposal-signed.pdf")
         locale = await client_locale(conn, proposal)
-        seller = await store.company(conn, proposal["company_id"])
+        seller = await store.company(conn, proposal.company_id)
     t = labels(locale)
-    being_signed = proposal["status"] == ProposalStatus.SIGNED or (
-        link.used and proposal["status"] == ProposalStatus.SENT
+    being_signed = proposal.status == ProposalStatus.SIGNED or (
+        link.used and proposal.status == ProposalStatus.SENT
     )
     if being_signed:
         return render(
@@ -456,7 +454,7 @@ async def signed_pdf(token: str, state: State) -> Response:
             message=t["signed_pdf_preparing"],
             refresh=REFRESH_SECONDS,
             token=token,
-            seller=dict(seller),
+            seller=asdict(seller),
         )
     return render(
         state,
@@ -466,5 +464,5 @@ async def signed_pdf(token: str, state: State) -> Response:
         message_id="not-signed",
         message=t["not_signed"],
         token=token,
-        seller=dict(seller),
+        seller=asdict(seller),
     )

@@ -66,7 +66,7 @@ async def signed_pdf(proposal_id: UUID, state: State) -> Response:
     """The proposal PDF followed by its signature certificate; 404 until it exists."""
     async with state.pool.acquire() as conn:
         row = await store.proposal(conn, proposal_id)
-        key = row["signed_document_key"]
+        key = row.signed_document_key
         document = await documents.content_of(conn, key) if key else None
     if document is None:
         raise HTTPException(404, "the signed PDF does not exist yet")

@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 from pydantic import Field, field_validator, model_validator
 from temporalio.common import WorkflowIDConflictPolicy
@@ -163,10 +162,10 @@ async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
     items = [line.as_line() for line in body.lines]
     async with state.pool.acquire() as conn:
         buyer = await store.client(conn, body.client_id)
-        seller = await store.company(conn, buyer["company_id"])
-        today = local_date(datetime.now(UTC), seller["time_zone"])
+        seller = await store.company(conn, buyer.company_id)
+        today = local_date(datetime.now(UTC), seller.time_zone)
         checked_document_totals(
-            seller["country"],
+            seller.country,
             today,
             items,
             body.currency,
@@ -178,22 +177,22 @@ async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
                 contract_id = await contracts.insert(
                     conn,
                     contracts.NewContract(
-                        company_id=seller["id"],
-                        client_id=buyer["id"],
+                        company_id=seller.id,
+                        client_id=buyer.id,
                         number=body.number,
                         contract_date=body.contract_date,
                         subject=body.subject,
                         currency=body.currency,
                         payment_terms_days=body.payment_terms_days
                         if body.payment_terms_days is not None
-                        else seller["payment_terms_days"],
+                        else seller.payment_terms_days,
                         prices_include_vat=body.prices_include_vat,
                         discount_percent=body.discount_percent,
                         notes=body.notes,
                     ),
                 )
                 await contracts.insert_lines(conn, contract_id, items)
-        except asyncpg.UniqueViolationError:
+        except contracts.NumberTaken:
             raise HTTPException(
                 409, f"number: the company already has a contract {body.number}"
             ) from None
@@ -219,17 +218,17 @@ async def invoice_from_contract(
                 return earlier, False
         seller = await store.company(conn, contract.company_id)
         currency = contract.currency.strip()
-        today = local_date(datetime.now(UTC), seller["time_zone"])
+        today = local_date(datetime.now(UTC), seller.time_zone)
         if body.lines is not None:
             items = [line.as_line() for line in body.lines]
         else:
             defaults = contracts.as_document_lines(await contracts.lines(conn, contract.id))
             # Named as the contract's lines, whose rates these are.
-            check_line_rates(seller["country"], today, defaults, "contract_lines")
+            check_line_rates(seller.country, today, defaults, "contract_lines")
             items = contract_invoice_lines(defaults, body.quantities)
-        check_exchange_rate(seller["country"], currency, body.exchange_rate, required=False)
+        check_exchange_rate(seller.country, currency, body.exchange_rate, required=False)
         totals = checked_document_totals(
-            seller["country"],
+            seller.country,
             today,
             items,
             currency,
@@ -240,10 +239,10 @@ async def invoice_from_contract(
             invoice_id = await invoices.insert_from_contract(
                 conn,
                 invoices.NewContractInvoice(
-                    company_id=seller["id"],
+                    company_id=seller.id,
                     client_id=contract.client_id,
                     contract_id=contract.id,
-                    series=seller["invoice_series"],
+                    series=seller.invoice_series,
                     currency=currency,
                     payment_terms_days=contract.payment_terms_days,
                     notes=body.notes if body.notes is not None else contract.notes,

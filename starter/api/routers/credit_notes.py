@@ -89,15 +89,15 @@ async def get_credit_note(credit_note_id: UUID, state: State) -> dict[str, Any]:
         currency = body["currency"]
         lines = []
         for line in await store.lines(conn, "invoice_lines", "invoice_id", row.invoice_id):
-            negated = negate_line(line["quantity"], line["unit_price"], line["net_amount"])
+            negated = negate_line(line.quantity, line.unit_price, line.net_amount)
             lines.append(
                 {
-                    "description": line["description"],
+                    "description": line.description,
                     "quantity": plain_decimal(negated.quantity),
-                    "unit": line["unit"],
+                    "unit": line.unit,
                     "unit_price": str(negated.unit_price),
-                    "discount_percent": plain_decimal(line["discount_percent"]),
-                    "vat_rate": plain_decimal(line["vat_rate"]),
+                    "discount_percent": plain_decimal(line.discount_percent),
+                    "vat_rate": plain_decimal(line.vat_rate),
                     "net_amount": money(negated.net, currency),
                 }
             )

@@ -85,7 +85,7 @@ async def apply_credit(
     operator: CurrentOperator,
 ) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
-    check_can_pay(InvoiceStatus(row["status"]))
+    check_can_pay(InvoiceStatus(row.status))
     result = await run_update(
         invoice_handle(state, invoice_id),
         InvoiceWorkflow.record_payment,

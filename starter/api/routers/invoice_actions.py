@@ -165,7 +165,7 @@ def schedule_json(schedule: ReminderSchedule) -> dict[str, Any]:
     }
 
 
-def own_schedule_json(row: Any) -> dict[str, Any] | None:
+def own_schedule_json(row: reminder_plan.ReminderOverrideColumns) -> dict[str, Any] | None:
     own = reminder_plan.override_of(row)
     if own.is_empty:
         return None
@@ -181,21 +181,21 @@ async def reminders_json(conn: store.Connection, invoice_id: Any) -> dict[str, A
     """The invoice's reminder plan with each step's state: sent, planned, paused, skipped
     (planned before the plan was made or while paused), stopped (paid or void)."""
     row = await store.invoice(conn, invoice_id)
-    seller = await store.company(conn, row["company_id"])
-    buyer = await store.client(conn, row["client_id"])
+    seller = await store.company(conn, row.company_id)
+    buyer = await store.client(conn, row.client_id)
     plan = reminder_plan.plan_in_force(row, seller)
-    sent_rows = await outbox.sent_reminders(conn, row["id"])
+    sent_rows = await outbox.sent_reminders(conn, row.id)
     sent = {reminder_plan.step_of_key(r.idempotency_key) for r in sent_rows}
-    paused = row["reminders_paused_at"] is not None
+    paused = row.reminders_paused_at is not None
     steps = []
-    if plan is not None and row["due_date"] is not None:
+    if plan is not None and row.due_date is not None:
         cutoff = reminder_plan.not_before(row, plan)
-        for planned in plan.steps(row["due_date"]):
+        for planned in plan.steps(row.due_date):
             if planned.step in sent:
                 state = "sent"
             elif planned.send_at <= cutoff:
                 state = "skipped"
-            elif InvoiceStatus(row["status"]) in FINAL:
+            elif InvoiceStatus(row.status) in FINAL:
                 state = "stopped"
             else:
                 state = "paused" if paused else "planned"
@@ -208,11 +208,11 @@ async def reminders_json(conn: store.Connection, invoice_id: Any) -> dict[str, A
                 }
             )
     return {
-        "invoice_id": str(row["id"]),
-        "status": row["status"],
-        "due_date": iso(row["due_date"]),
+        "invoice_id": str(row.id),
+        "status": row.status,
+        "due_date": iso(row.due_date),
         "paused": paused,
-        "paused_at": iso(row["reminders_paused_at"]),
+        "paused_at": iso(row.reminders_paused_at),
         "time_zone": plan.time_zone if plan else reminder_plan.reminder_time_zone(seller, buyer),
         "schedule": schedule_json(
             plan.schedule if plan else reminder_plan.schedule_in_force(seller, buyer, row)
@@ -280,10 +280,10 @@ async def refund_through_workflow(
 
 async def _client_reminders_json(conn: store.Connection, client_id: UUID) -> dict[str, Any]:
     buyer = await store.client(conn, client_id)
-    seller = await store.company(conn, buyer["company_id"])
+    seller = await store.company(conn, buyer.company_id)
     return {
         "client_id": str(client_id),
-        "time_zone": buyer["time_zone"],
+        "time_zone": buyer.time_zone,
         "own_schedule": own_schedule_json(buyer),
         "in_force": schedule_json(reminder_plan.schedule_in_force(seller, buyer))
         | {"time_zone": reminder_plan.reminder_time_zone(seller, buyer)},
@@ -311,7 +311,7 @@ async def pause_or_resume(
     invoice_id: UUID, state: Q2CState, paused: bool, body: PauseIn | None, operator: Operator
 ) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
-    check_can_pause_reminders(InvoiceStatus(row["status"]))
+    check_can_pause_reminders(InvoiceStatus(row.status))
     signal = InvoiceWorkflow.pause_reminders if paused else InvoiceWorkflow.resume_reminders
     action = Action.PAUSE_REMINDERS if paused else Action.RESUME_REMINDERS
     request = ReminderPause(
@@ -322,7 +322,7 @@ async def pause_or_resume(
     await invoice_handle(state, invoice_id).signal(signal, request)
     return invoice_json(row) | {
         "action": "pause accepted" if paused else "resume accepted",
-        "reminders_paused": row["reminders_paused_at"] is not None,
+        "reminders_paused": row.reminders_paused_at is not None,
     }
 
 
@@ -367,7 +367,7 @@ async def reschedule(
     paid or overdue invoices). Reminders still to come are planned again; a due date
     moved later takes an overdue invoice back to sent / partially paid."""
     row = await invoice_row(state, invoice_id)
-    check_can_reschedule(InvoiceStatus(row["status"]))
+    check_can_reschedule(InvoiceStatus(row.status))
     reset = "reminders" in body.model_fields_set and body.reminders is None
     request = RescheduleRequest(
         due_date=body.due_date.isoformat() if body.due_date else None,
@@ -399,7 +399,7 @@ async def refund(
         already = await payments.refund_exists(conn, invoice_id, body.reference)
     if already:
         return invoice_json(row) | {"refund_recorded": False}
-    check_can_refund(InvoiceStatus(row["status"]))
+    check_can_refund(InvoiceStatus(row.status))
     async with state.pool.acquire() as conn:
         paid = await payments.exists(conn, invoice_id, body.payment_reference)
     if not paid:

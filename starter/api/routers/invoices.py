@@ -75,14 +75,14 @@ async def get_invoice(invoice_id: UUID, state: State) -> dict[str, Any]:
         body = invoice_json(row)
         body["lines"] = [
             {
-                "description": line["description"],
-                "quantity": plain_decimal(line["quantity"]),
-                "unit": line["unit"],
-                "unit_price": str(line["unit_price"]),
-                "discount_percent": plain_decimal(line["discount_percent"]),
-                "vat_rate": plain_decimal(line["vat_rate"]),
+                "description": line.description,
+                "quantity": plain_decimal(line.quantity),
+                "unit": line.unit,
+                "unit_price": str(line.unit_price),
+                "discount_percent": plain_decimal(line.discount_percent),
+                "vat_rate": plain_decimal(line.vat_rate),
                 "vat_category": vat_category(store.as_lines([line])[0]).value,
-                "net_amount": money(line["net_amount"], row.currency),
+                "net_amount": money(line.net_amount, row.currency),
             }
             for line in await store.lines(conn, "invoice_lines", "invoice_id", invoice_id)
         ]
@@ -142,7 +142,7 @@ async def edit_invoice(
     invoice_id: UUID, body: InvoicePatch, state: State, operator: CurrentOperator
 ) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
-    check_can_edit(InvoiceStatus(row["status"]))
+    check_can_edit(InvoiceStatus(row.status))
     edit = body.as_edit()
     edit.request_id = await operator_request(state, operator, Action.EDIT, invoice_id)
     await run_update(invoice_handle(state, invoice_id), InvoiceWorkflow.edit, edit)
@@ -160,7 +160,7 @@ async def approve_invoice(
     invoice_id: UUID, state: State, operator: CurrentOperator
 ) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
-    check_can_approve(InvoiceStatus(row["status"]))
+    check_can_approve(InvoiceStatus(row.status))
     request_id = await operator_request(state, operator, Action.APPROVE, invoice_id)
     await invoice_handle(state, invoice_id).signal(
         InvoiceWorkflow.approve, ApproveInvoice(operator.actor, request_id)
@@ -179,7 +179,7 @@ async def void_invoice(
     invoice_id: UUID, state: State, operator: CurrentOperator, body: VoidIn | None = None
 ) -> dict[str, Any]:
     row = await invoice_row(state, invoice_id)
-    check_can_void(InvoiceStatus(row["status"]))
+    check_can_void(InvoiceStatus(row.status))
     reason = body.reason if body else ""
     request_id = await operator_request(state, operator, Action.VOID, invoice_id)
     await invoice_handle(state, invoice_id).signal(

@@ -80,7 +80,7 @@ async def put_series(kind: Kind, series: str, body: SeriesIn, state: State) -> d
         company_id = await store.default_company_id(conn)
         # The same lock an approval takes: settings never change under a numbering.
         current = await store.lock_series(conn, company_id, kind, series)
-        next_seq = current["next_seq"]
+        next_seq = current.next_seq
         if body.next_seq is not None:
             try:
                 check_move_forward(next_seq, body.next_seq)

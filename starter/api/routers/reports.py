@@ -32,7 +32,7 @@ DateTo = Annotated[date | None, Query(alias="to")]
 async def _today(state: Q2CState) -> date:
     async with state.pool.acquire() as conn:
         company = await store.company(conn, await store.default_company_id(conn))
-    return local_date(datetime.now(UTC), company["time_zone"])
+    return local_date(datetime.now(UTC), company.time_zone)
 
 
 async def open_items(state: Q2CState, client_id: UUID | None = None) -> list[OpenItem]:

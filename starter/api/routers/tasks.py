@@ -69,9 +69,9 @@ async def create_task(body: TaskIn, state: State, operator: CurrentOperator) -> 
         client_id = body.client_id
         if body.invoice_id is not None:
             invoice = await store.invoice(conn, body.invoice_id)
-            if client_id is not None and client_id != invoice["client_id"]:
+            if client_id is not None and client_id != invoice.client_id:
                 raise HTTPException(422, "client_id: the invoice belongs to another client")
-            client_id = invoice["client_id"]
+            client_id = invoice.client_id
         elif client_id is not None:
             await store.client(conn, client_id)
         company_id = await store.default_company_id(conn)
