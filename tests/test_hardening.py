@@ -7,8 +7,16 @@ import socket
 import threading
 from pathlib import Path
 
+import asyncpg
+import pytest
+from pydantic import ValidationError
+
+from activities.mail import Mailer, OutgoingEmail, SmtpSettings
 from activities.pdf_engine import BUILTIN_TEMPLATES, write_pdf
-from tests.helpers import pdf_text
+from domain.safe_text import clean_body, single_line
+from starter.api.schemas import ClientIn, CompanyPatch
+from starter.devstack.mailsink import MailSink
+from tests.helpers import eventually, pdf_text
 
 
 class _Listener:
@@ -78,3 +86,49 @@ def test_a_file_in_the_override_folder_is_still_fetched(tmp_path: Path) -> None:
     )
     assert "OVERRIDDEN" in pdf_text(write_pdf(html, str(BUILTIN_TEMPLATES), str(tmp_path)))
     assert "OVERRIDDEN" not in pdf_text(write_pdf(html, str(BUILTIN_TEMPLATES)))
+
+
+def test_names_lose_their_control_characters() -> None:
+    assert single_line("Acme SRL\r\nBcc: victim@example.com") == "Acme SRL Bcc: victim@example.com"
+    assert single_line("\tA\x00B\x1b[31mC\u2028D\x85E  ") == "A B [31mC D E"
+    assert clean_body("Line 1\r\nLine 2\rLine 3\x00\x07\tend") == "Line 1\nLine 2\nLine 3\tend"
+
+
+def test_client_and_company_names_are_stripped_where_they_enter() -> None:
+    client = ClientIn.model_validate(
+        {"name": "Evil\r\nBcc: x@evil.test", "email": "a@b.ro", "country": "RO"}
+    )
+    assert client.name == "Evil Bcc: x@evil.test"
+    assert CompanyPatch.model_validate({"name": "Firma\nX-Hdr: 1"}).name == "Firma X-Hdr: 1"
+    with pytest.raises(ValidationError) as refused:
+        ClientIn.model_validate({"name": "\r\n", "email": "a@b.ro", "country": "RO"})
+    assert refused.value.errors()[0]["loc"] == ("name",)
+
+
+async def test_a_crlf_in_a_subject_adds_no_header(db: asyncpg.Pool, mail: MailSink) -> None:
+    mailer = Mailer(SmtpSettings.from_url(mail.url), "q2c <invoices@q2c.test>")
+    email = OutgoingEmail(
+        idempotency_key="test:injection:1",
+        kind="test",
+        to_address="client@exemplu.ro",
+        subject="Factura pentru Evil SRL\r\nBcc: victim@evil.test\r\nX-Injected: yes",
+        body_text="Stimate Evil SRL\r\nBcc: victim@evil.test\x00\x1b",
+        attachments=(),
+    )
+    async with db.acquire() as conn:
+        await mailer.enqueue(conn, email)
+    try:
+        assert await mailer.deliver(db, email.idempotency_key)
+        await eventually(lambda: _received(mail, 1), what="the message")
+    finally:
+        await mailer.close()
+    message = mail.messages[0]
+    assert message["Subject"] == "Factura pentru Evil SRL Bcc: victim@evil.test X-Injected: yes"
+    assert message["Bcc"] is None and message["X-Injected"] is None
+    assert mail.envelopes[0].rcpt_tos == ["client@exemplu.ro"]
+    body = message.get_content()
+    assert "\x00" not in body and "\x1b" not in body and "Stimate Evil SRL" in body
+
+
+async def _received(sink: MailSink, count: int) -> bool:
+    return len(sink.messages) >= count
