@@ -13,9 +13,11 @@ from pydantic import ValidationError
 
 from activities.mail import Mailer, OutgoingEmail, SmtpSettings
 from activities.pdf_engine import BUILTIN_TEMPLATES, write_pdf
+from domain.numbering import NumberingError, check_pattern_safe, format_number
 from domain.safe_text import clean_body, single_line
 from starter.api.schemas import ClientIn, CompanyPatch
 from starter.devstack.mailsink import MailSink
+from tests.conftest import Stack
 from tests.helpers import eventually, pdf_text
 
 
@@ -132,3 +134,43 @@ async def test_a_crlf_in_a_subject_adds_no_header(db: asyncpg.Pool, mail: MailSi
 
 async def _received(sink: MailSink, count: int) -> bool:
     return len(sink.messages) >= count
+
+
+@pytest.mark.parametrize(
+    "pattern", ["{series}-{year}-{seq:05}", "{series}/{year}/{seq:04}", "F{seq}", "A_B.{seq:012}"]
+)
+def test_safe_number_patterns_are_accepted(pattern: str) -> None:
+    check_pattern_safe(pattern)
+    assert len(format_number(pattern, "S" * 20, 2026, 10**12 - 1)) <= 64
+
+
+@pytest.mark.parametrize(
+    ("pattern", "says"),
+    [
+        ("INV\r\nBcc: x {seq}", "only letters, digits"),
+        ("<script>{seq}", "only letters, digits"),
+        ("F {seq}", "only letters, digits"),
+        ("{seq:013}", "from 1 to 12"),
+        ("{seq:0}", "from 1 to 12"),
+        ("{seq:>40}", "from 1 to 12"),
+        ("{seq:12}", "from 1 to 12"),
+        ("{seq}{seq}", "once"),
+        ("{year:>30}{seq}", "no format"),
+        ("{seq!r}", "no conversion"),
+        ("X" * 25 + "{seq}", "at most 24"),
+    ],
+)
+def test_unsafe_number_patterns_are_refused(pattern: str, says: str) -> None:
+    with pytest.raises(NumberingError, match="^pattern: ") as refused:
+        check_pattern_safe(pattern)
+    assert says in str(refused.value)
+
+
+async def test_the_series_api_refuses_an_unsafe_pattern_naming_the_field(stack: Stack) -> None:
+    path = "/api/v1/number-series/invoice/INV"
+    for pattern in ("INV\r\n{seq}", "{series}-{seq:040}", "{series}%{seq}"):
+        refused = await stack.api.put(path, json={"pattern": pattern})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"].startswith("pattern: ")
+    fine = await stack.api.put(path, json={"pattern": "{series}/{year}/{seq:06}"})
+    assert fine.status_code == 200, fine.text
