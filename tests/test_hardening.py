@@ -161,7 +161,7 @@ def test_safe_number_patterns_are_accepted(pattern: str) -> None:
     ],
 )
 def test_unsafe_number_patterns_are_refused(pattern: str, says: str) -> None:
-    with pytest.raises(NumberingError, match="^pattern: ") as refused:
+    with pytest.raises(NumberingError, match=r"^pattern: ") as refused:
         check_pattern_safe(pattern)
     assert says in str(refused.value)
 
