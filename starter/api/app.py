@@ -78,6 +78,7 @@ def create_app(
     )
     add_error_handlers(app)
     app.add_exception_handler(signing.LinkNotFound, signing.unknown_link)  # type: ignore[arg-type]
+    app.add_exception_handler(signing.LinkClosed, signing.closed_link)  # type: ignore[arg-type]
     app.add_middleware(events.StartDeliveriesMiddleware)
 
     @app.get("/healthz", include_in_schema=False)

@@ -19,6 +19,7 @@ from db import credit_notes, documents, signing, store
 from db.rows import CreditNoteRow
 from domain.i18n import format_day
 from starter.api.deps import State
+from starter.api.pages.signing import claim_view, page_response, pdf_response
 
 PAGE_LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -119,18 +120,21 @@ async def invoice_page(token: str, request: Request, state: State) -> HTMLRespon
             html = state.pages.get_template("pages/invoice_expired.html").render(
                 **context, p=page_labels
             )
-            return HTMLResponse(html, status_code=410)
-        await store.audit(
-            conn,
-            "viewed",
-            "client",
-            datetime.now(UTC),
-            invoice_id=invoice["id"],
-            ip=request.client.host if request.client else "",
-            user_agent=request.headers.get("user-agent", ""),
-        )
-        # Only the first view makes an event (once per invoice), not every reload.
-        await emit_invoice(conn, "invoice.viewed", invoice["id"])
+            return page_response(html, 410)
+        async with conn.transaction():
+            # A visitor's reloads within the view window record nothing more.
+            if await claim_view(conn, request, invoice_id=invoice["id"]):
+                await store.audit(
+                    conn,
+                    "viewed",
+                    "client",
+                    datetime.now(UTC),
+                    invoice_id=invoice["id"],
+                    ip=request.client.host if request.client else "",
+                    user_agent=request.headers.get("user-agent", ""),
+                )
+                # Only the first view makes an event (once per invoice), not every reload.
+                await emit_invoice(conn, "invoice.viewed", invoice["id"])
         credit_note = await _credit_note_of(conn, invoice)
     due = max(invoice["total"] - invoice["amount_paid"], Decimal(0))
     cancelled_by = ""
@@ -148,7 +152,7 @@ async def invoice_page(token: str, request: Request, state: State) -> HTMLRespon
         status_label=page_labels[_shown_status(invoice)],
         nothing_due=due == 0 or invoice["status"] == "void",
     )
-    return HTMLResponse(html)
+    return page_response(html, 200)
 
 
 @router.get("/i/{token}/credit-note.pdf", include_in_schema=False)
@@ -163,11 +167,7 @@ async def credit_note_pdf(token: str, state: State) -> Response:
         document = await documents.content_of(conn, credit_note.document_key)
     # The key names a stored document (a foreign key), so it is there.
     assert document is not None
-    return Response(
-        document.content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{credit_note.number}.pdf"'},
-    )
+    return pdf_response(document.content, f"{credit_note.number}.pdf")
 
 
 @router.get("/i/{token}/pdf", include_in_schema=False)
@@ -179,8 +179,4 @@ async def invoice_pdf(token: str, state: State) -> Response:
         document = await documents.content_of(conn, invoice["document_key"])
     # The key names a stored document (a foreign key), so it is there.
     assert document is not None
-    return Response(
-        document.content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
-    )
+    return pdf_response(document.content, f"{invoice['number']}.pdf")
