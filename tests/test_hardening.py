@@ -34,6 +34,7 @@ from tests.helpers import (
     sign_and_get_invoice,
     wait_invoice_status,
 )
+from tests.test_replay import record, replayer
 
 
 class _Listener:
@@ -408,6 +409,11 @@ async def test_a_draft_that_keeps_failing_to_render_opens_a_task(
     sent = await wait_invoice_status(stack, invoice_id, "sent")
     message = await stack.mail.wait_for(lambda m: sent["number"] in str(m["Subject"]))
     assert message is not None
+
+    # The run replays on the current code (Q2C_RECORD_HISTORIES=1 keeps it for later ones).
+    history = await handle.fetch_history()
+    await replayer().replay_workflow(history)
+    record([history])
 
 
 async def test_a_final_pdf_that_keeps_failing_keeps_the_invoice_in_review(
