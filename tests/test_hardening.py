@@ -443,3 +443,31 @@ async def test_a_final_pdf_that_keeps_failing_keeps_the_invoice_in_review(
     assert (await stack.api.post(f"/api/v1/invoices/{invoice_id}/approve")).status_code == 202
     sent = await wait_invoice_status(stack, invoice_id, "sent")
     assert sent["number"] == number, "the number it got is kept"
+
+
+async def test_an_edit_whose_draft_keeps_failing_is_kept_and_opens_a_task(
+    template_folder: Path, stack: Stack
+) -> None:
+    broken = template_folder / "pdf" / "invoice.ro.html"
+    broken.write_bytes((BUILTIN_TEMPLATES / "pdf" / "invoice.ro.html").read_bytes())
+    await create_proposal(stack, await create_client(stack))
+    _, path = await proposal_email(stack)
+    invoice_id = await sign_and_get_invoice(stack, path)
+    await wait_invoice_status(stack, invoice_id, "awaiting_review")
+    broken.write_text(BROKEN_TEMPLATE, encoding="utf-8")
+
+    edited = await stack.api.patch(
+        f"/api/v1/invoices/{invoice_id}", json={"notes": "Plata în 10 zile"}
+    )
+    assert edited.status_code == 200, edited.text
+    (task,) = await _render_tasks(stack, invoice_id)
+    assert "draft PDF" in str(task["title"])
+    edits = await stack.db.fetchval(
+        "SELECT count(*) FROM audit_events WHERE invoice_id = $1 AND kind = 'edited'", invoice_id
+    )
+    assert edits <= 5, "each retry edits again: the retries are bounded"
+
+    broken.unlink()
+    assert (await stack.api.post(f"/api/v1/invoices/{invoice_id}/approve")).status_code == 202
+    sent = await wait_invoice_status(stack, invoice_id, "sent")
+    assert sent["notes"] == "Plata în 10 zile", "the edit was kept"

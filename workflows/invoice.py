@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.steps import (
         PATCH_BOUNDED_RENDER,
+        RENDER_RETRY,
         handler_step,
         render_step,
         run_step,
@@ -116,7 +117,8 @@ class InvoiceWorkflow:
         self._refunds_answered = 0
         # What this run last upserted, by search attribute name.
         self._upserted: dict[str, object] = {}
-        # The draft PDF kept failing to render (bounded-render): an approval renders it first.
+        # The draft PDF kept failing to render (bounded-render): an approval runs the draft
+        # step again first.
         self._draft_missing = False
 
     @workflow.run
@@ -410,13 +412,26 @@ class InvoiceWorkflow:
         async with self._lock:
             # Checked again under the lock: an approval may have started since validation.
             self._refuse_unless(check_can_edit)
-            self._apply(
-                await handler_step(
-                    act.EDIT_INVOICE,
-                    EditInvoiceInput(self._invoice_id, edit, workflow.now()),
-                    InvoiceSnapshot,
+            request = EditInvoiceInput(self._invoice_id, edit, workflow.now())
+            if not workflow.patched(PATCH_BOUNDED_RENDER):
+                self._apply(await handler_step(act.EDIT_INVOICE, request, InvoiceSnapshot))
+                return self._invoice
+            try:
+                # The edit commits before the draft is rendered again: a render that keeps
+                # failing leaves the edit made, the draft PDF missing and a task open.
+                self._apply(
+                    await handler_step(act.EDIT_INVOICE, request, InvoiceSnapshot, RENDER_RETRY)
                 )
-            )
+            except ActivityError as failed:
+                cause = failed.cause
+                if isinstance(cause, ApplicationError) and cause.non_retryable:
+                    raise
+                workflow.logger.warning("the edited draft kept failing to render: %s", cause)
+                failure = RenderFailed(
+                    self._invoice_id, act.PREPARE_INVOICE_DRAFT, str(cause), workflow.now()
+                )
+                self._apply(await handler_step(act.OPEN_RENDER_TASK, failure, InvoiceSnapshot))
+                self._draft_missing = True
         return self._invoice
 
     @edit.validator

@@ -58,8 +58,10 @@ async def render_step(name: str, argument: object, result_type: type[ResultT]) -
     return result
 
 
-async def handler_step(name: str, argument: object, result_type: type[ResultT]) -> ResultT:
-    result: ResultT = await _run(name, argument, result_type, local=False)
+async def handler_step(
+    name: str, argument: object, result_type: type[ResultT], retry: RetryPolicy = STEP_RETRY
+) -> ResultT:
+    result: ResultT = await _run(name, argument, result_type, local=False, retry=retry)
     return result
 
 
