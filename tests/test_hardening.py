@@ -20,7 +20,7 @@ from activities.pdf_engine import BUILTIN_TEMPLATES, write_pdf
 from domain.link_policy import certificate_events, link_shows_document, visitor_key
 from domain.numbering import NumberingError, check_pattern_safe, format_number
 from domain.safe_text import clean_body, single_line
-from starter.api.schemas import ClientIn, CompanyPatch
+from starter.api.schemas import ClientIn, CompanyPatch, EsignSignatureIn
 from starter.devstack.mailsink import MailSink
 from tests.conftest import PUBLIC_URL, Stack
 from tests.helpers import (
@@ -118,6 +118,17 @@ def test_client_and_company_names_are_stripped_where_they_enter() -> None:
     )
     assert client.name == "Evil Bcc: x@evil.test"
     assert CompanyPatch.model_validate({"name": "Firma\nX-Hdr: 1"}).name == "Firma X-Hdr: 1"
+    signed = EsignSignatureIn.model_validate(
+        {
+            "id": "evt-1",
+            "proposal_id": "00000000-0000-0000-0000-000000000001",
+            "signer_name": "Ana\r\nBcc: x@evil.test",
+            "signer_email": "ana@exemplu.ro",
+            "signed_at": "2026-12-01T10:00:00+00:00",
+            "document_sha256": "0" * 64,
+        }
+    )
+    assert signed.signer_name == "Ana Bcc: x@evil.test"
     with pytest.raises(ValidationError) as refused:
         ClientIn.model_validate({"name": "\r\n", "email": "a@b.ro", "country": "RO"})
     assert refused.value.errors()[0]["loc"] == ("name",)
@@ -221,6 +232,9 @@ async def test_the_invoice_page_and_its_pdf_send_the_signing_pages_headers(stack
     pdf = await stack.api.get(f"{found.group(1)}/pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     _assert_private(pdf, "the invoice PDF")
+    guessed = await stack.api.get("/i/" + "x" * 43)
+    assert guessed.status_code == 404
+    _assert_private(guessed, "an unknown invoice link")
 
 
 async def test_a_signing_link_stops_showing_the_proposal_days_after_it_closed(

@@ -293,7 +293,7 @@ class EsignSignatureIn(WebhookEventIn):
 
     proposal_id: UUID | None = None
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
-    signer_name: str = Field(min_length=1, max_length=200)
+    signer_name: SafeName = Field(min_length=1, max_length=200)
     signer_email: EmailStr
     signed_at: AwareDatetime
     document_sha256: Sha256Hex

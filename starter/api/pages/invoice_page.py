@@ -19,7 +19,7 @@ from db import credit_notes, documents, signing, store
 from db.rows import CreditNoteRow
 from domain.i18n import format_day
 from starter.api.deps import State
-from starter.api.pages.signing import claim_view, page_response, pdf_response
+from starter.api.pages.signing import claim_view, page_response, pdf_response, security_headers
 
 PAGE_LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -87,7 +87,7 @@ async def _invoice_for_token(conn: store.Connection, token: str) -> tuple[asyncp
     nothing about what exists."""
     link = await signing.access_token(conn, store.hash_token(token), "invoice")
     if link is None:
-        raise HTTPException(404, "not found")
+        raise HTTPException(404, "not found", headers=security_headers())
     return await store.invoice(conn, link.invoice_id), link.expires_at <= datetime.now(UTC)
 
 
@@ -162,7 +162,7 @@ async def credit_note_pdf(token: str, state: State) -> Response:
         invoice, expired = await _invoice_for_token(conn, token)
         credit_note = await _credit_note_of(conn, invoice)
         if expired or credit_note is None:
-            raise HTTPException(404, "not found")
+            raise HTTPException(404, "not found", headers=security_headers())
         assert credit_note.document_key is not None
         document = await documents.content_of(conn, credit_note.document_key)
     # The key names a stored document (a foreign key), so it is there.
@@ -175,7 +175,7 @@ async def invoice_pdf(token: str, state: State) -> Response:
     async with state.pool.acquire() as conn:
         invoice, expired = await _invoice_for_token(conn, token)
         if expired or invoice["document_key"] is None:
-            raise HTTPException(404, "not found")
+            raise HTTPException(404, "not found", headers=security_headers())
         document = await documents.content_of(conn, invoice["document_key"])
     # The key names a stored document (a foreign key), so it is there.
     assert document is not None
