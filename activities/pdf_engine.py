@@ -139,6 +139,16 @@ def _lean_html() -> Any:
 
 
 def _url_fetcher(override: str | None) -> Any:
+    """The fetcher of `_templates_only_fetcher`, made once per thread and override folder."""
+    fetchers: dict[str | None, Any] | None = getattr(_render_state, "fetchers", None)
+    if fetchers is None:
+        fetchers = _render_state.fetchers = {}
+    if override not in fetchers:
+        fetchers[override] = _templates_only_fetcher(override)
+    return fetchers[override]
+
+
+def _templates_only_fetcher(override: str | None) -> Any:
     """Only `data:` URLs and files inside the template folders are fetched: a template or a
     value in it (a client's logo URL, a pasted <img>) must not read /etc/passwd into a PDF
     or reach the network (cloud metadata at 169.254.169.254, internal services).
