@@ -272,6 +272,11 @@ async def test_a_signing_link_stops_showing_the_proposal_days_after_it_closed(
         _assert_private(gone, url)
     answered = await stack.api.post(path, data={"signer_name": "Ana", "consent": "yes"})
     assert answered.status_code == 410
+    views = await stack.db.fetchval(
+        "SELECT count(*) FROM audit_events WHERE proposal_id = $1 AND kind = 'viewed'",
+        proposal_id,
+    )
+    assert views == 1, "a closed link's loads are not views of the proposal"
 
 
 async def _proposal_id_of(stack: Stack, path: str) -> str:

@@ -358,6 +358,7 @@ async def closed_link(request: Request, closed: LinkClosed) -> HTMLResponse:
 async def sign_page(token: str, request: Request, state: State) -> HTMLResponse:
     async with state.pool.acquire() as conn:
         link = await open_link(conn, token)
+        await refuse_if_closed(state, conn, link)
         await record_view(conn, link.proposal["id"], request)
         return await render_sign_page(state, conn, await open_link(conn, token), token)
 
