@@ -64,6 +64,8 @@ class Settings:
     # two at once while a secret is rotated.
     webhook_secrets: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     invoice_link_days: int = 180
+    # Days a signing link still shows its proposal after it was signed, declined or expired.
+    sign_link_days_after_close: int = 30
     # Where the embedded stack keeps its state (Q2C_HOME), resolved against the working
     # directory when read, as the CLI run from elsewhere must not find another one.
     state_dir: Path = field(default_factory=_default_state_dir)
@@ -135,6 +137,7 @@ class Settings:
                 for source in WEBHOOK_SOURCES
             },
             invoice_link_days=int(env.get("Q2C_INVOICE_LINK_DAYS", "180")),
+            sign_link_days_after_close=int(env.get("Q2C_SIGN_LINK_DAYS_AFTER_CLOSE", "30")),
             state_dir=state_dir,
             api_host=env.get("Q2C_API_HOST", "127.0.0.1"),
             api_port=int(env.get("Q2C_API_PORT", "8000")),

@@ -31,6 +31,7 @@ from activities.invoices import InvoiceActivities
 from activities.mail import Mailer, SmtpSettings
 from activities.pdf_engine import ready, warm_up_renderer
 from activities.proposals import ProposalActivities
+from activities.render_failures import RenderFailureActivities
 from activities.services import Services
 from activities.signing import SigningActivities
 from settings import Settings
@@ -47,6 +48,7 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
     signing = SigningActivities(services)
     deliveries = DeliveryActivities(services)
     credit_notes = CreditNoteActivities(services)
+    render_failures = RenderFailureActivities(services)
     return [
         proposals.send_proposal,
         proposals.accept_proposal,
@@ -67,6 +69,7 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
         deliveries.mark_delivery_failed,
         credit_notes.issue_credit_note,
         credit_notes.send_credit_note,
+        render_failures.open_render_task,
     ]
 
 

@@ -23,6 +23,7 @@ import asyncpg
 from db import outbox
 from db.rows import EmailOutboxRow
 from db.store import Connection
+from domain.safe_text import clean_body, single_line
 
 
 @dataclass(frozen=True)
@@ -159,11 +160,14 @@ class Mailer:
             kind=email.kind,
             proposal_id=email.proposal_id,
             invoice_id=email.invoice_id,
-            to_address=email.to_address,
-            subject=email.subject,
-            body_text=email.body_text,
+            to_address=single_line(email.to_address),
+            # Names (client, company, signer) reach subjects and bodies through templates:
+            # a CR/LF in one must not add a header or a line the sender did not write.
+            subject=single_line(email.subject),
+            body_text=clean_body(email.body_text),
             attachments=[
-                {"key": a.document_key, "filename": a.filename} for a in email.attachments
+                {"key": a.document_key, "filename": single_line(a.filename)}
+                for a in email.attachments
             ],
             scheduled_for=email.scheduled_for,
         )
@@ -191,12 +195,13 @@ class Mailer:
     async def _build(self, conn: Connection, row: EmailOutboxRow) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self._mail_from
-        message["To"] = row.to_address
-        message["Subject"] = row.subject
+        # Again here, for messages queued before names were cleaned on the way in.
+        message["To"] = single_line(row.to_address)
+        message["Subject"] = single_line(row.subject)
         message["Message-ID"] = row.message_id
         message["Date"] = format_datetime(row.created_at)
         message["X-Q2C-Key"] = row.idempotency_key
-        message.set_content(row.body_text)
+        message.set_content(clean_body(row.body_text))
         for attachment in json.loads(row.attachments):
             content = await outbox.attachment_content(conn, attachment["key"])
             if content is None:
@@ -205,6 +210,6 @@ class Mailer:
                 content,
                 maintype="application",
                 subtype="pdf",
-                filename=attachment["filename"],
+                filename=single_line(attachment["filename"]),
             )
         return message

@@ -139,24 +139,48 @@ def _lean_html() -> Any:
 
 
 def _url_fetcher(override: str | None) -> Any:
-    """Fonts, stylesheets and images under templates/ may be overridden too: a file of the
+    """The fetcher of `_templates_only_fetcher`, made once per thread and override folder."""
+    fetchers: dict[str | None, Any] | None = getattr(_render_state, "fetchers", None)
+    if fetchers is None:
+        fetchers = _render_state.fetchers = {}
+    if override not in fetchers:
+        fetchers[override] = _templates_only_fetcher(override)
+    return fetchers[override]
+
+
+def _templates_only_fetcher(override: str | None) -> Any:
+    """Only `data:` URLs and files inside the template folders are fetched: a template or a
+    value in it (a client's logo URL, a pasted <img>) must not read /etc/passwd into a PDF
+    or reach the network (cloud metadata at 169.254.169.254, internal services).
+    Fonts, stylesheets and images under templates/ may be overridden too: a file of the
     same relative name in Q2C_TEMPLATES_DIR wins."""
-    if not override:
-        return None
+    from urllib.request import url2pathname
+
     from weasyprint.urls import URLFetcher
 
     builtin = BUILTIN_TEMPLATES.as_uri() + "/"
-    folder = Path(override)
+    folder = Path(override) if override else None
+    allowed = [BUILTIN_TEMPLATES.resolve()] + ([folder.resolve()] if folder else [])
 
-    class Overriding(URLFetcher):  # type: ignore[misc]
+    def inside_templates(url: str) -> bool:
+        if not url.lower().startswith("file:"):
+            return False
+        local = Path(url2pathname(url.split("?")[0].split("#")[0].removeprefix("file:")))
+        resolved = local.resolve()
+        return any(resolved.is_relative_to(root) for root in allowed)
+
+    class TemplatesOnly(URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:
-            if url.startswith(builtin):
+            if folder is not None and url.startswith(builtin):
                 candidate = folder / url.removeprefix(builtin)
                 if candidate.is_file():
                     url = candidate.as_uri()
+            if not (url.lower().startswith("data:") or inside_templates(url)):
+                # WeasyPrint logs it and lays the document out without the resource.
+                raise ValueError(f"refused to fetch {url[:200]!r}: not data: or templates/")
             return super().fetch(url, headers)
 
-    return Overriding()
+    return TemplatesOnly(allowed_protocols=("data", "file"), allow_redirects=False)
 
 
 def render_document(html: str, base_url: str, override: str | None = None) -> Any:

@@ -27,6 +27,7 @@ from db.rows import ProposalRow, SignatureRow
 from domain.audit import AuditEvent, verify_chain
 from domain.certificate_i18n import certificate_labels, event_label
 from domain.i18n import pick_locale
+from domain.link_policy import certificate_events
 from domain.status import ProposalStatus
 from messages import activity_names as names
 from messages.models import ProposalRef
@@ -126,7 +127,8 @@ class SigningActivities:
         rows = [asdict(row) for row in await audit.events_of_proposal(conn, proposal.id)]
         chain_valid, first_invalid = verify_chain(rows)
         events = []
-        for row in rows:
+        shown, more_views = certificate_events([row["kind"] for row in rows])
+        for row in (rows[position] for position in shown):
             event = AuditEvent.from_row(row)
             events.append(
                 {
@@ -166,6 +168,7 @@ class SigningActivities:
             "original_filename": ORIGINAL_FILENAME,
             "original_sha256": hashlib.sha256(original).hexdigest(),
             "events": events,
+            "more_views": more_views,
             "chain_valid": chain_valid,
             "first_invalid_event_id": first_invalid,
             "generated_at": utc_text(datetime.now(UTC)),

@@ -397,6 +397,17 @@ class OperatorRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PageViewRow:
+    """A row of `page_views`."""
+
+    id: int
+    proposal_id: UUID | None
+    invoice_id: UUID | None
+    visitor: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentRow:
     """A row of `payments`."""
 

@@ -65,7 +65,7 @@ async def close_automatic_tasks(conn: Connection, invoice_id: Any, closed_by: st
 # Automatic tasks opened at most once per invoice (the table's unique key makes a second
 # one a no-op): a person calls when the reminders are spent; money received on a cancelled
 # invoice is refunded.
-OnceTaskKind = Literal["call_client", "refund_after_void"]
+OnceTaskKind = Literal["call_client", "refund_after_void", "render_failed"]
 
 
 async def open_task_once(

@@ -16,6 +16,7 @@ VOID_INVOICE = "void_invoice"
 RESCHEDULE_INVOICE = "reschedule_invoice"
 SET_REMINDERS_PAUSED = "set_reminders_paused"
 RECORD_REFUND = "record_refund"
+OPEN_RENDER_TASK = "open_render_task"
 
 ISSUE_CREDIT_NOTE = "issue_credit_note"
 SEND_CREDIT_NOTE = "send_credit_note"

@@ -262,6 +262,16 @@ class InvoiceRef:
 
 
 @dataclass
+class RenderFailed:
+    """A render step that kept failing: the operator gets a task (activity OPEN_RENDER_TASK)."""
+
+    invoice_id: str
+    step: str
+    error: str
+    at: datetime
+
+
+@dataclass
 class EditInvoiceInput:
     invoice_id: str
     edit: InvoiceEdit

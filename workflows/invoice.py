@@ -58,13 +58,21 @@ with workflow.unsafe.imports_passed_through():
         ReminderInput,
         ReminderPause,
         ReminderPlan,
+        RenderFailed,
         RescheduleInput,
         RescheduleRequest,
         SetRemindersPausedInput,
         VoidInvoice,
         VoidInvoiceInput,
     )
-    from workflows.steps import handler_step, run_step, run_step_no_result
+    from workflows.steps import (
+        PATCH_BOUNDED_RENDER,
+        RENDER_RETRY,
+        handler_step,
+        render_step,
+        run_step,
+        run_step_no_result,
+    )
 
 IN_REVIEW = (InvoiceStatus.DRAFT, InvoiceStatus.AWAITING_REVIEW)
 
@@ -113,13 +121,20 @@ class InvoiceWorkflow:
         self._refunds_answered = 0
         # What this run last upserted, by search attribute name.
         self._upserted: dict[str, object] = {}
+        # The draft PDF kept failing to render (bounded-render): an approval runs the draft
+        # step again first.
+        self._draft_missing = False
 
     @workflow.run
     async def run(self, input: InvoiceWorkflowInput) -> str:
         # Runs recorded before the patch replay exactly as they ran (no marker: False).
         self._v2 = workflow.patched(PATCH_REMINDERS_V2)
         if input.snapshot is None:
-            self._apply(await self._call(act.PREPARE_INVOICE_DRAFT, self._ref()))
+            draft = await self._render_step(act.PREPARE_INVOICE_DRAFT)
+            if draft is None:
+                self._draft_missing = True
+            else:
+                self._apply(draft)
         else:
             self._apply(input.snapshot)
         self._started = True
@@ -143,6 +158,13 @@ class InvoiceWorkflow:
                 if self._void is not None:
                     break
                 async with self._lock:
+                    if self._draft_missing:
+                        draft = await self._render_step(act.PREPARE_INVOICE_DRAFT)
+                        if draft is None:
+                            self._approval = None
+                            continue
+                        self._draft_missing = False
+                        self._apply(draft)
                     if await self._issue():
                         self._apply(await self._call(act.SEND_INVOICE, self._ref()))
                         break
@@ -395,13 +417,26 @@ class InvoiceWorkflow:
         async with self._lock:
             # Checked again under the lock: an approval may have started since validation.
             self._refuse_unless(check_can_edit)
-            self._apply(
-                await handler_step(
-                    act.EDIT_INVOICE,
-                    EditInvoiceInput(self._invoice_id, edit, workflow.now()),
-                    InvoiceSnapshot,
+            request = EditInvoiceInput(self._invoice_id, edit, workflow.now())
+            if not workflow.patched(PATCH_BOUNDED_RENDER):
+                self._apply(await handler_step(act.EDIT_INVOICE, request, InvoiceSnapshot))
+                return self._invoice
+            try:
+                # The edit commits before the draft is rendered again: a render that keeps
+                # failing leaves the edit made, the draft PDF missing and a task open.
+                self._apply(
+                    await handler_step(act.EDIT_INVOICE, request, InvoiceSnapshot, RENDER_RETRY)
                 )
-            )
+            except ActivityError as failed:
+                cause = failed.cause
+                if isinstance(cause, ApplicationError) and cause.non_retryable:
+                    raise
+                workflow.logger.warning("the edited draft kept failing to render: %s", cause)
+                failure = RenderFailed(
+                    self._invoice_id, act.PREPARE_INVOICE_DRAFT, str(cause), workflow.now()
+                )
+                self._apply(await handler_step(act.OPEN_RENDER_TASK, failure, InvoiceSnapshot))
+                self._draft_missing = True
         return self._invoice
 
     @edit.validator
@@ -468,7 +503,7 @@ class InvoiceWorkflow:
         if self._approval is not None:
             ref.request_id = self._request_id(self._approval.request_id)
         try:
-            self._apply(await self._call(act.ISSUE_INVOICE, ref))
+            issued = await self._render_step(act.ISSUE_INVOICE, ref)
         except ActivityError as failed:
             refused = (
                 isinstance(failed.cause, ApplicationError) and failed.cause.type == "InvalidInput"
@@ -478,7 +513,34 @@ class InvoiceWorkflow:
             workflow.logger.warning("approval refused: %s", failed.cause)
             self._approval = None
             return False
+        if issued is None:
+            # The final PDF kept failing: numbered or not, the invoice stays in review and
+            # the operator, told by a task, approves it again once the cause is fixed.
+            self._approval = None
+            return False
+        self._apply(issued)
         return True
+
+    async def _render_step(
+        self, name: str, ref: InvoiceRef | None = None
+    ) -> InvoiceSnapshot | None:
+        """A step that renders the invoice's PDF. In runs after the patch `bounded-render` it
+        is tried a few times (workflows.steps.RENDER_RETRY); when it still fails, the
+        operator gets a task, the invoice as it now is is applied and None comes back.
+        A refusal (a non-retryable business error) is raised as before."""
+        ref = ref or self._ref()
+        if not workflow.patched(PATCH_BOUNDED_RENDER):
+            return await self._call(name, ref)
+        try:
+            return await render_step(name, ref, InvoiceSnapshot)
+        except ActivityError as failed:
+            cause = failed.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                raise
+            workflow.logger.warning("%s kept failing, a task is opened: %s", name, cause)
+            failure = RenderFailed(self._invoice_id, name, str(cause), workflow.now())
+            self._apply(await self._call(act.OPEN_RENDER_TASK, failure))
+            return None
 
     async def _void_now(self, request: VoidInvoice) -> None:
         async with self._lock:

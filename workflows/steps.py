@@ -27,6 +27,17 @@ from temporalio.exceptions import ActivityError, FailureError
 PATCH_LOCAL_STEPS = "local-steps"
 STEP_TIMEOUT = timedelta(minutes=2)
 STEP_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+# A step that renders a PDF, in runs that began after the patch `bounded-render`: a broken
+# template or a document WeasyPrint cannot lay out fails the same way on every try, so it
+# is tried a few times (about 15 seconds, enough for a render process that died) and then
+# the workflow opens a task for the operator instead of retrying forever.
+PATCH_BOUNDED_RENDER = "bounded-render"
+RENDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=8),
+    maximum_attempts=5,
+)
 
 ResultT = TypeVar("ResultT")
 
@@ -40,12 +51,28 @@ async def run_step_no_result(name: str, argument: object) -> None:
     await _run(name, argument, None, local=True)
 
 
-async def handler_step(name: str, argument: object, result_type: type[ResultT]) -> ResultT:
-    result: ResultT = await _run(name, argument, result_type, local=False)
+async def render_step(name: str, argument: object, result_type: type[ResultT]) -> ResultT:
+    """A render step with RENDER_RETRY: after its last try it raises the ActivityError for
+    the workflow to turn into an operator task."""
+    result: ResultT = await _run(name, argument, result_type, local=True, retry=RENDER_RETRY)
     return result
 
 
-async def _run(name: str, argument: object, result_type: type[Any] | None, *, local: bool) -> Any:
+async def handler_step(
+    name: str, argument: object, result_type: type[ResultT], retry: RetryPolicy = STEP_RETRY
+) -> ResultT:
+    result: ResultT = await _run(name, argument, result_type, local=False, retry=retry)
+    return result
+
+
+async def _run(
+    name: str,
+    argument: object,
+    result_type: type[Any] | None,
+    *,
+    local: bool,
+    retry: RetryPolicy = STEP_RETRY,
+) -> Any:
     if local and workflow.patched(PATCH_LOCAL_STEPS):
         try:
             return await workflow.execute_local_activity(
@@ -53,7 +80,7 @@ async def _run(name: str, argument: object, result_type: type[Any] | None, *, lo
                 argument,
                 result_type=result_type,
                 start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=STEP_RETRY,
+                retry_policy=retry,
             )
         except ActivityError:
             raise
@@ -75,5 +102,5 @@ async def _run(name: str, argument: object, result_type: type[Any] | None, *, lo
         argument,
         result_type=result_type,
         start_to_close_timeout=STEP_TIMEOUT,
-        retry_policy=STEP_RETRY,
+        retry_policy=retry,
     )

@@ -88,6 +88,7 @@ def create_app(
     )
     add_error_handlers(app)
     app.add_exception_handler(signing.LinkNotFound, signing.unknown_link)  # type: ignore[arg-type]
+    app.add_exception_handler(signing.LinkClosed, signing.closed_link)  # type: ignore[arg-type]
     app.add_middleware(events.StartDeliveriesMiddleware)
     # Added last, so they run first: a request over its limits reaches no route.
     app.add_middleware(BodyLimitMiddleware)

@@ -26,6 +26,7 @@ from pydantic import (
 
 from db import companies
 from domain.contracts import DocumentLine
+from domain.safe_text import single_line
 from domain.vat import VatCategory
 from messages.models import InvoiceEdit, LineData
 
@@ -43,12 +44,23 @@ Amount = Annotated[
 ]
 
 
+def _safe_name(value: str) -> str:
+    cleaned = single_line(value)
+    if not cleaned:
+        raise ValueError("a name needs at least one visible character")
+    return cleaned
+
+
+# A name that reaches email subjects and bodies: control characters (CR/LF) stripped.
+SafeName = Annotated[str, AfterValidator(_safe_name)]
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class ClientIn(Body):
-    name: str = Field(min_length=1, max_length=300)
+    name: SafeName = Field(min_length=1, max_length=300)
     email: EmailStr
     country: str = Field(pattern=r"^[A-Z]{2}$")
     locale: str = Field(default="en", pattern=r"^(ro|ru|en)$")
@@ -75,7 +87,7 @@ class CompanyPatch(Body):
     """The seller's details; a field left out keeps its value. Requisites are checked for
     the company's country after the change, all together."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=300)
+    name: SafeName | None = Field(default=None, min_length=1, max_length=300)
     legal_form: str | None = Field(default=None, max_length=60)
     address: str | None = Field(default=None, max_length=500)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
@@ -283,7 +295,7 @@ class EsignSignatureIn(WebhookEventIn):
 
     proposal_id: UUID | None = None
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
-    signer_name: str = Field(min_length=1, max_length=200)
+    signer_name: SafeName = Field(min_length=1, max_length=200)
     signer_email: EmailStr
     signed_at: AwareDatetime
     document_sha256: Sha256Hex

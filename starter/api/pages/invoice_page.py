@@ -18,6 +18,7 @@ from db import credit_notes, documents, signing, store
 from db.rows import CreditNoteRow, InvoiceRow
 from domain.i18n import format_day
 from starter.api.deps import State, client_ip
+from starter.api.pages.signing import claim_view, page_response, pdf_response, security_headers
 
 PAGE_LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -85,7 +86,7 @@ async def _invoice_for_token(conn: store.Connection, token: str) -> tuple[Invoic
     nothing about what exists."""
     link = await signing.access_token(conn, store.hash_token(token), "invoice")
     if link is None:
-        raise HTTPException(404, "not found")
+        raise HTTPException(404, "not found", headers=security_headers())
     return await store.invoice(conn, link.invoice_id), link.expires_at <= datetime.now(UTC)
 
 
@@ -118,18 +119,21 @@ async def invoice_page(token: str, request: Request, state: State) -> HTMLRespon
             html = state.pages.get_template("pages/invoice_expired.html").render(
                 **context, p=page_labels
             )
-            return HTMLResponse(html, status_code=410)
-        await store.audit(
-            conn,
-            "viewed",
-            "client",
-            datetime.now(UTC),
-            invoice_id=invoice.id,
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", ""),
-        )
-        # Only the first view makes an event (once per invoice), not every reload.
-        await emit_invoice(conn, "invoice.viewed", invoice.id)
+            return page_response(html, 410)
+        async with conn.transaction():
+            # A visitor's reloads within the view window record nothing more.
+            if await claim_view(conn, request, invoice_id=invoice.id):
+                await store.audit(
+                    conn,
+                    "viewed",
+                    "client",
+                    datetime.now(UTC),
+                    invoice_id=invoice.id,
+                    ip=client_ip(request),
+                    user_agent=request.headers.get("user-agent", ""),
+                )
+                # Only the first view makes an event (once per invoice), not every reload.
+                await emit_invoice(conn, "invoice.viewed", invoice.id)
         credit_note = await _credit_note_of(conn, invoice)
     due = max(invoice.total - invoice.amount_paid, Decimal(0))
     cancelled_by = ""
@@ -147,7 +151,7 @@ async def invoice_page(token: str, request: Request, state: State) -> HTMLRespon
         status_label=page_labels[_shown_status(invoice)],
         nothing_due=due == 0 or invoice.status == "void",
     )
-    return HTMLResponse(html)
+    return page_response(html, 200)
 
 
 @router.get("/i/{token}/credit-note.pdf", include_in_schema=False)
@@ -157,16 +161,12 @@ async def credit_note_pdf(token: str, state: State) -> Response:
         invoice, expired = await _invoice_for_token(conn, token)
         credit_note = await _credit_note_of(conn, invoice)
         if expired or credit_note is None:
-            raise HTTPException(404, "not found")
+            raise HTTPException(404, "not found", headers=security_headers())
         assert credit_note.document_key is not None
         document = await documents.content_of(conn, credit_note.document_key)
     # The key names a stored document (a foreign key), so it is there.
     assert document is not None
-    return Response(
-        document.content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{credit_note.number}.pdf"'},
-    )
+    return pdf_response(document.content, f"{credit_note.number}.pdf")
 
 
 @router.get("/i/{token}/pdf", include_in_schema=False)
@@ -174,12 +174,8 @@ async def invoice_pdf(token: str, state: State) -> Response:
     async with state.pool.acquire() as conn:
         invoice, expired = await _invoice_for_token(conn, token)
         if expired or invoice.document_key is None:
-            raise HTTPException(404, "not found")
+            raise HTTPException(404, "not found", headers=security_headers())
         document = await documents.content_of(conn, invoice.document_key)
     # The key names a stored document (a foreign key), so it is there.
     assert document is not None
-    return Response(
-        document.content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'},
-    )
+    return pdf_response(document.content, f"{invoice.number}.pdf")

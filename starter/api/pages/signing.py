@@ -25,9 +25,17 @@ from fastapi.responses import HTMLResponse, Response
 
 from activities.documents import document_context, store_document
 from activities.events import emit_proposal
-from db import documents, signatures, signing, store
+from db import documents, signatures, signing, store, views
 from db.rows import ProposalRow
 from domain.i18n import format_day, labels, pick_locale
+from domain.link_policy import (
+    LINK_CLOSED_MESSAGE,
+    MAX_VIEWS_PER_WINDOW,
+    VIEW_WINDOW,
+    link_shows_document,
+    proposal_closed_at,
+    visitor_key,
+)
 from domain.status import ProposalStatus
 from messages.models import DeclineProposal, SignProposal, proposal_workflow_id
 from starter.api.deps import Q2CState, State, client_ip, get_state
@@ -59,6 +67,13 @@ class LinkNotFound(Exception):
     """An unknown signing token: answered with a 404 that names nothing."""
 
 
+class LinkClosed(Exception):
+    """A link whose proposal closed too long ago: answered with a short 410 page."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+
+
 @dataclass(frozen=True)
 class SigningLink:
     proposal: ProposalRow
@@ -84,9 +99,12 @@ async def record_view(conn: store.Connection, proposal_id: Any, request: Request
     """A 'viewed' audit event. The proposal row is locked (key share) before the audit
     chain's advisory lock, the order accept_proposal takes them in: the event's foreign key
     would otherwise wait for the row while holding the advisory lock that accept_proposal,
-    holding the row, waits for — a deadlock whenever a view and a signature meet."""
+    holding the row, waits for — a deadlock whenever a view and a signature meet.
+    A visitor's reloads within the view window record nothing more."""
     async with conn.transaction():
         await signing.lock_proposal_key_share(conn, proposal_id)
+        if not await claim_view(conn, request, proposal_id=proposal_id):
+            return
         await store.audit(
             conn,
             "viewed",
@@ -98,6 +116,32 @@ async def record_view(conn: store.Connection, proposal_id: Any, request: Request
         )
         # Only the first view makes an event (once per proposal), not every reload.
         await emit_proposal(conn, "proposal.viewed", proposal_id)
+
+
+async def refuse_if_closed(state: Q2CState, conn: store.Connection, link: SigningLink) -> None:
+    """Raise LinkClosed once the proposal closed more than the configured days ago."""
+    proposal = link.proposal
+    closed_at = proposal_closed_at(
+        proposal.status, proposal.signed_at, proposal.declined_at, proposal.expired_at
+    )
+    days = state.settings.sign_link_days_after_close
+    if not link_shows_document(closed_at, datetime.now(UTC), days):
+        raise LinkClosed(await client_locale(conn, proposal))
+
+
+async def claim_view(
+    conn: store.Connection, request: Request, *, proposal_id: Any = None, invoice_id: Any = None
+) -> bool:
+    """Whether this load of a client page goes into the audit trail (db.views.claim_view)."""
+    return await views.claim_view(
+        conn,
+        visitor=visitor_key(client_ip(request), request.headers.get("user-agent", "")),
+        at=datetime.now(UTC),
+        window=VIEW_WINDOW,
+        per_document_limit=MAX_VIEWS_PER_WINDOW,
+        proposal_id=proposal_id,
+        invoice_id=invoice_id,
+    )
 
 
 def answerable(link: SigningLink) -> bool:
@@ -212,6 +256,7 @@ async def render_sign_page(
     errors: list[str] | None = None,
     form: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    await refuse_if_closed(state, conn, link)
     proposal = link.proposal
     lines = await store.lines(conn, "proposal_lines", "proposal_id", proposal.id)
     context = await document_context(conn, proposal, lines, "proposal")
@@ -284,12 +329,7 @@ def pdf_response(content: bytes, filename: str) -> Response:
     return Response(
         content,
         media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="{filename}"',
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-        },
+        headers={**security_headers(), "Content-Disposition": f'inline; filename="{filename}"'},
     )
 
 
@@ -302,10 +342,19 @@ async def unknown_link(request: Request, _: LinkNotFound) -> HTMLResponse:
     return page_response(html, 404)
 
 
+async def closed_link(request: Request, closed: LinkClosed) -> HTMLResponse:
+    state = get_state(request)
+    message = LINK_CLOSED_MESSAGE[pick_locale(closed.locale)]
+    return render(
+        state, "pages/message.html", closed.locale, 410, message_id="closed", message=message
+    )
+
+
 @router.get("/sign/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def sign_page(token: str, request: Request, state: State) -> HTMLResponse:
     async with state.pool.acquire() as conn:
         link = await open_link(conn, token)
+        await refuse_if_closed(state, conn, link)
         await record_view(conn, link.proposal.id, request)
         return await render_sign_page(state, conn, await open_link(conn, token), token)
 
@@ -423,6 +472,7 @@ async def proposal_pdf(token: str, state: State) -> Response:
     """The exact PDF that was emailed, and whose SHA-256 a signature records."""
     async with state.pool.acquire() as conn:
         link = await open_link(conn, token)
+        await refuse_if_closed(state, conn, link)
         content = await document_content(conn, link.proposal.document_key)
     if content is None:
         raise LinkNotFound()
@@ -434,6 +484,7 @@ async def signed_pdf(token: str, state: State) -> Response:
     """The proposal PDF with its signature certificate, once the workflow has made it."""
     async with state.pool.acquire() as conn:
         link = await open_link(conn, token)
+        await refuse_if_closed(state, conn, link)
         proposal = link.proposal
         content = await document_content(conn, proposal.signed_document_key)
         if content is not None:
