@@ -64,7 +64,7 @@ def _checked(
 
 async def change_status(
     conn: Connection,
-    invoice: Any,
+    invoice: InvoiceRow,
     target: InvoiceStatus,
     cause: str,
     at: datetime,
@@ -80,12 +80,12 @@ async def change_status(
         invoice.id,
         target.value,
     )
-    await _record_status_change(conn, invoice["id"], current, target, cause, at, actor)
+    await _record_status_change(conn, invoice.id, current, target, cause, at, actor)
 
 
 async def mark_sent(
     conn: Connection,
-    invoice: Any,
+    invoice: InvoiceRow,
     cause: str,
     at: datetime,
     reminder_plan_json: str,
@@ -102,7 +102,7 @@ async def mark_sent(
         at,
         reminder_plan_json,
     )
-    await _record_status_change(conn, invoice["id"], current, InvoiceStatus.SENT, cause, at, actor)
+    await _record_status_change(conn, invoice.id, current, InvoiceStatus.SENT, cause, at, actor)
 
 
 async def mark_overdue(conn: Connection, invoice: InvoiceRow, cause: str, at: datetime) -> None:
@@ -118,7 +118,7 @@ async def mark_overdue(conn: Connection, invoice: InvoiceRow, cause: str, at: da
 
 async def mark_void(
     conn: Connection,
-    invoice: Any,
+    invoice: InvoiceRow,
     cause: str,
     at: datetime,
     reason: str | None,
@@ -133,7 +133,7 @@ async def mark_void(
         at,
         reason,
     )
-    await _record_status_change(conn, invoice["id"], current, InvoiceStatus.VOID, cause, at, actor)
+    await _record_status_change(conn, invoice.id, current, InvoiceStatus.VOID, cause, at, actor)
 
 
 async def set_paid_amount(
@@ -192,7 +192,7 @@ async def set_refunded_amount(
 
 async def reopen_after_due_date_moved(
     conn: Connection,
-    invoice: Any,
+    invoice: InvoiceRow,
     target: InvoiceStatus,
     cause: str,
     at: datetime,
@@ -205,7 +205,7 @@ async def reopen_after_due_date_moved(
         invoice.id,
         target.value,
     )
-    await _record_status_change(conn, invoice["id"], current, target, cause, at, actor)
+    await _record_status_change(conn, invoice.id, current, target, cause, at, actor)
 
 
 async def set_approved_by(conn: Connection, invoice_id: Any, actor: str) -> None:
