@@ -6,6 +6,13 @@ from __future__ import annotations
 import asyncpg
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+# What callers outside db/ catch when the database refuses or fails a statement.
+DatabaseError = asyncpg.PostgresError
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    """One connection of its own (not from a pool), for the migration runner's role setup."""
+    return await asyncpg.connect(url)
 
 
 async def ping(conn: Connection) -> None:

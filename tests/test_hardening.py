@@ -7,6 +7,7 @@ import io
 import re
 import socket
 import threading
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 from pypdf import PdfReader
+from temporalio.testing import WorkflowEnvironment
 
 from activities.mail import Mailer, OutgoingEmail, SmtpSettings
 from activities.pdf_engine import BUILTIN_TEMPLATES, write_pdf
@@ -22,7 +24,7 @@ from domain.numbering import NumberingError, check_pattern_safe, format_number
 from domain.safe_text import clean_body, single_line
 from starter.api.schemas import ClientIn, CompanyPatch, EsignSignatureIn
 from starter.devstack.mailsink import MailSink
-from tests.conftest import PUBLIC_URL, Stack
+from tests.conftest import PUBLIC_URL, Stack, stack_on
 from tests.helpers import (
     create_client,
     create_proposal,
@@ -289,7 +291,18 @@ async def _proposal_id_of(stack: Stack, path: str) -> str:
     )
 
 
-async def test_500_loads_leave_a_bounded_audit_trail_and_certificate(stack: Stack) -> None:
+@pytest.fixture
+async def unthrottled(
+    env: WorkflowEnvironment, db: asyncpg.Pool, mail: MailSink, database_url: str
+) -> AsyncIterator[Stack]:
+    """A stack without the per-IP page limit: these tests reload a page hundreds of times
+    from one address, which the limit (tests/test_web_edges.py) would answer with 429."""
+    async with stack_on(env, db, mail, database_url, rate_limit_pages="") as running:
+        yield running
+
+
+async def test_500_loads_leave_a_bounded_audit_trail_and_certificate(unthrottled: Stack) -> None:
+    stack = unthrottled
     await create_proposal(stack, await create_client(stack))
     _, path = await proposal_email(stack)
     proposal_id = await _proposal_id_of(stack, path)
@@ -332,7 +345,8 @@ async def test_500_loads_leave_a_bounded_audit_trail_and_certificate(stack: Stac
     assert "încă 10 vizualizări" in text
 
 
-async def test_reloads_of_the_invoice_page_record_one_view(stack: Stack) -> None:
+async def test_reloads_of_the_invoice_page_record_one_view(unthrottled: Stack) -> None:
+    stack = unthrottled
     invoice = await issued_invoice(stack)
     message = await stack.mail.wait_for(lambda m: invoice["number"] in str(m["Subject"]))
     body = message.get_body(("plain",))

@@ -21,9 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-import asyncpg
-
 from db import MIGRATIONS_DIR, roles
+from db.connection import DatabaseError, connect
 from settings import DATABASE_URL_FILE, Settings
 
 _log = logging.getLogger(__name__)
@@ -161,7 +160,7 @@ def _grant_app_login(owner_url: str, app_url: str) -> None:
     verifier = roles.scram_sha256_verifier(password, secrets.token_bytes(16))
 
     async def grant() -> None:
-        conn = await asyncpg.connect(owner_url)
+        conn = await connect(owner_url)
         try:
             await roles.let_app_role_log_in(conn, verifier)
         finally:
@@ -172,7 +171,7 @@ def _grant_app_login(owner_url: str, app_url: str) -> None:
     with ThreadPoolExecutor(1) as runner:
         try:
             runner.submit(asyncio.run, grant()).result()
-        except asyncpg.PostgresError as err:
+        except DatabaseError as err:
             raise RuntimeError(
                 f"could not let {roles.APP_ROLE} log in as the migration user: {err}"
             ) from err

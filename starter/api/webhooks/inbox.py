@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from db import store, webhooks
+from db.connection import DatabaseError
 from domain.errors import InvalidInput, Refusal, Unacceptable
 from domain.hmac_signature import (
     SIGNATURE_HEADER,
@@ -89,7 +90,7 @@ async def _record_rejection(
                 signature_header=header[:1000],
                 body_sha256=body_sha256,
             )
-    except (asyncpg.PostgresError, OSError):
+    except (DatabaseError, OSError):
         log.exception("could not record a refused %s webhook", source)
 
 
