@@ -11,15 +11,17 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from db import reports, store
 from domain.money import plain_decimal, round_money
 from domain.reports import AGING_BUCKETS, OpenItem, aging, cashflow, days_sales_outstanding
 from domain.schedule import local_date
+from domain.spreadsheet import inert_text, xlsx_text
 from domain.status import InvoiceStatus
 from domain.vat import VatCategory, compute_document_totals
 from starter.api.deps import API_KEY, Q2CState, State
+from starter.api.errors import invalid_parameter
 from starter.api.schemas import AgingReportOut, CashflowReportOut, file_answer
 
 OPEN_STATUSES = ("sent", "partially_paid", "overdue")
@@ -49,9 +51,12 @@ def _money(value: Decimal, currency: str) -> str:
 
 def _period(date_from: date | None, date_to: date | None, today: date) -> tuple[date, date]:
     end = date_to or today
-    start = date_from or (end.replace(day=1) - timedelta(days=334)).replace(day=1)
+    try:
+        start = date_from or (end.replace(day=1) - timedelta(days=334)).replace(day=1)
+    except OverflowError:
+        raise invalid_parameter("query", "to", "too early to report on") from None
     if start > end:
-        raise HTTPException(422, "from: must not be after to")
+        raise invalid_parameter("query", "from", "must not be after to")
     return start, end
 
 
@@ -245,7 +250,7 @@ def tabular_response(filename: str, header: Sequence[str], rows: Rows) -> Respon
     sheet.append(list(header))
     for row in rows:
         # openpyxl writes a Decimal's exact digits into the sheet's XML.
-        sheet.append(row)
+        sheet.append([xlsx_text(v) if isinstance(v, str) else v for v in row])
     output = io.BytesIO()
     workbook.save(output)
     return Response(
@@ -260,6 +265,8 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str):
+        return inert_text(value)
     return str(value)
 
 
@@ -302,11 +309,14 @@ async def cashflow_report(
     state: State,
     date_from: DateFrom = None,
     date_to: DateTo = None,
-    dso_days: int = 90,
+    dso_days: Annotated[int, Query(ge=1, le=3660)] = 90,
 ) -> dict[str, Any]:
     today = await _today(state)
     start, end = _period(date_from, date_to, today)
-    dso_start = end - timedelta(days=dso_days - 1)
+    try:
+        dso_start = end - timedelta(days=dso_days - 1)
+    except OverflowError:
+        raise invalid_parameter("query", "dso_days", "reaches before the year 1") from None
     async with state.pool.acquire() as conn:
         invoiced = await reports.invoiced_between(conn, start, end)
         collected = await reports.collected_between(conn, start, end)
@@ -367,7 +377,7 @@ async def export(
     client_id: UUID | None = None,
 ) -> Response:
     if date_from and date_to and date_from > date_to:
-        raise HTTPException(422, "from: must not be after to")
+        raise invalid_parameter("query", "from", "must not be after to")
     builder = {"invoices": invoice_rows, "payments": payment_rows, "clients": client_rows}
     header, rows = await builder[kind](state, date_from, date_to, status, client_id)
     return tabular_response(f"{kind}.{fmt}", header, rows)
