@@ -39,7 +39,7 @@ from tests.test_webhooks import signed
 
 AnyCase = Case[Any]
 AnyOperation = APIOperation[Any, Any, Any, Any]
-FUZZ_EXAMPLES = int(os.environ.get("Q2C_FUZZ_EXAMPLES", "20"))
+FUZZ_EXAMPLES = int(os.environ.get("Q2C_FUZZ_EXAMPLES", "50"))
 WEBHOOK_SOURCES = {
     "/webhooks/crm/proposals": "crm",
     "/webhooks/esign": "esign",
