@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -26,7 +27,6 @@ from pydantic import (
 
 from db import companies
 from domain.contracts import DocumentLine
-from domain.safe_text import single_line
 from domain.vat import VatCategory
 from messages.models import InvoiceEdit, LineData
 
@@ -44,15 +44,16 @@ Amount = Annotated[
 ]
 
 
-def _safe_name(value: str) -> str:
-    cleaned = single_line(value)
-    if not cleaned:
-        raise ValueError("a name needs at least one visible character")
-    return cleaned
+def _no_control_characters(text: str) -> str:
+    # A name is printed on documents and exported to spreadsheets, where a control
+    # character (U+0000-U+001F, U+007F-U+009F) has no meaning and XLSX cannot hold one.
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise ValueError("must not contain control characters")
+    return text
 
 
-# A name that reaches email subjects and bodies: control characters (CR/LF) stripped.
-SafeName = Annotated[str, AfterValidator(_safe_name)]
+Name = Annotated[str, AfterValidator(_no_control_characters)]
+"""A name of a person, a company or a bank: one printable line."""
 
 
 class Body(BaseModel):
@@ -60,7 +61,7 @@ class Body(BaseModel):
 
 
 class ClientIn(Body):
-    name: SafeName = Field(min_length=1, max_length=300)
+    name: Name = Field(min_length=1, max_length=300)
     email: EmailStr
     country: str = Field(pattern=r"^[A-Z]{2}$")
     locale: str = Field(default="en", pattern=r"^(ro|ru|en)$")
@@ -73,7 +74,7 @@ class ClientIn(Body):
     vat_id: str = Field(default="", max_length=40)
     kpp: str = Field(default="", max_length=20)
     iban: str = Field(default="", max_length=50)
-    bank_name: str = Field(default="", max_length=200)
+    bank_name: Name = Field(default="", max_length=200)
     bic: str = Field(default="", max_length=20)
     bik: str = Field(default="", max_length=20)
     settlement_account: str = Field(default="", max_length=30)
@@ -87,7 +88,7 @@ class CompanyPatch(Body):
     """The seller's details; a field left out keeps its value. Requisites are checked for
     the company's country after the change, all together."""
 
-    name: SafeName | None = Field(default=None, min_length=1, max_length=300)
+    name: Name | None = Field(default=None, min_length=1, max_length=300)
     legal_form: str | None = Field(default=None, max_length=60)
     address: str | None = Field(default=None, max_length=500)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
@@ -100,13 +101,13 @@ class CompanyPatch(Body):
     vat_id: str | None = Field(default=None, max_length=40)
     kpp: str | None = Field(default=None, max_length=20)
     iban: str | None = Field(default=None, max_length=50)
-    bank_name: str | None = Field(default=None, max_length=200)
+    bank_name: Name | None = Field(default=None, max_length=200)
     bic: str | None = Field(default=None, max_length=20)
     bik: str | None = Field(default=None, max_length=20)
     settlement_account: str | None = Field(default=None, max_length=30)
     correspondent_account: str | None = Field(default=None, max_length=30)
-    director_name: str | None = Field(default=None, max_length=200)
-    accountant_name: str | None = Field(default=None, max_length=200)
+    director_name: Name | None = Field(default=None, max_length=200)
+    accountant_name: Name | None = Field(default=None, max_length=200)
     logo: str | None = Field(default=None, max_length=500)
     accent_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
     footer_text: str | None = Field(default=None, max_length=500)
@@ -123,7 +124,7 @@ class BankAccountIn(Body):
     that currency (the previous default stops being one)."""
 
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    bank_name: str = Field(default="", max_length=200)
+    bank_name: Name = Field(default="", max_length=200)
     iban: str = Field(default="", max_length=50)
     bic: str = Field(default="", max_length=20)
     settlement_account: str = Field(default="", max_length=30)
@@ -295,7 +296,7 @@ class EsignSignatureIn(WebhookEventIn):
 
     proposal_id: UUID | None = None
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
-    signer_name: SafeName = Field(min_length=1, max_length=200)
+    signer_name: Name = Field(min_length=1, max_length=200)
     signer_email: EmailStr
     signed_at: AwareDatetime
     document_sha256: Sha256Hex
