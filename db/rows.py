@@ -558,6 +558,7 @@ class TaskRow:
     created_at: datetime
     opened_by: str
     closed_by: str | None
+    proposal_id: UUID | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,10 +77,14 @@ async def open_task_once(
     client_id: Any,
     title: str,
     due_date: date,
+    proposal_id: Any = None,
 ) -> None:
+    """Open the invoice's (or, with no invoice, the proposal's) task of `kind`, unless it
+    has one already."""
     await conn.execute(
-        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date)
-           VALUES ($1, $2, $3, $4, $5, $6)
+        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date,
+                              proposal_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT DO NOTHING""",
         company_id,
         invoice_id,
@@ -88,6 +92,7 @@ async def open_task_once(
         kind,
         title,
         due_date,
+        proposal_id,
     )
 
 

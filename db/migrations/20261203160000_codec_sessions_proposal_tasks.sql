@@ -14,5 +14,13 @@ CREATE TABLE codec_sessions (
 );
 CREATE INDEX codec_sessions_operator ON codec_sessions (operator_id);
 
+-- A proposal's automatic tasks (its PDF or its signed copy could not be rendered): at most
+-- one per proposal and kind, as an invoice's.
+ALTER TABLE tasks ADD COLUMN proposal_id uuid REFERENCES proposals (id);
+CREATE UNIQUE INDEX tasks_auto_once_proposal ON tasks (proposal_id, kind)
+    WHERE kind <> 'manual' AND proposal_id IS NOT NULL;
+
 -- migrate:down
+DROP INDEX tasks_auto_once_proposal;
+ALTER TABLE tasks DROP COLUMN proposal_id;
 DROP TABLE codec_sessions;
