@@ -104,6 +104,8 @@ class RenderFailureActivities:
                     proposal_id=row.id,
                     data={"step": failure.step, "error": error},
                 )
+                task_id = await tasks.automatic_proposal_task_id(conn, row.id, "render_failed")
+                await emit_task_created(conn, task_id)
                 if failure.step == names.RENDER_PROPOSAL:
                     await proposals.back_to_draft(conn, row.id)
             return (await store.proposal(conn, failure.proposal_id)).status

@@ -106,6 +106,16 @@ async def automatic_task_id(conn: Connection, invoice_id: Any, kind: str) -> UUI
     return task_id
 
 
+async def automatic_proposal_task_id(conn: Connection, proposal_id: Any, kind: str) -> UUID | None:
+    """The id of the proposal's automatic task of `kind` (one per proposal and kind)."""
+    task_id: UUID | None = await conn.fetchval(
+        "SELECT id FROM tasks WHERE proposal_id = $1 AND kind = $2 AND kind <> 'manual'",
+        proposal_id,
+        kind,
+    )
+    return task_id
+
+
 async def get(conn: Connection, task_id: Any) -> TaskRow:
     record = await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
     if record is None:

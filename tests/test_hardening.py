@@ -537,6 +537,11 @@ async def test_a_proposal_pdf_that_keeps_failing_goes_back_to_draft_with_a_task(
     (task,) = await eventually(task_opened, within=90, what="the proposal's render task")
     assert "could not be rendered" in task["title"] and "no_such_value" in task["title"]
     assert "send it again" in task["title"]
+    announced = await stack.db.fetchval(
+        "SELECT count(*) FROM events WHERE type = 'task.created' AND dedupe_key = $1",
+        f"task.created:{task['id']}",
+    )
+    assert announced == 1, "subscribers hear of the task as of an invoice's"
     handle = stack.env.client.get_workflow_handle(f"proposal-{proposal_id}")
     failed_run = await handle.describe()
     assert failed_run.status is not None and failed_run.status.name == "COMPLETED"
