@@ -43,15 +43,24 @@ class RenderFailureActivities:
                 seller = await store.company(conn, row.company_id)
                 document = STEP_DOCUMENT.get(failure.step, "PDF")
                 error = single_line(failure.error)[:ERROR_CHARS]
+                title = (
+                    f"The {document} of invoice {row.number or row.id} could not"
+                    f" be rendered; fix the template or the data, then approve it again."
+                )
+                if failure.step == names.ISSUE_CREDIT_NOTE:
+                    title = (
+                        f"The credit note cancelling invoice {row.number} could not be"
+                        " rendered, so it was not emailed to the client (the invoice is void;"
+                        " a credit note already numbered keeps its number); fix the template"
+                        " or the data, then have its PDF made and sent."
+                    )
                 await tasks.open_task_once(
                     conn,
                     "render_failed",
                     company_id=row.company_id,
                     invoice_id=row.id,
                     client_id=row.client_id,
-                    title=f"The {document} of invoice {row.number or row.id} could not"
-                    f" be rendered; fix the template or the data, then approve it again."
-                    f" Error: {error}",
+                    title=f"{title} Error: {error}",
                     due_date=local_date(failure.at, seller.time_zone),
                 )
                 await store.audit(

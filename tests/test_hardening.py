@@ -601,3 +601,46 @@ async def test_a_signed_copy_that_keeps_failing_opens_a_task_and_stays_signed(
     history = await handle.fetch_history()
     await replayer().replay_workflow(history)
     record([history])
+
+
+CREDIT_NOTE_LAYOUTS = (
+    "credit_note.html",
+    "credit_note.ro.html",
+    "credit_note.en.html",
+    "credit_note.ru.html",
+)
+
+
+async def test_a_credit_note_that_keeps_failing_to_render_opens_a_task(
+    template_folder: Path, stack: Stack
+) -> None:
+    for name in CREDIT_NOTE_LAYOUTS:
+        (template_folder / "pdf" / name).write_text(BROKEN_TEMPLATE, encoding="utf-8")
+    invoice = await issued_invoice(stack)
+    invoice_id = invoice["id"]
+    voided = await stack.api.post(
+        f"/api/v1/invoices/{invoice_id}/void", json={"reason": "Anulată la cererea clientului"}
+    )
+    assert voided.status_code == 202, voided.text
+
+    async def task_opened() -> list[dict[str, object]] | None:
+        return await _render_tasks(stack, invoice_id) or None
+
+    (task,) = await eventually(task_opened, within=90, what="the credit note's render task")
+    assert "credit note" in str(task["title"]) and "no_such_value" in str(task["title"])
+    handle = stack.env.client.get_workflow_handle(f"invoice-{invoice_id}")
+
+    async def completed() -> bool:
+        described = await handle.describe()
+        return described.status is not None and described.status.name == "COMPLETED"
+
+    await eventually(completed, within=60, what="the invoice's workflow to finish")
+    assert (await get_json(stack, f"/api/v1/invoices/{invoice_id}"))["status"] == "void"
+    note = await stack.db.fetchrow("SELECT * FROM credit_notes WHERE invoice_id = $1", invoice_id)
+    assert note is not None and note["number"], "numbered and kept"
+    assert note["document_key"] is None
+    assert not [m for m in stack.mail.messages if note["number"] in str(m["Subject"])]
+
+    history = await handle.fetch_history()
+    await replayer().replay_workflow(history)
+    record([history])
