@@ -51,9 +51,11 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
     render_failures = RenderFailureActivities(services)
     return [
         proposals.send_proposal,
+        proposals.render_proposal,
         proposals.accept_proposal,
         proposals.close_proposal,
         signing.send_signed_copy,
+        signing.render_signed_copy,
         invoices.prepare_invoice_draft,
         invoices.edit_invoice,
         invoices.issue_invoice,
@@ -70,6 +72,7 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
         credit_notes.issue_credit_note,
         credit_notes.send_credit_note,
         render_failures.open_render_task,
+        render_failures.open_proposal_render_task,
     ]
 
 

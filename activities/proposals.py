@@ -12,7 +12,7 @@ from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
 from db import documents, invoices, outbox, proposals, signatures, signing, store
-from db.rows import ProposalAnswerRow, ProposalRow
+from db.rows import CompanyRow, ProposalAnswerRow, ProposalRow
 from domain import answers
 from domain.i18n import format_day, pick_locale
 from domain.schedule import local_date, overdue_at
@@ -43,25 +43,7 @@ class ProposalActivities:
             if proposal.status != ProposalStatus.SENT:
                 return ProposalSent(proposal.status, expires_at)
             if not await outbox.is_queued(conn, key):
-                if proposal.number is None:
-                    # The operator's send is the proposal's approval: it takes its number
-                    # now, in one transaction under the series' lock, before the PDF that
-                    # prints it. A retry or a resend finds the number and keeps it.
-                    async with conn.transaction():
-                        locked = await store.proposal(conn, proposal.id, lock=True)
-                        if locked.number is None:
-                            sent_on = local_date(activity.info().started_time, seller.time_zone)
-                            series = seller.proposal_series
-                            await proposals.set_number(
-                                conn,
-                                proposal.id,
-                                series=series,
-                                number=await store.assign_number(
-                                    conn, proposal.company_id, "proposal", series, sent_on.year
-                                ),
-                                issue_date=sent_on,
-                            )
-                    proposal = await store.proposal(conn, proposal.id)
+                proposal = await self._numbered(conn, proposal, seller)
                 document_key = await self._render(conn, proposal)
                 buyer = await store.client(conn, proposal.client_id)
                 locale = pick_locale(buyer.locale)
@@ -112,6 +94,42 @@ class ProposalActivities:
         async with pool.acquire() as conn:
             await proposals.mark_emailed_from_outbox(conn, ref.proposal_id, key)
         return ProposalSent(ProposalStatus.SENT.value, expires_at)
+
+    @activity.defn(name=names.RENDER_PROPOSAL)
+    async def render_proposal(self, ref: ProposalRef) -> str:
+        """Number and render a sent proposal's PDF, before send_proposal emails it (which
+        then finds both); its retries are bounded (workflows.steps.RENDER_RETRY). Returns
+        the document's key, or "" for a proposal no longer to be sent."""
+        async with business_errors(), self._s.pool.acquire() as conn:
+            proposal = await store.proposal(conn, ref.proposal_id)
+            if proposal.status != ProposalStatus.SENT:
+                return ""
+            seller = await store.company(conn, proposal.company_id)
+            return await self._render(conn, await self._numbered(conn, proposal, seller))
+
+    async def _numbered(
+        self, conn: store.Connection, proposal: ProposalRow, seller: CompanyRow
+    ) -> ProposalRow:
+        if proposal.number is not None:
+            return proposal
+        # The operator's send is the proposal's approval: it takes its number now, in one
+        # transaction under the series' lock, before the PDF that prints it. A retry or a
+        # resend finds the number and keeps it.
+        async with conn.transaction():
+            locked = await store.proposal(conn, proposal.id, lock=True)
+            if locked.number is None:
+                sent_on = local_date(activity.info().started_time, seller.time_zone)
+                series = seller.proposal_series
+                await proposals.set_number(
+                    conn,
+                    proposal.id,
+                    series=series,
+                    number=await store.assign_number(
+                        conn, proposal.company_id, "proposal", series, sent_on.year
+                    ),
+                    issue_date=sent_on,
+                )
+        return await store.proposal(conn, proposal.id)
 
     async def _render(self, conn: store.Connection, proposal: ProposalRow) -> str:
         if proposal.document_key:

@@ -86,6 +86,20 @@ class SigningActivities:
         await self._record_delivery(ref.proposal_id, document_key, key)
         return document_key
 
+    @activity.defn(name=names.RENDER_SIGNED_COPY)
+    async def render_signed_copy(self, ref: ProposalRef) -> str:
+        """Build the signed PDF once (before send_signed_copy emails it); its retries are
+        bounded (workflows.steps.RENDER_RETRY). Returns its document key."""
+        async with business_errors(), self._s.pool.acquire() as conn:
+            proposal = await store.proposal(conn, ref.proposal_id)
+            if proposal.status != ProposalStatus.SIGNED:
+                raise ApplicationError(
+                    f"the proposal is {proposal.status}, not signed",
+                    type="IllegalTransition",
+                    non_retryable=True,
+                )
+            return str(proposal.signed_document_key or await self._build(conn, proposal))
+
     async def _build(self, conn: store.Connection, proposal: ProposalRow) -> str:
         signature = await signatures.of_proposal(conn, proposal.id)
         if signature is None or not proposal.document_key:

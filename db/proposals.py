@@ -169,6 +169,18 @@ async def mark_sent_from_draft(conn: Connection, proposal_id: Any, sent_by: str)
     )
 
 
+async def back_to_draft(conn: Connection, proposal_id: Any) -> bool:
+    """A sent proposal whose PDF could not be made goes back to draft: nothing reached the
+    client (no email, no signing link), and sending it again starts over. True if it did."""
+    changed: str = await conn.execute(
+        """UPDATE proposals SET status = 'draft', updated_at = now()
+           WHERE id = $1 AND status = 'sent'
+             AND NOT EXISTS (SELECT 1 FROM access_tokens WHERE proposal_id = $1)""",
+        proposal_id,
+    )
+    return changed.endswith(" 1")
+
+
 async def find(conn: Connection, proposal_id: Any) -> ProposalRow | None:
     record = await conn.fetchrow("SELECT * FROM proposals WHERE id = $1", proposal_id)
     return row_as(ProposalRow, record) if record is not None else None

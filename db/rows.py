@@ -113,6 +113,18 @@ class ClientRow:
 
 
 @dataclass(frozen=True, slots=True)
+class CodecSessionRow:
+    """A row of `codec_sessions`."""
+
+    id: UUID
+    token_hash: str
+    operator_id: UUID
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class CompanyRow:
     """A row of `companies`."""
 
@@ -546,6 +558,7 @@ class TaskRow:
     created_at: datetime
     opened_by: str
     closed_by: str | None
+    proposal_id: UUID | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,10 +77,14 @@ async def open_task_once(
     client_id: Any,
     title: str,
     due_date: date,
+    proposal_id: Any = None,
 ) -> None:
+    """Open the invoice's (or, with no invoice, the proposal's) task of `kind`, unless it
+    has one already."""
     await conn.execute(
-        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date)
-           VALUES ($1, $2, $3, $4, $5, $6)
+        """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title, due_date,
+                              proposal_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT DO NOTHING""",
         company_id,
         invoice_id,
@@ -88,6 +92,7 @@ async def open_task_once(
         kind,
         title,
         due_date,
+        proposal_id,
     )
 
 
@@ -96,6 +101,16 @@ async def automatic_task_id(conn: Connection, invoice_id: Any, kind: str) -> UUI
     task_id: UUID | None = await conn.fetchval(
         "SELECT id FROM tasks WHERE invoice_id = $1 AND kind = $2 AND kind <> 'manual'",
         invoice_id,
+        kind,
+    )
+    return task_id
+
+
+async def automatic_proposal_task_id(conn: Connection, proposal_id: Any, kind: str) -> UUID | None:
+    """The id of the proposal's automatic task of `kind` (one per proposal and kind)."""
+    task_id: UUID | None = await conn.fetchval(
+        "SELECT id FROM tasks WHERE proposal_id = $1 AND kind = $2 AND kind <> 'manual'",
+        proposal_id,
         kind,
     )
     return task_id

@@ -4,6 +4,9 @@ SEND_PROPOSAL = "send_proposal"
 ACCEPT_PROPOSAL = "accept_proposal"
 CLOSE_PROPOSAL = "close_proposal"
 SEND_SIGNED_COPY = "send_signed_copy"
+# Renders split out of the two above so that only the render is bounded (bounded-render).
+RENDER_PROPOSAL = "render_proposal"
+RENDER_SIGNED_COPY = "render_signed_copy"
 
 PREPARE_INVOICE_DRAFT = "prepare_invoice_draft"
 EDIT_INVOICE = "edit_invoice"
@@ -17,6 +20,7 @@ RESCHEDULE_INVOICE = "reschedule_invoice"
 SET_REMINDERS_PAUSED = "set_reminders_paused"
 RECORD_REFUND = "record_refund"
 OPEN_RENDER_TASK = "open_render_task"
+OPEN_PROPOSAL_RENDER_TASK = "open_proposal_render_task"
 
 ISSUE_CREDIT_NOTE = "issue_credit_note"
 SEND_CREDIT_NOTE = "send_credit_note"

@@ -272,6 +272,17 @@ class RenderFailed:
 
 
 @dataclass
+class ProposalRenderFailed:
+    """A proposal's render (RENDER_PROPOSAL or RENDER_SIGNED_COPY) that kept failing: the
+    operator gets a task (activity OPEN_PROPOSAL_RENDER_TASK)."""
+
+    proposal_id: str
+    step: str
+    error: str
+    at: datetime
+
+
+@dataclass
 class EditInvoiceInput:
     invoice_id: str
     edit: InvoiceEdit

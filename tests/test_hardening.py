@@ -510,3 +510,137 @@ async def test_an_edit_whose_draft_keeps_failing_is_kept_and_opens_a_task(
     assert (await stack.api.post(f"/api/v1/invoices/{invoice_id}/approve")).status_code == 202
     sent = await wait_invoice_status(stack, invoice_id, "sent")
     assert sent["notes"] == "Plata în 10 zile", "the edit was kept"
+
+
+PROPOSAL_LAYOUTS = ("proposal.html", "proposal.ro.html", "proposal.en.html", "proposal.ru.html")
+
+
+async def _proposal_render_tasks(stack: Stack, proposal_id: str) -> list[asyncpg.Record]:
+    return list(
+        await stack.db.fetch(
+            "SELECT * FROM tasks WHERE proposal_id = $1 AND kind = 'render_failed'", proposal_id
+        )
+    )
+
+
+async def test_a_proposal_pdf_that_keeps_failing_goes_back_to_draft_with_a_task(
+    template_folder: Path, stack: Stack
+) -> None:
+    for name in PROPOSAL_LAYOUTS:
+        (template_folder / "pdf" / name).write_text(BROKEN_TEMPLATE, encoding="utf-8")
+    proposal = await create_proposal(stack, await create_client(stack))
+    proposal_id = proposal["id"]
+
+    async def task_opened() -> list[asyncpg.Record] | None:
+        return await _proposal_render_tasks(stack, proposal_id) or None
+
+    (task,) = await eventually(task_opened, within=90, what="the proposal's render task")
+    assert "could not be rendered" in task["title"] and "no_such_value" in task["title"]
+    assert "send it again" in task["title"]
+    announced = await stack.db.fetchval(
+        "SELECT count(*) FROM events WHERE type = 'task.created' AND dedupe_key = $1",
+        f"task.created:{task['id']}",
+    )
+    assert announced == 1, "subscribers hear of the task as of an invoice's"
+    handle = stack.env.client.get_workflow_handle(f"proposal-{proposal_id}")
+    failed_run = await handle.describe()
+    assert failed_run.status is not None and failed_run.status.name == "COMPLETED"
+    shown = await get_json(stack, f"/api/v1/proposals/{proposal_id}")
+    assert shown["status"] == "draft", "nothing reached the client: a draft again"
+    assert stack.mail.messages == [], "no email, no signing link"
+    assert (
+        await stack.db.fetchval(
+            "SELECT count(*) FROM access_tokens WHERE proposal_id = $1", proposal_id
+        )
+        == 0
+    )
+
+    # The template fixed, sending it again goes through; the one task stays one.
+    for name in PROPOSAL_LAYOUTS:
+        (template_folder / "pdf" / name).unlink()
+    sent = await stack.api.post(f"/api/v1/proposals/{proposal_id}/send")
+    assert sent.status_code == 200, sent.text
+    message, sign_path = await proposal_email(stack)
+    assert sign_path and message is not None
+    assert (await get_json(stack, f"/api/v1/proposals/{proposal_id}"))["status"] == "sent"
+    assert len(await _proposal_render_tasks(stack, proposal_id)) == 1
+
+    # The failed run replays on the current code (Q2C_RECORD_HISTORIES=1 keeps it).
+    history = await stack.env.client.get_workflow_handle(
+        f"proposal-{proposal_id}", run_id=failed_run.run_id
+    ).fetch_history()
+    await replayer().replay_workflow(history)
+    record([history])
+
+
+async def test_a_signed_copy_that_keeps_failing_opens_a_task_and_stays_signed(
+    template_folder: Path, stack: Stack
+) -> None:
+    (template_folder / "pdf" / "certificate.html").write_text(BROKEN_TEMPLATE, encoding="utf-8")
+    proposal = await create_proposal(stack, await create_client(stack))
+    proposal_id = proposal["id"]
+    _, path = await proposal_email(stack)
+    invoice_id = await sign_and_get_invoice(stack, path)
+
+    async def task_opened() -> list[asyncpg.Record] | None:
+        return await _proposal_render_tasks(stack, proposal_id) or None
+
+    (task,) = await eventually(task_opened, within=90, what="the signed copy's render task")
+    assert "signed copy" in task["title"] and "no_such_value" in task["title"]
+    handle = stack.env.client.get_workflow_handle(f"proposal-{proposal_id}")
+
+    async def completed() -> bool:
+        described = await handle.describe()
+        return described.status is not None and described.status.name == "COMPLETED"
+
+    await eventually(completed, within=60, what="the proposal's workflow to finish")
+    shown = await get_json(stack, f"/api/v1/proposals/{proposal_id}")
+    assert shown["status"] == "signed" and shown["invoice_id"] == invoice_id
+    await wait_invoice_status(stack, invoice_id, "awaiting_review")
+
+    history = await handle.fetch_history()
+    await replayer().replay_workflow(history)
+    record([history])
+
+
+CREDIT_NOTE_LAYOUTS = (
+    "credit_note.html",
+    "credit_note.ro.html",
+    "credit_note.en.html",
+    "credit_note.ru.html",
+)
+
+
+async def test_a_credit_note_that_keeps_failing_to_render_opens_a_task(
+    template_folder: Path, stack: Stack
+) -> None:
+    for name in CREDIT_NOTE_LAYOUTS:
+        (template_folder / "pdf" / name).write_text(BROKEN_TEMPLATE, encoding="utf-8")
+    invoice = await issued_invoice(stack)
+    invoice_id = invoice["id"]
+    voided = await stack.api.post(
+        f"/api/v1/invoices/{invoice_id}/void", json={"reason": "Anulată la cererea clientului"}
+    )
+    assert voided.status_code == 202, voided.text
+
+    async def task_opened() -> list[dict[str, object]] | None:
+        return await _render_tasks(stack, invoice_id) or None
+
+    (task,) = await eventually(task_opened, within=90, what="the credit note's render task")
+    assert "credit note" in str(task["title"]) and "no_such_value" in str(task["title"])
+    handle = stack.env.client.get_workflow_handle(f"invoice-{invoice_id}")
+
+    async def completed() -> bool:
+        described = await handle.describe()
+        return described.status is not None and described.status.name == "COMPLETED"
+
+    await eventually(completed, within=60, what="the invoice's workflow to finish")
+    assert (await get_json(stack, f"/api/v1/invoices/{invoice_id}"))["status"] == "void"
+    note = await stack.db.fetchrow("SELECT * FROM credit_notes WHERE invoice_id = $1", invoice_id)
+    assert note is not None and note["number"], "numbered and kept"
+    assert note["document_key"] is None
+    assert not [m for m in stack.mail.messages if note["number"] in str(m["Subject"])]
+
+    history = await handle.fetch_history()
+    await replayer().replay_workflow(history)
+    record([history])

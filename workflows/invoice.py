@@ -78,6 +78,9 @@ IN_REVIEW = (InvoiceStatus.DRAFT, InvoiceStatus.AWAITING_REVIEW)
 
 PATCH_REMINDERS_V2 = "reminders-v2"
 PATCH_CREDIT_NOTE = "credit-note"
+# Runs after it issue the credit note with bounded retries, as `bounded-render` does the
+# invoice's PDFs: a render that keeps failing opens a task instead of retrying forever.
+PATCH_BOUNDED_CREDIT_NOTE_RENDER = "bounded-credit-note-render"
 PATCH_APPROVAL_REFUSED = "approval-refused"
 # Search attributes upserted only when one changed: every upsert is an event and a
 # visibility write on the server, and most steps (a reminder) change none of them.
@@ -563,7 +566,21 @@ class InvoiceWorkflow:
                 and workflow.patched(PATCH_CREDIT_NOTE)
             ):
                 note = CreditNoteInput(self._invoice_id, workflow.now(), request.reason)
-                await run_step(act.ISSUE_CREDIT_NOTE, note, CreditNoteIssued)
+                if workflow.patched(PATCH_BOUNDED_CREDIT_NOTE_RENDER):
+                    try:
+                        await render_step(act.ISSUE_CREDIT_NOTE, note, CreditNoteIssued)
+                    except ActivityError as failed:
+                        cause = failed.cause
+                        if isinstance(cause, ApplicationError) and cause.non_retryable:
+                            raise
+                        workflow.logger.warning("the credit note kept failing: %s", cause)
+                        failure = RenderFailed(
+                            self._invoice_id, act.ISSUE_CREDIT_NOTE, str(cause), workflow.now()
+                        )
+                        self._apply(await self._call(act.OPEN_RENDER_TASK, failure))
+                        return
+                else:
+                    await run_step(act.ISSUE_CREDIT_NOTE, note, CreditNoteIssued)
                 await self._call_none(act.SEND_CREDIT_NOTE, note)
 
     def _request_id(self, request_id: str) -> str:

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         DeclineProposal,
         InvoiceWorkflowInput,
         ProposalRef,
+        ProposalRenderFailed,
         ProposalSent,
         ProposalState,
         ProposalWorkflowInput,
@@ -23,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         invoice_workflow_id,
     )
     from workflows.invoice import InvoiceWorkflow
-    from workflows.steps import run_step, run_step_no_result
+    from workflows.steps import render_step, run_step, run_step_no_result
 
 
 # Runs that catch a refused answer and keep waiting (before, a refusal could not happen).
@@ -32,6 +33,12 @@ PATCH_REFUSED_ANSWERS = "refused-answers"
 ANSWER_REFUSED = "AnswerRefused"
 # Signals are cheap to send: a bound on the answers waiting their turn.
 MAX_PENDING_ANSWERS = 20
+# Runs after these render the proposal's PDF (and, once signed, its signed copy) in a step of
+# their own with bounded retries (workflows.steps.RENDER_RETRY, as the invoice's
+# `bounded-render`); one that keeps failing opens a task instead of retrying forever. Two
+# ids: a run that started before the first can still reach the signature after it.
+PATCH_BOUNDED_PROPOSAL_RENDER = "bounded-proposal-render"
+PATCH_BOUNDED_SIGNED_COPY_RENDER = "bounded-signed-copy-render"
 
 
 def refused(failed: ActivityError) -> bool:
@@ -53,6 +60,11 @@ class ProposalWorkflow:
     @workflow.run
     async def run(self, input: ProposalWorkflowInput) -> ProposalState:
         self._proposal_id = input.proposal_id
+        if workflow.patched(PATCH_BOUNDED_PROPOSAL_RENDER):
+            if not await self._rendered(act.RENDER_PROPOSAL):
+                # Back to draft with the operator's task: nothing reached the client, and
+                # sending it again (a new run) starts over.
+                return self._state()
         sent = await run_step(act.SEND_PROPOSAL, ProposalRef(input.proposal_id), ProposalSent)
         self._status = ProposalStatus(sent.status)
         if self._status != ProposalStatus.SENT:
@@ -127,11 +139,31 @@ class ProposalWorkflow:
         Transient failures are retried; a final one is logged, never fails the proposal,
         which is signed already."""
         try:
+            if workflow.patched(PATCH_BOUNDED_SIGNED_COPY_RENDER):
+                if not await self._rendered(act.RENDER_SIGNED_COPY):
+                    return
             await run_step(act.SEND_SIGNED_COPY, ProposalRef(self._proposal_id), str)
         except ActivityError as failed:
             workflow.logger.error(
                 "no signed copy for proposal %s: %s", self._proposal_id, failed.cause
             )
+
+    async def _rendered(self, step: str) -> bool:
+        """Run a render step with bounded retries; when it keeps failing, the operator gets
+        a task (and a proposal whose own PDF failed is a draft again) and False comes back.
+        A refusal (a non-retryable business error) is raised as before."""
+        try:
+            await render_step(step, ProposalRef(self._proposal_id), str)
+            return True
+        except ActivityError as failed:
+            cause = failed.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                raise
+            workflow.logger.warning("%s kept failing, a task is opened: %s", step, cause)
+            failure = ProposalRenderFailed(self._proposal_id, step, str(cause), workflow.now())
+            status = await run_step(act.OPEN_PROPOSAL_RENDER_TASK, failure, str)
+            self._status = ProposalStatus(status)
+            return False
 
     async def _close(self, status: ProposalStatus, decline: DeclineProposal | None) -> None:
         await run_step_no_result(

@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from temporalio.client import Client
 
 from activities.documents import template_environment
-from db import operators
+from db import codec_sessions, operators
 from domain.client_ip import client_address, trusted_networks
 from domain.operators import (
     Role,
@@ -68,25 +68,45 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
+# The codec login page's cookie (routers/codec.py): the Temporal UI sends cookies, not keys.
+CODEC_SESSION_COOKIE = "q2c_codec_session"
+
+
 async def require_api_key(request: Request) -> Operator:
-    """The caller's operator, from the bearer key's hash: 401 for no, unknown or revoked
-    key, 403 when the route needs a higher role than theirs."""
+    """The caller's operator, from the bearer key's hash (or, on /codec routes only, the
+    codec login's session cookie): 401 for no, unknown or revoked key or session, 403 when
+    the route needs a higher role than theirs."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key or len(key) > 200:
+    bearer = scheme.lower() == "bearer" and bool(key) and len(key) <= 200
+    route_path = getattr(request.scope.get("route"), "path", request.url.path)
+    session = (
+        request.cookies.get(CODEC_SESSION_COOKIE, "") if route_path.startswith("/codec/") else ""
+    )
+    if not bearer and not (session and len(session) <= 200):
         raise _unauthorized("a valid API key is required")
     async with get_state(request).pool.acquire() as conn:
-        row = await operators.by_key(conn, key)
+        now = datetime.now(UTC)
+        if not bearer:
+            # The cookie rides along with any same-site request: only the UI's origins use it.
+            if (
+                request.headers.get("origin", "")
+                not in get_state(request).settings.codec_cors_origins
+            ):
+                raise _unauthorized("the codec session cookie is for the Temporal UI's origins")
+            row = await codec_sessions.operator_of(conn, session, now)
+            if row is None:
+                raise _unauthorized("the codec session has ended: log in again at /codec/session")
+        else:
+            row = await operators.by_key(conn, key)
         if row is None:
             raise _unauthorized("a valid API key is required")
         if row.revoked_at is not None:
             raise _unauthorized("this API key has been revoked")
-        now = datetime.now(UTC)
         if should_record_use(row.last_used_at, now):
             await operators.record_use(conn, row.id, now)
     role = Role(row.role)
     # The matched route's path template, so a rule names routes, not concrete URLs.
-    route_path = getattr(request.scope.get("route"), "path", request.url.path)
     needed = required_role(request.method, route_path)
     if not allows(role, needed):
         raise HTTPException(403, refusal(role, needed))

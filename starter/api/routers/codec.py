@@ -2,9 +2,11 @@
 
 The UI posts `{"payloads": [{"metadata": {...}, "data": ...}]}` (every value base64) to
 `/codec/decode` (and `/codec/encode` for the inputs an operator types) with an
-`X-Namespace` header and, when configured, the operator's `Authorization` header. The
-routes are behind the operators' key; the browser's CORS preflight (which carries no
-credentials) is answered for the configured UI origins only.
+`X-Namespace` header and, when configured, an `Authorization` header or the browser's
+cookies. The routes are behind the operators' key, or the session cookie of the codec's
+login page (pages/codec_session.py) for a UI that can send only cookies; CORS allows
+credentials for the configured UI origins only, and the browser's preflight (which carries
+no credentials) is answered for those origins only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from temporalio.api.common.v1 import Payload
 
 from starter.api.deps import API_KEY, State, get_state
+from starter.api.pages.codec_session import router as session_router
 from temporal_connection import PayloadDecryptionError
 
 # The UI asks for one event's payloads at a time, or a page of a history's.
@@ -108,6 +111,8 @@ class _CorsRoute(APIRoute):
 
 
 router = APIRouter(route_class=_CorsRoute, tags=["codec"])
+# The login page's routes keep their own (plain) route class.
+router.include_router(session_router)
 
 REFUSED: dict[int | str, dict[str, Any]] = {
     400: {"description": "a payload that cannot be decrypted, or another namespace"}
