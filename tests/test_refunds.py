@@ -104,6 +104,8 @@ async def test_partial_refunds_are_idempotent_and_move_the_status_back(stack: St
     ):
         refused = await stack.api.post(refunds, json=body)
         assert refused.status_code == status and text in refused.text, refused.text
+        # Every 422 answers in the shape the OpenAPI document declares: a list of errors.
+        assert isinstance(refused.json()["detail"], list), refused.text
 
     listed = await get_json(stack, refunds)
     assert [(r["reference"], r["amount"], r["from_invoice"]) for r in listed["items"]] == [

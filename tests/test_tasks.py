@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -22,6 +23,13 @@ async def test_automatic_tasks_open_with_the_schedule_and_close_when_paid(stack:
         json={"title": "Send the signed contract", "invoice_id": invoice["id"], "assignee": "ana"},
     )
     assert manual.status_code == 201 and manual.json()["client_id"] == invoice["client_id"]
+    elsewhere = await stack.api.post(
+        "/api/v1/tasks",
+        json={"title": "x", "invoice_id": invoice["id"], "client_id": str(uuid4())},
+    )
+    # Refused as every 422 is: a list naming the field, as the OpenAPI document declares.
+    assert elsewhere.status_code == 422, elsewhere.text
+    assert elsewhere.json()["detail"][0]["loc"] == ["body", "client_id"], elsewhere.text
 
     await skip_to(stack, local(due + timedelta(days=30), 12))
 

@@ -24,13 +24,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Response
 from pydantic import Field, StrictInt, field_validator, model_validator
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from db import clients, invoices, outbox, payments, store
 from domain import reminder_plan
+from domain.errors import Unacceptable
 from domain.operators import Action
 from domain.schedule import (
     MAX_OFFSETS,
@@ -403,8 +404,8 @@ async def refund(
     async with state.pool.acquire() as conn:
         paid = await payments.exists(conn, invoice_id, body.payment_reference)
     if not paid:
-        raise HTTPException(
-            422, f"payment_reference: no payment {body.payment_reference!r} on this invoice"
+        raise Unacceptable(
+            f"payment_reference: no payment {body.payment_reference!r} on this invoice"
         )
     result = await refund_through_workflow(
         state,

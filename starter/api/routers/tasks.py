@@ -13,6 +13,7 @@ from activities.events import emit_task_created
 from db import store
 from db import tasks as task_store
 from db.rows import TaskRow
+from domain.errors import Unacceptable
 from starter.api.deps import API_KEY, CurrentOperator, State
 from starter.api.operations import iso
 from starter.api.schemas import Body, TaskList, TaskOut
@@ -70,7 +71,7 @@ async def create_task(body: TaskIn, state: State, operator: CurrentOperator) -> 
         if body.invoice_id is not None:
             invoice = await store.invoice(conn, body.invoice_id)
             if client_id is not None and client_id != invoice.client_id:
-                raise HTTPException(422, "client_id: the invoice belongs to another client")
+                raise Unacceptable("client_id: the invoice belongs to another client")
             client_id = invoice.client_id
         elif client_id is not None:
             await store.client(conn, client_id)
