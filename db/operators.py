@@ -13,7 +13,7 @@ import asyncpg
 from db.connection import Connection
 from db.rows import OperatorRow, row_as, rows_as
 from domain.errors import Conflict
-from domain.operators import TEMPORAL_UI, Role, key_hash
+from domain.operators import REQUEST_VALID_FOR, TEMPORAL_UI, Role, key_hash
 
 BOOTSTRAP_NAME = "admin"
 
@@ -134,7 +134,7 @@ async def record_request(
 async def take_request(conn: Connection, request_id: str, action: str, target: str) -> str:
     """The actor of a recorded request for this action and target, consumed (in the
     caller's transaction: a rolled-back attempt leaves it for the retry); `temporal-ui`
-    for a missing, unknown, foreign or already used one."""
+    for a missing, unknown, foreign, already used or stale one (REQUEST_VALID_FOR)."""
     try:
         parsed = UUID(request_id)
     except (ValueError, TypeError, AttributeError):
@@ -142,9 +142,11 @@ async def take_request(conn: Connection, request_id: str, action: str, target: s
     actor: str | None = await conn.fetchval(
         """UPDATE operator_requests SET consumed_at = now()
            WHERE id = $1 AND action = $2 AND target = $3 AND consumed_at IS NULL
+             AND created_at > now() - $4::interval
            RETURNING actor""",
         parsed,
         action,
         target,
+        REQUEST_VALID_FOR,
     )
     return actor if actor is not None else TEMPORAL_UI

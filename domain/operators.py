@@ -49,6 +49,10 @@ OPERATOR_PREFIX = "operator:"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 # last_used_at is written at most this often per key: a busy key costs no write per request.
 LAST_USED_EVERY = timedelta(minutes=1)
+# An operator's recorded request is redeemed by the activity it was sent for, in seconds;
+# one left over (its signal lost in a race) must not wait in a workflow's history for
+# someone with the Temporal UI to reuse it in that operator's name.
+REQUEST_VALID_FOR = timedelta(days=1)
 
 
 def _under(path: str, prefixes: tuple[str, ...]) -> bool:

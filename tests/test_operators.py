@@ -14,8 +14,11 @@ import httpx
 import pytest
 import uvicorn
 
+from db import operators as operator_store
 from domain.errors import InvalidInput
 from domain.operators import (
+    REQUEST_VALID_FOR,
+    TEMPORAL_UI,
     Role,
     allows,
     check_name,
@@ -448,3 +451,25 @@ async def test_a_proposal_is_sent_in_the_name_of_who_sent_it(stack: Stack) -> No
     trail = await get_json(stack, f"/api/v1/proposals/{draft.json()['id']}/audit")
     [sent_event] = [event for event in trail["events"] if event["kind"] == "sent"]
     assert sent_event["actor"] == "operator:alice"
+
+
+async def test_a_stale_or_used_request_is_recorded_as_the_temporal_ui(stack: Stack) -> None:
+    """A request id copied out of a history cannot be redeemed in the operator's name once
+    used, nor once it is older than REQUEST_VALID_FOR."""
+    async with stack.db.acquire() as conn:
+        fresh = await operator_store.record_request(
+            conn, actor="operator:alice", action="approve", target="inv-1"
+        )
+        stale = await operator_store.record_request(
+            conn, actor="operator:alice", action="approve", target="inv-1"
+        )
+        await conn.execute(
+            "UPDATE operator_requests SET created_at = now() - $2::interval WHERE id = $1::uuid",
+            stale,
+            REQUEST_VALID_FOR + timedelta(minutes=1),
+        )
+        assert await operator_store.take_request(conn, stale, "approve", "inv-1") == TEMPORAL_UI
+        assert await operator_store.take_request(conn, fresh, "void", "inv-1") == TEMPORAL_UI
+        taken = await operator_store.take_request(conn, fresh, "approve", "inv-1")
+        assert taken == "operator:alice"
+        assert await operator_store.take_request(conn, fresh, "approve", "inv-1") == TEMPORAL_UI
