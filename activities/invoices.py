@@ -13,7 +13,7 @@ from activities.documents import document_context, store_document
 from activities.events import emit_invoice, emit_payment, emit_reminder_sent, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import credits, invoices, operators, outbox, payments, store, tasks
+from db import clients, companies, credits, invoices, operators, outbox, payments, store, tasks
 from db.rows import InvoiceRow
 from domain import reminder_plan
 from domain.contracts import DocumentLine, check_exchange_rate, check_line_rates
@@ -65,7 +65,7 @@ class InvoiceActivities:
         async with business_errors(), self._s.pool.acquire() as conn:
             await self._render(conn, ref.invoice_id, final=False)
             async with conn.transaction():
-                row = await store.invoice(conn, ref.invoice_id, lock=True)
+                row = await invoices.get(conn, ref.invoice_id, lock=True)
                 if row.status == InvoiceStatus.DRAFT:
                     await invoices.change_status(
                         conn, row, InvoiceStatus.AWAITING_REVIEW, "draft ready for review", ref.at
@@ -78,10 +78,10 @@ class InvoiceActivities:
         edit = request.edit
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                row = await store.invoice(conn, request.invoice_id, lock=True)
+                row = await invoices.get(conn, request.invoice_id, lock=True)
                 check_can_edit(InvoiceStatus(row.status))
                 currency = row.currency.strip()
-                seller = await store.company(conn, row.company_id)
+                seller = await companies.get(conn, row.company_id)
                 pricing_changed = (
                     edit.prices_include_vat is not None or edit.discount_percent is not None
                 )
@@ -164,10 +164,10 @@ class InvoiceActivities:
 
     async def _number(self, conn: store.Connection, ref: InvoiceRef) -> None:
         async with conn.transaction():
-            row = await store.invoice(conn, ref.invoice_id, lock=True)
+            row = await invoices.get(conn, ref.invoice_id, lock=True)
             if row.number is None:
                 check_can_approve(InvoiceStatus(row.status))
-                seller = await store.company(conn, row.company_id)
+                seller = await companies.get(conn, row.company_id)
                 issue_date = local_date(ref.at, seller.time_zone)
                 line_rows = await store.lines(conn, "invoice_lines", "invoice_id", row.id)
                 check_line_rates(seller.country, issue_date, store.as_lines(line_rows))
@@ -208,11 +208,11 @@ class InvoiceActivities:
         pool, key = self._s.pool, f"invoice:{ref.invoice_id}:invoice:1"
         async with business_errors():
             async with pool.acquire() as conn:
-                row = await store.invoice(conn, ref.invoice_id)
+                row = await invoices.get(conn, ref.invoice_id)
                 if row.document_key is None:
                     raise ApplicationError("the invoice has no final PDF yet", type="NotIssued")
                 assert row.due_date is not None  # as every issued invoice
-                buyer = await store.client(conn, row.client_id)
+                buyer = await clients.get(conn, row.client_id)
                 locale = pick_locale(buyer.locale)
                 currency = row.currency.strip()
                 if not await outbox.is_queued(conn, key):
@@ -220,7 +220,7 @@ class InvoiceActivities:
                         subject, body = self._s.renderer.email(
                             "invoice",
                             locale,
-                            seller=await store.company(conn, row.company_id),
+                            seller=await companies.get(conn, row.company_id),
                             buyer=buyer,
                             number=row.number,
                             total=format_money(row.total, currency, locale),
@@ -242,12 +242,12 @@ class InvoiceActivities:
             await self._s.mailer.deliver(pool, key)
             async with pool.acquire() as conn:
                 async with conn.transaction():
-                    row = await store.invoice(conn, ref.invoice_id, lock=True)
+                    row = await invoices.get(conn, ref.invoice_id, lock=True)
                     if row.status == InvoiceStatus.AWAITING_REVIEW:
                         # The reminder schedule in force now is frozen with the invoice.
                         plan = reminder_plan.new_plan(
-                            await store.company(conn, row.company_id),
-                            await store.client(conn, row.client_id),
+                            await companies.get(conn, row.company_id),
+                            await clients.get(conn, row.client_id),
                             row,
                             planned_from=ref.at,
                         )
@@ -271,8 +271,8 @@ class InvoiceActivities:
         # One connection throughout and the rows read once: a morning's thousands of
         # reminders are bound by round trips to PostgreSQL (README "Performance").
         async with business_errors(), self._s.pool.acquire() as conn:
-            row = await store.invoice(conn, reminder.invoice_id)
-            seller = await store.company(conn, row.company_id)
+            row = await invoices.get(conn, reminder.invoice_id)
+            seller = await companies.get(conn, row.company_id)
             plan = reminder_plan.plan_in_force(row, seller)
             steps = plan.steps(row.due_date) if plan and row.due_date else []
             entry = next((p for p in steps if p.step == reminder.step), None)
@@ -282,7 +282,7 @@ class InvoiceActivities:
             # entry None: re-planned since the workflow read its plan, that step is gone.
             if stopped or (entry is None and not queued):
                 return await store.snapshot(conn, reminder.invoice_id, read=(row, seller))
-            buyer = await store.client(conn, row.client_id)
+            buyer = await clients.get(conn, row.client_id)
             if not queued:
                 assert entry is not None and row.due_date is not None
                 locale = pick_locale(buyer.locale)
@@ -332,8 +332,8 @@ class InvoiceActivities:
     async def mark_overdue(self, ref: InvoiceRef) -> InvoiceSnapshot:
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                row = await store.invoice(conn, ref.invoice_id, lock=True)
-                seller = await store.company(conn, row.company_id)
+                row = await invoices.get(conn, ref.invoice_id, lock=True)
+                seller = await companies.get(conn, row.company_id)
                 # The due date may have moved later since the workflow decided to come here.
                 past_due = row.due_date is not None and is_overdue(
                     row.due_date, ref.at, seller.time_zone
@@ -363,7 +363,7 @@ class InvoiceActivities:
         payment = request.payment
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                row = await store.invoice(conn, request.invoice_id, lock=True)
+                row = await invoices.get(conn, request.invoice_id, lock=True)
                 currency = row.currency.strip()
                 duplicate = await payments.exists(conn, row.id, payment.reference)
                 if duplicate:
@@ -429,7 +429,7 @@ class InvoiceActivities:
     async def void_invoice(self, request: VoidInvoiceInput) -> InvoiceSnapshot:
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                row = await store.invoice(conn, request.invoice_id, lock=True)
+                row = await invoices.get(conn, request.invoice_id, lock=True)
                 if row.status != InvoiceStatus.VOID:
                     check_can_void(InvoiceStatus(row.status))
                     actor = await operators.take_request(
@@ -458,11 +458,11 @@ class InvoiceActivities:
         change = request.request
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                row = await store.invoice(conn, request.invoice_id, lock=True)
+                row = await invoices.get(conn, request.invoice_id, lock=True)
                 current = InvoiceStatus(row.status)
                 check_can_reschedule(current)
-                seller = await store.company(conn, row.company_id)
-                buyer = await store.client(conn, row.client_id)
+                seller = await companies.get(conn, row.company_id)
+                buyer = await clients.get(conn, row.client_id)
                 old_plan = reminder_plan.plan_in_force(row, seller)
                 due = row.due_date
                 assert due is not None  # check_can_reschedule: only issued invoices have one
@@ -487,7 +487,7 @@ class InvoiceActivities:
                     repeat_every_days=repeat_every_days,
                     repeat_max=repeat_max,
                 )
-                row = await store.invoice(conn, request.invoice_id)
+                row = await invoices.get(conn, request.invoice_id)
                 plan = reminder_plan.new_plan(
                     seller, buyer, row, planned_from=request.at, replacing=old_plan
                 )
@@ -533,7 +533,7 @@ class InvoiceActivities:
         sent late, all at once); the rest follow their plan. Repeating either is a no-op."""
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                row = await store.invoice(conn, request.invoice_id, lock=True)
+                row = await invoices.get(conn, request.invoice_id, lock=True)
                 paused = row.reminders_paused_at is not None
                 if paused != request.paused:
                     check_can_pause_reminders(InvoiceStatus(row.status))
@@ -563,7 +563,7 @@ class InvoiceActivities:
         refund = request.refund
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                row = await store.invoice(conn, request.invoice_id, lock=True)
+                row = await invoices.get(conn, request.invoice_id, lock=True)
                 duplicate = await payments.refund_exists(conn, row.id, refund.reference)
                 if duplicate:
                     return RefundResult(False, await store.snapshot(conn, row.id))
@@ -627,7 +627,7 @@ class InvoiceActivities:
                             reference=refund.reference,
                         )
                 paid = row.amount_paid - split.from_invoice
-                seller = await store.company(conn, row.company_id)
+                seller = await companies.get(conn, row.company_id)
                 overdue_now = row.due_date is not None and is_overdue(
                     row.due_date, request.at, seller.time_zone
                 )
@@ -679,7 +679,7 @@ class InvoiceActivities:
     async def _render(
         self, conn: store.Connection, invoice_id: str, *, final: bool, rerender: bool = False
     ) -> str:
-        row = await store.invoice(conn, invoice_id)
+        row = await invoices.get(conn, invoice_id)
         document_key = row.document_key if final else row.draft_document_key
         if document_key and not rerender:
             return str(document_key)

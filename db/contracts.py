@@ -12,8 +12,8 @@ from uuid import UUID
 import asyncpg
 
 from db.connection import Connection
+from db.errors import NotFound
 from db.rows import ContractLineRow, ContractRow, row_as, rows_as
-from db.store import NotFound
 from domain.contracts import DocumentLine, vat_category
 from domain.vat import VatCategory
 

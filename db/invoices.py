@@ -11,8 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from db.connection import Connection
+from db.errors import NotFound
 from db.rows import InvoiceRow, InvoiceStatusChangeRow, ProposalRow, row_as, rows_as
-from db.store import NotFound
 from domain.money import Line
 from domain.operators import SYSTEM
 from domain.status import InvoiceStatus, Reopening, check_transition

@@ -9,7 +9,21 @@ from typing import Any
 from uuid import UUID
 
 from db.connection import Connection
+from db.errors import NotFound
 from db.rows import ProposalRow, row_as
+
+
+async def get(conn: Connection, proposal_id: Any, *, lock: bool = False) -> ProposalRow:
+    """A proposal; `lock` holds its row until the caller's transaction ends."""
+    if lock:
+        record = await conn.fetchrow(
+            "SELECT * FROM proposals WHERE id = $1 FOR UPDATE", proposal_id
+        )
+    else:
+        record = await conn.fetchrow("SELECT * FROM proposals WHERE id = $1", proposal_id)
+    if record is None:
+        raise NotFound("proposal", str(proposal_id))
+    return row_as(ProposalRow, record)
 
 
 async def set_number(
