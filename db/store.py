@@ -19,6 +19,7 @@ from db.outbox import sent_reminder_steps
 from db.rows import (
     ClientRow,
     CompanyRow,
+    ContractLineRow,
     InvoiceLineRow,
     InvoiceRow,
     NumberSeriesRow,
@@ -98,7 +99,7 @@ async def invoice(conn: Connection, invoice_id: Any, lock: bool = False) -> Invo
     return await invoices.get(conn, invoice_id, lock=lock)
 
 
-# A stored line of an invoice or a proposal (contract lines: db.contracts.as_document_lines).
+# A stored line of an invoice or a proposal.
 LineRow = InvoiceLineRow | ProposalLineRow
 
 # The statements of both line tables, each written out: a lookup by a table and owner
@@ -144,8 +145,9 @@ async def lines(
     return rows_as(ProposalLineRow, records)
 
 
-def as_lines(rows: Sequence[LineRow]) -> list[DocumentLine]:
-    """Lines as stored; rows without a VAT category (older rows) follow the rule."""
+def as_lines(rows: Sequence[LineRow | ContractLineRow]) -> list[DocumentLine]:
+    """Lines as stored (of an invoice, a proposal or a contract: a contract's are the
+    defaults of its invoices); rows without a VAT category (older rows) follow the rule."""
     return [
         DocumentLine(
             description=row.description,

@@ -131,7 +131,7 @@ async def contract_detail(conn: store.Connection, contract_id: Any) -> dict[str,
     row = await contracts.get(conn, contract_id)
     currency = row.currency.strip()
     line_rows = await contracts.lines(conn, row.id)
-    document_lines = contracts.as_document_lines(line_rows)
+    document_lines = store.as_lines(line_rows)
     totals = compute_document_totals(
         document_lines,
         currency,
@@ -222,7 +222,7 @@ async def invoice_from_contract(
         if body.lines is not None:
             items = [line.as_line() for line in body.lines]
         else:
-            defaults = contracts.as_document_lines(await contracts.lines(conn, contract.id))
+            defaults = store.as_lines(await contracts.lines(conn, contract.id))
             # Named as the contract's lines, whose rates these are.
             check_line_rates(seller.country, today, defaults, "contract_lines")
             items = contract_invoice_lines(defaults, body.quantities)
