@@ -14,6 +14,7 @@ from uuid import UUID
 
 from db import clients, companies, invoices, proposals
 from db.connection import Connection as Connection
+from db.connection import lock_key
 from db.errors import NotFound as NotFound
 from db.outbox import sent_reminder_steps
 from db.rows import (
@@ -113,8 +114,8 @@ _SELECT_LINES = {
     ),
 }
 _DELETE_LINES = {
-    ("invoice_lines", "invoice_id"): "DELETE FROM invoice_lines WHERE invoice_id = $1",
-    ("proposal_lines", "proposal_id"): "DELETE FROM proposal_lines WHERE proposal_id = $1",
+    ("invoice_lines", "invoice_id"): invoices.delete_lines,
+    ("proposal_lines", "proposal_id"): proposals.delete_lines,
 }
 _INSERT_LINES = {
     ("invoice_lines", "invoice_id"): """INSERT INTO invoice_lines (invoice_id, position,
@@ -194,7 +195,7 @@ async def replace_lines(
         prices_include_vat=prices_include_vat,
         document_discount_percent=discount_percent,
     )
-    await conn.execute(delete, owner_id)
+    await delete(conn, owner_id)
     await conn.executemany(
         insert,
         [
@@ -314,13 +315,11 @@ async def audit(
         # Row lock first, chain lock second, in every caller: the insert's foreign key needs
         # this row lock anyway, and taking it after the chain lock would deadlock against a
         # transaction that holds the row FOR UPDATE and then appends an event.
-        await conn.execute(
-            "SELECT 1 FROM proposals WHERE id = $1 FOR KEY SHARE"
-            if of_proposal
-            else "SELECT 1 FROM invoices WHERE id = $1 FOR KEY SHARE",
-            owner_id,
-        )
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(owner_id))
+        if of_proposal:
+            await proposals.lock_key_share(conn, owner_id)
+        else:
+            await invoices.lock_key_share(conn, owner_id)
+        await lock_key(conn, str(owner_id))
         prev_hash = (
             await conn.fetchval(
                 "SELECT hash FROM audit_events WHERE proposal_id = $1 ORDER BY id DESC LIMIT 1"

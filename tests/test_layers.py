@@ -339,3 +339,37 @@ def test_the_check_sees_glued_sql(tmp_path: Path) -> None:
         "glued.py:5",
         "glued.py:6",
     ]
+
+
+def sql_statements(path: Path) -> list[tuple[str, int]]:
+    """The SQL statements `path` holds, white space folded, with their lines."""
+    return [
+        (" ".join(node.value.split()), node.lineno)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and SQL_STATEMENT.search(node.value)
+    ]
+
+
+def repeated_sql(paths: list[Path]) -> dict[str, list[str]]:
+    places: dict[str, list[str]] = {}
+    for path in paths:
+        for statement, line in sql_statements(path):
+            places.setdefault(statement, []).append(f"{path.name}:{line}")
+    return {statement: where for statement, where in places.items() if len(where) > 1}
+
+
+def test_each_statement_is_written_once() -> None:
+    """One copy of each query: a second caller calls the function that holds it."""
+    assert repeated_sql(sorted((ROOT / "db").rglob("*.py"))) == {}
+
+
+def test_the_check_sees_a_repeated_statement(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text('Q = "SELECT * FROM invoices WHERE id = $1"\n')
+    (tmp_path / "b.py").write_text(
+        'R = """SELECT *  FROM invoices\n   WHERE id = $1"""\nS = "SELECT 1 FROM t"\n'
+    )
+    assert repeated_sql(sorted(tmp_path.glob("*.py"))) == {
+        "SELECT * FROM invoices WHERE id = $1": ["a.py:1", "b.py:1"]
+    }

@@ -102,7 +102,7 @@ async def record_view(conn: store.Connection, proposal_id: Any, request: Request
     holding the row, waits for — a deadlock whenever a view and a signature meet.
     A visitor's reloads within the view window record nothing more."""
     async with conn.transaction():
-        await signing.lock_proposal_key_share(conn, proposal_id)
+        await proposals.lock_key_share(conn, proposal_id)
         if not await claim_view(conn, request, proposal_id=proposal_id):
             return
         await store.audit(
