@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, overload
 from uuid import UUID
 
 from db import clients, companies, invoices, proposals
@@ -37,8 +37,6 @@ from domain.money import Line, amount_due, round_money
 from domain.schedule import overdue_at, reminders_to_send
 from domain.vat import DocumentTotals, VatCategory, compute_document_totals, line_category
 from messages.models import InvoiceSnapshot, ReminderPlan
-
-T = TypeVar("T")
 
 DEFAULT_COMPANY = {
     "name": "q2c Demo SRL",
@@ -81,9 +79,9 @@ async def default_company_id(conn: Connection) -> str:
     return str(existing)
 
 
-# Old names of db.proposals.get, db.invoices.get and db.companies.get, for the modules
-# other branches still edit (activities/proposals.py, activities/render_failures.py):
-# new code calls the aggregate's `get`.
+# Old names of db.companies.get, db.clients.get, db.proposals.get and db.invoices.get, for
+# the modules other branches still edit (activities/proposals.py,
+# activities/render_failures.py): new code calls the aggregate's `get`.
 async def company(conn: Connection, company_id: Any) -> CompanyRow:
     return await companies.get(conn, company_id)
 
