@@ -40,7 +40,7 @@ async def test_overpayment_becomes_credit_spent_once_and_only_by_its_client(
     second = await _second_invoice_for(stack, first["client_id"])
     apply = f"/api/v1/invoices/{second}/apply-credit"
     too_much = await stack.api.post(apply, json={"amount": "86.01"})
-    assert too_much.status_code == 422 and "86.00 RON" in too_much.json()["detail"]
+    assert too_much.status_code == 422 and "86.00 RON" in too_much.json()["detail"][0]["msg"]
     applied = await stack.api.post(apply, json={"amount": "86.00", "reference": "C-1"})
     assert applied.status_code == 201, applied.text
     assert applied.json()["status"] == "partially_paid"

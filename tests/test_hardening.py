@@ -114,26 +114,32 @@ def test_names_lose_their_control_characters() -> None:
     assert clean_body("Line 1\r\nLine 2\rLine 3\x00\x07\tend") == "Line 1\nLine 2\nLine 3\tend"
 
 
-def test_client_and_company_names_are_stripped_where_they_enter() -> None:
-    client = ClientIn.model_validate(
-        {"name": "Evil\r\nBcc: x@evil.test", "email": "a@b.ro", "country": "RO"}
-    )
-    assert client.name == "Evil Bcc: x@evil.test"
-    assert CompanyPatch.model_validate({"name": "Firma\nX-Hdr: 1"}).name == "Firma X-Hdr: 1"
-    signed = EsignSignatureIn.model_validate(
-        {
-            "id": "evt-1",
-            "proposal_id": "00000000-0000-0000-0000-000000000001",
-            "signer_name": "Ana\r\nBcc: x@evil.test",
-            "signer_email": "ana@exemplu.ro",
-            "signed_at": "2026-12-01T10:00:00+00:00",
-            "document_sha256": "0" * 64,
-        }
-    )
-    assert signed.signer_name == "Ana Bcc: x@evil.test"
-    with pytest.raises(ValidationError) as refused:
-        ClientIn.model_validate({"name": "\r\n", "email": "a@b.ro", "country": "RO"})
-    assert refused.value.errors()[0]["loc"] == ("name",)
+def test_names_with_control_characters_are_refused_where_they_enter() -> None:
+    """A CR/LF in a name would be a header injection in an email: refused at the door (the
+    mailer strips control characters again from whatever reaches it)."""
+    for model, field, data in (
+        (
+            ClientIn,
+            "name",
+            {"name": "Evil\r\nBcc: x@evil.test", "email": "a@b.ro", "country": "RO"},
+        ),
+        (CompanyPatch, "name", {"name": "Firma\nX-Hdr: 1"}),
+        (
+            EsignSignatureIn,
+            "signer_name",
+            {
+                "id": "evt-1",
+                "proposal_id": "00000000-0000-0000-0000-000000000001",
+                "signer_name": "Ana\r\nBcc: x@evil.test",
+                "signer_email": "ana@exemplu.ro",
+                "signed_at": "2026-12-01T10:00:00+00:00",
+                "document_sha256": "0" * 64,
+            },
+        ),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            model.model_validate(data)
+        assert refused.value.errors()[0]["loc"] == (field,)
 
 
 async def test_a_crlf_in_a_subject_adds_no_header(db: asyncpg.Pool, mail: MailSink) -> None:
@@ -200,7 +206,7 @@ async def test_the_series_api_refuses_an_unsafe_pattern_naming_the_field(stack: 
     for pattern in ("INV\r\n{seq}", "{series}-{seq:040}", "{series}%{seq}"):
         refused = await stack.api.put(path, json={"pattern": pattern})
         assert refused.status_code == 422, refused.text
-        assert refused.json()["detail"].startswith("pattern: ")
+        assert refused.json()["detail"][0]["loc"] == ["body", "pattern"], refused.text
     fine = await stack.api.put(path, json={"pattern": "{series}/{year}/{seq:06}"})
     assert fine.status_code == 200, fine.text
 

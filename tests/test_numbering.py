@@ -180,7 +180,7 @@ async def test_operators_set_the_series_forward_never_back(stack: Stack) -> None
     back = await stack.api.put(path, json={"next_seq": 99})
     assert back.status_code == 409 and "only move forward" in back.json()["detail"]
     no_year = await stack.api.put(path, json={"pattern": "F{seq:04}", "reset_yearly": True})
-    assert no_year.status_code == 422 and "{year}" in no_year.json()["detail"]
+    assert no_year.status_code == 422 and "{year}" in no_year.json()["detail"][0]["msg"]
     no_seq = await stack.api.put(path, json={"pattern": "{series}-{year}"})
     assert no_seq.status_code == 422
 

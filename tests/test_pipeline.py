@@ -112,7 +112,7 @@ async def test_proposal_to_paid_through_the_api(stack: Stack) -> None:
     too_precise = await stack.api.post(
         payments, json={"amount": "0.001", "paid_at": "2026-12-02", "reference": "OP-X"}
     )
-    assert too_precise.status_code == 422 and "amount" in too_precise.json()["detail"]
+    assert too_precise.status_code == 422 and "amount" in too_precise.text
 
     last = await stack.api.post(
         payments, json={"amount": "3114.00", "paid_at": "2026-12-02", "reference": "OP-124"}

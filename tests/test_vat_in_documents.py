@@ -77,7 +77,9 @@ async def test_a_rate_no_longer_in_force_is_refused_with_the_field_named(stack: 
         json={"lines": [lines[1] | {"vat_category": "standard"}]},
     )
     assert edit.status_code == 422
-    assert edit.json()["detail"].startswith("lines[0].vat_rate: 19 % is not a RO VAT rate on")
+    [refused] = edit.json()["detail"]
+    assert refused["loc"] == ["body", "lines", 0, "vat_rate"]
+    assert refused["msg"].startswith("19 % is not a RO VAT rate on")
     assert proposal["total"] == (await get_json(stack, f"/api/v1/invoices/{invoice_id}"))["total"]
 
 

@@ -45,6 +45,12 @@ def unprocessable(message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": loc, "msg": text, "type": "value_error"}])
 
 
+def invalid_parameter(where: str, name: str, message: str) -> RequestValidationError:
+    """A refused query or path parameter as FastAPI's 422 (`detail` a list, as the OpenAPI
+    document promises for every 422), e.g. ("query", "from", "must not be after to")."""
+    return RequestValidationError([{"loc": (where, name), "msg": message, "type": "value_error"}])
+
+
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(store.NotFound)
     async def not_found(_: Request, missing: store.NotFound) -> JSONResponse:
@@ -56,6 +62,11 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(request: Request, refused: InvalidInput) -> JSONResponse:
+        return await request_validation_exception_handler(request, unprocessable(str(refused)))
+
+    @app.exception_handler(Unacceptable)
+    async def unacceptable(request: Request, refused: Unacceptable) -> JSONResponse:
+        # A 422 like every other: the OpenAPI document promises `detail` as a list.
         return await request_validation_exception_handler(request, unprocessable(str(refused)))
 
     @app.exception_handler(Refusal)

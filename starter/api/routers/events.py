@@ -32,7 +32,7 @@ from domain.events import EVENT_TYPES, UnknownEventType, normalise_types
 from domain.webhook_targets import RefusedTarget, allow_list
 from messages.models import delivery_workflow_id
 from starter.api.deps import API_KEY, Q2CState, State
-from starter.api.errors import unprocessable
+from starter.api.errors import invalid_parameter, unprocessable
 from starter.api.operations import iso
 from starter.api.schemas import (
     Body,
@@ -226,7 +226,7 @@ async def list_events(
 ) -> dict[str, Any]:
     """Events in the order they happened (by `sequence`); page on with `after`."""
     if type is not None and type not in EVENT_TYPES:
-        raise HTTPException(422, f"type: unknown event type {type!r}")
+        raise invalid_parameter("query", "type", f"unknown event type {type!r}")
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     async with state.pool.acquire() as conn:

@@ -19,6 +19,7 @@ from domain.numbering import (
     validate_series,
 )
 from starter.api.deps import API_KEY, State
+from starter.api.errors import invalid_parameter
 from starter.api.schemas import Body, NumberSeriesList, NumberSeriesOut
 
 Kind = Literal["proposal", "invoice", "credit_note"]
@@ -71,11 +72,9 @@ async def list_series(state: State, year: int | None = None) -> dict[str, Any]:
 )
 async def put_series(kind: Kind, series: str, body: SeriesIn, state: State) -> dict[str, Any]:
     if not series.isalnum() or len(series) > 20:
-        raise HTTPException(422, "series: letters and digits only, at most 20")
-    try:
-        validate_series(body.pattern, body.reset_yearly)
-    except NumberingError as bad:
-        raise HTTPException(422, str(bad)) from bad
+        raise invalid_parameter("path", "series", "letters and digits only, at most 20")
+    # A NumberingError is InvalidInput: a 422 naming the body's field (starter.api.errors).
+    validate_series(body.pattern, body.reset_yearly)
     async with state.pool.acquire() as conn, conn.transaction():
         company_id = await store.default_company_id(conn)
         # The same lock an approval takes: settings never change under a numbering.

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from db import companies, reports, store
 from domain.money import plain_decimal, round_money
@@ -21,6 +21,7 @@ from domain.spreadsheet import inert_text, xlsx_text
 from domain.status import InvoiceStatus
 from domain.vat import VatCategory, compute_document_totals
 from starter.api.deps import API_KEY, Q2CState, State
+from starter.api.errors import invalid_parameter
 from starter.api.schemas import AgingReportOut, CashflowReportOut, file_answer
 
 OPEN_STATUSES = ("sent", "partially_paid", "overdue")
@@ -50,9 +51,12 @@ def _money(value: Decimal, currency: str) -> str:
 
 def _period(date_from: date | None, date_to: date | None, today: date) -> tuple[date, date]:
     end = date_to or today
-    start = date_from or (end.replace(day=1) - timedelta(days=334)).replace(day=1)
+    try:
+        start = date_from or (end.replace(day=1) - timedelta(days=334)).replace(day=1)
+    except OverflowError:
+        raise invalid_parameter("query", "to", "too early to report on") from None
     if start > end:
-        raise HTTPException(422, "from: must not be after to")
+        raise invalid_parameter("query", "from", "must not be after to")
     return start, end
 
 
@@ -305,11 +309,14 @@ async def cashflow_report(
     state: State,
     date_from: DateFrom = None,
     date_to: DateTo = None,
-    dso_days: int = 90,
+    dso_days: Annotated[int, Query(ge=1, le=3660)] = 90,
 ) -> dict[str, Any]:
     today = await _today(state)
     start, end = _period(date_from, date_to, today)
-    dso_start = end - timedelta(days=dso_days - 1)
+    try:
+        dso_start = end - timedelta(days=dso_days - 1)
+    except OverflowError:
+        raise invalid_parameter("query", "dso_days", "reaches before the year 1") from None
     async with state.pool.acquire() as conn:
         invoiced = await reports.invoiced_between(conn, start, end)
         collected = await reports.collected_between(conn, start, end)
@@ -370,7 +377,7 @@ async def export(
     client_id: UUID | None = None,
 ) -> Response:
     if date_from and date_to and date_from > date_to:
-        raise HTTPException(422, "from: must not be after to")
+        raise invalid_parameter("query", "from", "must not be after to")
     builder = {"invoices": invoice_rows, "payments": payment_rows, "clients": client_rows}
     header, rows = await builder[kind](state, date_from, date_to, status, client_id)
     return tabular_response(f"{kind}.{fmt}", header, rows)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pydantic import EmailStr, Field
 
-from starter.api.schemas.common import Answer, Body, SafeName
+from starter.api.schemas.common import Answer, Body, Name
 from starter.api.schemas.company import OwnScheduleOut
 from starter.api.schemas.reminders import ScheduleInForceOut
 
 
 class ClientIn(Body):
-    name: SafeName = Field(min_length=1, max_length=300)
+    name: Name = Field(min_length=1, max_length=300)
     email: EmailStr
     country: str = Field(pattern=r"^[A-Z]{2}$")
     locale: str = Field(default="en", pattern=r"^(ro|ru|en)$")
@@ -23,7 +23,7 @@ class ClientIn(Body):
     vat_id: str = Field(default="", max_length=40)
     kpp: str = Field(default="", max_length=20)
     iban: str = Field(default="", max_length=50)
-    bank_name: str = Field(default="", max_length=200)
+    bank_name: Name = Field(default="", max_length=200)
     bic: str = Field(default="", max_length=20)
     bik: str = Field(default="", max_length=20)
     settlement_account: str = Field(default="", max_length=30)

@@ -7,6 +7,7 @@ ids as strings."""
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -15,7 +16,6 @@ from fastapi import Response
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from domain.contracts import DocumentLine
-from domain.safe_text import single_line
 from domain.vat import VatCategory
 from messages.models import LineData
 
@@ -33,15 +33,16 @@ Amount = Annotated[
 ]
 
 
-def _safe_name(value: str) -> str:
-    cleaned = single_line(value)
-    if not cleaned:
-        raise ValueError("a name needs at least one visible character")
-    return cleaned
+def _no_control_characters(text: str) -> str:
+    # A name is printed on documents and exported to spreadsheets, where a control
+    # character (U+0000-U+001F, U+007F-U+009F) has no meaning and XLSX cannot hold one.
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise ValueError("must not contain control characters")
+    return text
 
 
-# A name that reaches email subjects and bodies: control characters (CR/LF) stripped.
-SafeName = Annotated[str, AfterValidator(_safe_name)]
+Name = Annotated[str, AfterValidator(_no_control_characters)]
+"""A name of a person, a company or a bank: one printable line."""
 
 
 class Body(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import EmailStr, Field, create_model
 
 from db import companies
-from starter.api.schemas.common import Answer, Body, SafeName
+from starter.api.schemas.common import Answer, Body, Name
 
 SERIES_PATTERN = r"^[A-Za-z0-9]{1,20}$"
 
@@ -16,7 +16,7 @@ class CompanyPatch(Body):
     """The seller's details; a field left out keeps its value. Requisites are checked for
     the company's country after the change, all together."""
 
-    name: SafeName | None = Field(default=None, min_length=1, max_length=300)
+    name: Name | None = Field(default=None, min_length=1, max_length=300)
     legal_form: str | None = Field(default=None, max_length=60)
     address: str | None = Field(default=None, max_length=500)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
@@ -29,13 +29,13 @@ class CompanyPatch(Body):
     vat_id: str | None = Field(default=None, max_length=40)
     kpp: str | None = Field(default=None, max_length=20)
     iban: str | None = Field(default=None, max_length=50)
-    bank_name: str | None = Field(default=None, max_length=200)
+    bank_name: Name | None = Field(default=None, max_length=200)
     bic: str | None = Field(default=None, max_length=20)
     bik: str | None = Field(default=None, max_length=20)
     settlement_account: str | None = Field(default=None, max_length=30)
     correspondent_account: str | None = Field(default=None, max_length=30)
-    director_name: str | None = Field(default=None, max_length=200)
-    accountant_name: str | None = Field(default=None, max_length=200)
+    director_name: Name | None = Field(default=None, max_length=200)
+    accountant_name: Name | None = Field(default=None, max_length=200)
     logo: str | None = Field(default=None, max_length=500)
     accent_color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
     footer_text: str | None = Field(default=None, max_length=500)
@@ -52,7 +52,7 @@ class BankAccountIn(Body):
     that currency (the previous default stops being one)."""
 
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    bank_name: str = Field(default="", max_length=200)
+    bank_name: Name = Field(default="", max_length=200)
     iban: str = Field(default="", max_length=50)
     bic: str = Field(default="", max_length=20)
     settlement_account: str = Field(default="", max_length=30)

@@ -27,7 +27,7 @@ from starter.api.schemas.common import (
     Body,
     IsoInstant,
     LineIn,
-    SafeName,
+    Name,
     _known_currency,
 )
 from starter.api.schemas.invoices import InvoiceOut
@@ -94,7 +94,7 @@ class EsignSignatureIn(WebhookEventIn):
 
     proposal_id: UUID | None = None
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
-    signer_name: SafeName = Field(min_length=1, max_length=200)
+    signer_name: Name = Field(min_length=1, max_length=200)
     signer_email: EmailStr
     signed_at: AwareDatetime
     document_sha256: Sha256Hex

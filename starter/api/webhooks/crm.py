@@ -85,6 +85,7 @@ async def describe_crm(state: Q2CState, event: CrmProposalIn) -> dict[str, Any]:
 @router.post(
     "/webhooks/crm/proposals",
     response_model=CrmProposalAnswer,
+    responses={201: {"model": CrmProposalAnswer, "description": "Created"}},
     tags=["webhooks"],
     openapi_extra=SIGNED_REQUEST,
 )

@@ -153,6 +153,7 @@ async def _refuse_signature(
 @router.post(
     "/webhooks/esign",
     response_model=EsignAnswer,
+    responses={202: {"model": EsignAnswer, "description": "Accepted"}},
     tags=["webhooks"],
     openapi_extra=SIGNED_REQUEST,
 )

@@ -312,5 +312,15 @@ SIGNED_REQUEST = {
             "schema": {"type": "string"},
             "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{raw body}">',
         }
-    ]
+    ],
+    # The body is parsed by `parse_event`, not by FastAPI, which would otherwise declare
+    # the 422 that a body failing validation gets.
+    "responses": {
+        "422": {
+            "description": "Validation Error",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            },
+        }
+    },
 }

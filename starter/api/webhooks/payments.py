@@ -153,6 +153,7 @@ def unmatched_json(unmatched: webhooks.UnmatchedPayment) -> dict[str, Any]:
 @router.post(
     "/webhooks/payments",
     response_model=PaymentWebhookAnswer,
+    responses={202: {"model": PaymentWebhookAnswer, "description": "Parked"}},
     tags=["webhooks"],
     openapi_extra=SIGNED_REQUEST,
 )
