@@ -19,7 +19,7 @@ from activities.documents import context_for, document_context, store_document
 from activities.events import emit_invoice, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import credit_notes, outbox, store, tasks
+from db import clients, companies, credit_notes, invoices, outbox, store, tasks
 from db.rows import CreditNoteRow, InvoiceLineRow, InvoiceRow
 from domain.credit_notes import (
     CreditNoteMismatch,
@@ -58,7 +58,7 @@ class CreditNoteActivities:
         a retry finds it made and only renders what is missing."""
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                invoice = await store.invoice(conn, request.invoice_id, lock=True)
+                invoice = await invoices.get(conn, request.invoice_id, lock=True)
                 note = await credit_notes.of_invoice(conn, invoice.id)
                 if note is None:
                     note = await self._create(conn, invoice, request)
@@ -88,7 +88,7 @@ class CreditNoteActivities:
             # A stored invoice at odds with its lines is a bug to fix, not a business refusal:
             # the activity retries (the void stands) until the code or the data is fixed.
             raise ApplicationError(str(mismatch), type="CreditNoteMismatch") from mismatch
-        seller = await store.company(conn, invoice.company_id)
+        seller = await companies.get(conn, invoice.company_id)
         issue_date = local_date(request.at, seller.time_zone)
         series = seller.credit_note_series
         number = await store.assign_number(
@@ -140,7 +140,7 @@ class CreditNoteActivities:
         if received > 0:
             # The client paid part of a cancelled invoice: that money is theirs again. It
             # stays recorded on the voided invoice until an operator refunds it.
-            buyer = await store.client(conn, invoice.client_id)
+            buyer = await clients.get(conn, invoice.client_id)
             await tasks.open_task_once(
                 conn,
                 "refund_after_void",
@@ -157,7 +157,7 @@ class CreditNoteActivities:
     async def _render(self, conn: store.Connection, note: CreditNoteRow) -> str:
         if note.document_key:
             return note.document_key
-        invoice = await store.invoice(conn, note.invoice_id)
+        invoice = await invoices.get(conn, note.invoice_id)
         line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice.id)
         # The original's context gives the parties, bank, branding and contract as printed
         # on it; the money is laid out again from its totals negated.
@@ -198,14 +198,14 @@ class CreditNoteActivities:
                 document_key = note.document_key
                 key = outbox_key(note.id)
                 if not await outbox.is_queued(conn, key):
-                    buyer = await store.client(conn, note.client_id)
+                    buyer = await clients.get(conn, note.client_id)
                     locale = pick_locale(buyer.locale)
                     currency = note.currency.strip()
-                    invoice = await store.invoice(conn, note.invoice_id)
+                    invoice = await invoices.get(conn, note.invoice_id)
                     subject, body = self._s.renderer.email(
                         "credit_note",
                         locale,
-                        seller=await store.company(conn, note.company_id),
+                        seller=await companies.get(conn, note.company_id),
                         buyer=buyer,
                         number=note.number,
                         issue_date=format_day(note.issue_date, locale),

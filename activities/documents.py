@@ -23,7 +23,7 @@ from babel.numbers import format_decimal
 
 from activities.pdf_engine import BUILTIN_TEMPLATES
 from activities.pdf_engine import write_pdf as _write_pdf
-from db import companies, contracts, documents, store
+from db import clients, companies, contracts, documents, store
 from db.rows import CompanyRow, ContractRow, InvoiceRow, ProposalRow
 from db.store import Connection, LineRow
 from domain.contracts import DocumentLine
@@ -150,8 +150,8 @@ async def document_context(
     kind: str,
 ) -> dict[str, Any]:
     """Everything a proposal or invoice template shows, already formatted for the locale."""
-    seller = await store.company(conn, document.company_id)
-    buyer = await store.client(conn, document.client_id)
+    seller = await companies.get(conn, document.company_id)
+    buyer = await clients.get(conn, document.client_id)
     bank = await seller_bank_account(conn, seller, document.currency.strip())
     contract = None
     if document.contract_id is not None:

@@ -39,7 +39,7 @@ from temporalio.worker import (
 )
 
 from activities.services import Services
-from db import events, payments, store, tasks
+from db import events, invoices, payments, proposals, store, tasks
 from db.rows import InvoiceRow
 from domain.events import body_bytes, envelope
 from domain.hmac_signature import SIGNATURE_HEADER, signature_header
@@ -107,7 +107,7 @@ async def emit_invoice(
     """An invoice.* event (or another one about an invoice, with more `data`), with the
     invoice as it is in this transaction (`row`, if the caller has it so)."""
     if row is None:
-        row = await store.invoice(conn, invoice_id)
+        row = await invoices.get(conn, invoice_id)
     await store.emit_event(
         conn,
         event_type,
@@ -121,7 +121,7 @@ async def emit_invoice(
 async def emit_proposal(
     conn: store.Connection, event_type: str, proposal_id: Any, *, at: datetime | None = None
 ) -> None:
-    row = await store.proposal(conn, proposal_id)
+    row = await proposals.get(conn, proposal_id)
     currency = row.currency.strip()
     proposal = {
         "id": str(row.id),
@@ -159,7 +159,7 @@ async def emit_payment(
             "source": payment.source,
         },
     )
-    row = await store.invoice(conn, invoice_id)
+    row = await invoices.get(conn, invoice_id)
     settled = amount_due(row.total, row.amount_paid) == 0
     event_type = "invoice.paid" if settled else "invoice.partially_paid"
     await emit_invoice(

@@ -11,7 +11,17 @@ from activities.documents import document_context, store_document
 from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import documents, invoices, outbox, proposals, signatures, signing, store
+from db import (
+    clients,
+    companies,
+    documents,
+    invoices,
+    outbox,
+    proposals,
+    signatures,
+    signing,
+    store,
+)
 from db.rows import CompanyRow, ProposalAnswerRow, ProposalRow
 from domain import answers
 from domain.i18n import format_day, pick_locale
@@ -36,8 +46,8 @@ class ProposalActivities:
     async def send_proposal(self, ref: ProposalRef) -> ProposalSent:
         pool, key = self._s.pool, f"proposal:{ref.proposal_id}:proposal:1"
         async with business_errors(), pool.acquire() as conn:
-            proposal = await store.proposal(conn, ref.proposal_id)
-            seller = await store.company(conn, proposal.company_id)
+            proposal = await proposals.get(conn, ref.proposal_id)
+            seller = await companies.get(conn, proposal.company_id)
             # Signable through the whole last day of validity, where the seller is.
             expires_at = overdue_at(proposal.valid_until, seller.time_zone)
             if proposal.status != ProposalStatus.SENT:
@@ -45,7 +55,7 @@ class ProposalActivities:
             if not await outbox.is_queued(conn, key):
                 proposal = await self._numbered(conn, proposal, seller)
                 document_key = await self._render(conn, proposal)
-                buyer = await store.client(conn, proposal.client_id)
+                buyer = await clients.get(conn, proposal.client_id)
                 locale = pick_locale(buyer.locale)
                 async with conn.transaction():
                     token = await store.new_access_token(
@@ -101,10 +111,10 @@ class ProposalActivities:
         then finds both); its retries are bounded (workflows.steps.RENDER_RETRY). Returns
         the document's key, or "" for a proposal no longer to be sent."""
         async with business_errors(), self._s.pool.acquire() as conn:
-            proposal = await store.proposal(conn, ref.proposal_id)
+            proposal = await proposals.get(conn, ref.proposal_id)
             if proposal.status != ProposalStatus.SENT:
                 return ""
-            seller = await store.company(conn, proposal.company_id)
+            seller = await companies.get(conn, proposal.company_id)
             return await self._render(conn, await self._numbered(conn, proposal, seller))
 
     async def _numbered(
@@ -116,7 +126,7 @@ class ProposalActivities:
         # transaction under the series' lock, before the PDF that prints it. A retry or a
         # resend finds the number and keeps it.
         async with conn.transaction():
-            locked = await store.proposal(conn, proposal.id, lock=True)
+            locked = await proposals.get(conn, proposal.id, lock=True)
             if locked.number is None:
                 sent_on = local_date(activity.info().started_time, seller.time_zone)
                 series = seller.proposal_series
@@ -129,7 +139,7 @@ class ProposalActivities:
                     ),
                     issue_date=sent_on,
                 )
-        return await store.proposal(conn, proposal.id)
+        return await proposals.get(conn, proposal.id)
 
     async def _render(self, conn: store.Connection, proposal: ProposalRow) -> str:
         if proposal.document_key:
@@ -147,7 +157,7 @@ class ProposalActivities:
         the signal names an answer the signing page or the e-sign webhook recorded."""
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                proposal = await store.proposal(conn, accept.proposal_id, lock=True)
+                proposal = await proposals.get(conn, accept.proposal_id, lock=True)
                 row = await signing.answer_for_update(conn, accept.signature.answer_id)
                 if proposal.invoice_id is not None and applied_here(row, proposal):
                     # A retry of the attempt that applied this very answer.
@@ -188,7 +198,7 @@ class ProposalActivities:
             source=signature.source,
             signature_image_key=signature.signature_image_key or None,
         )
-        seller = await store.company(conn, proposal.company_id)
+        seller = await companies.get(conn, proposal.company_id)
         invoice_id = await invoices.create_draft_from_proposal(
             conn, proposal, seller.invoice_series
         )
@@ -228,7 +238,7 @@ class ProposalActivities:
         claimed = claimed_decline(close)
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                proposal = await store.proposal(conn, close.proposal_id, lock=True)
+                proposal = await proposals.get(conn, close.proposal_id, lock=True)
                 if proposal.status != ProposalStatus.SENT:
                     return
                 refusal = None
@@ -357,7 +367,7 @@ async def refuse_answer(
 ) -> None:
     """Keep the refused answer in the proposal's audit chain; nothing else changes."""
     async with conn.transaction():
-        await store.proposal(conn, proposal_id, lock=True)
+        await proposals.get(conn, proposal_id, lock=True)
         await store.audit(
             conn,
             "signature_refused" if claimed.kind == "sign" else "decline_refused",

@@ -10,7 +10,7 @@ from temporalio import activity
 
 from activities.events import emit_invoice, emit_task_created
 from activities.services import Services, business_errors
-from db import invoices, proposals, store, tasks
+from db import companies, invoices, proposals, store, tasks
 from domain.safe_text import single_line
 from domain.schedule import local_date
 from domain.status import InvoiceStatus
@@ -39,8 +39,8 @@ class RenderFailureActivities:
         and answer with the invoice as it is now."""
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                row = await store.invoice(conn, failure.invoice_id, lock=True)
-                seller = await store.company(conn, row.company_id)
+                row = await invoices.get(conn, failure.invoice_id, lock=True)
+                seller = await companies.get(conn, row.company_id)
                 document = STEP_DOCUMENT.get(failure.step, "PDF")
                 error = single_line(failure.error)[:ERROR_CHARS]
                 title = (
@@ -91,8 +91,8 @@ class RenderFailureActivities:
         failed goes back to draft. Answers with the proposal's status now."""
         async with business_errors(), self._s.pool.acquire() as conn:
             async with conn.transaction():
-                row = await store.proposal(conn, failure.proposal_id, lock=True)
-                seller = await store.company(conn, row.company_id)
+                row = await proposals.get(conn, failure.proposal_id, lock=True)
+                seller = await companies.get(conn, row.company_id)
                 error = single_line(failure.error)[:ERROR_CHARS]
                 text = PROPOSAL_TASK.get(failure.step, PROPOSAL_TASK[names.RENDER_PROPOSAL])
                 await tasks.open_task_once(
@@ -117,4 +117,4 @@ class RenderFailureActivities:
                 await emit_task_created(conn, task_id)
                 if failure.step == names.RENDER_PROPOSAL:
                     await proposals.back_to_draft(conn, row.id)
-            return (await store.proposal(conn, failure.proposal_id)).status
+            return (await proposals.get(conn, failure.proposal_id)).status

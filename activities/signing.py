@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from activities.documents import store_document
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import audit, documents, outbox, proposals, signatures, store
+from db import audit, clients, companies, documents, outbox, proposals, signatures, store
 from db.rows import ProposalRow, SignatureRow
 from domain.audit import AuditEvent, verify_chain
 from domain.certificate_i18n import certificate_labels, event_label
@@ -72,7 +72,7 @@ class SigningActivities:
         """Build the signed PDF once, email it once; returns its document key."""
         pool, key = self._s.pool, signed_email_key(ref.proposal_id)
         async with business_errors(), pool.acquire() as conn:
-            proposal = await store.proposal(conn, ref.proposal_id)
+            proposal = await proposals.get(conn, ref.proposal_id)
             if proposal.status != ProposalStatus.SIGNED:
                 raise ApplicationError(
                     f"the proposal is {proposal.status}, not signed",
@@ -91,7 +91,7 @@ class SigningActivities:
         """Build the signed PDF once (before send_signed_copy emails it); its retries are
         bounded (workflows.steps.RENDER_RETRY). Returns its document key."""
         async with business_errors(), self._s.pool.acquire() as conn:
-            proposal = await store.proposal(conn, ref.proposal_id)
+            proposal = await proposals.get(conn, ref.proposal_id)
             if proposal.status != ProposalStatus.SIGNED:
                 raise ApplicationError(
                     f"the proposal is {proposal.status}, not signed",
@@ -119,7 +119,7 @@ class SigningActivities:
         )
         async with conn.transaction():
             # A concurrent attempt (a retry racing a slow first try) may have stored one.
-            locked = await store.proposal(conn, proposal.id, lock=True)
+            locked = await proposals.get(conn, proposal.id, lock=True)
             if locked.signed_document_key:
                 return str(locked.signed_document_key)
             stored = await store_document(conn, signed_document_key(proposal.id), signed)
@@ -133,8 +133,8 @@ class SigningActivities:
         signature: SignatureRow,
         original: bytes,
     ) -> dict[str, Any]:
-        seller = await store.company(conn, proposal.company_id)
-        buyer = await store.client(conn, proposal.client_id)
+        seller = await companies.get(conn, proposal.company_id)
+        buyer = await clients.get(conn, proposal.client_id)
         locale = pick_locale(buyer.locale)
         labels = certificate_labels(locale)
         # domain.audit reads rows by column name: the typed rows as dicts.
@@ -191,8 +191,8 @@ class SigningActivities:
     async def _enqueue(
         self, conn: store.Connection, proposal: ProposalRow, document_key: str, key: str
     ) -> None:
-        seller = await store.company(conn, proposal.company_id)
-        buyer = await store.client(conn, proposal.client_id)
+        seller = await companies.get(conn, proposal.company_id)
+        buyer = await clients.get(conn, proposal.client_id)
         signature = await signatures.of_proposal(conn, proposal.id)
         assert signature is not None  # _build found it, or an earlier attempt did
         subject, body = self._s.renderer.email(
@@ -221,7 +221,7 @@ class SigningActivities:
         """One 'signed_copy_emailed' event once SMTP took the message, even if the attempt
         that sent it died before recording it."""
         async with self._s.pool.acquire() as conn, conn.transaction():
-            await store.proposal(conn, proposal_id, lock=True)
+            await proposals.get(conn, proposal_id, lock=True)
             sent_at = await outbox.sent_at(conn, key)
             recorded = await audit.proposal_has_event(conn, proposal_id, "signed_copy_emailed")
             if sent_at is None or recorded:

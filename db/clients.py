@@ -1,4 +1,4 @@
-"""Clients as operators make them (reading one is db.store.client)."""
+"""Clients: reading one, and making them as operators enter them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,15 @@ from typing import Any
 from uuid import UUID
 
 from db.connection import Connection
+from db.errors import NotFound
+from db.rows import ClientRow, row_as
+
+
+async def get(conn: Connection, client_id: Any) -> ClientRow:
+    record = await conn.fetchrow("SELECT * FROM clients WHERE id = $1", client_id)
+    if record is None:
+        raise NotFound("client", str(client_id))
+    return row_as(ClientRow, record)
 
 
 @dataclass(frozen=True, slots=True)

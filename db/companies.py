@@ -6,8 +6,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from db.connection import Connection
+from db.errors import NotFound
 from db.rows import CompanyBankAccountRow, CompanyRow, row_as, rows_as
-from db.store import NotFound
 
 
 async def bank_account_for(

@@ -15,6 +15,12 @@ async def connect(url: str) -> asyncpg.Connection:
     return await asyncpg.connect(url)
 
 
+async def lock_key(conn: Connection, key: str) -> None:
+    """A transaction-level advisory lock on `key` (held until the caller's transaction
+    ends): what takes turns on something that has no row to lock."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
+
+
 async def ping(conn: Connection) -> None:
     """Raises when the database does not answer (the API's health check)."""
     await conn.fetchval("SELECT 1")

@@ -12,10 +12,9 @@ from uuid import UUID
 import asyncpg
 
 from db.connection import Connection
+from db.errors import NotFound
 from db.rows import ContractLineRow, ContractRow, row_as, rows_as
-from db.store import NotFound
 from domain.contracts import DocumentLine, vat_category
-from domain.vat import VatCategory
 
 
 async def find(conn: Connection, contract_id: Any) -> ContractRow | None:
@@ -53,24 +52,6 @@ async def lines(conn: Connection, contract_id: Any) -> list[ContractLineRow]:
         "SELECT * FROM contract_lines WHERE contract_id = $1 ORDER BY position", contract_id
     )
     return rows_as(ContractLineRow, records)
-
-
-def as_document_lines(rows: Sequence[ContractLineRow]) -> list[DocumentLine]:
-    """Contract lines as the lines of a document (a line without a VAT category follows
-    the rule), as db.store.as_lines reads stored invoice and proposal lines."""
-    return [
-        DocumentLine(
-            description=row.description,
-            quantity=row.quantity,
-            unit_price=row.unit_price,
-            vat_rate=row.vat_rate,
-            unit=row.unit,
-            discount_percent=row.discount_percent,
-            category=VatCategory(row.vat_category) if row.vat_category else None,
-            legal_basis=row.vat_legal_basis or "",
-        )
-        for row in rows
-    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from db.connection import Connection
+from db.errors import NotFound
 from db.rows import CreditNoteRow, row_as, rows_as
-from db.store import NotFound
 
 
 async def get(conn: Connection, credit_note_id: Any) -> CreditNoteRow:

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from db.connection import Connection
+from db.connection import Connection, lock_key
 from db.rows import ClientCreditRow, row_as
 
 
 async def lock_client_credit(conn: Connection, client_id: Any) -> None:
     """One client's credit is moved by one transaction at a time (until it ends)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"credit:{client_id}")
+    await lock_key(conn, f"credit:{client_id}")
 
 
 async def add_entry(

@@ -11,8 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from db.connection import Connection
+from db.errors import NotFound
 from db.rows import InvoiceRow, InvoiceStatusChangeRow, ProposalRow, row_as, rows_as
-from db.store import NotFound
 from domain.money import Line
 from domain.operators import SYSTEM
 from domain.status import InvoiceStatus, Reopening, check_transition
@@ -28,6 +28,16 @@ async def get(conn: Connection, invoice_id: Any, *, lock: bool = False) -> Invoi
     if record is None:
         raise NotFound("invoice", str(invoice_id))
     return row_as(InvoiceRow, record)
+
+
+async def lock_key_share(conn: Connection, invoice_id: Any) -> None:
+    """A key-share lock on the row: it stays, and its id stays, until the caller's
+    transaction ends (what a row referring to it needs anyway)."""
+    await conn.execute("SELECT 1 FROM invoices WHERE id = $1 FOR KEY SHARE", invoice_id)
+
+
+async def delete_lines(conn: Connection, invoice_id: Any) -> None:
+    await conn.execute("DELETE FROM invoice_lines WHERE invoice_id = $1", invoice_id)
 
 
 async def _record_status_change(
@@ -498,7 +508,7 @@ async def insert_from_contract(conn: Connection, invoice: NewContractInvoice) ->
 
 async def delete_draft_with_lines(conn: Connection, invoice_id: Any) -> None:
     """Take back a draft whose workflow never started, lines and all (in a transaction)."""
-    await conn.execute("DELETE FROM invoice_lines WHERE invoice_id = $1", invoice_id)
+    await delete_lines(conn, invoice_id)
     await conn.execute("DELETE FROM invoices WHERE id = $1", invoice_id)
 
 

@@ -9,7 +9,37 @@ from typing import Any
 from uuid import UUID
 
 from db.connection import Connection
+from db.errors import NotFound
 from db.rows import ProposalRow, row_as
+
+
+async def find(conn: Connection, proposal_id: Any, *, lock: bool = False) -> ProposalRow | None:
+    """A proposal, or None; `lock` holds its row until the caller's transaction ends."""
+    if lock:
+        record = await conn.fetchrow(
+            "SELECT * FROM proposals WHERE id = $1 FOR UPDATE", proposal_id
+        )
+    else:
+        record = await conn.fetchrow("SELECT * FROM proposals WHERE id = $1", proposal_id)
+    return row_as(ProposalRow, record) if record is not None else None
+
+
+async def get(conn: Connection, proposal_id: Any, *, lock: bool = False) -> ProposalRow:
+    proposal = await find(conn, proposal_id, lock=lock)
+    if proposal is None:
+        raise NotFound("proposal", str(proposal_id))
+    return proposal
+
+
+async def lock_key_share(conn: Connection, proposal_id: Any) -> None:
+    """A key-share lock on the row: it stays, and its id stays, until the caller's
+    transaction ends (what a row referring to it needs anyway). Taken before the audit
+    chain's advisory lock (see starter.api.pages.signing.record_view for why)."""
+    await conn.execute("SELECT 1 FROM proposals WHERE id = $1 FOR KEY SHARE", proposal_id)
+
+
+async def delete_lines(conn: Connection, proposal_id: Any) -> None:
+    await conn.execute("DELETE FROM proposal_lines WHERE proposal_id = $1", proposal_id)
 
 
 async def set_number(
@@ -155,7 +185,7 @@ async def by_external_id(conn: Connection, external_id: str | None) -> ProposalR
 
 async def delete_with_lines(conn: Connection, proposal_id: Any) -> None:
     """Take back a proposal never sent, lines and all (call inside a transaction)."""
-    await conn.execute("DELETE FROM proposal_lines WHERE proposal_id = $1", proposal_id)
+    await delete_lines(conn, proposal_id)
     await conn.execute("DELETE FROM proposals WHERE id = $1", proposal_id)
 
 
@@ -179,8 +209,3 @@ async def back_to_draft(conn: Connection, proposal_id: Any) -> bool:
         proposal_id,
     )
     return changed.endswith(" 1")
-
-
-async def find(conn: Connection, proposal_id: Any) -> ProposalRow | None:
-    record = await conn.fetchrow("SELECT * FROM proposals WHERE id = $1", proposal_id)
-    return row_as(ProposalRow, record) if record is not None else None

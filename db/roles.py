@@ -40,8 +40,13 @@ def scram_sha256_verifier(password: str, salt: bytes, iterations: int = _SCRAM_I
 
 async def let_app_role_log_in(conn: Connection, verifier: str) -> None:
     """Give `q2c_app` LOGIN with this password verifier (again on every migrate run, so
-    changing the deployment's password rotates it). ALTER ROLE takes no bind parameters;
-    the verifier is base64 and `$`/`:` only, checked before it is quoted."""
+    changing the deployment's password rotates it). ALTER ROLE takes no bind parameters,
+    so the server's format() quotes the verifier (base64 and `$`/`:` only, checked too)."""
     if not _VERIFIER.fullmatch(verifier):
         raise ValueError("not a SCRAM-SHA-256 verifier")
-    await conn.execute(f"ALTER ROLE {APP_ROLE} WITH LOGIN PASSWORD '{verifier}'")
+    statement = await conn.fetchval(
+        "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)",
+        APP_ROLE,
+        verifier,
+    )
+    await conn.execute(statement)

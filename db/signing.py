@@ -41,12 +41,6 @@ async def release_signing_token(conn: Connection, token_hash: str) -> None:
     )
 
 
-async def lock_proposal_key_share(conn: Connection, proposal_id: Any) -> None:
-    """Key-share lock on the proposal row, taken before the audit chain's advisory lock
-    (see starter.api.pages.signing.record_view for why the order matters)."""
-    await conn.execute("SELECT 1 FROM proposals WHERE id = $1 FOR KEY SHARE", proposal_id)
-
-
 async def mark_document_png(conn: Connection, key: str) -> None:
     """The stored document is a PNG image (a drawn signature)."""
     await conn.execute("UPDATE documents SET content_type = 'image/png' WHERE key = $1", key)

@@ -12,6 +12,7 @@ from db.connection import Connection
 from db.rows import (
     EventRow,
     WebhookDeliveryAttemptRow,
+    WebhookDeliveryRow,
     WebhookSubscriptionRow,
     row_as,
     rows_as,
@@ -102,20 +103,9 @@ async def events_page(
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryLogEntry:
+class DeliveryLogEntry(WebhookDeliveryRow):
     """A webhook delivery with its event's type and its subscription's URL."""
 
-    id: UUID
-    event_id: UUID
-    subscription_id: UUID
-    status: str
-    attempts: int
-    last_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str
-    delivered_at: datetime | None
-    failed_at: datetime | None
-    created_at: datetime
     type: str
     url: str
 

@@ -9,6 +9,23 @@ from typing import Any
 
 from db.connection import Connection
 
+_COUNT_PROPOSAL_VIEWS = (
+    "SELECT count(*) FROM page_views WHERE proposal_id = $1 AND recorded_at > $2"
+)
+_COUNT_INVOICE_VIEWS = "SELECT count(*) FROM page_views WHERE invoice_id = $1 AND recorded_at > $2"
+_CLAIM_PROPOSAL_VIEW = """INSERT INTO page_views (proposal_id, visitor, recorded_at)
+    VALUES ($1, $2, $3)
+    ON CONFLICT (proposal_id, visitor) WHERE proposal_id IS NOT NULL
+    DO UPDATE SET recorded_at = EXCLUDED.recorded_at
+    WHERE page_views.recorded_at <= EXCLUDED.recorded_at - $4::interval
+    RETURNING id"""
+_CLAIM_INVOICE_VIEW = """INSERT INTO page_views (invoice_id, visitor, recorded_at)
+    VALUES ($1, $2, $3)
+    ON CONFLICT (invoice_id, visitor) WHERE invoice_id IS NOT NULL
+    DO UPDATE SET recorded_at = EXCLUDED.recorded_at
+    WHERE page_views.recorded_at <= EXCLUDED.recorded_at - $4::interval
+    RETURNING id"""
+
 
 async def claim_view(
     conn: Connection,
@@ -24,23 +41,17 @@ async def claim_view(
     document, and fewer than `per_document_limit` views of the document recorded in it.
     Call it in the transaction that records the view, after the document's row lock, so a
     failed recording gives the claim back."""
-    column = "proposal_id" if proposal_id is not None else "invoice_id"
-    owner = proposal_id if proposal_id is not None else invoice_id
+    of_proposal = proposal_id is not None
+    owner = proposal_id if of_proposal else invoice_id
     recent = await conn.fetchval(
-        f"SELECT count(*) FROM page_views WHERE {column} = $1 AND recorded_at > $2",
-        owner,
-        at - window,
+        _COUNT_PROPOSAL_VIEWS if of_proposal else _COUNT_INVOICE_VIEWS, owner, at - window
     )
     if recent >= per_document_limit:
         return False
     # The row lock an ON CONFLICT update takes orders two loads by one visitor at once: the
     # second sees the first's time and records nothing.
     claimed = await conn.fetchval(
-        f"""INSERT INTO page_views ({column}, visitor, recorded_at) VALUES ($1, $2, $3)
-            ON CONFLICT ({column}, visitor) WHERE {column} IS NOT NULL
-            DO UPDATE SET recorded_at = EXCLUDED.recorded_at
-            WHERE page_views.recorded_at <= EXCLUDED.recorded_at - $4::interval
-            RETURNING id""",
+        _CLAIM_PROPOSAL_VIEW if of_proposal else _CLAIM_INVOICE_VIEW,
         owner,
         visitor[:200],
         at,

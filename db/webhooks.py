@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from db import clients
-from db.connection import Connection
+from db.connection import Connection, lock_key
 from db.rows import UnmatchedPaymentRow, WebhookEventRow, row_as
 
 
@@ -89,10 +89,7 @@ async def client_for_crm(conn: Connection, company_id: Any, client: clients.NewC
 
     Two events naming the same new client at once do not create it twice."""
     async with conn.transaction():
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1))",
-            f"client:{company_id}:{client.email.lower()}",
-        )
+        await lock_key(conn, f"client:{company_id}:{client.email.lower()}")
         existing: UUID | None = await conn.fetchval(
             """SELECT id FROM clients WHERE company_id = $1 AND lower(email) = lower($2)
                ORDER BY created_at, id LIMIT 1""",

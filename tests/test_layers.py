@@ -270,3 +270,106 @@ def test_the_check_sees_a_raw_record(tmp_path: Path) -> None:
         "5: store.Row",
         "8: asyncpg.UniqueViolationError",
     ]
+
+
+# --- SQL in db/ is written out whole (issue 12): no statement is glued from pieces, so
+# each one can be read, searched for and reviewed as the server runs it.
+SQL_WORD = re.compile(
+    r"\b(SELECT|INSERT|UPDATE|DELETE|FROM|WHERE|VALUES|JOIN|ORDER BY|GROUP BY|FOR UPDATE"
+    r"|FOR SHARE|RETURNING|ON CONFLICT|ALTER|CREATE|DROP)\b"
+)
+
+
+def _string_parts(node: ast.AST) -> list[str]:
+    """The literal text of a string expression built from pieces."""
+    return [
+        part.value
+        for part in ast.walk(node)
+        if isinstance(part, ast.Constant) and isinstance(part.value, str)
+    ]
+
+
+def sql_built_from_pieces(path: Path) -> list[str]:
+    """The lines of `path` that build SQL at run time: an f-string, `+` or `%` on strings,
+    or `.format()` / `.join()` with SQL in the text."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.JoinedStr):
+            how, parts = "f-string", _string_parts(node)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
+            how, parts = "+/% on strings", _string_parts(node)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("format", "join")
+        ):
+            how, parts = f".{node.func.attr}()", _string_parts(node)
+        else:
+            continue
+        if any(SQL_WORD.search(part) for part in parts):
+            found.append((node.lineno, how))
+    return [f"{path.name}:{line} {how}" for line, how in sorted(set(found))]
+
+
+def test_no_sql_glued_from_pieces_in_the_data_access_layer() -> None:
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in sorted((ROOT / "db").rglob("*.py"))
+        if (lines := sql_built_from_pieces(path))
+    }
+    assert found == {}
+
+
+def test_the_check_sees_glued_sql(tmp_path: Path) -> None:
+    source = tmp_path / "glued.py"
+    source.write_text(
+        "async def get(conn, table, lock, column, kind):\n"
+        '    query = "SELECT * FROM invoices WHERE id = $1" + (" FOR UPDATE" if lock else "")\n'
+        '    await conn.execute(f"DELETE FROM {table} WHERE id = $1")\n'
+        '    other = "UPDATE {} SET a = 1".format(table)\n'
+        '    where = " AND ".join(["a = 1", "b = 2"]) + " ORDER BY id"\n'
+        '    again = "SELECT %s FROM t" % column\n'
+        '    message = f"{kind} not found"\n'
+        '    return "SELECT 1", "q2c_" + kind\n'
+    )
+    assert [line.split(" ", 1)[0] for line in sql_built_from_pieces(source)] == [
+        "glued.py:2",
+        "glued.py:3",
+        "glued.py:4",
+        "glued.py:5",
+        "glued.py:6",
+    ]
+
+
+def sql_statements(path: Path) -> list[tuple[str, int]]:
+    """The SQL statements `path` holds, white space folded, with their lines."""
+    return [
+        (" ".join(node.value.split()), node.lineno)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and SQL_STATEMENT.search(node.value)
+    ]
+
+
+def repeated_sql(paths: list[Path]) -> dict[str, list[str]]:
+    places: dict[str, list[str]] = {}
+    for path in paths:
+        for statement, line in sql_statements(path):
+            places.setdefault(statement, []).append(f"{path.name}:{line}")
+    return {statement: where for statement, where in places.items() if len(where) > 1}
+
+
+def test_each_statement_is_written_once() -> None:
+    """One copy of each query: a second caller calls the function that holds it."""
+    assert repeated_sql(sorted((ROOT / "db").rglob("*.py"))) == {}
+
+
+def test_the_check_sees_a_repeated_statement(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text('Q = "SELECT * FROM invoices WHERE id = $1"\n')
+    (tmp_path / "b.py").write_text(
+        'R = """SELECT *  FROM invoices\n   WHERE id = $1"""\nS = "SELECT 1 FROM t"\n'
+    )
+    assert repeated_sql(sorted(tmp_path.glob("*.py"))) == {
+        "SELECT * FROM invoices WHERE id = $1": ["a.py:1", "b.py:1"]
+    }

@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from db import contracts, operators, payments, proposals, store
+from db import clients, companies, contracts, invoices, operators, payments, proposals, store
 from db.rows import ClientRow, InvoiceRow
 from domain.contracts import check_line_rates
 from domain.errors import (
@@ -55,8 +55,8 @@ async def create_proposal(
     (an operator's, or "crm")."""
     items = [line.as_line() for line in body.lines]
     async with state.pool.acquire() as conn:
-        buyer = await store.client(conn, body.client_id)
-        seller = await store.company(conn, buyer.company_id)
+        buyer = await clients.get(conn, body.client_id)
+        seller = await companies.get(conn, buyer.company_id)
         today = local_date(datetime.now(UTC), seller.time_zone)
         if body.valid_until < today:
             raise Unacceptable("valid_until: must not be in the past")
@@ -128,9 +128,9 @@ async def create_proposal(
 async def send_draft_proposal(state: Q2CState, proposal_id: UUID, by: str) -> dict[str, Any]:
     """Send a proposal kept as a draft; sending one already sent changes nothing."""
     async with state.pool.acquire() as conn:
-        row = await store.proposal(conn, proposal_id)
+        row = await proposals.get(conn, proposal_id)
         if row.status == ProposalStatus.DRAFT:
-            seller = await store.company(conn, row.company_id)
+            seller = await companies.get(conn, row.company_id)
             today = local_date(datetime.now(UTC), seller.time_zone)
             if row.valid_until < today:
                 raise Conflict("the proposal's validity has passed; nothing was sent")
@@ -230,7 +230,7 @@ async def record_payment(
 
 async def invoice_row(state: Q2CState, invoice_id: UUID) -> InvoiceRow:
     async with state.pool.acquire() as conn:
-        return await store.invoice(conn, invoice_id)
+        return await invoices.get(conn, invoice_id)
 
 
 def invoice_handle(state: Q2CState, invoice_id: UUID) -> WorkflowHandle[Any, Any]:
@@ -302,7 +302,7 @@ def iso(value: date | datetime | None) -> str | None:
 
 
 async def proposal_json(conn: store.Connection, proposal_id: Any) -> dict[str, Any]:
-    row = await store.proposal(conn, proposal_id)
+    row = await proposals.get(conn, proposal_id)
     currency = row.currency.strip()
     return {
         "id": str(row.id),

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from activities.documents import document_context
 from activities.events import emit_invoice
-from db import credit_notes, documents, signing, store
+from db import credit_notes, documents, invoices, signing, store
 from db.rows import CreditNoteRow, InvoiceRow
 from domain.i18n import format_day
 from starter.api.deps import State, client_ip
@@ -87,7 +87,7 @@ async def _invoice_for_token(conn: store.Connection, token: str) -> tuple[Invoic
     link = await signing.access_token(conn, store.hash_token(token), "invoice")
     if link is None:
         raise HTTPException(404, "not found", headers=security_headers())
-    return await store.invoice(conn, link.invoice_id), link.expires_at <= datetime.now(UTC)
+    return await invoices.get(conn, link.invoice_id), link.expires_at <= datetime.now(UTC)
 
 
 def _shown_status(invoice: InvoiceRow) -> str:

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from activities.documents import document_context, store_document
 from activities.events import emit_proposal
-from db import documents, signatures, signing, store, views
+from db import clients, companies, documents, proposals, signatures, signing, store, views
 from db.rows import ProposalRow
 from domain.i18n import format_day, labels, pick_locale
 from domain.link_policy import (
@@ -87,7 +87,7 @@ async def open_link(conn: store.Connection, token: str) -> SigningLink:
     row = await signing.access_token(conn, store.hash_token(token), "sign")
     if row is None or row.proposal_id is None:
         raise LinkNotFound()
-    proposal = await store.proposal(conn, row.proposal_id)
+    proposal = await proposals.get(conn, row.proposal_id)
     return SigningLink(
         proposal=proposal,
         expired=row.expires_at <= datetime.now(UTC),
@@ -102,7 +102,7 @@ async def record_view(conn: store.Connection, proposal_id: Any, request: Request
     holding the row, waits for — a deadlock whenever a view and a signature meet.
     A visitor's reloads within the view window record nothing more."""
     async with conn.transaction():
-        await signing.lock_proposal_key_share(conn, proposal_id)
+        await proposals.lock_key_share(conn, proposal_id)
         if not await claim_view(conn, request, proposal_id=proposal_id):
             return
         await store.audit(
@@ -223,7 +223,7 @@ async def store_signature_image(conn: store.Connection, proposal_id: Any, image:
 
 
 async def client_locale(conn: store.Connection, proposal: ProposalRow) -> str:
-    return pick_locale((await store.client(conn, proposal.client_id)).locale)
+    return pick_locale((await clients.get(conn, proposal.client_id)).locale)
 
 
 async def document_content(conn: store.Connection, key: str | None) -> bytes | None:
@@ -398,7 +398,7 @@ async def sign(
                 form={"signer_name": signer_name, "signer_email": signer_email},
             )
         locale = await client_locale(conn, proposal)
-        seller = await store.company(conn, proposal.company_id)
+        seller = await companies.get(conn, proposal.company_id)
         # The document the page shows and the signer read, byte for byte.
         document_sha256 = await documents.sha256_of(conn, proposal.document_key)
         answer = SignProposal(
@@ -454,7 +454,7 @@ async def decline(
                 conn, proposal.id, answer, token_hash=store.hash_token(token)
             )
         locale = await client_locale(conn, proposal)
-        seller = await store.company(conn, proposal.company_id)
+        seller = await companies.get(conn, proposal.company_id)
     if not await deliver(state, proposal, token, ProposalWorkflow.decline, answer):
         return unavailable(state, locale)
     return render(
@@ -490,7 +490,7 @@ async def signed_pdf(token: str, state: State) -> Response:
         if content is not None:
             return pdf_response(content, "proposal-signed.pdf")
         locale = await client_locale(conn, proposal)
-        seller = await store.company(conn, proposal.company_id)
+        seller = await companies.get(conn, proposal.company_id)
     t = labels(locale)
     being_signed = proposal.status == ProposalStatus.SIGNED or (
         link.used and proposal.status == ProposalStatus.SENT

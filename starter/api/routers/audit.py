@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Response
 
-from db import audit, documents, store
+from db import audit, documents, proposals
 from db.rows import AuditEventRow
 from domain.audit import verify_chain
 from starter.api.deps import API_KEY, State
@@ -45,7 +45,7 @@ router = APIRouter()
 async def proposal_audit(proposal_id: UUID, state: State) -> dict[str, Any]:
     """The proposal's audit events in order, and whether their hash chain verifies."""
     async with state.pool.acquire() as conn:
-        await store.proposal(conn, proposal_id)
+        await proposals.get(conn, proposal_id)
         rows = await audit.events_of_proposal(conn, proposal_id)
     valid, first_invalid = verify_chain([asdict(row) for row in rows])
     return {
@@ -65,7 +65,7 @@ async def proposal_audit(proposal_id: UUID, state: State) -> dict[str, Any]:
 async def signed_pdf(proposal_id: UUID, state: State) -> Response:
     """The proposal PDF followed by its signature certificate; 404 until it exists."""
     async with state.pool.acquire() as conn:
-        row = await store.proposal(conn, proposal_id)
+        row = await proposals.get(conn, proposal_id)
         key = row.signed_document_key
         document = await documents.content_of(conn, key) if key else None
     if document is None:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
-from db import store
+from db import clients, store
 from starter.api.deps import API_KEY, State
 from starter.api.operations import client_json
 from starter.api.routers.company import insert_client
@@ -27,7 +27,7 @@ async def create_client(body: ClientIn, state: State) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
         client_id = await insert_client(conn, company_id, body)
-        return client_json(await store.client(conn, client_id))
+        return client_json(await clients.get(conn, client_id))
 
 
 @router.get(
@@ -35,4 +35,4 @@ async def create_client(body: ClientIn, state: State) -> dict[str, Any]:
 )
 async def get_client(client_id: UUID, state: State) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
-        return client_json(await store.client(conn, client_id))
+        return client_json(await clients.get(conn, client_id))

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 from pydantic import Field, field_validator, model_validator
 from temporalio.common import WorkflowIDConflictPolicy
 
-from db import contracts, invoices, store
+from db import clients, companies, contracts, invoices, store
 from db.rows import ContractLineRow, ContractRow
 from domain.contracts import (
     DocumentLine,
@@ -131,7 +131,7 @@ async def contract_detail(conn: store.Connection, contract_id: Any) -> dict[str,
     row = await contracts.get(conn, contract_id)
     currency = row.currency.strip()
     line_rows = await contracts.lines(conn, row.id)
-    document_lines = contracts.as_document_lines(line_rows)
+    document_lines = store.as_lines(line_rows)
     totals = compute_document_totals(
         document_lines,
         currency,
@@ -161,8 +161,8 @@ async def contract_detail(conn: store.Connection, contract_id: Any) -> dict[str,
 async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
     items = [line.as_line() for line in body.lines]
     async with state.pool.acquire() as conn:
-        buyer = await store.client(conn, body.client_id)
-        seller = await store.company(conn, buyer.company_id)
+        buyer = await clients.get(conn, body.client_id)
+        seller = await companies.get(conn, buyer.company_id)
         today = local_date(datetime.now(UTC), seller.time_zone)
         checked_document_totals(
             seller.country,
@@ -216,13 +216,13 @@ async def invoice_from_contract(
             earlier = await _invoice_of_request(conn, contract, request_key)
             if earlier is not None:
                 return earlier, False
-        seller = await store.company(conn, contract.company_id)
+        seller = await companies.get(conn, contract.company_id)
         currency = contract.currency.strip()
         today = local_date(datetime.now(UTC), seller.time_zone)
         if body.lines is not None:
             items = [line.as_line() for line in body.lines]
         else:
-            defaults = contracts.as_document_lines(await contracts.lines(conn, contract.id))
+            defaults = store.as_lines(await contracts.lines(conn, contract.id))
             # Named as the contract's lines, whose rates these are.
             check_line_rates(seller.country, today, defaults, "contract_lines")
             items = contract_invoice_lines(defaults, body.quantities)
@@ -294,7 +294,7 @@ async def invoice_from_contract(
             invoice_id=invoice_id,
             data={"contract_id": str(contract.id), "contract_number": contract.number},
         )
-        return invoice_json(await store.invoice(conn, invoice_id)), True
+        return invoice_json(await invoices.get(conn, invoice_id)), True
 
 
 async def _invoice_of_request(

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from db import credits, store
+from db import clients, credits
 from domain.operators import Action
 from domain.status import InvoiceStatus, check_can_pay
 from messages.models import PaymentRequest
@@ -44,7 +44,7 @@ router = APIRouter()
 )
 async def client_credit(client_id: UUID, state: State) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
-        await store.client(conn, client_id)
+        await clients.get(conn, client_id)
         rows = await credits.entries_of_client(conn, client_id)
     balances: dict[str, Any] = {}
     for row in rows:

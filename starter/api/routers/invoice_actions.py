@@ -29,7 +29,7 @@ from pydantic import Field, StrictInt, field_validator, model_validator
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from db import clients, invoices, outbox, payments, store
+from db import clients, companies, invoices, outbox, payments, store
 from domain import reminder_plan
 from domain.errors import Unacceptable
 from domain.operators import Action
@@ -181,9 +181,9 @@ def own_schedule_json(row: reminder_plan.ReminderOverrideColumns) -> dict[str, A
 async def reminders_json(conn: store.Connection, invoice_id: Any) -> dict[str, Any]:
     """The invoice's reminder plan with each step's state: sent, planned, paused, skipped
     (planned before the plan was made or while paused), stopped (paid or void)."""
-    row = await store.invoice(conn, invoice_id)
-    seller = await store.company(conn, row.company_id)
-    buyer = await store.client(conn, row.client_id)
+    row = await invoices.get(conn, invoice_id)
+    seller = await companies.get(conn, row.company_id)
+    buyer = await clients.get(conn, row.client_id)
     plan = reminder_plan.plan_in_force(row, seller)
     sent_rows = await outbox.sent_reminders(conn, row.id)
     sent = {reminder_plan.step_of_key(r.idempotency_key) for r in sent_rows}
@@ -280,8 +280,8 @@ async def refund_through_workflow(
 
 
 async def _client_reminders_json(conn: store.Connection, client_id: UUID) -> dict[str, Any]:
-    buyer = await store.client(conn, client_id)
-    seller = await store.company(conn, buyer.company_id)
+    buyer = await clients.get(conn, client_id)
+    seller = await companies.get(conn, buyer.company_id)
     return {
         "client_id": str(client_id),
         "time_zone": buyer.time_zone,
@@ -379,7 +379,7 @@ async def reschedule(
     )
     await run_update(invoice_handle(state, invoice_id), InvoiceWorkflow.reschedule, request)
     async with state.pool.acquire() as conn:
-        return invoice_json(await store.invoice(conn, invoice_id)) | {
+        return invoice_json(await invoices.get(conn, invoice_id)) | {
             "reminders": await reminders_json(conn, invoice_id)
         }
 
@@ -431,7 +431,7 @@ async def refund(
 )
 async def list_refunds(invoice_id: UUID, state: State) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
-        await store.invoice(conn, invoice_id)
+        await invoices.get(conn, invoice_id)
         rows = await payments.refunds_of_invoice(conn, invoice_id)
     return {"items": [refund_json(row) for row in rows]}
 
@@ -460,7 +460,7 @@ async def set_client_reminders(
     and its time zone (reminders go out at the hour where the client is). Its open
     invoices are re-planned (each through its workflow); later ones start with them."""
     async with state.pool.acquire() as conn:
-        await store.client(conn, client_id)
+        await clients.get(conn, client_id)
         await clients.set_reminder_settings(
             conn,
             client_id,

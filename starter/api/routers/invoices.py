@@ -98,7 +98,7 @@ async def get_invoice(invoice_id: UUID, state: State) -> dict[str, Any]:
 async def invoice_history(invoice_id: UUID, state: State) -> dict[str, Any]:
     """Every status change, with its time and cause."""
     async with state.pool.acquire() as conn:
-        await store.invoice(conn, invoice_id)
+        await invoices.get(conn, invoice_id)
         rows = await invoices.status_history(conn, invoice_id)
     return {
         "items": [

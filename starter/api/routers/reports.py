@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from db import reports, store
+from db import companies, reports, store
 from domain.money import plain_decimal, round_money
 from domain.reports import AGING_BUCKETS, OpenItem, aging, cashflow, days_sales_outstanding
 from domain.schedule import local_date
@@ -32,7 +32,7 @@ DateTo = Annotated[date | None, Query(alias="to")]
 
 async def _today(state: Q2CState) -> date:
     async with state.pool.acquire() as conn:
-        company = await store.company(conn, await store.default_company_id(conn))
+        company = await companies.get(conn, await store.default_company_id(conn))
     return local_date(datetime.now(UTC), company.time_zone)
 
 

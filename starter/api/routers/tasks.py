@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import Field
 
 from activities.events import emit_task_created
-from db import store
+from db import clients, invoices, store
 from db import tasks as task_store
 from db.rows import TaskRow
 from domain.errors import Unacceptable
@@ -69,12 +69,12 @@ async def create_task(body: TaskIn, state: State, operator: CurrentOperator) -> 
     async with state.pool.acquire() as conn:
         client_id = body.client_id
         if body.invoice_id is not None:
-            invoice = await store.invoice(conn, body.invoice_id)
+            invoice = await invoices.get(conn, body.invoice_id)
             if client_id is not None and client_id != invoice.client_id:
                 raise Unacceptable("client_id: the invoice belongs to another client")
             client_id = invoice.client_id
         elif client_id is not None:
-            await store.client(conn, client_id)
+            await clients.get(conn, client_id)
         company_id = await store.default_company_id(conn)
         async with conn.transaction():
             row = await task_store.insert_manual(

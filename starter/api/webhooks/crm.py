@@ -43,7 +43,7 @@ async def crm_proposal(state: Q2CState, event: CrmProposalIn, _: Delivery) -> Ou
 async def _client_for(conn: store.Connection, event: CrmProposalIn) -> UUID:
     if event.client_id is not None:
         try:
-            await store.client(conn, event.client_id)
+            await clients.get(conn, event.client_id)
         except store.NotFound:
             raise Unacceptable("client_id: no client has this id") from None
         return event.client_id

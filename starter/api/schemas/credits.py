@@ -1,0 +1,67 @@
+"""Credit notes (storno) and clients' credit balances."""
+
+from __future__ import annotations
+
+from starter.api.schemas.common import Answer, DecimalText, IsoDate, IsoInstant, LineOut
+
+
+class CreditGroupOut(Answer):
+    rate: DecimalText
+    category: str
+    base: DecimalText
+    vat: DecimalText
+
+
+class CreditNoteOut(Answer):
+    id: str
+    number: str
+    series: str
+    # "issued", then "sent" once emailed.
+    status: str
+    issue_date: IsoDate
+    client_id: str
+    invoice_id: str
+    invoice_number: str
+    invoice_issue_date: IsoDate
+    currency: str
+    subtotal: DecimalText
+    vat_total: DecimalText
+    total: DecimalText
+    vat_groups: list[CreditGroupOut]
+    reason: str
+    amount_received: DecimalText
+    issued_at: IsoInstant
+    sent_at: IsoInstant | None
+
+
+class CreditNoteLineOut(LineOut):
+    net_amount: DecimalText
+
+
+class CreditNoteDetailOut(CreditNoteOut):
+    lines: list[CreditNoteLineOut]
+
+
+class CreditNoteList(Answer):
+    items: list[CreditNoteOut]
+
+
+class CreditBalanceOut(Answer):
+    currency: str
+    amount: DecimalText
+
+
+class CreditEntryOut(Answer):
+    kind: str
+    amount: DecimalText
+    currency: str
+    invoice_id: str
+    invoice_number: str | None
+    reference: str
+    created_at: IsoInstant
+
+
+class ClientCreditOut(Answer):
+    client_id: str
+    balances: list[CreditBalanceOut]
+    entries: list[CreditEntryOut]

@@ -1,0 +1,25 @@
+"""Operators' tasks."""
+
+from __future__ import annotations
+
+from starter.api.schemas.common import Answer, IsoDate, IsoInstant
+
+
+class TaskOut(Answer):
+    id: str
+    kind: str
+    title: str
+    assignee: str
+    due_date: IsoDate | None
+    done: bool
+    done_at: IsoInstant | None
+    invoice_id: str | None
+    client_id: str | None
+    created_at: IsoInstant
+    # Who opened and who closed it ("system" for the automatic ones; see domain.operators).
+    opened_by: str
+    closed_by: str | None
+
+
+class TaskList(Answer):
+    items: list[TaskOut]
