@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 Q2C_HOME ?= .q2c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean browser samples bench
+.PHONY: help venv run test lint fmt clean browser syslibs samples bench
 
 help:
 	@echo "make run    PostgreSQL + Temporal dev server + SMTP sink + worker + API on this machine"
 	@echo "make test   ruff, ruff format --check, mypy, pytest (browser tests in headless Chromium)"
 	@echo "make browser  install Debian's chromium for the browser tests when it is missing"
+	@echo "make syslibs  install the system libraries WeasyPrint needs (Pango, HarfBuzz subset) when missing"
 	@echo "make samples  a sample invoice and proposal per locale (ro, ru, en) into samples/ as PDF and PNG"
 	@echo "make bench  measured speed on its own temporary stack: render, pipeline, scale (~15 min;"
 	@echo "            BENCH_ARGS='--proposals 50 --scale 1000 --only render,pipeline' for a quick run)"
@@ -26,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -e '.[dev]'
 	touch $@
 
-run: venv
+run: venv syslibs
 	$(BIN)/q2c dev
 
 lint: venv
@@ -34,7 +35,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint browser
+test: lint browser syslibs
 	$(BIN)/pytest -q
 
 # The browser tests drive Debian's Chromium through Playwright (`executable_path`); the
@@ -46,6 +47,24 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		$$SUDO apt-get update && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
+
+# WeasyPrint's system libraries: Pango lays out text, and HarfBuzz's subset library is its
+# fast path for embedding fonts (without it WeasyPrint falls back to fontTools and a warm
+# invoice renders about twice as slowly; tests/test_render_fast_path.py fails then).
+# Installed here when missing, whatever else (Chromium) may have pulled them in.
+SYSLIBS := libpango-1.0.so.0:libpango-1.0-0 libpangoft2-1.0.so.0:libpangoft2-1.0-0 \
+	libharfbuzz-subset.so.0:libharfbuzz-subset0
+syslibs:
+	@missing=""; for pair in $(SYSLIBS); do \
+		lib=$${pair%%:*}; pkg=$${pair##*:}; \
+		ldconfig -p | grep -q "$$lib" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing Debian's$$missing for WeasyPrint"; \
+		$$SUDO apt-get update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
 
 # Sample documents from the real templates (no database); PNGs with Debian's pdftoppm
@@ -61,7 +80,7 @@ samples: venv
 	for pdf in samples/*.pdf; do pdftoppm -png -r 110 "$$pdf" "$${pdf%.pdf}"; done
 
 # The figures of issue 6 with PASS/FAIL per budget; JSON into bench/results/<time>.json.
-bench: venv
+bench: venv syslibs
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 fmt: venv

@@ -29,7 +29,12 @@ from activities.documents import DocumentRenderer
 from activities.events import DeliveryActivities, StartDeliveriesInterceptor
 from activities.invoices import InvoiceActivities
 from activities.mail import Mailer, SmtpSettings
-from activities.pdf_engine import ready, warm_up_renderer
+from activities.pdf_engine import (
+    FAST_PATH_PACKAGES,
+    fast_font_subsetting,
+    ready,
+    warm_up_renderer,
+)
 from activities.proposals import ProposalActivities
 from activities.render_failures import RenderFailureActivities
 from activities.services import Services
@@ -214,7 +219,17 @@ def build_worker(
     )
 
 
+def warn_of_slow_renders() -> None:
+    if not fast_font_subsetting():
+        logging.getLogger("q2c").warning(
+            "HarfBuzz's subset library is missing: PDFs render on WeasyPrint's slow fontTools"
+            " path (about twice the time); install the Debian package(s) %s",
+            " ".join(FAST_PATH_PACKAGES),
+        )
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    warn_of_slow_renders()
     client = await temporal_connection.connect(settings)
     async with services_for(settings, settings.render_processes) as services:
         async with build_worker(client, services, settings.task_queue):

@@ -212,6 +212,21 @@ def warm_up_renderer(override: str | None = None) -> None:
     write_pdf(_WARM_UP_HTML, str(BUILTIN_TEMPLATES), override)
 
 
+# WeasyPrint subsets each embedded font with HarfBuzz's subset library when the system has
+# it (Debian: libharfbuzz-subset0, HarfBuzz >= 4.1) and with fontTools otherwise, which
+# makes a warm invoice render about twice as slow. `make run`, `make test` and `make bench`
+# install the library; the worker warns at start when it is missing.
+FAST_PATH_PACKAGES = ("libharfbuzz-subset0",)
+
+
+def fast_font_subsetting() -> bool:
+    """Whether WeasyPrint will subset fonts with HarfBuzz (its fast path), as it decides in
+    weasyprint.pdf.fonts.Font.subset."""
+    from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
+
+    return harfbuzz_subset is not None and bool(harfbuzz.hb_version_atleast(4, 1, 0))
+
+
 def ready() -> bool:
     """A no-op task: submitting one per process makes a process pool start them all."""
     return True
