@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +36,7 @@ from domain.efactura import (
     unit_code,
 )
 from domain.vat import VatCategory, VatLine, compute_document_totals, vat_in_ron
+from starter.devstack.samples import sample_context, write_efactura_sample
 from tests.conftest import Stack
 from tests.helpers import create_client, get_json
 
@@ -612,3 +614,40 @@ async def test_an_intra_community_line_is_stored_and_read_back(stack: Stack) -> 
     contract = await get_json(stack, f"/api/v1/contracts/{response.json()['id']}")
     assert [line["vat_category"] for line in contract["lines"]] == ["intra_community"]
     assert (contract["subtotal"], contract["vat_total"]) == ("1500.00", "0.00")
+
+
+def test_make_samples_writes_the_romanian_invoices_xml_with_the_pdfs_figures(
+    tmp_path: Path,
+) -> None:
+    path = write_efactura_sample(tmp_path)
+    assert path == tmp_path / "invoice-ro.xml"
+    xml = path.read_bytes()
+    assert_valid(xml)
+    root = parse(xml)
+    printed = sample_context("ro", "invoice")
+
+    def digits(value: str) -> str:
+        return re.sub(r"\D", "", value)
+
+    assert text(root, "cbc:ID") == printed["number"] == "IAV-2026-00042"
+    for tag, key in (
+        ("cbc:TaxExclusiveAmount", "subtotal"),
+        ("cbc:TaxInclusiveAmount", "total"),
+        ("cbc:PayableAmount", "total"),
+    ):
+        assert digits(text(root, f"cac:LegalMonetaryTotal/{tag}")) == digits(printed[key])
+    assert digits(text(root, "cac:TaxTotal/cbc:TaxAmount")) == digits(printed["vat_total"])
+    assert len(root.findall("cac:InvoiceLine", NS)) == len(printed["lines"]) == 3
+    seller = "cac:AccountingSupplierParty/cac:Party/cac:PostalAddress/"
+    assert (text(root, seller + "cbc:CityName"), text(root, seller + "cbc:CountrySubentity")) == (
+        "SECTOR1",
+        "RO-B",
+    )
+    assert (
+        len(
+            parse(write_efactura_sample(tmp_path, lines=100).read_bytes()).findall(
+                "cac:InvoiceLine", NS
+            )
+        )
+        == 100
+    )
