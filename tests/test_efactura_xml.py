@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -106,6 +107,21 @@ def line(
     )
 
 
+def vat_lines(lines: Sequence[EfacturaLine]) -> list[VatLine]:
+    return [
+        VatLine(
+            item.description,
+            item.quantity,
+            item.unit_price,
+            item.vat_rate,
+            item.unit,
+            item.discount_percent,
+            item.vat_category,
+        )
+        for item in lines
+    ]
+
+
 def document(
     lines: list[EfacturaLine],
     *,
@@ -118,18 +134,7 @@ def document(
 ) -> EfacturaDocument:
     """An issued invoice with the totals the application stores (`domain.vat`)."""
     totals = compute_document_totals(
-        [
-            VatLine(
-                item.description,
-                item.quantity,
-                item.unit_price,
-                item.vat_rate,
-                item.unit,
-                item.discount_percent,
-                item.vat_category,
-            )
-            for item in lines
-        ],
+        vat_lines(lines),
         currency,
         prices_include_vat=gross,
         document_discount_percent=D(discount),
@@ -349,6 +354,79 @@ def test_the_xml_carries_the_stored_amounts_to_the_cent(doc: EfacturaDocument) -
         assert text(root, "cbc:DueDate") == "2026-12-07"
 
 
+# The UBL 2.1 schema's order of the document's children (the ones EN 16931 uses). The
+# rules read elements by name and would not notice a wrong order; the XSD and ANAF would.
+INVOICE_ORDER = (
+    "UBLVersionID CustomizationID ProfileID ID IssueDate DueDate InvoiceTypeCode Note "
+    "TaxPointDate DocumentCurrencyCode TaxCurrencyCode AccountingCost BuyerReference "
+    "InvoicePeriod OrderReference BillingReference DespatchDocumentReference "
+    "ReceiptDocumentReference OriginatorDocumentReference ContractDocumentReference "
+    "AdditionalDocumentReference ProjectReference AccountingSupplierParty "
+    "AccountingCustomerParty PayeeParty TaxRepresentativeParty Delivery PaymentMeans "
+    "PaymentTerms AllowanceCharge TaxTotal LegalMonetaryTotal InvoiceLine"
+).split()
+CREDIT_NOTE_ORDER = (
+    "UBLVersionID CustomizationID ProfileID ID IssueDate TaxPointDate CreditNoteTypeCode Note "
+    "DocumentCurrencyCode TaxCurrencyCode AccountingCost BuyerReference InvoicePeriod "
+    "OrderReference BillingReference DespatchDocumentReference ReceiptDocumentReference "
+    "ContractDocumentReference AdditionalDocumentReference OriginatorDocumentReference "
+    "ProjectReference AccountingSupplierParty AccountingCustomerParty PayeeParty "
+    "TaxRepresentativeParty Delivery PaymentMeans PaymentTerms AllowanceCharge TaxTotal "
+    "LegalMonetaryTotal CreditNoteLine"
+).split()
+PARTY_ORDER = (
+    "EndpointID PartyIdentification PartyName PostalAddress PartyTaxScheme PartyLegalEntity Contact"
+).split()
+ADDRESS_ORDER = (
+    "StreetName AdditionalStreetName CityName PostalZone CountrySubentity Country".split()
+)
+LINE_ORDER = (
+    "ID Note InvoicedQuantity CreditedQuantity LineExtensionAmount AccountingCost "
+    "InvoicePeriod OrderLineReference DocumentReference AllowanceCharge Item Price"
+).split()
+ITEM_ORDER = "Description Name SellersItemIdentification ClassifiedTaxCategory".split()
+TAX_CATEGORY_ORDER = "ID Percent TaxExemptionReasonCode TaxExemptionReason TaxScheme".split()
+ALLOWANCE_ORDER = (
+    "ChargeIndicator AllowanceChargeReasonCode AllowanceChargeReason MultiplierFactorNumeric "
+    "Amount BaseAmount TaxCategory"
+).split()
+TOTALS_ORDER = (
+    "LineExtensionAmount TaxExclusiveAmount TaxInclusiveAmount AllowanceTotalAmount "
+    "ChargeTotalAmount PrepaidAmount PayableRoundingAmount PayableAmount"
+).split()
+
+
+def assert_in_order(element: ElementTree.Element, order: list[str]) -> None:
+    names = [child.tag.rpartition("}")[2] for child in element]
+    assert all(name in order for name in names), names
+    positions = [order.index(name) for name in names]
+    assert positions == sorted(positions), names
+
+
+@pytest.mark.parametrize("doc", CASES)
+def test_elements_come_in_the_ubl_schemas_order(doc: EfacturaDocument) -> None:
+    root = parse(build_xml(doc))
+    credit = doc.kind is DocumentKind.CREDIT_NOTE
+    assert_in_order(root, CREDIT_NOTE_ORDER if credit else INVOICE_ORDER)
+    for party in root.iterfind("*/cac:Party", NS):
+        assert_in_order(party, PARTY_ORDER)
+    for address in root.iter(f"{{{NS['cac']}}}PostalAddress"):
+        assert_in_order(address, ADDRESS_ORDER)
+    for line in root.iterfind("cac:CreditNoteLine" if credit else "cac:InvoiceLine", NS):
+        assert_in_order(line, LINE_ORDER)
+        item = line.find("cac:Item", NS)
+        assert item is not None
+        assert_in_order(item, ITEM_ORDER)
+    for name in ("TaxCategory", "ClassifiedTaxCategory"):
+        for category in root.iter(f"{{{NS['cac']}}}{name}"):
+            assert_in_order(category, TAX_CATEGORY_ORDER)
+    for allowance in root.iter(f"{{{NS['cac']}}}AllowanceCharge"):
+        assert_in_order(allowance, ALLOWANCE_ORDER)
+    totals = root.find("cac:LegalMonetaryTotal", NS)
+    assert totals is not None
+    assert_in_order(totals, TOTALS_ORDER)
+
+
 # --- what each case shows -----------------------------------------------------------
 
 
@@ -367,11 +445,10 @@ def test_a_foreign_currency_invoice_states_its_vat_in_ron_at_its_exchange_rate()
     # Per group, half-up to bani: 283.50 × 4.9771 = 1411.00785 → 1411.01 and
     # 15.03 × 4.9771 = 74.805813 → 74.81; BT-111 is their sum.
     assert [element.text for element in ron] == ["1485.82"]
-    assert vat_in_ron([], D("4.9771")).vat_total_ron == 0
-    rounded = vat_in_ron(
-        [type("G", (), {"rate": D(21), "vat": D("283.50")})()], D("4.9771")
-    ).vat_total_ron
-    assert rounded == D("1411.01")
+    # As the PDF prints it (domain.vat.vat_in_ron): the groups' lei add up to the total; one
+    # rounding of 298.53 × 4.9771 = 1485.8137 would give a ban less.
+    printed = vat_in_ron(compute_document_totals(vat_lines(doc.lines), "EUR").groups, D("4.9771"))
+    assert printed.vat_total_ron == D("1485.82")
     assert len(root.findall("cac:TaxTotal", NS)) == 2
     assert root.findall("cac:TaxTotal", NS)[1].find("cac:TaxSubtotal", NS) is None
 
@@ -458,6 +535,13 @@ def test_a_private_person_is_identified_as_cius_ro_requires() -> None:
     assert root.find(buyer + "cac:PartyTaxScheme", NS) is None
     assert text(root, buyer + "cac:PartyLegalEntity/cbc:CompanyID") == PRIVATE_PERSON_ID
     assert text(root, buyer + "cac:PostalAddress/cbc:CountrySubentity") == "RO-CJ"
+    # A private person who gave a CNP is identified by it.
+    with_cnp = replace(
+        MATRIX["private-person buyer"], buyer=replace(PRIVATE_BUYER, tax_id="1800101221144")
+    )
+    cnp = parse(build_xml(with_cnp))
+    assert text(cnp, buyer + "cac:PartyLegalEntity/cbc:CompanyID") == "1800101221144"
+    assert cnp.find(buyer + "cac:PartyTaxScheme", NS) is None
     # Without it the rules refuse the document (BR-RO-120).
     no_id = build_xml(MATRIX["private-person buyer"]).replace(
         f"<cbc:CompanyID>{PRIVATE_PERSON_ID}</cbc:CompanyID>".encode(), b""
