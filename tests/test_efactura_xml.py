@@ -279,6 +279,21 @@ MATRIX: dict[str, EfacturaDocument] = {
             )
         ]
     ),
+    "seller not registered for VAT": replace(
+        document(
+            [
+                line(
+                    "Consultanță juridică (neplătitor de TVA)",
+                    "3",
+                    "200.00",
+                    "0",
+                    category=VatCategory.NOT_SUBJECT,
+                )
+            ],
+            buyer=PRIVATE_BUYER,
+        ),
+        seller=replace(SELLER, tax_id="18547290"),
+    ),
 }
 CASES = [pytest.param(doc, id=name) for name, doc in MATRIX.items()] + [
     pytest.param(credit_note(doc), id=f"{name}, credit note") for name, doc in MATRIX.items()
@@ -527,6 +542,26 @@ def test_parties_carry_cui_registration_vat_id_and_structured_address() -> None:
         == "RO49AAAA1B31007593840000"
     )
     assert text(root, "cac:ContractDocumentReference/cbc:ID").startswith("Contract de asistență")
+
+
+def test_a_document_not_subject_to_vat_names_no_vat_id() -> None:
+    for name in ("not subject to VAT (disbursements)", "seller not registered for VAT"):
+        root = parse(build_xml(MATRIX[name]))
+        assert root.find(".//cac:PartyTaxScheme", NS) is None  # BR-O-02
+        seller = "cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/"
+        assert text(root, seller + "cbc:CompanyID") == "18547290"
+        assert text(root, seller + "cbc:CompanyLegalForm") == "Reg. Com. J40/1234/2020"
+        category = root.find("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory", NS)
+        assert category is not None and category.find("cbc:Percent", NS) is None
+        assert text(category, "cbc:TaxExemptionReasonCode") == "VATEX-EU-O"
+    mixed = document(
+        [
+            line("Consultanță", "1", "100.00"),
+            line("Taxă de timbru", "1", "50.00", "0", category=VatCategory.NOT_SUBJECT),
+        ]
+    )
+    with pytest.raises(EfacturaError, match="BR-O-11"):
+        build_xml(mixed)
 
 
 def test_a_private_person_is_identified_as_cius_ro_requires() -> None:
