@@ -279,6 +279,19 @@ MATRIX: dict[str, EfacturaDocument] = {
             )
         ]
     ),
+    "zero-rated line (Z) beside a 21% one": document(
+        [
+            line("Consultanță juridică", "1", "450.00"),
+            line(
+                "Transport internațional de bunuri",
+                "1",
+                "800.00",
+                "0",
+                unit="",
+                category=VatCategory.ZERO,
+            ),
+        ]
+    ),
     "seller not registered for VAT": replace(
         document(
             [
