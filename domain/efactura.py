@@ -684,9 +684,8 @@ class _Builder:
         add(means, "cbc:PaymentID", self.doc.number.strip()[:140])
         account = add(means, "cac:PayeeFinancialAccount")
         add(account, "cbc:ID", _compact(seller.iban))
-        bank = " ".join(seller.bank_name.split())
-        if bank:
-            add(account, "cbc:Name", " ".join(seller.name.split())[:200])
+        # BT-85 is the account holder's name (the seller's, ≤ 200 like the seller's name).
+        add(account, "cbc:Name", " ".join(seller.name.split()))
 
     def _payment_terms(self) -> str:
         doc = self.doc

@@ -554,6 +554,7 @@ def test_parties_carry_cui_registration_vat_id_and_structured_address() -> None:
         text(root, "cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:ID")
         == "RO49AAAA1B31007593840000"
     )
+    assert text(root, "cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:Name") == SELLER.name
     assert text(root, "cac:ContractDocumentReference/cbc:ID").startswith("Contract de asistență")
 
 
