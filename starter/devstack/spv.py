@@ -192,8 +192,10 @@ class SpvStandIn:
         self.client_secret = client_secret
         self.uploads: dict[str, Upload] = {}
         self.upload_count = 0
-        # Every grant_type the token endpoint was asked for, in order.
+        # Every grant_type the token endpoint was asked for, in order, and every token it
+        # (or issue_tokens) gave out: what the tests look for where no token may be.
         self.token_grants: list[str] = []
+        self.issued: list[str] = []
         self._tokens = _Tokens()
         self._state_file = state_file
         self._lock = threading.Lock()
@@ -251,6 +253,7 @@ class SpvStandIn:
         with self._lock:
             self._tokens.access[access] = now + access_seconds
             self._tokens.refresh[refresh] = now + refresh_seconds
+            self.issued += [access, refresh]
             self._save()
         return {
             "access_token": access,
@@ -264,6 +267,12 @@ class SpvStandIn:
         """Every access token issued so far stops working (ANAF answers 401)."""
         with self._lock:
             self._tokens.access.clear()
+            self._save()
+
+    def revoke_refresh_tokens(self) -> None:
+        """Every refresh token issued so far stops working (as after a revocation at ANAF)."""
+        with self._lock:
+            self._tokens.refresh.clear()
             self._save()
 
     def _authorized(self, request: Request) -> bool:
