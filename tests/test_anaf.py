@@ -37,6 +37,7 @@ from settings import Settings
 from starter.cli.main import main
 from starter.devstack.mailsink import MailSink
 from starter.devstack.spv import SpvStandIn
+from starter.devstack.spv import serve as serve_spv
 from tests.conftest import (
     API_KEY,
     EFACTURA_PAYLOAD_KEYS,
@@ -490,3 +491,23 @@ class AppTransport(httpx.BaseTransport):
 
         answer = asyncio.run_coroutine_threadsafe(send(), self._loop).result(timeout=60)
         return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+async def test_a_restarted_stand_in_still_answers_for_its_uploads(tmp_path: Path) -> None:
+    """`q2c dev` keeps the stand-in's uploads and tokens in .q2c/spv.json: an invoice
+    uploaded before a restart is still polled to its answer after it."""
+    state = tmp_path / "spv.json"
+    first = SpvStandIn(state_file=state, processing_polls=1)
+    async with serve_spv(first):
+        token = first.issue_tokens()["access_token"]
+        index = await AnafClient(first.base_url, token).upload(
+            example(), cif=SELLER_CIF, standard="UBL"
+        )
+    assert state.stat().st_mode & 0o077 == 0
+    again = SpvStandIn(state_file=state)
+    async with serve_spv(again):
+        anaf = AnafClient(again.base_url, token)
+        assert (await anaf.status(index)).state is UploadState.PROCESSING
+        status = await anaf.status(index)
+        assert status.state is UploadState.OK and status.download_id is not None
+        assert f"{index}.xml" in unzip(await anaf.download(status.download_id))

@@ -574,7 +574,9 @@ async def serve(standin: SpvStandIn, host: str = "127.0.0.1", port: int = 0) -> 
     sock.listen(128)
     bound_port = sock.getsockname()[1]
     server = _Server(
-        uvicorn.Config(standin.app, log_level="warning", access_log=False, lifespan="off")
+        # No logging setup of its own (the API's uvicorn has one), and no access log: an
+        # authorize request carries its state in the URL.
+        uvicorn.Config(standin.app, log_config=None, access_log=False, lifespan="off")
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
