@@ -297,8 +297,8 @@ class EfacturaAccess:
             if row.key_id != cipher.key_id:
                 await self._reseal(company_id)
 
-        async def refresh_refused() -> str:
-            return await self.refresh(company_id, refused=token)
+        async def refresh_refused(refused: str) -> str:
+            return await self.refresh(company_id, refused=refused)
 
         return AnafClient(self.base_url, token, refresh=refresh_refused, transport=self._transport)
 

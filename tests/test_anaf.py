@@ -90,6 +90,9 @@ async def test_a_valid_invoice_is_ok_and_its_answer_holds_it_with_a_signature(
     signature = ElementTree.fromstring(files[f"semnatura_{index}.xml"])
     assert signature.tag == "{http://www.w3.org/2000/09/xmldsig#}Signature"
     assert spv.upload_count == 1
+    # A buyer without a tax id: ANAF's B2C endpoint.
+    b2c = await anaf.upload(xml, cif=SELLER_CIF, standard="UBL", b2c=True)
+    assert spv.uploads[b2c].b2c and (await anaf.status(b2c)).state is UploadState.OK
 
 
 async def test_a_credit_note_goes_as_cn_and_a_broken_invoice_is_nok_with_its_rule_ids(
@@ -342,11 +345,15 @@ async def test_a_refused_access_token_is_refreshed_once_and_the_request_sent_aga
     assert (await anaf.status(index)).state is UploadState.OK
     assert spv.token_grants == ["refresh_token"]
     # Revoked at ANAF: one refresh is tried, refused, and the company is not connected.
+    # Refused again later on the same client: refreshed again, from the token it now holds.
+    spv.expire_access_tokens()
+    assert (await anaf.status(index)).state is UploadState.OK
+    assert spv.token_grants == ["refresh_token", "refresh_token"]
     spv.expire_access_tokens()
     spv.revoke_refresh_tokens()
     with pytest.raises(AnafNotConnected, match="connect"):
         await (await access.client_for(company_id)).status(index)
-    assert spv.token_grants == ["refresh_token", "refresh_token"]
+    assert spv.token_grants == ["refresh_token"] * 3
     for secret in [*spv.issued, SPV_CLIENT_SECRET]:
         assert secret not in caplog.text
 
@@ -511,3 +518,29 @@ async def test_a_restarted_stand_in_still_answers_for_its_uploads(tmp_path: Path
         status = await anaf.status(index)
         assert status.state is UploadState.OK and status.download_id is not None
         assert f"{index}.xml" in unzip(await anaf.download(status.download_id))
+
+
+def test_q2c_efactura_xml_saves_the_documents_xml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The routes are the submission branch's; here what the command asks and writes."""
+    monkeypatch.setenv("Q2C_API_KEY", API_KEY)
+    monkeypatch.setenv("Q2C_API_URL", PUBLIC_URL)
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(200, content=example(), headers={"content-type": "application/xml"})
+
+    document_id = "0b5c7a4e-3f5d-4a47-9f5e-1d2c3b4a5f60"
+    transport = httpx.MockTransport(answer)
+    saved = tmp_path / "invoice.xml"
+    assert main(["efactura", "xml", document_id, "-o", str(saved)], transport=transport) == 0
+    assert saved.read_bytes() == example()
+    note = tmp_path / "note.xml"
+    argv = ["efactura", "xml", document_id, "--credit-note", "-o", str(note)]
+    assert main(argv, transport=transport) == 0
+    assert asked == [
+        f"/api/v1/invoices/{document_id}/efactura.xml",
+        f"/api/v1/credit-notes/{document_id}/efactura.xml",
+    ]
