@@ -61,11 +61,13 @@ class TokenGrant:
     refresh_token: str = field(repr=False)
     expires_in: int  # seconds
 
-    def checked(self) -> TokenGrant:
-        for name, token in (
-            ("access_token", self.access_token),
-            ("refresh_token", self.refresh_token),
-        ):
+    def checked(self, *, refresh_kept: bool = False) -> TokenGrant:
+        """The grant, refused (naming the field) unless its tokens look like tokens;
+        `refresh_kept`: a refresh answer may leave the refresh token out (it stays)."""
+        tokens = [("access_token", self.access_token)]
+        if not (refresh_kept and not self.refresh_token):
+            tokens.append(("refresh_token", self.refresh_token))
+        for name, token in tokens:
             if not token or len(token) > MAX_TOKEN_CHARS or not token.isprintable():
                 raise AnafRefused(
                     f"{name}: not a token (1 to {MAX_TOKEN_CHARS} printable characters)"
@@ -395,8 +397,4 @@ class EfacturaAccess:
             )
         except (KeyError, TypeError, ValueError):
             raise AnafError("ANAF's OAuth server answered without an access token") from None
-        if refreshing and not grant.refresh_token:
-            # ANAF may keep the refresh token; checked() wants one, so check the rest alone.
-            TokenGrant(grant.access_token, "x", grant.expires_in).checked()
-            return grant
-        return grant.checked()
+        return grant.checked(refresh_kept=refreshing)
