@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -31,8 +32,10 @@ from activities.anaf_client import (
 )
 from activities.efactura_access import EfacturaAccess, TokenGrant
 from activities.efactura_rules import EXAMPLES_DIR
+from db import operators
 from db.store import default_company_id
 from domain.efactura import CUSTOMIZATION_ID
+from domain.operators import Role
 from settings import Settings
 from starter.cli.main import main
 from starter.devstack.mailsink import MailSink
@@ -544,3 +547,28 @@ def test_q2c_efactura_xml_saves_the_documents_xml(
         f"/api/v1/invoices/{document_id}/efactura.xml",
         f"/api/v1/credit-notes/{document_id}/efactura.xml",
     ]
+
+
+async def test_an_authorization_state_is_single_use_short_lived_and_cleared_later(
+    spv: SpvStandIn, db: asyncpg.Pool, database_url: str, owner_pool: asyncpg.Pool
+) -> None:
+    access = EfacturaAccess(db, access_settings(spv, database_url))
+    company_id = await connect_company(db)
+    async with db.acquire() as conn:
+        admin, _ = await operators.add(conn, "root", Role.ADMIN)
+    url = await access.start(company_id, admin.id)
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    stored = await owner_pool.fetchval("SELECT state_hash FROM efactura_oauth_states")
+    assert stored != state and state not in stored
+    claimed = await access.claim(state)
+    assert (claimed.company_id, claimed.operator_id) == (UUID(company_id), admin.id)
+    with pytest.raises(AnafRefused, match="used already"):
+        await access.claim(state)
+    # Expired: refused; a day past its expiry, gone at the next start.
+    await owner_pool.execute(
+        "UPDATE efactura_oauth_states SET used_at = NULL, expires_at = now() - interval '2 days'"
+    )
+    with pytest.raises(AnafRefused, match="expired"):
+        await access.claim(state)
+    await access.start(company_id, admin.id)
+    assert await owner_pool.fetchval("SELECT count(*) FROM efactura_oauth_states") == 1
