@@ -125,13 +125,23 @@ async def test_status_is_in_processing_for_the_configured_polls_then_ok(spv: Spv
     spv.processing_polls = 2
     anaf = client(spv)
     index = await anaf.upload(example(), cif=SELLER_CIF, standard="UBL")
-    # Nothing in the list while ANAF is still at it.
-    assert await anaf.messages(SELLER_CIF, 1) == []
     first, second = await anaf.status(index), await anaf.status(index)
     assert first.state is second.state is UploadState.PROCESSING
     assert first.download_id is None
     third = await anaf.status(index)
     assert third.state is UploadState.OK and third.download_id is not None
+
+
+async def test_an_upload_in_processing_is_listed_once_processed(spv: SpvStandIn) -> None:
+    """Each list request counts as one poll too: an upload nobody polls (its index lost)
+    is listed after `processing_polls` list requests, as ANAF lists it once processed."""
+    spv.processing_polls = 2
+    anaf = client(spv)
+    index = await anaf.upload(example(), cif=SELLER_CIF, standard="UBL")
+    assert await anaf.messages(SELLER_CIF, 1) == []
+    assert await anaf.messages(SELLER_CIF, 1) == []
+    (message,) = await anaf.messages(SELLER_CIF, 1)
+    assert message.upload_index == index and message.kind == "FACTURA TRIMISA"
 
 
 async def test_the_message_list_shows_sent_invoices_and_errors(spv: SpvStandIn) -> None:

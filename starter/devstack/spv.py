@@ -12,9 +12,10 @@ rule ids. Bearer tokens are checked; the authorize step, done at ANAF with the c
 qualified certificate, here grants at once.
 
 What the tests steer: `processing_polls` (status answers "in prelucrare" that many times
-per upload before the outcome), `drop_next_upload` (the next upload is recorded, then its
-answer is lost on the wire, as when a worker dies before recording the index),
-`upload_count`, and `expire_access_tokens()` (ANAF then answers 401).
+per upload before the outcome; a message-list request counts as a poll of each upload it
+would list, and lists it only once processed), `drop_next_upload` (the next upload is
+recorded, then its answer is lost on the wire, as when a worker dies before recording the
+index), `upload_count`, and `expire_access_tokens()` (ANAF then answers 401).
 """
 
 from __future__ import annotations
@@ -398,6 +399,18 @@ class SpvStandIn:
                 {"eroare": f"CIF introdus= {cif[:20]} nu este un numar", "titlu": "Lista Mesaje"}
             )
         since = _stamp(datetime.now(UTC) - timedelta(days=int(zile)))
+        answered = []
+        with self._lock:
+            for upload in list(self.uploads.values()):
+                if upload.cif != cif or upload.created_at < since:
+                    continue
+                # A list request counts as a poll of each upload still being processed, so
+                # an upload whose index was lost (never polled) is answered too.
+                if upload.polls_left > 0:
+                    upload.polls_left -= 1
+                else:
+                    answered.append(upload)
+            self._save()
         listed = [
             {
                 "data_creare": upload.created_at,
@@ -408,8 +421,7 @@ class SpvStandIn:
                 "tip": "FACTURA TRIMISA" if upload.state == "ok" else "ERORI FACTURA",
                 "id": upload.download_id,
             }
-            for upload in list(self.uploads.values())
-            if upload.cif == cif and upload.polls_left == 0 and upload.created_at >= since
+            for upload in answered
         ]
         if not listed:
             return JSONResponse(
