@@ -645,3 +645,30 @@ class WebhookSubscriptionRow:
     description: str
     created_at: datetime
     disabled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EfacturaTokenRow:
+    """A row of `efactura_tokens` (the tokens as stored: nonce + ciphertext)."""
+
+    company_id: UUID
+    key_id: str
+    access_token: bytes
+    refresh_token: bytes
+    access_expires_at: datetime
+    oauth_url: str
+    connected_at: datetime
+    connected_by: str
+    refreshed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EfacturaOauthStateRow:
+    """A row of `efactura_oauth_states`."""
+
+    state_hash: str
+    company_id: UUID
+    operator_id: UUID
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
