@@ -6,12 +6,15 @@ email is read back from the SMTP sink."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
 
@@ -30,6 +33,7 @@ from domain.followups import (
 )
 from domain.i18n import format_day
 from messages.models import FollowupInput, proposal_workflow_id
+from starter.cli.main import main
 from tests.conftest import PUBLIC_URL, Stack
 from tests.helpers import (
     SIGN_LINK,
@@ -445,3 +449,33 @@ async def test_a_retried_follow_up_sends_once(
 
 async def _count(stack: Stack, key: str, count: int) -> bool:
     return len([m for m in stack.mail.messages if m["X-Q2C-Key"] == key]) == count
+
+
+def test_the_cli_converts_through_the_api(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("Q2C_API_KEY", "cli-key")
+    monkeypatch.setenv("Q2C_API_URL", "http://q2c-cli.test")
+    monkeypatch.setenv("Q2C_HOME", str(tmp_path / "state"))
+    proposal_id = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    answer = {
+        "proposal_id": proposal_id,
+        "proposal_status": "converted",
+        "invoice_id": "7c0e3f64-5717-4562-b3fc-2c963f66afa6",
+        "invoice_status": "draft",
+        "converted_by": "operator:admin",
+        "converted_at": "2026-12-04T10:00:00+00:00",
+        "workflow_id": "invoice-7c0e3f64-5717-4562-b3fc-2c963f66afa6",
+    }
+    sent: list[httpx.Request] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(201, json=answer)
+
+    code = main(["--json", "proposals", "invoice", proposal_id], transport=httpx.MockTransport(api))
+    assert code == 0
+    [request] = sent
+    assert request.method == "POST"
+    assert request.url == f"http://q2c-cli.test/api/v1/proposals/{proposal_id}/invoice"
+    assert json.loads(capsys.readouterr().out) == answer
