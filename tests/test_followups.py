@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
+from temporalio.worker import Replayer
 
 from activities.proposals import ProposalActivities
 from domain import followups
@@ -34,7 +36,7 @@ from domain.followups import (
 from domain.i18n import format_day
 from messages.models import FollowupInput, proposal_workflow_id
 from starter.cli.main import main
-from tests.conftest import PUBLIC_URL, Stack
+from tests.conftest import PUBLIC_URL, TEST_WORKFLOW_RUNNER, Stack
 from tests.helpers import (
     SIGN_LINK,
     create_client,
@@ -44,7 +46,10 @@ from tests.helpers import (
     proposal_email,
     wait_invoice_status,
 )
+from worker import WORKFLOWS
 from workflows.proposal import ProposalWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
 
@@ -194,6 +199,19 @@ async def workflow_result(stack: Stack, proposal_id: str) -> str:
     return (await handle.result()).status
 
 
+async def replay_and_record(stack: Stack, proposal_id: str, name: str) -> None:
+    """The run replays on the current code; with Q2C_RECORD_HISTORIES=1 it is kept in
+    tests/histories/ for the replay test of later versions."""
+    handle = stack.env.client.get_workflow_handle(proposal_workflow_id(proposal_id))
+    history = await handle.fetch_history()
+    await Replayer(workflows=WORKFLOWS, workflow_runner=TEST_WORKFLOW_RUNNER).replay_workflow(
+        history
+    )
+    if os.environ.get("Q2C_RECORD_HISTORIES"):
+        path = HISTORIES / f"proposal-{name}-{len(history.events)}.json"
+        path.write_text(history.to_json())
+
+
 async def audit_kinds(stack: Stack, proposal_id: str) -> list[str]:
     return list(
         await stack.db.fetchval(
@@ -272,6 +290,7 @@ async def test_an_expiring_proposal_gets_each_follow_up_then_none(stack: Stack) 
     await skip_to(stack, local(valid_until + timedelta(days=20), 12))
     assert len(followup_mails(stack, proposal_id)) == 3, "none after the expiry"
     assert (await audit_kinds(stack, proposal_id)).count("followup_sent") == 3
+    await replay_and_record(stack, proposal_id, "followups-expired")
 
 
 async def test_a_converted_proposal_is_an_invoice_at_review_and_gets_no_follow_up(
@@ -315,6 +334,7 @@ async def test_a_converted_proposal_is_an_invoice_at_review_and_gets_no_follow_u
     await skip_to(stack, local(date.fromisoformat(proposal["valid_until"]) + timedelta(days=2), 12))
     assert len(followup_mails(stack, proposal_id)) == 1, "none after the conversion"
     await wait_invoice_status(stack, invoice_id, "awaiting_review")
+    await replay_and_record(stack, proposal_id, "followups-converted")
 
 
 async def test_an_expired_proposal_is_converted_by_the_api_itself(stack: Stack) -> None:
