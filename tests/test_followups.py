@@ -350,6 +350,23 @@ async def test_an_expired_proposal_is_converted_by_the_api_itself(stack: Stack) 
     assert (await get_json(stack, f"/api/v1/proposals/{proposal_id}"))["status"] == "converted"
 
 
+async def test_a_convert_signal_from_the_temporal_ui_is_recorded_as_such(stack: Stack) -> None:
+    proposal = await sent_proposal(stack)
+    proposal_id = proposal["id"]
+    handle = stack.env.client.get_workflow_handle(proposal_workflow_id(proposal_id))
+    await handle.signal("convert")  # as typed in the Temporal UI: no input
+    assert await workflow_result(stack, proposal_id) == "converted"
+    stored = await get_json(stack, f"/api/v1/proposals/{proposal_id}")
+    await wait_invoice_status(stack, stored["invoice_id"], "awaiting_review")
+    assert (
+        await stack.db.fetchval(
+            "SELECT actor FROM audit_events WHERE proposal_id = $1 AND kind = 'converted'",
+            proposal_id,
+        )
+        == "temporal-ui"
+    )
+
+
 async def test_conversion_is_refused_for_declined_signed_and_draft(stack: Stack) -> None:
     client_id = await create_client(stack)
     draft = await create_proposal(stack, client_id, send=False)

@@ -142,10 +142,11 @@ class ProposalWorkflow:
         self._take(decline)
 
     @workflow.signal
-    def convert(self, convert: ConvertProposal) -> None:
+    def convert(self, convert: ConvertProposal | None = None) -> None:
         """Make the unsigned proposal a draft invoice (the API's POST
-        /api/v1/proposals/{id}/invoice); from the Temporal UI it is recorded as temporal-ui."""
-        self._take(convert)
+        /api/v1/proposals/{id}/invoice); from the Temporal UI (no input needed) it is
+        recorded as temporal-ui."""
+        self._take(convert or ConvertProposal())
 
     def _take(self, answer: Waiting) -> None:
         if self._status not in (ProposalStatus.DRAFT, ProposalStatus.SENT):
