@@ -330,6 +330,11 @@ async def test_a_converted_proposal_is_an_invoice_at_review_and_gets_no_follow_u
     assert (stored["status"], stored["invoice_id"]) == ("converted", invoice_id)
     page = await stack.api.get(proposal["sign_path"])
     assert 'name="signer_name"' not in page.text, "the client can no longer sign it"
+    assert "Această ofertă a fost închisă: factura vă va fi trimisă pe email." in page.text
+    late = await stack.api.post(
+        proposal["sign_path"], data={"signer_name": "Ana Pop", "consent": "yes"}
+    )
+    assert late.status_code == 409
 
     await skip_to(stack, local(date.fromisoformat(proposal["valid_until"]) + timedelta(days=2), 12))
     assert len(followup_mails(stack, proposal_id)) == 1, "none after the conversion"
