@@ -102,11 +102,7 @@ class ProposalWorkflow:
             except TimeoutError:
                 if followup is not None and wake == followup.send_at:
                     self._followups.pop(0)
-                    await run_step(
-                        act.SEND_PROPOSAL_FOLLOWUP,
-                        FollowupInput(self._proposal_id, followup.step, followup.send_at),
-                        str,
-                    )
+                    await self._follow_up(followup)
                     continue
                 await self._close(ProposalStatus.EXPIRED, None)
                 return self._state()
@@ -176,6 +172,23 @@ class ProposalWorkflow:
         # before this step replay without it.
         if workflow.patched("signed-copy"):
             await self._send_signed_copy()
+
+    async def _follow_up(self, followup: FollowupStep) -> None:
+        """One follow-up email; one that fails for good is logged and never fails the
+        proposal, which still waits for its client."""
+        try:
+            await run_step(
+                act.SEND_PROPOSAL_FOLLOWUP,
+                FollowupInput(self._proposal_id, followup.step, followup.send_at),
+                str,
+            )
+        except ActivityError as failed:
+            workflow.logger.error(
+                "follow-up %s of proposal %s not sent: %s",
+                followup.step,
+                self._proposal_id,
+                failed.cause,
+            )
 
     async def _convert(self, convert: ConvertProposal) -> bool:
         """The draft invoice made without a signature, and its workflow started as a

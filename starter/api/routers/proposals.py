@@ -102,6 +102,8 @@ async def convert_proposal(
     request_id = await operator_request(state, operator, Action.CONVERT_PROPOSAL, proposal_id)
     if status == ProposalStatus.SENT:
         row = await _converted_by_workflow(state, proposal_id, request_id)
+        if row.status == ProposalStatus.SENT:
+            raise Unavailable("the proposal's workflow is not running; nothing was converted")
     if row.status == ProposalStatus.EXPIRED:
         async with state.pool.acquire() as conn:
             invoice_id, _ = await convert_in_transaction(
