@@ -43,6 +43,7 @@ from tests.helpers import (
     create_proposal,
     eventually,
     get_json,
+    pdf_text,
     proposal_email,
     wait_invoice_status,
 )
@@ -251,6 +252,13 @@ async def test_signed_after_the_first_follow_up_gets_no_other(stack: Stack) -> N
     kinds = await audit_kinds(stack, proposal_id)
     assert kinds.count("followup_sent") == 1
     assert kinds.index("followup_sent") < kinds.index("signed")
+
+    async def signed_pdf() -> bytes | None:
+        got = await stack.api.get(f"/api/v1/proposals/{proposal_id}/signed.pdf")
+        return got.content if got.status_code == 200 else None
+
+    certificate = pdf_text(await eventually(signed_pdf, what="the signed copy"))
+    assert "Reamintire trimisă pe email" in certificate, "the certificate names the follow-up"
 
 
 async def test_declined_after_a_follow_up_gets_no_other(stack: Stack) -> None:
