@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -16,21 +18,28 @@ from db import (
     companies,
     documents,
     invoices,
+    operators,
     outbox,
     proposals,
     signatures,
     signing,
     store,
 )
-from db.rows import CompanyRow, ProposalAnswerRow, ProposalRow
-from domain import answers
+from db.rows import ClientRow, CompanyRow, ProposalAnswerRow, ProposalRow
+from domain import answers, followups
 from domain.i18n import format_day, pick_locale
+from domain.operators import Action
 from domain.schedule import local_date, overdue_at
-from domain.status import ProposalStatus
+from domain.status import IllegalTransition, ProposalStatus
 from messages import activity_names as names
 from messages.models import (
     AcceptProposalInput,
     CloseProposalInput,
+    ConvertProposalInput,
+    FollowupInput,
+    FollowupPlan,
+    FollowupStep,
+    PlanFollowupsInput,
     ProposalRef,
     ProposalSent,
     SignProposal,
@@ -279,6 +288,191 @@ class ProposalActivities:
             data={"reason": close.reason} if close.reason else None,
         )
         await emit_proposal(conn, f"proposal.{status.value}", proposal.id, at=close.at)
+
+    # --- follow-ups (domain.followups) and conversion ---------------------------------
+
+    @activity.defn(name=names.PLAN_PROPOSAL_FOLLOWUPS)
+    async def plan_proposal_followups(self, plan: PlanFollowupsInput) -> FollowupPlan:
+        """The follow-ups of a sent proposal still to go out, planned once after it was
+        emailed: none before `plan.at`, none at or after its expiry."""
+        async with business_errors(), self._s.pool.acquire() as conn:
+            proposal = await proposals.get(conn, plan.proposal_id)
+            if proposal.status != ProposalStatus.SENT:
+                return FollowupPlan()
+            seller = await companies.get(conn, proposal.company_id)
+            buyer = await clients.get(conn, proposal.client_id)
+            planned = planned_followups(proposal, seller, buyer, plan.at)
+            due = followups.followups_to_send(
+                planned,
+                planned_at=plan.at,
+                expires_at=overdue_at(proposal.valid_until, seller.time_zone),
+            )
+            return FollowupPlan([FollowupStep(f.step, f.send_at) for f in due])
+
+    @activity.defn(name=names.SEND_PROPOSAL_FOLLOWUP)
+    async def send_proposal_followup(self, followup: FollowupInput) -> str:
+        """Email one follow-up through the outbox (key proposal:<id>:followup:<step>) with a
+        fresh signing link, and audit it, once: a retry finds the message queued and only
+        finishes its delivery. A proposal no longer waiting for its client (signed,
+        declined, expired, converted) gets none. Returns what happened: sent or stopped."""
+        key = followups.step_key(followup.proposal_id, followup.step)
+        async with business_errors(), self._s.pool.acquire() as conn:
+            async with conn.transaction():
+                # Under the row lock: a signature or a conversion committed first stops it.
+                proposal = await proposals.get(conn, followup.proposal_id, lock=True)
+                queued = await outbox.is_queued(conn, key)
+                if not queued:
+                    if proposal.status != ProposalStatus.SENT:
+                        return "stopped"
+                    seller = await companies.get(conn, proposal.company_id)
+                    expires_at = overdue_at(proposal.valid_until, seller.time_zone)
+                    if followup.scheduled_for >= expires_at:
+                        return "stopped"
+                    await self._queue_followup(conn, proposal, seller, followup, key, expires_at)
+            await self._s.mailer.deliver_on(conn, key)
+        return "sent"
+
+    async def _queue_followup(
+        self,
+        conn: store.Connection,
+        proposal: ProposalRow,
+        seller: CompanyRow,
+        followup: FollowupInput,
+        key: str,
+        expires_at: datetime,
+    ) -> None:
+        buyer = await clients.get(conn, proposal.client_id)
+        locale = pick_locale(buyer.locale)
+        zone = buyer.time_zone or seller.time_zone
+        left = followups.days_left(proposal.valid_until, local_date(followup.scheduled_for, zone))
+        token = await store.new_access_token(conn, "sign", expires_at, proposal_id=proposal.id)
+        subject, body = self._s.renderer.email(
+            "proposal_followup",
+            locale,
+            seller=seller,
+            buyer=buyer,
+            number=proposal.number,
+            sign_url=f"{self._s.public_url}/sign/{token}",
+            valid_until=format_day(proposal.valid_until, locale),
+            days_left=left,
+            days_left_text=followups.days_text(left, locale),
+        )
+        await self._s.mailer.enqueue(
+            conn,
+            OutgoingEmail(
+                idempotency_key=key,
+                kind="proposal_followup",
+                to_address=buyer.email,
+                subject=subject,
+                body_text=body,
+                proposal_id=str(proposal.id),
+                scheduled_for=followup.scheduled_for,
+            ),
+        )
+        await store.audit(
+            conn,
+            "followup_sent",
+            "system",
+            followup.scheduled_for,
+            proposal_id=proposal.id,
+            data={"step": followup.step, "scheduled_for": followup.scheduled_for.isoformat()},
+        )
+
+    @activity.defn(name=names.CONVERT_PROPOSAL)
+    async def convert_proposal(self, convert: ConvertProposalInput) -> str:
+        """The `convert` signal's step: the unsigned proposal becomes a draft invoice (see
+        convert_in_transaction). Returns the invoice's id, or "" when the proposal can no
+        longer be converted (answered meanwhile): the workflow then goes on as it was."""
+        async with business_errors(), self._s.pool.acquire() as conn:
+            try:
+                invoice_id, _ = await convert_in_transaction(
+                    conn, convert.proposal_id, convert.request_id, convert.at
+                )
+            except IllegalTransition as refused:
+                activity.logger.warning(
+                    "proposal %s not converted: %s", convert.proposal_id, refused.reason
+                )
+                return ""
+            return invoice_id
+
+
+def planned_followups(
+    proposal: ProposalRow, seller: CompanyRow, buyer: ClientRow, at: datetime
+) -> list[followups.PlannedFollowup]:
+    """Every follow-up of the proposal's schedule (its own, else the company's), at the
+    reminder hour where the client is, as invoice reminders go out."""
+    schedule = followups.resolve(
+        followups.FollowupSchedule(
+            days_after_sent=tuple(seller.proposal_followup_days_after_sent),
+            days_before_expiry=tuple(seller.proposal_followup_days_before_expiry),
+        ),
+        proposal.followup_days_after_sent,
+        proposal.followup_days_before_expiry,
+    )
+    return followups.plan_followups(
+        schedule,
+        sent_at=proposal.emailed_at or at,
+        valid_until=proposal.valid_until,
+        time_zone=buyer.time_zone or seller.time_zone,
+        hour=buyer.reminder_hour if buyer.reminder_hour is not None else seller.reminder_hour,
+    )
+
+
+CONVERTIBLE = (ProposalStatus.SENT, ProposalStatus.EXPIRED)
+
+
+async def convert_in_transaction(
+    conn: store.Connection, proposal_id: Any, request_id: str, at: datetime
+) -> tuple[str, bool]:
+    """Make an unsigned proposal (sent, or expired) a draft invoice with its lines, terms and
+    contract, in one transaction: the proposal becomes `converted`, its sign links are used
+    up, and its audit chain records `converted` by the operator of the recorded request
+    (temporal-ui without one) and `invoice_created`. Once per proposal: a proposal already
+    converted returns its invoice and False ("not made now"). A proposal signed, declined
+    or still a draft raises IllegalTransition."""
+    async with conn.transaction():
+        proposal = await proposals.get(conn, proposal_id, lock=True)
+        if proposal.status == ProposalStatus.CONVERTED and proposal.invoice_id is not None:
+            return str(proposal.invoice_id), False
+        status = ProposalStatus(proposal.status)
+        if status not in CONVERTIBLE:
+            raise IllegalTransition(conversion_refusal(status))
+        actor = await operators.take_request(
+            conn, request_id, Action.CONVERT_PROPOSAL, str(proposal.id)
+        )
+        seller = await companies.get(conn, proposal.company_id)
+        invoice_id = await invoices.create_draft_from_proposal(
+            conn, proposal, seller.invoice_series
+        )
+        await proposals.mark_converted(conn, proposal.id, at=at, by=actor, invoice_id=invoice_id)
+        await store.audit(
+            conn,
+            "converted",
+            actor,
+            at,
+            proposal_id=proposal.id,
+            data={"invoice_id": str(invoice_id), "status_before": status.value},
+        )
+        await store.audit(
+            conn,
+            "invoice_created",
+            actor,
+            at,
+            proposal_id=proposal.id,
+            data={"invoice_id": str(invoice_id)},
+        )
+        return str(invoice_id), True
+
+
+def conversion_refusal(status: ProposalStatus) -> str:
+    """Why a proposal in `status` cannot be made an invoice by hand."""
+    if status == ProposalStatus.SIGNED:
+        return "the proposal is signed: its signature already made its invoice"
+    if status == ProposalStatus.DECLINED:
+        return "the client declined the proposal; it cannot be made an invoice"
+    if status == ProposalStatus.DRAFT:
+        return "the proposal is a draft and was never sent; send it first"
+    return f"the proposal is {status.value} and cannot be made an invoice"
 
 
 def claimed_signature(proposal_id: str, signature: SignProposal) -> answers.Answer:

@@ -195,3 +195,18 @@ async def insert_bank_account(
     )
     assert record is not None
     return row_as(CompanyBankAccountRow, record)
+
+
+# --- proposal follow-ups (domain.followups), apart from the details above ---
+
+
+async def set_proposal_followups(
+    conn: Connection, company_id: Any, *, days_after_sent: list[int], days_before_expiry: list[int]
+) -> None:
+    await conn.execute(
+        """UPDATE companies SET proposal_followup_days_after_sent = $2,
+               proposal_followup_days_before_expiry = $3 WHERE id = $1""",
+        company_id,
+        days_after_sent,
+        days_before_expiry,
+    )

@@ -94,11 +94,15 @@ async def mark_signed(
         signed_at,
         invoice_id,
     )
+    await use_up_sign_links(conn, proposal_id, signed_at)
+
+
+async def use_up_sign_links(conn: Connection, proposal_id: Any, at: datetime) -> None:
     await conn.execute(
         """UPDATE access_tokens SET used_at = $2
            WHERE proposal_id = $1 AND purpose = 'sign' AND used_at IS NULL""",
         proposal_id,
-        signed_at,
+        at,
     )
 
 
@@ -149,6 +153,9 @@ class NewProposal:
     discount_percent: Decimal
     # The actor who had it sent (domain.operators); None for a draft.
     sent_by: str | None = None
+    # Its own follow-up schedule (domain.followups); None inherits the company's.
+    followup_days_after_sent: list[int] | None = None
+    followup_days_before_expiry: list[int] | None = None
 
 
 async def insert_unless_known(conn: Connection, proposal: NewProposal) -> UUID | None:
@@ -156,8 +163,9 @@ async def insert_unless_known(conn: Connection, proposal: NewProposal) -> UUID |
     proposal_id: UUID | None = await conn.fetchval(
         """INSERT INTO proposals (company_id, client_id, external_id, currency,
                valid_until, payment_terms_days, notes, subtotal, vat_total, total,
-               status, contract_id, prices_include_vat, discount_percent, sent_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+               status, contract_id, prices_include_vat, discount_percent, sent_by,
+               followup_days_after_sent, followup_days_before_expiry)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
            ON CONFLICT (external_id) DO NOTHING RETURNING id""",
         proposal.company_id,
         proposal.client_id,
@@ -174,6 +182,8 @@ async def insert_unless_known(conn: Connection, proposal: NewProposal) -> UUID |
         proposal.prices_include_vat,
         proposal.discount_percent,
         proposal.sent_by,
+        proposal.followup_days_after_sent,
+        proposal.followup_days_before_expiry,
     )
     return proposal_id
 
@@ -209,3 +219,18 @@ async def back_to_draft(conn: Connection, proposal_id: Any) -> bool:
         proposal_id,
     )
     return changed.endswith(" 1")
+
+
+async def mark_converted(
+    conn: Connection, proposal_id: Any, *, at: datetime, by: str, invoice_id: Any
+) -> None:
+    """Turned into a draft invoice by an operator, unsigned; its sign links are used up."""
+    await conn.execute(
+        """UPDATE proposals SET status = 'converted', converted_at = $2, converted_by = $3,
+               invoice_id = $4, updated_at = now() WHERE id = $1""",
+        proposal_id,
+        at,
+        by,
+        invoice_id,
+    )
+    await use_up_sign_links(conn, proposal_id, at)

@@ -162,6 +162,8 @@ class CompanyRow:
     footer_text: str
     proposal_series: str
     credit_note_series: str
+    proposal_followup_days_after_sent: list[int]
+    proposal_followup_days_before_expiry: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,6 +508,10 @@ class ProposalRow:
     number: str | None
     issue_date: date | None
     sent_by: str | None
+    followup_days_after_sent: list[int] | None
+    followup_days_before_expiry: list[int] | None
+    converted_at: datetime | None
+    converted_by: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,8 @@ EVENT_LABELS: dict[str, dict[str, str]] = {
         "signed_copy_emailed": "Signed copy emailed",
         "signature_refused": "Signature refused",
         "decline_refused": "Refusal refused (not recorded by the signing page)",
+        "followup_sent": "Follow-up email sent",
+        "converted": "Made an invoice by an operator, unsigned",
     },
     "ro": {
         "sent": "Ofertă trimisă",
@@ -134,6 +136,8 @@ EVENT_LABELS: dict[str, dict[str, str]] = {
         "signed_copy_emailed": "Copia semnată trimisă pe email",
         "signature_refused": "Semnătură respinsă",
         "decline_refused": "Refuz respins (neînregistrat de pagina de semnare)",
+        "followup_sent": "Reamintire trimisă pe email",
+        "converted": "Transformată în factură de un operator, fără semnătură",
     },
     "ru": {
         "sent": "Предложение отправлено",
@@ -147,6 +151,8 @@ EVENT_LABELS: dict[str, dict[str, str]] = {
         "signed_copy_emailed": "Подписанная копия отправлена",
         "signature_refused": "Подпись отклонена",
         "decline_refused": "Отказ отклонён (не зарегистрирован страницей подписи)",
+        "followup_sent": "Отправлено напоминание",
+        "converted": "Оператор выставил счёт без подписи",
     },
 }
 

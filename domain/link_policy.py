@@ -23,9 +23,15 @@ def proposal_closed_at(
     signed_at: datetime | None,
     declined_at: datetime | None,
     expired_at: datetime | None,
+    converted_at: datetime | None = None,
 ) -> datetime | None:
     """When the proposal stopped being answerable, or None while it is open."""
-    return {"signed": signed_at, "declined": declined_at, "expired": expired_at}.get(status)
+    return {
+        "signed": signed_at,
+        "declined": declined_at,
+        "expired": expired_at,
+        "converted": converted_at,
+    }.get(status)
 
 
 def link_shows_document(closed_at: datetime | None, now: datetime, days_after_close: int) -> bool:

@@ -121,3 +121,5 @@ class Action(StrEnum):
     RESCHEDULE = "reschedule"
     PAUSE_REMINDERS = "pause_reminders"
     RESUME_REMINDERS = "resume_reminders"
+    # Of a proposal's workflow: make the unsigned proposal a draft invoice.
+    CONVERT_PROPOSAL = "convert_proposal"

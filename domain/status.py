@@ -12,6 +12,8 @@ class ProposalStatus(StrEnum):
     SIGNED = "signed"
     DECLINED = "declined"
     EXPIRED = "expired"
+    # Made into a draft invoice by an operator without a signature (issue 15).
+    CONVERTED = "converted"
 
 
 class InvoiceStatus(StrEnum):

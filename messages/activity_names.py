@@ -27,3 +27,8 @@ SEND_CREDIT_NOTE = "send_credit_note"
 
 DELIVER_WEBHOOK = "deliver_webhook"
 MARK_DELIVERY_FAILED = "mark_delivery_failed"
+
+# Proposal follow-ups (the plan when it is sent, then one email per step) and conversion.
+PLAN_PROPOSAL_FOLLOWUPS = "plan_proposal_followups"
+SEND_PROPOSAL_FOLLOWUP = "send_proposal_followup"
+CONVERT_PROPOSAL = "convert_proposal"

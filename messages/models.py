@@ -365,3 +365,48 @@ class DeliveryInput:
 class DeliveryFailure:
     delivery_id: str
     error: str
+
+
+# --- proposal follow-ups and conversion (issue 15) ---------------------------------------
+
+
+@dataclass
+class PlanFollowupsInput:
+    proposal_id: str
+    # The moment of planning (workflow.now()): follow-ups due before it are skipped.
+    at: datetime
+
+
+@dataclass
+class FollowupStep:
+    step: int
+    send_at: datetime
+
+
+@dataclass
+class FollowupPlan:
+    """The follow-ups still to send, in time order (domain.followups)."""
+
+    steps: list[FollowupStep] = field(default_factory=list)
+
+
+@dataclass
+class FollowupInput:
+    proposal_id: str
+    step: int
+    scheduled_for: datetime
+
+
+@dataclass
+class ConvertProposal:
+    """Signal `convert`: turn the unsigned proposal into a draft invoice. `request_id` is the
+    API's recorded operator request (db.operators); without one the actor is temporal-ui."""
+
+    request_id: str = ""
+
+
+@dataclass
+class ConvertProposalInput:
+    proposal_id: str
+    request_id: str
+    at: datetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from domain.status import ProposalStatus
@@ -13,8 +13,14 @@ with workflow.unsafe.imports_passed_through():
     from messages.models import (
         AcceptProposalInput,
         CloseProposalInput,
+        ConvertProposal,
+        ConvertProposalInput,
         DeclineProposal,
+        FollowupInput,
+        FollowupPlan,
+        FollowupStep,
         InvoiceWorkflowInput,
+        PlanFollowupsInput,
         ProposalRef,
         ProposalRenderFailed,
         ProposalSent,
@@ -39,6 +45,11 @@ MAX_PENDING_ANSWERS = 20
 # ids: a run that started before the first can still reach the signature after it.
 PATCH_BOUNDED_PROPOSAL_RENDER = "bounded-proposal-render"
 PATCH_BOUNDED_SIGNED_COPY_RENDER = "bounded-signed-copy-render"
+# Runs after this plan the proposal's follow-ups once it is sent (domain.followups) and wake
+# for each one while they wait; runs before it wait for the expiry alone.
+PATCH_FOLLOWUPS = "proposal-followups"
+
+Waiting = SignProposal | DeclineProposal | ConvertProposal
 
 
 def refused(failed: ActivityError) -> bool:
@@ -55,7 +66,9 @@ class ProposalWorkflow:
         # Answers not yet applied, in the order they came: each is checked against what the
         # signing page or the e-sign webhook recorded, so a forged one ahead of the real one
         # is refused without losing the real one.
-        self._pending: list[SignProposal | DeclineProposal] = []
+        self._pending: list[Waiting] = []
+        # The follow-ups still to send, in time order (patch proposal-followups).
+        self._followups: list[FollowupStep] = []
 
     @workflow.run
     async def run(self, input: ProposalWorkflowInput) -> ProposalState:
@@ -70,16 +83,35 @@ class ProposalWorkflow:
         if self._status != ProposalStatus.SENT:
             return self._state()
 
+        if workflow.patched(PATCH_FOLLOWUPS):
+            plan = await run_step(
+                act.PLAN_PROPOSAL_FOLLOWUPS,
+                PlanFollowupsInput(input.proposal_id, workflow.now()),
+                FollowupPlan,
+            )
+            self._followups = list(plan.steps)
+
         while True:
-            remaining = max(sent.expires_at - workflow.now(), timedelta(0))
+            followup = self._followups[0] if self._followups else None
+            wake = sent.expires_at
+            if followup is not None and followup.send_at < wake:
+                wake = followup.send_at
+            remaining = max(wake - workflow.now(), timedelta(0))
             try:
                 await workflow.wait_condition(lambda: bool(self._pending), timeout=remaining)
             except TimeoutError:
+                if followup is not None and wake == followup.send_at:
+                    self._followups.pop(0)
+                    await self._follow_up(followup)
+                    continue
                 await self._close(ProposalStatus.EXPIRED, None)
                 return self._state()
             answer = self._pending.pop(0)
             try:
-                if isinstance(answer, SignProposal):
+                if isinstance(answer, ConvertProposal):
+                    if not await self._convert(answer):
+                        continue
+                elif isinstance(answer, SignProposal):
                     await self._accept(answer)
                 else:
                     await self._close(ProposalStatus.DECLINED, answer)
@@ -105,7 +137,14 @@ class ProposalWorkflow:
     def decline(self, decline: DeclineProposal) -> None:
         self._take(decline)
 
-    def _take(self, answer: SignProposal | DeclineProposal) -> None:
+    @workflow.signal
+    def convert(self, convert: ConvertProposal | None = None) -> None:
+        """Make the unsigned proposal a draft invoice (the API's POST
+        /api/v1/proposals/{id}/invoice); from the Temporal UI (no input needed) it is
+        recorded as temporal-ui."""
+        self._take(convert or ConvertProposal())
+
+    def _take(self, answer: Waiting) -> None:
         if self._status not in (ProposalStatus.DRAFT, ProposalStatus.SENT):
             workflow.logger.warning("answer ignored: proposal %s answered", self._proposal_id)
         elif len(self._pending) >= MAX_PENDING_ANSWERS:
@@ -133,6 +172,47 @@ class ProposalWorkflow:
         # before this step replay without it.
         if workflow.patched("signed-copy"):
             await self._send_signed_copy()
+
+    async def _follow_up(self, followup: FollowupStep) -> None:
+        """One follow-up email; one that fails for good is logged and never fails the
+        proposal, which still waits for its client."""
+        try:
+            await run_step(
+                act.SEND_PROPOSAL_FOLLOWUP,
+                FollowupInput(self._proposal_id, followup.step, followup.send_at),
+                str,
+            )
+        except ActivityError as failed:
+            workflow.logger.error(
+                "follow-up %s of proposal %s not sent: %s",
+                followup.step,
+                self._proposal_id,
+                failed.cause,
+            )
+
+    async def _convert(self, convert: ConvertProposal) -> bool:
+        """The draft invoice made without a signature, and its workflow started as a
+        signature starts it. False if the proposal could no longer be converted."""
+        invoice_id = await run_step(
+            act.CONVERT_PROPOSAL,
+            ConvertProposalInput(self._proposal_id, convert.request_id, workflow.now()),
+            str,
+        )
+        if not invoice_id:
+            return False
+        self._invoice_id = invoice_id
+        self._status = ProposalStatus.CONVERTED
+        try:
+            await workflow.start_child_workflow(
+                InvoiceWorkflow.run,
+                InvoiceWorkflowInput(invoice_id=invoice_id),
+                id=invoice_workflow_id(invoice_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            # The API started it (it converted the proposal itself, in a race with this run).
+            pass
+        return True
 
     async def _send_signed_copy(self) -> None:
         """The proposal PDF with its signature certificate, stored and emailed to the client.

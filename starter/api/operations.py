@@ -91,6 +91,8 @@ async def create_proposal(
                     prices_include_vat=body.prices_include_vat,
                     discount_percent=body.discount_percent,
                     sent_by=by if body.send else None,
+                    followup_days_after_sent=body.followup_days_after_sent,
+                    followup_days_before_expiry=body.followup_days_before_expiry,
                 ),
             )
             if proposal_id is not None:
@@ -327,6 +329,8 @@ async def proposal_json(conn: store.Connection, proposal_id: Any) -> dict[str, A
         "contract_id": str(row.contract_id) if row.contract_id else None,
         "prices_include_vat": row.prices_include_vat,
         "discount_percent": plain_decimal(row.discount_percent),
+        "followup_days_after_sent": row.followup_days_after_sent,
+        "followup_days_before_expiry": row.followup_days_before_expiry,
     }
 
 

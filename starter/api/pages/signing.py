@@ -122,7 +122,11 @@ async def refuse_if_closed(state: Q2CState, conn: store.Connection, link: Signin
     """Raise LinkClosed once the proposal closed more than the configured days ago."""
     proposal = link.proposal
     closed_at = proposal_closed_at(
-        proposal.status, proposal.signed_at, proposal.declined_at, proposal.expired_at
+        proposal.status,
+        proposal.signed_at,
+        proposal.declined_at,
+        proposal.expired_at,
+        proposal.converted_at,
     )
     days = state.settings.sign_link_days_after_close
     if not link_shows_document(closed_at, datetime.now(UTC), days):

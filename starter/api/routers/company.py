@@ -39,6 +39,8 @@ REQUISITE_COLUMNS = (
 _REGISTRATION_FIELD = {"RO": "reg_com", "RU": "ogrn"}
 
 COMPANY_COLUMNS = companies.DETAIL_COLUMNS
+# The company's proposal follow-up schedule, written apart from its details.
+FOLLOWUP_COLUMNS = {"proposal_followup_days_after_sent", "proposal_followup_days_before_expiry"}
 
 CLIENT_COLUMNS = (
     "name",
@@ -118,6 +120,8 @@ def company_json(row: CompanyRow, accounts: list[CompanyBankAccountRow]) -> dict
         value = getattr(row, column)
         body[column] = value.strip() if isinstance(value, str) else value
     body["bank_accounts"] = [bank_account_json(account) for account in accounts]
+    body["proposal_followup_days_after_sent"] = row.proposal_followup_days_after_sent
+    body["proposal_followup_days_before_expiry"] = row.proposal_followup_days_before_expiry
     return body
 
 
@@ -184,6 +188,18 @@ async def patch_company(body: CompanyPatch, state: State) -> dict[str, Any]:
                 # Every detail is written back; those not changed keep their value.
                 details = {column: merged[column] for column in COMPANY_COLUMNS}
                 await companies.set_details(conn, company_id, companies.CompanyDetails(**details))
+            if FOLLOWUP_COLUMNS & changes.keys():
+                await companies.set_proposal_followups(
+                    conn,
+                    company_id,
+                    days_after_sent=merged.get(
+                        "proposal_followup_days_after_sent", row.proposal_followup_days_after_sent
+                    ),
+                    days_before_expiry=merged.get(
+                        "proposal_followup_days_before_expiry",
+                        row.proposal_followup_days_before_expiry,
+                    ),
+                )
         row = await companies.get(conn, company_id)
         return company_json(row, await companies.bank_accounts(conn, company_id))
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import EmailStr, Field, create_model
+from pydantic import EmailStr, Field, StrictInt, create_model, field_validator
 
 from db import companies
+from domain.followups import MAX_FOLLOWUPS, check_days_after_sent, check_days_before_expiry
 from starter.api.schemas.common import Answer, Body, Name
+from starter.api.schemas.proposals import followup_days
 
 SERIES_PATTERN = r"^[A-Za-z0-9]{1,20}$"
 
@@ -44,6 +46,25 @@ class CompanyPatch(Body):
     invoice_series: str | None = Field(default=None, pattern=SERIES_PATTERN)
     proposal_series: str | None = Field(default=None, pattern=SERIES_PATTERN)
     credit_note_series: str | None = Field(default=None, pattern=SERIES_PATTERN)
+    # Proposal follow-ups (domain.followups): days after a proposal is sent, and days before
+    # its last valid day; [] sends none of that kind. A proposal may set its own.
+    proposal_followup_days_after_sent: list[StrictInt] | None = Field(
+        default=None, max_length=MAX_FOLLOWUPS
+    )
+    proposal_followup_days_before_expiry: list[StrictInt] | None = Field(
+        default=None, max_length=MAX_FOLLOWUPS
+    )
+
+    @field_validator("proposal_followup_days_after_sent")
+    @classmethod
+    def _followups_after_sent(cls, value: list[int] | None) -> list[int] | None:
+        return followup_days(check_days_after_sent, "proposal_followup_days_after_sent", value)
+
+    @field_validator("proposal_followup_days_before_expiry")
+    @classmethod
+    def _followups_before_expiry(cls, value: list[int] | None) -> list[int] | None:
+        field = "proposal_followup_days_before_expiry"
+        return followup_days(check_days_before_expiry, field, value)
 
 
 class BankAccountIn(Body):
@@ -93,6 +114,8 @@ _COMPANY_OUT_FIELDS: dict[str, Any] = {
     "id": (str, ...),
     **{column: (str, ...) for column in companies.DETAIL_COLUMNS},
     "bank_accounts": (list[BankAccountOut], ...),
+    "proposal_followup_days_after_sent": (list[int], ...),
+    "proposal_followup_days_before_expiry": (list[int], ...),
 }
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictInt, field_validator
 
+from domain.followups import (
+    MAX_FOLLOWUPS,
+    FollowupError,
+    check_days_after_sent,
+    check_days_before_expiry,
+)
 from starter.api.schemas.common import (
     Amount,
     Answer,
@@ -36,7 +43,55 @@ class ProposalIn(Body):
     prices_include_vat: bool = False
     discount_percent: Amount = Field(default=Decimal(0), ge=0, le=100, decimal_places=4)
 
+    # Its own follow-up schedule; left out (null), the company's applies; [] sends none.
+    followup_days_after_sent: list[StrictInt] | None = Field(
+        default=None,
+        max_length=MAX_FOLLOWUPS,
+        description="days after it is sent, e.g. [3, 7]; default: the company's",
+    )
+    followup_days_before_expiry: list[StrictInt] | None = Field(
+        default=None,
+        max_length=MAX_FOLLOWUPS,
+        description="days before valid_until, e.g. [2]; default: the company's",
+    )
+
     _currency = field_validator("currency")(_known_currency)
+
+    @field_validator("followup_days_after_sent")
+    @classmethod
+    def _after_sent(cls, value: list[int] | None) -> list[int] | None:
+        return followup_days(check_days_after_sent, "followup_days_after_sent", value)
+
+    @field_validator("followup_days_before_expiry")
+    @classmethod
+    def _before_expiry(cls, value: list[int] | None) -> list[int] | None:
+        return followup_days(check_days_before_expiry, "followup_days_before_expiry", value)
+
+
+def followup_days(
+    check: Callable[[str, list[int] | None], tuple[int, ...] | None],
+    field: str,
+    value: list[int] | None,
+) -> list[int] | None:
+    """The days checked (domain.followups), sorted without repeats; a bad one is a 422
+    naming the field and index."""
+    try:
+        checked = check(field, value)
+    except FollowupError as bad:
+        raise ValueError(str(bad)) from bad
+    return list(checked) if checked is not None else None
+
+
+class ProposalInvoiceOut(Answer):
+    """The draft invoice an unsigned proposal was made into."""
+
+    proposal_id: str
+    proposal_status: str
+    invoice_id: str
+    invoice_status: str
+    converted_by: str | None
+    converted_at: IsoInstant | None
+    workflow_id: str
 
 
 class ProposalOut(Answer):
@@ -62,3 +117,6 @@ class ProposalOut(Answer):
     contract_id: str | None
     prices_include_vat: bool
     discount_percent: DecimalText
+    # The proposal's own follow-up schedule (null: the company's).
+    followup_days_after_sent: list[int] | None = None
+    followup_days_before_expiry: list[int] | None = None

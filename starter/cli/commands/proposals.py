@@ -1,4 +1,4 @@
-"""`q2c proposals create FILE.json | show ID | send ID`."""
+"""`q2c proposals create FILE.json | show ID | send ID | invoice ID`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
         "send", parents=[json_too], help="email a proposal kept as a draft"
     )
     send.add_argument("id", type=uuid_text, metavar="ID")
+    invoice = proposal_actions.add_parser(
+        "invoice",
+        parents=[json_too],
+        help="make a proposal the client did not sign (sent or expired) a draft invoice",
+    )
+    invoice.add_argument("id", type=uuid_text, metavar="ID")
 
 
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
@@ -29,6 +35,8 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
         out.record(api.post_json_text("/api/v1/proposals", read_json_file(args.file)))
     elif args.action == "send":
         out.record(api.json("POST", f"/api/v1/proposals/{args.id}/send"))
+    elif args.action == "invoice":
+        out.record(api.json("POST", f"/api/v1/proposals/{args.id}/invoice"))
     else:
         out.record(api.get(f"/api/v1/proposals/{args.id}"))
     return 0
