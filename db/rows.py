@@ -110,6 +110,11 @@ class ClientRow:
     bik: str
     settlement_account: str
     correspondent_account: str
+    street: str
+    city: str
+    postal_code: str
+    county: str
+    address_needs_review: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +167,11 @@ class CompanyRow:
     footer_text: str
     proposal_series: str
     credit_note_series: str
+    street: str
+    city: str
+    postal_code: str
+    county: str
+    address_needs_review: bool
 
 
 @dataclass(frozen=True, slots=True)
