@@ -9,10 +9,16 @@ from uuid import UUID
 from db.connection import Connection
 from db.errors import NotFound
 from db.rows import ClientRow, row_as
+from domain.addresses import Address, needs_review
 
 
-async def get(conn: Connection, client_id: Any) -> ClientRow:
-    record = await conn.fetchrow("SELECT * FROM clients WHERE id = $1", client_id)
+async def get(conn: Connection, client_id: Any, *, lock: bool = False) -> ClientRow:
+    """A client; `lock` holds its row until the caller's transaction ends (so two changes
+    to its details take their turns)."""
+    if lock:
+        record = await conn.fetchrow("SELECT * FROM clients WHERE id = $1 FOR UPDATE", client_id)
+    else:
+        record = await conn.fetchrow("SELECT * FROM clients WHERE id = $1", client_id)
     if record is None:
         raise NotFound("client", str(client_id))
     return row_as(ClientRow, record)
@@ -28,6 +34,12 @@ class NewClient:
     locale: str
     legal_form: str
     address: str
+    # The address in parts (domain/addresses.py, already checked); `address` is its
+    # printed line.
+    street: str
+    city: str
+    postal_code: str
+    county: str
     tax_id: str
     registration_number: str
     vat_id: str
@@ -41,12 +53,15 @@ class NewClient:
 
 
 async def insert(conn: Connection, company_id: Any, client: NewClient) -> UUID:
-    """A new client of the company; returns its id."""
+    """A new client of the company; returns its id. An address given only as a printed line
+    is flagged for review (`address_needs_review`)."""
     client_id: UUID = await conn.fetchval(
         """INSERT INTO clients (company_id, name, email, country, locale, legal_form, address,
                tax_id, registration_number, vat_id, kpp, iban, bic, bik, settlement_account,
-               correspondent_account, bank_name)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+               correspondent_account, bank_name, street, city, postal_code, county,
+               address_needs_review)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+               $18, $19, $20, $21, $22)
            RETURNING id""",
         company_id,
         client.name,
@@ -65,8 +80,19 @@ async def insert(conn: Connection, company_id: Any, client: NewClient) -> UUID:
         client.settlement_account,
         client.correspondent_account,
         client.bank_name,
+        client.street,
+        client.city,
+        client.postal_code,
+        client.county,
+        needs_review(client.address, address_of(client)),
     )
     return client_id
+
+
+def address_of(client: NewClient | ClientRow) -> Address:
+    return Address(
+        client.street, client.city, client.postal_code, client.county, client.country.strip()
+    )
 
 
 async def set_reminder_settings(
@@ -90,4 +116,40 @@ async def set_reminder_settings(
         hour,
         repeat_days,
         repeat_max,
+    )
+
+
+async def set_details(conn: Connection, client_id: Any, client: NewClient) -> None:
+    """The client's details as an operator changed them (checked, all written back); an
+    address given only as a printed line is flagged for review, one with its parts is not."""
+    await conn.execute(
+        """UPDATE clients SET name = $2, email = $3, country = $4, locale = $5,
+               legal_form = $6, address = $7, tax_id = $8, registration_number = $9,
+               vat_id = $10, kpp = $11, iban = $12, bic = $13, bik = $14,
+               settlement_account = $15, correspondent_account = $16, bank_name = $17,
+               street = $18, city = $19, postal_code = $20, county = $21,
+               address_needs_review = $22
+           WHERE id = $1""",
+        client_id,
+        client.name,
+        client.email,
+        client.country,
+        client.locale,
+        client.legal_form,
+        client.address,
+        client.tax_id,
+        client.registration_number,
+        client.vat_id,
+        client.kpp,
+        client.iban,
+        client.bic,
+        client.bik,
+        client.settlement_account,
+        client.correspondent_account,
+        client.bank_name,
+        client.street,
+        client.city,
+        client.postal_code,
+        client.county,
+        needs_review(client.address, address_of(client)),
     )

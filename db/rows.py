@@ -110,6 +110,11 @@ class ClientRow:
     bik: str
     settlement_account: str
     correspondent_account: str
+    street: str
+    city: str
+    postal_code: str
+    county: str
+    address_needs_review: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +169,11 @@ class CompanyRow:
     credit_note_series: str
     proposal_followup_days_after_sent: list[int]
     proposal_followup_days_before_expiry: list[int]
+    street: str
+    city: str
+    postal_code: str
+    county: str
+    address_needs_review: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 
 from db import clients, companies, store
 from db.rows import CompanyBankAccountRow, CompanyRow
+from domain import addresses
 from domain.errors import InvalidInput
 from domain.requisites import validate_party
 from starter.api.deps import API_KEY, State
@@ -49,6 +50,10 @@ CLIENT_COLUMNS = (
     "locale",
     "legal_form",
     "address",
+    "street",
+    "city",
+    "postal_code",
+    "county",
     *REQUISITE_COLUMNS,
     "bank_name",
 )
@@ -91,10 +96,57 @@ def check_requisites(country: str, values: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
+# The parts of an address (domain/addresses.py), on companies and clients alike.
+ADDRESS_PARTS = ("street", "city", "postal_code", "county")
+
+
+def check_address(values: Mapping[str, str], *, prefix: str = "") -> dict[str, str]:
+    """The address columns of ``values`` checked and canonical (county RO-CJ, city
+    SECTOR1), ``address`` the printed line: as given, else made from the parts. A bad part
+    raises InvalidInput naming it (``county: ...``; ``client.county: ...`` with a prefix),
+    which the API answers with 422."""
+    line, parts = addresses.settle(
+        values.get("address", ""),
+        addresses.Address(
+            street=values.get("street", ""),
+            city=values.get("city", ""),
+            postal_code=values.get("postal_code", ""),
+            county=values.get("county", ""),
+            country=values.get("country", ""),
+        ),
+        prefix=prefix,
+    )
+    return {
+        "address": line,
+        "street": parts.street,
+        "city": parts.city,
+        "postal_code": parts.postal_code,
+        "county": parts.county,
+    }
+
+
+def address_change(
+    country_before: str, merged: Mapping[str, Any], changes: Mapping[str, Any]
+) -> dict[str, str]:
+    """The address columns after a PATCH (``merged``: the row with ``changes`` applied),
+    checked. Parts changed without ``address`` make the printed line anew: the old line
+    described the old address. A new country without new parts leaves only the printed
+    line, flagged for review: the old parts (a Romanian county) belong to the old country."""
+    values = dict(merged)
+    if merged["country"].strip() != country_before.strip() and not any(
+        part in changes for part in ADDRESS_PARTS
+    ):
+        values.update({part: "" for part in ADDRESS_PARTS})
+    elif "address" not in changes and any(part in changes for part in ADDRESS_PARTS):
+        values["address"] = ""
+    return check_address(values)
+
+
 async def insert_client(conn: store.Connection, company_id: str, body: ClientIn) -> UUID:
     """A new client of ``company_id`` with its details checked; returns its id."""
     values = body.model_dump()
     values.update(check_requisites(body.country, values))
+    values.update(check_address(values))
     return await clients.insert(
         conn, company_id, clients.NewClient(**{column: values[column] for column in CLIENT_COLUMNS})
     )
@@ -119,6 +171,7 @@ def company_json(row: CompanyRow, accounts: list[CompanyBankAccountRow]) -> dict
     for column in COMPANY_COLUMNS:
         value = getattr(row, column)
         body[column] = value.strip() if isinstance(value, str) else value
+    body["address_needs_review"] = row.address_needs_review
     body["bank_accounts"] = [bank_account_json(account) for account in accounts]
     body["proposal_followup_days_after_sent"] = row.proposal_followup_days_after_sent
     body["proposal_followup_days_before_expiry"] = row.proposal_followup_days_before_expiry
@@ -180,6 +233,7 @@ async def patch_company(body: CompanyPatch, state: State) -> dict[str, Any]:
             row = await companies.get(conn, company_id, lock=True)
             merged = {column: getattr(row, column) for column in COMPANY_COLUMNS} | changes
             merged.update(check_requisites(merged["country"], merged))
+            merged.update(address_change(row.country, merged, changes))
             changed = any(
                 merged[column] != getattr(row, column) or column in changes
                 for column in COMPANY_COLUMNS
