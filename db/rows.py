@@ -167,13 +167,13 @@ class CompanyRow:
     footer_text: str
     proposal_series: str
     credit_note_series: str
-    proposal_followup_days_after_sent: list[int]
-    proposal_followup_days_before_expiry: list[int]
     street: str
     city: str
     postal_code: str
     county: str
     address_needs_review: bool
+    proposal_followup_days_after_sent: list[int]
+    proposal_followup_days_before_expiry: list[int]
 
 
 @dataclass(frozen=True, slots=True)
