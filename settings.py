@@ -107,6 +107,9 @@ class Settings:
     # (/sign, /i) and the inbound webhooks.
     rate_limit_pages: str = "60/minute"
     rate_limit_webhooks: str = "600/minute"
+    # Where the worker and the API serve their Prometheus metrics (Q2C_METRICS_PORT, on
+    # Q2C_API_HOST's interface); None: not served. `q2c dev` makes it 9464.
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         # A typo in a list of networks fails at start, not at a request or a delivery.
@@ -164,6 +167,9 @@ class Settings:
             trusted_proxies=_listed(env.get("Q2C_TRUSTED_PROXIES", "")),
             rate_limit_pages=env.get("Q2C_RATE_LIMIT_PAGES", "60/minute").strip(),
             rate_limit_webhooks=env.get("Q2C_RATE_LIMIT_WEBHOOKS", "600/minute").strip(),
+            metrics_port=int(env["Q2C_METRICS_PORT"])
+            if env.get("Q2C_METRICS_PORT", "").strip()
+            else None,
         )
 
     @property

@@ -52,6 +52,8 @@ _log = logging.getLogger("q2c.dev")
 
 TEMPORAL_PORT = 7233
 TEMPORAL_UI_PORT = 8233
+# The worker's and the API's Prometheus metrics (Q2C_METRICS_PORT), both in this process.
+METRICS_PORT = 9464
 SMTP_HOST = "127.0.0.1"
 SMTP_PORT = 1025
 TEMPORAL_START_TIMEOUT = 60.0
@@ -392,6 +394,7 @@ def _banner(
     settings: config.Settings, api_base: str, database: str, temporal_ui: str, mail: str
 ) -> str:
     rule = "─" * 72
+    host = _display_host(settings.api_host)
     return "\n".join(
         [
             rule,
@@ -401,6 +404,11 @@ def _banner(
             f"  Temporal UI  {temporal_ui}",
             f"  Mail         {mail}",
             f"  API key      {settings.api_key}",
+            *(
+                [f"  Metrics      http://{host}:{settings.metrics_port}/metrics   (Prometheus)"]
+                if settings.metrics_port is not None
+                else []
+            ),
             "  Try it       .venv/bin/q2c demo      (in another terminal)",
             "  Stop         Ctrl-C",
             rule,
@@ -464,6 +472,7 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     # Written for the worker and API started below, which read their settings again.
     env.setdefault("Q2C_PUBLIC_URL", api_base)
     env.setdefault("Q2C_API_URL", api_base)
+    env.setdefault("Q2C_METRICS_PORT", str(METRICS_PORT))
     own_db = not settings.database_url
     own_temporal = not settings.temporal_given
     own_mail = not settings.smtp_given
