@@ -12,14 +12,23 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
 from activities import metrics
 from messages.models import invoice_workflow_id
-from starter.devstack.stack import ensure_search_attributes
+from settings import Settings
+from starter.devstack.stack import _banner, ensure_search_attributes
 from tests.conftest import Stack, binary
-from tests.helpers import eventually, get_json, issued_invoice, wait_invoice_status
+from tests.helpers import (
+    create_client,
+    eventually,
+    get_json,
+    issued_invoice,
+    wait_invoice_status,
+)
+from tests.test_contracts import create_contract, invoice_from
 from tests.test_reminders import local, skip_to
 from tests.test_webhooks import PAYMENTS, payment_event, send, signed
 
@@ -170,3 +179,33 @@ async def test_the_worker_and_the_api_count_a_pipeline_run(stack: Stack, metrics
     assert not [route for route in counted if invoice_id in route]
     invoice_now = await get_json(stack, f"/api/v1/invoices/{invoice_id}")
     assert invoice_now["status"] == "paid"
+
+
+async def test_a_refused_approval_is_counted(stack: Stack) -> None:
+    before = REGISTRY.get_sample_value("q2c_approvals_refused_total") or 0.0
+    client_id = await create_client(stack)
+    lines = [{"description": "Consultanță", "quantity": "1", "unit_price": "100", "vat_rate": "21"}]
+    contract = await create_contract(stack, client_id, number="M-1", currency="EUR", lines=lines)
+    created = await invoice_from(stack, contract["id"])
+    await wait_invoice_status(stack, created["id"], "awaiting_review")
+    # A Romanian invoice in EUR without its exchange rate: refused at numbering.
+    assert (await stack.api.post(f"/api/v1/invoices/{created['id']}/approve")).status_code == 202
+
+    async def refused() -> dict[str, object] | None:
+        invoice = await get_json(stack, f"/api/v1/invoices/{created['id']}")
+        return invoice if invoice["approval_error"] else None
+
+    await eventually(refused, what="the approval to be refused")
+    assert REGISTRY.get_sample_value("q2c_approvals_refused_total") == before + 1
+
+
+def test_the_metrics_port_is_a_setting_and_make_run_prints_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("Q2C_METRICS_PORT", raising=False)
+    assert Settings.from_env().metrics_port is None
+    monkeypatch.setenv("Q2C_METRICS_PORT", "9464")
+    settings = Settings.from_env()
+    assert settings.metrics_port == 9464
+    banner = _banner(settings, "http://localhost:8000", "db", "ui", "mail")
+    assert "http://localhost:9464/metrics" in banner
