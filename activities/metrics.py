@@ -304,7 +304,15 @@ def serve(port: int, host: str = "127.0.0.1") -> int:
     with _serving:
         if port and port in _served:
             return port
-        server, _ = start_http_server(port, addr=host, registry=REGISTRY)
+        try:
+            server, _ = start_http_server(port, addr=host, registry=REGISTRY)
+        except OSError as err:
+            # Fail at start, as a bad setting does: a worker and an API on one host each
+            # need a port of their own.
+            raise RuntimeError(
+                f"Q2C_METRICS_PORT: cannot listen on {host}:{port} ({err.strerror}); is "
+                "another q2c process on this host using it?"
+            ) from None
         bound = int(server.server_port)
         _served[bound] = server
         log.info("metrics on http://%s:%d/metrics", host, bound)

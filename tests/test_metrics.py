@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 
@@ -209,3 +210,12 @@ def test_the_metrics_port_is_a_setting_and_make_run_prints_it(
     assert settings.metrics_port == 9464
     banner = _banner(settings, "http://localhost:8000", "db", "ui", "mail")
     assert "http://localhost:9464/metrics" in banner
+
+
+def test_a_metrics_port_in_use_is_named_at_start() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(RuntimeError, match=f"Q2C_METRICS_PORT: cannot listen on .*:{port}"):
+            metrics.serve(port)

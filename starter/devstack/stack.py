@@ -480,6 +480,9 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     # Fail fast, before starting anything, when a port we need is taken. The API's port
     # first: while another `q2c dev` runs, its Temporal server is no leftover to stop.
     _check_port_free(api_host, api_port, "API", "Or set Q2C_API_PORT.")
+    if env["Q2C_METRICS_PORT"].strip():
+        hint = "Or set Q2C_METRICS_PORT (empty: no metrics)."
+        _check_port_free(api_host, int(env["Q2C_METRICS_PORT"]), "metrics", hint)
     if own_mail:
         _check_port_free(SMTP_HOST, SMTP_PORT, "SMTP sink", "Or set SMTP_URL.")
     if own_temporal:
