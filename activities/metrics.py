@@ -20,6 +20,7 @@ import asyncio
 import logging
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,12 +163,8 @@ class _Histogram:
     count: int = 0
 
     def observe(self, value: float) -> None:
-        for index, bound in enumerate(SDK_BUCKETS):
-            if value <= bound:
-                self.buckets[index] += 1
-                break
-        else:
-            self.buckets[-1] += 1
+        # The first bucket whose bound is >= value; past the last bound, +Inf's.
+        self.buckets[bisect_left(SDK_BUCKETS, value)] += 1
         self.total += value
         self.count += 1
 
