@@ -127,6 +127,9 @@ class Settings:
     # The dev stack's SPV stand-in: how many status polls answer "in prelucrare" before the
     # outcome (Q2C_SPV_PROCESSING_POLLS).
     spv_processing_polls: int = 0
+    # Where the worker and the API serve their Prometheus metrics (Q2C_METRICS_PORT, on
+    # Q2C_API_HOST's interface); None: not served. `q2c dev` makes it 9464.
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         # A typo in a list of networks fails at start, not at a request or a delivery.
@@ -193,6 +196,9 @@ class Settings:
             anaf_redirect_url=env.get("Q2C_ANAF_REDIRECT_URL", "").strip(),
             efactura_given=bool(env.get("Q2C_EFACTURA_URL", "").strip()),
             spv_processing_polls=int(env.get("Q2C_SPV_PROCESSING_POLLS", "0")),
+            metrics_port=int(env["Q2C_METRICS_PORT"])
+            if env.get("Q2C_METRICS_PORT", "").strip()
+            else None,
         )
 
     def oauth_redirect_url(self) -> str:

@@ -20,10 +20,12 @@ from typing import Any
 import asyncpg
 import uvloop
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import temporal_connection
+from activities import metrics
 from activities.credit_notes import CreditNoteActivities
 from activities.documents import DocumentRenderer
 from activities.events import DeliveryActivities, StartDeliveriesInterceptor
@@ -231,11 +233,40 @@ def warn_of_slow_renders() -> None:
         )
 
 
+@asynccontextmanager
+async def worker_metrics(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """With Q2C_METRICS_PORT set: the outbox backlog read every 15 s while the worker runs
+    (`start_metrics` has started the rest before the client connected)."""
+    if settings.metrics_port is None:
+        yield
+        return
+    watcher = asyncio.create_task(metrics.watch_outbox(pool), name="q2c-outbox-metrics")
+    try:
+        yield
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+
+
+def start_metrics(settings: Settings) -> None:
+    """With Q2C_METRICS_PORT set: the Temporal SDK's metrics go into q2c's registry (every
+    client connected from now on, this worker's included, is on that runtime; a client made
+    before stays on the one it had) and the registry is served on the port."""
+    if settings.metrics_port is None:
+        return
+    Runtime.set_default(metrics.temporal_runtime(), error_if_already_set=False)
+    metrics.serve(settings.metrics_port, settings.api_host)
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     warn_of_slow_renders()
+    start_metrics(settings)
     client = await temporal_connection.connect(settings)
     async with services_for(settings, settings.render_processes) as services:
-        async with build_worker(client, services, settings.task_queue):
+        async with (
+            build_worker(client, services, settings.task_queue),
+            worker_metrics(settings, services.pool),
+        ):
             logging.getLogger("q2c").info("worker polling task queue %s", settings.task_queue)
             await stop.wait()
 

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import hashlib
 import mimetypes
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
@@ -21,6 +22,7 @@ from typing import Any
 import jinja2
 from babel.numbers import format_decimal
 
+from activities import metrics
 from activities.pdf_engine import BUILTIN_TEMPLATES
 from activities.pdf_engine import write_pdf as _write_pdf
 from db import clients, companies, contracts, documents, store
@@ -91,11 +93,21 @@ class DocumentRenderer:
         return self.templates.get_template(template).render(**context)
 
     async def render_pdf(self, template: str, context: dict[str, Any]) -> bytes:
-        html = self.render_html(template, context)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, _write_pdf, html, str(BUILTIN_TEMPLATES), self._override
-        )
+        # Counted here, in the worker: the render processes have registries of their own.
+        kind = metrics.document_kind(template, context)
+        started = time.perf_counter()
+        try:
+            html = self.render_html(template, context)
+            loop = asyncio.get_running_loop()
+            pdf = await loop.run_in_executor(
+                self._executor, _write_pdf, html, str(BUILTIN_TEMPLATES), self._override
+            )
+        except Exception:
+            metrics.RENDER_FAILURES.labels(kind).inc()
+            raise
+        metrics.RENDER_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        metrics.DOCUMENTS_RENDERED.labels(kind).inc()
+        return pdf
 
     def render_html(self, template: str, context: dict[str, Any]) -> str:
         """The document's HTML: ``pdf/invoice.<locale>.html`` when there is one (the layout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities import metrics
 from activities.events import emit_invoice, emit_reminder_sent, emit_task_created
 from activities.invoice_base import InvoiceActivityBase, parse_date
 from activities.mail import OutgoingEmail
@@ -86,7 +87,8 @@ class InvoiceReminderActivities(InvoiceActivityBase):
                             scheduled_for=reminder.scheduled_for,
                         ),
                     )
-            await self._s.mailer.deliver_on(conn, key)
+            if await self._s.mailer.deliver_on(conn, key):
+                metrics.REMINDERS_SENT.inc()
             await emit_reminder_sent(conn, row, reminder.step, reminder.scheduled_for)
             if steps and reminder.step == steps[-1].step:
                 # The schedule is spent and the money still not in: a person takes over.

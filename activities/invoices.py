@@ -10,6 +10,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from activities.documents import document_context, store_document
 from activities.events import emit_invoice
 from activities.invoice_base import parse_date
@@ -139,6 +140,7 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
                         invoice_id=ref.invoice_id,
                         data={"reason": str(refused)},
                     )
+                metrics.APPROVALS_REFUSED.inc()
                 raise
             await self._render(conn, ref.invoice_id, final=True)
             return await store.snapshot(conn, ref.invoice_id)

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlparse
 import aiosmtplib
 import asyncpg
 
+from activities import metrics
 from db import outbox
 from db.rows import EmailOutboxRow
 from db.store import Connection
@@ -188,9 +189,14 @@ class Mailer:
                 if await outbox.is_queued(conn, idempotency_key):
                     return False
                 raise LookupError(f"no outbox message {idempotency_key}")
-            await self._sessions.send(await self._build(conn, row))
+            try:
+                await self._sessions.send(await self._build(conn, row))
+            except (aiosmtplib.SMTPException, OSError):
+                metrics.EMAILS_FAILED.labels(row.kind).inc()
+                raise
             await outbox.mark_sent(conn, row.id)
-            return True
+        metrics.EMAILS_SENT.labels(row.kind).inc()
+        return True
 
     async def _build(self, conn: Connection, row: EmailOutboxRow) -> EmailMessage:
         message = EmailMessage()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -106,3 +107,24 @@ async def sent_reminders(conn: Connection, invoice_id: Any) -> list[EmailOutboxR
         invoice_id,
     )
     return rows_as(EmailOutboxRow, records)
+
+
+# --- for activities/metrics.py ---
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The emails queued and not sent yet, and how long the oldest has waited."""
+
+    pending: int
+    oldest_age_seconds: float
+
+
+async def backlog(conn: Connection) -> Backlog:
+    record = await conn.fetchrow(
+        """SELECT count(*) AS pending,
+                  coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest
+           FROM email_outbox WHERE status = 'pending'"""
+    )
+    assert record is not None  # an aggregate always answers one row
+    return Backlog(pending=int(record["pending"]), oldest_age_seconds=float(record["oldest"]))

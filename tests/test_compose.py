@@ -165,3 +165,64 @@ def test_migrations_run_as_the_owner_and_the_names_are_the_settings() -> None:
     read |= {f"Q2C_WEBHOOK_SECRET_{source.upper()}" for source in WEBHOOK_SOURCES}
     for service in ("migrate", "worker", "api"):
         assert set(_environment(service)) <= read, service
+
+
+# --- metrics (issue 16 point 5) ------------------------------------------------------------
+
+
+def _mounted(service: dict[str, Any]) -> dict[str, Path]:
+    """Where each file mounted from the repository lands in the container."""
+    found = {}
+    for volume in service.get("volumes", []):
+        source, _, rest = str(volume).partition(":")
+        if source.startswith("./"):
+            found[rest.split(":")[0]] = ROOT / source
+    return found
+
+
+def test_prometheus_scrapes_every_worker_and_the_api_on_the_metrics_port() -> None:
+    prometheus = SERVICES["prometheus"]
+    assert prometheus.get("profiles") == ["monitoring"]
+    mounted = _mounted(prometheus)
+    config = yaml.safe_load(mounted["/etc/prometheus/prometheus.yml"].read_text())
+    port = int(_environment("worker")["Q2C_METRICS_PORT"])
+    scraped = {
+        name: sd["port"]
+        for job in config["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+        for name in sd["names"]
+    }
+    assert scraped == {"worker": port, "api": port}
+    assert _environment("api")["Q2C_METRICS_PORT"] == str(port)
+    # Unauthenticated, so never published: only Prometheus, on the compose network, reads it.
+    for service in ("worker", "api"):
+        published = [str(p) for p in SERVICES[service].get("ports", [])]
+        assert not [p for p in published if p.rsplit(":", 1)[-1] == str(port)], service
+    for rules in config["rule_files"]:
+        assert rules in mounted and mounted[rules].is_file(), rules
+
+
+def test_the_alert_rules_name_metrics_q2c_exports() -> None:
+    from prometheus_client import REGISTRY
+
+    import activities.metrics  # noqa: F401  (registers the worker's metrics)
+    import starter.api.metrics  # noqa: F401  (registers the API's metrics)
+
+    # A labelled metric shows no sample until a label set is used: its names are derived.
+    suffixes = ("", "_total", "_count", "_sum", "_bucket")
+    exported = {
+        family.name + suffix
+        for family in REGISTRY.collect()
+        if family.name.startswith("q2c_")
+        for suffix in suffixes
+    }
+    assert "q2c_outbox_pending_emails" in exported
+    rules_file = _mounted(SERVICES["prometheus"])["/etc/prometheus/q2c-alerts.yml"]
+    rules = yaml.safe_load(rules_file.read_text())
+    used = {
+        name
+        for group in rules["groups"]
+        for rule in group["rules"]
+        for name in re.findall(r"\bq2c_[a-z_]+", rule["expr"])
+    }
+    assert used and used <= exported, used - exported

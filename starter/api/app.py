@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 import temporal_connection
+from activities import metrics as activity_metrics
 from db import connection
 from db import operators as operator_store
 from settings import Settings
-from starter.api import webhooks
+from starter.api import metrics, webhooks
 from starter.api.deps import Q2CState, State
 from starter.api.errors import add_error_handlers
 from starter.api.limits import BodyLimitMiddleware, RateLimitMiddleware
@@ -72,6 +73,7 @@ def create_app(
         db = pool or await asyncpg.create_pool(settings.resolved_database_url(), max_size=10)
         client = temporal or await temporal_connection.connect(settings)
         app.state.q2c = Q2CState(settings, db, client)
+        serve_metrics(settings)
         if settings.api_key:
             # The bootstrap key (env or the one `q2c dev` saved) is the first admin.
             async with db.acquire() as conn:
@@ -98,6 +100,8 @@ def create_app(
         RateLimitMiddleware,
         limits={"pages": settings.rate_limit_pages, "webhooks": settings.rate_limit_webhooks},
     )
+    # Last of all, so it runs first: it counts what the limits refuse too.
+    app.add_middleware(metrics.RequestMetricsMiddleware)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(state: State) -> dict[str, str]:
@@ -107,7 +111,15 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(metrics.router)
     return app
+
+
+def serve_metrics(settings: Settings) -> None:
+    """The registry on Q2C_METRICS_PORT too, for Prometheus (no key; never published). Under
+    `q2c dev` the worker serves it already, in this process."""
+    if settings.metrics_port is not None:
+        activity_metrics.serve(settings.metrics_port, settings.api_host)
 
 
 def app_factory() -> FastAPI:

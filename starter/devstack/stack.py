@@ -53,6 +53,8 @@ _log = logging.getLogger("q2c.dev")
 
 TEMPORAL_PORT = 7233
 TEMPORAL_UI_PORT = 8233
+# The worker's and the API's Prometheus metrics (Q2C_METRICS_PORT), both in this process.
+METRICS_PORT = 9464
 SMTP_HOST = "127.0.0.1"
 SMTP_PORT = 1025
 # The SPV stand-in (ANAF's e-Factura API and OAuth server), for local processes only.
@@ -448,6 +450,7 @@ def _banner(
     efactura: str = "",
 ) -> str:
     rule = "─" * 72
+    host = _display_host(settings.api_host)
     return "\n".join(
         [
             rule,
@@ -458,6 +461,11 @@ def _banner(
             f"  Mail         {mail}",
             *([f"  e-Factura    {efactura}"] if efactura else []),
             f"  API key      {settings.api_key}",
+            *(
+                [f"  Metrics      http://{host}:{settings.metrics_port}/metrics   (Prometheus)"]
+                if settings.metrics_port is not None
+                else []
+            ),
             "  Try it       .venv/bin/q2c demo      (in another terminal)",
             "  Stop         Ctrl-C",
             rule,
@@ -521,6 +529,7 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     # Written for the worker and API started below, which read their settings again.
     env.setdefault("Q2C_PUBLIC_URL", api_base)
     env.setdefault("Q2C_API_URL", api_base)
+    env.setdefault("Q2C_METRICS_PORT", str(METRICS_PORT))
     own_db = not settings.database_url
     own_temporal = not settings.temporal_given
     own_mail = not settings.smtp_given
@@ -528,6 +537,9 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     # Fail fast, before starting anything, when a port we need is taken. The API's port
     # first: while another `q2c dev` runs, its Temporal server is no leftover to stop.
     _check_port_free(api_host, api_port, "API", "Or set Q2C_API_PORT.")
+    if env["Q2C_METRICS_PORT"].strip():
+        hint = "Or set Q2C_METRICS_PORT (empty: no metrics)."
+        _check_port_free(api_host, int(env["Q2C_METRICS_PORT"]), "metrics", hint)
     if own_mail:
         _check_port_free(SMTP_HOST, SMTP_PORT, "SMTP sink", "Or set SMTP_URL.")
     if own_temporal:

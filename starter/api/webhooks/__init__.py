@@ -24,8 +24,9 @@ integrators the same:
    workflow id, the payment reference, the webhook event row).
 
 One module per provider (`crm`, `esign`, `payments`, the last with the operators' list of
-parked payments) and `inbox`, the path they share. Part of the HTTP API: imports db/,
-domain/, messages/, workflows/ and starter.api's own modules; only starter.api.app imports
+parked payments) and `inbox`, the path they share (which also counts what it accepts and
+refuses, activities.metrics). Part of the HTTP API: imports db/, domain/, messages/,
+workflows/, activities.metrics and starter.api's own modules; only starter.api.app imports
 it.
 """
 

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from activities import metrics
 from db import store, webhooks
 from db.connection import DatabaseError
 from domain.errors import InvalidInput, Refusal, Unacceptable
@@ -59,6 +60,7 @@ async def authenticate(state: Q2CState, request: Request, source: str, body: byt
             now=datetime.now(UTC).timestamp(),
         )
     except SignatureRefused as refused:
+        metrics.WEBHOOKS_REFUSED.labels(source, refused.reason).inc()
         await _record_rejection(state, request, source, refused.reason, header or "", body)
         raise HTTPException(401, str(refused)) from None
     if matched > 0:
@@ -246,9 +248,17 @@ async def receive(
     describe: Describer[E] | None = None,
 ) -> JSONResponse:
     """Authenticate, validate, store, then process once; the shared path of every webhook."""
-    body = await read_body(request)
+    try:
+        body = await read_body(request)
+    except HTTPException:
+        metrics.WEBHOOKS_REFUSED.labels(source, "too_large").inc()
+        raise
     await authenticate(state, request, source, body)
-    event, payload = parse_event(model, body)
+    try:
+        event, payload = parse_event(model, body)
+    except RequestValidationError:
+        metrics.WEBHOOKS_REFUSED.labels(source, "invalid").inc()
+        raise
     stored = await store_event(state.pool, source, event.id, payload)
     if not stored.new:
         if stored.payload != payload:
@@ -267,6 +277,7 @@ async def receive(
             }
             if describe is not None:
                 answer |= await describe(state, model.model_validate(stored.payload))
+            metrics.WEBHOOKS_DUPLICATE.labels(source).inc()
             return JSONResponse(answer, status_code=200)
         log.info("webhook %s event %s was stored, not processed: processing it", source, event.id)
         event = model.model_validate(stored.payload)
@@ -283,6 +294,7 @@ async def receive(
         # a VAT rate not in force, say).
         async with state.pool.acquire() as conn:
             await webhooks.forget_unprocessed(conn, stored.row_id)
+        metrics.WEBHOOKS_REFUSED.labels(source, "invalid").inc()
         raise
     except Refusal as refused:
         status_code = status_of(refused)
@@ -291,6 +303,10 @@ async def receive(
         result = Outcome(status_code, "rejected", {"detail": str(refused)})
     if not result.finished:
         await finish(state.pool, stored.row_id, result.outcome)
+    if result.status_code >= 400:  # a business refusal: a hash that differs, no proposal
+        metrics.WEBHOOKS_REFUSED.labels(source, "rejected").inc()
+    else:
+        metrics.WEBHOOKS_ACCEPTED.labels(source).inc()
     log.info("webhook %s event %s: %s", source, stored.event_id, result.outcome)
     return JSONResponse(
         {"event_id": stored.event_id, "outcome": result.outcome, "duplicate": False}
