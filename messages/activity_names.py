@@ -27,3 +27,9 @@ SEND_CREDIT_NOTE = "send_credit_note"
 
 DELIVER_WEBHOOK = "deliver_webhook"
 MARK_DELIVERY_FAILED = "mark_delivery_failed"
+
+# RO e-Factura (issue 14): whether a document goes to ANAF, then its submission's steps.
+EFACTURA_PREPARE = "efactura_prepare"
+EFACTURA_UPLOAD = "efactura_upload"
+EFACTURA_POLL = "efactura_poll"
+EFACTURA_DEADLINE = "efactura_deadline"
