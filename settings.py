@@ -37,6 +37,11 @@ _KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # cross-origin requests.
 DEFAULT_TEMPORAL_UI_ORIGIN = "http://localhost:8233"
 DEFAULT_CODEC_CORS_ORIGINS = f"{DEFAULT_TEMPORAL_UI_ORIGIN},http://127.0.0.1:8233"
+# ANAF's e-Factura REST API (production and test) and its OAuth2 server.
+ANAF_PRODUCTION_URL = "https://api.anaf.ro/prod/FCTEL/rest"
+ANAF_TEST_URL = "https://api.anaf.ro/test/FCTEL/rest"
+ANAF_OAUTH_URL = "https://logincert.anaf.ro/anaf-oauth2/v1"
+EFACTURA_CALLBACK_PATH = "/api/v1/efactura/oauth/callback"
 
 
 def _default_render_processes() -> int:
@@ -107,6 +112,21 @@ class Settings:
     # (/sign, /i) and the inbound webhooks.
     rate_limit_pages: str = "60/minute"
     rate_limit_webhooks: str = "600/minute"
+    # e-Factura (issue 14): the SPV REST base (Q2C_EFACTURA_URL: ANAF production by default,
+    # ANAF_TEST_URL, or a stand-in's; None when set to "off": nothing is submitted) and the
+    # OAuth2 server that issues its tokens.
+    efactura_url: str | None = ANAF_PRODUCTION_URL
+    efactura_oauth_url: str = ANAF_OAUTH_URL
+    # The company's application registered at ANAF (its OAuth2 client) and where ANAF sends
+    # the browser back with the code ("" derives it from public_url: oauth_redirect_url()).
+    anaf_client_id: str = ""
+    anaf_client_secret: str = field(default="", repr=False)
+    anaf_redirect_url: str = ""
+    # Whether Q2C_EFACTURA_URL was given: `q2c dev` starts its SPV stand-in when it was not.
+    efactura_given: bool = False
+    # The dev stack's SPV stand-in: how many status polls answer "in prelucrare" before the
+    # outcome (Q2C_SPV_PROCESSING_POLLS).
+    spv_processing_polls: int = 0
 
     def __post_init__(self) -> None:
         # A typo in a list of networks fails at start, not at a request or a delivery.
@@ -164,7 +184,21 @@ class Settings:
             trusted_proxies=_listed(env.get("Q2C_TRUSTED_PROXIES", "")),
             rate_limit_pages=env.get("Q2C_RATE_LIMIT_PAGES", "60/minute").strip(),
             rate_limit_webhooks=env.get("Q2C_RATE_LIMIT_WEBHOOKS", "600/minute").strip(),
+            efactura_url=_efactura_url(env.get("Q2C_EFACTURA_URL", "")),
+            efactura_oauth_url=(
+                env.get("Q2C_EFACTURA_OAUTH_URL", "").strip() or ANAF_OAUTH_URL
+            ).rstrip("/"),
+            anaf_client_id=env.get("Q2C_ANAF_CLIENT_ID", "").strip(),
+            anaf_client_secret=env.get("Q2C_ANAF_CLIENT_SECRET", "").strip(),
+            anaf_redirect_url=env.get("Q2C_ANAF_REDIRECT_URL", "").strip(),
+            efactura_given=bool(env.get("Q2C_EFACTURA_URL", "").strip()),
+            spv_processing_polls=int(env.get("Q2C_SPV_PROCESSING_POLLS", "0")),
         )
+
+    def oauth_redirect_url(self) -> str:
+        """Where ANAF's authorize step sends the browser back (registered with the app at
+        ANAF): Q2C_ANAF_REDIRECT_URL, else the API's own callback under Q2C_PUBLIC_URL."""
+        return self.anaf_redirect_url or f"{self.public_url}{EFACTURA_CALLBACK_PATH}"
 
     @property
     def api_key_file(self) -> Path:
@@ -188,6 +222,20 @@ class Settings:
             "DATABASE_URL is not set and no embedded PostgreSQL is running"
             " (start one with `make run`)"
         )
+
+
+def _efactura_url(value: str) -> str | None:
+    """Q2C_EFACTURA_URL: unset is ANAF production, "off" is None (no submission), "test"
+    and "production" name ANAF's two environments, anything else is a base URL."""
+    value = value.strip()
+    named = {"": ANAF_PRODUCTION_URL, "production": ANAF_PRODUCTION_URL, "test": ANAF_TEST_URL}
+    if value.lower() == "off":
+        return None
+    if value.lower() in named:
+        return named[value.lower()]
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("Q2C_EFACTURA_URL: expected off, test, production or an http(s) URL")
+    return value.rstrip("/")
 
 
 def _listed(value: str) -> tuple[str, ...]:

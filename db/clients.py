@@ -9,6 +9,7 @@ from uuid import UUID
 from db.connection import Connection
 from db.errors import NotFound
 from db.rows import ClientRow, row_as
+from domain.addresses import Address, needs_review
 
 
 async def get(conn: Connection, client_id: Any) -> ClientRow:
@@ -28,6 +29,12 @@ class NewClient:
     locale: str
     legal_form: str
     address: str
+    # The address in parts (domain/addresses.py, already checked); `address` is its
+    # printed line.
+    street: str
+    city: str
+    postal_code: str
+    county: str
     tax_id: str
     registration_number: str
     vat_id: str
@@ -41,12 +48,15 @@ class NewClient:
 
 
 async def insert(conn: Connection, company_id: Any, client: NewClient) -> UUID:
-    """A new client of the company; returns its id."""
+    """A new client of the company; returns its id. An address given only as a printed line
+    is flagged for review (`address_needs_review`)."""
     client_id: UUID = await conn.fetchval(
         """INSERT INTO clients (company_id, name, email, country, locale, legal_form, address,
                tax_id, registration_number, vat_id, kpp, iban, bic, bik, settlement_account,
-               correspondent_account, bank_name)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+               correspondent_account, bank_name, street, city, postal_code, county,
+               address_needs_review)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+               $18, $19, $20, $21, $22)
            RETURNING id""",
         company_id,
         client.name,
@@ -65,8 +75,19 @@ async def insert(conn: Connection, company_id: Any, client: NewClient) -> UUID:
         client.settlement_account,
         client.correspondent_account,
         client.bank_name,
+        client.street,
+        client.city,
+        client.postal_code,
+        client.county,
+        needs_review(client.address, address_of(client)),
     )
     return client_id
+
+
+def address_of(client: NewClient | ClientRow) -> Address:
+    return Address(
+        client.street, client.city, client.postal_code, client.county, client.country.strip()
+    )
 
 
 async def set_reminder_settings(

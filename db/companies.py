@@ -8,6 +8,7 @@ from typing import Any
 from db.connection import Connection
 from db.errors import NotFound
 from db.rows import CompanyBankAccountRow, CompanyRow, row_as, rows_as
+from domain.addresses import Address, needs_review
 
 
 async def bank_account_for(
@@ -45,6 +46,12 @@ class CompanyDetails:
     name: str
     legal_form: str
     address: str
+    # The address in parts (domain/addresses.py, already checked); `address` is its
+    # printed line.
+    street: str
+    city: str
+    postal_code: str
+    county: str
     country: str
     email: str
     phone: str
@@ -74,7 +81,15 @@ class CompanyDetails:
 DETAIL_COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(CompanyDetails))
 
 
+def address_of(details: CompanyDetails | CompanyRow) -> Address:
+    return Address(
+        details.street, details.city, details.postal_code, details.county, details.country
+    )
+
+
 async def set_details(conn: Connection, company_id: Any, details: CompanyDetails) -> None:
+    """The seller's details; an address given only as a printed line is flagged for review
+    (`address_needs_review`), one with its parts is not."""
     await conn.execute(
         """UPDATE companies SET
                name = $2,
@@ -102,7 +117,12 @@ async def set_details(conn: Connection, company_id: Any, details: CompanyDetails
                footer_text = $24,
                invoice_series = $25,
                proposal_series = $26,
-               credit_note_series = $27
+               credit_note_series = $27,
+               street = $28,
+               city = $29,
+               postal_code = $30,
+               county = $31,
+               address_needs_review = $32
            WHERE id = $1""",
         company_id,
         details.name,
@@ -131,6 +151,11 @@ async def set_details(conn: Connection, company_id: Any, details: CompanyDetails
         details.invoice_series,
         details.proposal_series,
         details.credit_note_series,
+        details.street,
+        details.city,
+        details.postal_code,
+        details.county,
+        needs_review(details.address, address_of(details)),
     )
 
 

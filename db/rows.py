@@ -110,6 +110,11 @@ class ClientRow:
     bik: str
     settlement_account: str
     correspondent_account: str
+    street: str
+    city: str
+    postal_code: str
+    county: str
+    address_needs_review: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +167,11 @@ class CompanyRow:
     footer_text: str
     proposal_series: str
     credit_note_series: str
+    street: str
+    city: str
+    postal_code: str
+    county: str
+    address_needs_review: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -645,6 +655,33 @@ class WebhookSubscriptionRow:
     description: str
     created_at: datetime
     disabled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EfacturaTokenRow:
+    """A row of `efactura_tokens` (the tokens as stored: nonce + ciphertext)."""
+
+    company_id: UUID
+    key_id: str
+    access_token: bytes
+    refresh_token: bytes
+    access_expires_at: datetime
+    oauth_url: str
+    connected_at: datetime
+    connected_by: str
+    refreshed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EfacturaOauthStateRow:
+    """A row of `efactura_oauth_states`."""
+
+    state_hash: str
+    company_id: UUID
+    operator_id: UUID
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

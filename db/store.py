@@ -42,9 +42,14 @@ DEFAULT_COMPANY = {
     "email": "billing@q2c.localhost",
     "country": "RO",
     "tax_id": "RO18547290",
-    "address": "Str. Exemplu 1, București",
+    "address": "Str. Exemplu 1, 010011 București, Sector 1",
     "iban": "RO49AAAA1B31007593840000",
     "bank_name": "Banca Exemplu",
+    # In parts too, as CIUS-RO wants them, so the demo's e-Factura XML validates as it is.
+    "street": "Str. Exemplu 1",
+    "city": "SECTOR1",
+    "postal_code": "010011",
+    "county": "RO-B",
 }
 
 
@@ -60,8 +65,9 @@ async def default_company_id(conn: Connection) -> str:
         existing = await conn.fetchval(query)
         if existing is None:
             existing = await conn.fetchval(
-                """INSERT INTO companies (name, email, country, tax_id, address, iban, bank_name)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
+                """INSERT INTO companies (name, email, country, tax_id, address, iban, bank_name,
+                       street, city, postal_code, county)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id""",
                 *(
                     DEFAULT_COMPANY[key]
                     for key in (
@@ -72,6 +78,10 @@ async def default_company_id(conn: Connection) -> str:
                         "address",
                         "iban",
                         "bank_name",
+                        "street",
+                        "city",
+                        "postal_code",
+                        "county",
                     )
                 ),
             )

@@ -23,12 +23,16 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.efactura_access import EfacturaAccess, TokenGrant
 from activities.services import Services
 from db.roles import APP_ROLE
+from db.store import default_company_id
 from settings import WEBHOOK_SOURCES, Settings
 from starter.api.app import create_app
 from starter.devstack.mailsink import MailSink
 from starter.devstack.migrate import migrate, url_with_credentials
+from starter.devstack.spv import SpvStandIn
+from starter.devstack.spv import serve as serve_spv
 from starter.devstack.stack import ensure_search_attributes
 from worker import build_worker, services_for
 
@@ -202,3 +206,46 @@ async def stack_on(
                     headers={"Authorization": f"Bearer {API_KEY}"},
                 ) as api:
                     yield Stack(env, api, mail, db, settings, services, app)
+
+
+# --- e-Factura: the SPV stand-in (starter/devstack/spv.py) --------------------------------
+
+# The stand-in's app credentials and the payload key the e-Factura tests seal tokens with.
+SPV_CLIENT_ID = "q2c-test-app"
+SPV_CLIENT_SECRET = "q2c-test-app-secret"
+EFACTURA_PAYLOAD_KEYS = (("efactura-test", bytes(range(32))),)
+
+
+@pytest.fixture
+async def spv() -> AsyncIterator[SpvStandIn]:
+    """ANAF's e-Factura API and OAuth2 server, stood in for over real HTTP on a free port:
+    `spv.base_url`, `spv.oauth_url`; steer it with `spv.processing_polls = N`,
+    `spv.drop_next_upload = True`; read `spv.upload_count`, `spv.uploads`."""
+    standin = SpvStandIn(client_id=SPV_CLIENT_ID, client_secret=SPV_CLIENT_SECRET)
+    async with serve_spv(standin):
+        yield standin
+
+
+def spv_settings(spv: SpvStandIn) -> dict[str, Any]:
+    """Settings fields pointing q2c at the stand-in: `stack_on(..., **spv_settings(spv))`."""
+    return {
+        "efactura_url": spv.base_url,
+        "efactura_oauth_url": spv.oauth_url,
+        "anaf_client_id": SPV_CLIENT_ID,
+        "anaf_client_secret": SPV_CLIENT_SECRET,
+        "payload_keys": EFACTURA_PAYLOAD_KEYS,
+    }
+
+
+async def connect_to_spv(spv: SpvStandIn, pool: asyncpg.Pool, settings: Settings) -> str:
+    """Connects the seller (the default company) to the stand-in, as `q2c efactura connect`
+    would: tokens issued by it, stored encrypted. Returns the company id."""
+    async with pool.acquire() as conn:
+        company_id = await default_company_id(conn)
+    grant = spv.issue_tokens()
+    await EfacturaAccess(pool, settings).connect_with_tokens(
+        company_id,
+        TokenGrant(grant["access_token"], grant["refresh_token"], grant["expires_in"]),
+        actor="tests",
+    )
+    return company_id

@@ -110,6 +110,11 @@ async def test_the_seller_company_details_are_read_and_patched(stack: Stack) -> 
             "iban": "",
             "locale": "ru",
             "director_name": "Иванов И. И.",
+            # The Bucharest address in parts does not fit a Russian seller either.
+            "street": "ул. Вавилова, 19",
+            "city": "Москва",
+            "postal_code": "117312",
+            "county": "RU-MOW",
         },
     )
     assert russian.status_code == 200, russian.text

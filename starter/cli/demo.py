@@ -131,6 +131,10 @@ def _demo_bodies(email: str, valid_until: date) -> tuple[dict[str, Any], dict[st
         "locale": "ro",
         "tax_id": "RO18547290",
         "address": "Str. Memorandumului 28, Cluj-Napoca",
+        "street": "Str. Memorandumului 28",
+        "city": "Cluj-Napoca",
+        "postal_code": "400114",
+        "county": "RO-CJ",
     }
     proposal = {
         "currency": "RON",

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 
 from db import clients, companies, store
 from db.rows import CompanyBankAccountRow, CompanyRow
+from domain import addresses
 from domain.errors import InvalidInput
 from domain.requisites import validate_party
 from starter.api.deps import API_KEY, State
@@ -47,6 +48,10 @@ CLIENT_COLUMNS = (
     "locale",
     "legal_form",
     "address",
+    "street",
+    "city",
+    "postal_code",
+    "county",
     *REQUISITE_COLUMNS,
     "bank_name",
 )
@@ -89,10 +94,40 @@ def check_requisites(country: str, values: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
+# The parts of an address (domain/addresses.py), on companies and clients alike.
+ADDRESS_PARTS = ("street", "city", "postal_code", "county")
+
+
+def check_address(values: Mapping[str, str], *, prefix: str = "") -> dict[str, str]:
+    """The address columns of ``values`` checked and canonical (county RO-CJ, city
+    SECTOR1), ``address`` the printed line: as given, else made from the parts. A bad part
+    raises InvalidInput naming it (``county: ...``; ``client.county: ...`` with a prefix),
+    which the API answers with 422."""
+    line, parts = addresses.settle(
+        values.get("address", ""),
+        addresses.Address(
+            street=values.get("street", ""),
+            city=values.get("city", ""),
+            postal_code=values.get("postal_code", ""),
+            county=values.get("county", ""),
+            country=values.get("country", ""),
+        ),
+        prefix=prefix,
+    )
+    return {
+        "address": line,
+        "street": parts.street,
+        "city": parts.city,
+        "postal_code": parts.postal_code,
+        "county": parts.county,
+    }
+
+
 async def insert_client(conn: store.Connection, company_id: str, body: ClientIn) -> UUID:
     """A new client of ``company_id`` with its details checked; returns its id."""
     values = body.model_dump()
     values.update(check_requisites(body.country, values))
+    values.update(check_address(values))
     return await clients.insert(
         conn, company_id, clients.NewClient(**{column: values[column] for column in CLIENT_COLUMNS})
     )
@@ -117,6 +152,7 @@ def company_json(row: CompanyRow, accounts: list[CompanyBankAccountRow]) -> dict
     for column in COMPANY_COLUMNS:
         value = getattr(row, column)
         body[column] = value.strip() if isinstance(value, str) else value
+    body["address_needs_review"] = row.address_needs_review
     body["bank_accounts"] = [bank_account_json(account) for account in accounts]
     return body
 
@@ -176,6 +212,10 @@ async def patch_company(body: CompanyPatch, state: State) -> dict[str, Any]:
             row = await companies.get(conn, company_id, lock=True)
             merged = {column: getattr(row, column) for column in COMPANY_COLUMNS} | changes
             merged.update(check_requisites(merged["country"], merged))
+            if "address" not in changes and any(part in changes for part in ADDRESS_PARTS):
+                # New parts without a line: the old line described the old address.
+                merged["address"] = ""
+            merged.update(check_address(merged))
             changed = any(
                 merged[column] != getattr(row, column) or column in changes
                 for column in COMPANY_COLUMNS

@@ -17,6 +17,13 @@ class ClientIn(Body):
     tax_id: str = Field(default="", max_length=40)
     registration_number: str = Field(default="", max_length=60)
     address: str = Field(default="", max_length=500)
+    # The address in parts (CIUS-RO's bounds; checked by domain/addresses.py): the county
+    # is an ISO 3166-2 code (RO-CJ; RO-B for Bucharest, whose city is its sector,
+    # SECTOR1 … SECTOR6). Without `address`, the printed line is made from them.
+    street: str = Field(default="", max_length=150)
+    city: str = Field(default="", max_length=50)
+    postal_code: str = Field(default="", max_length=20)
+    county: str = Field(default="", max_length=60)
     # Legal details, checked for the client's country (domain/requisites.validate_party):
     # registration_number is the Reg. Com. in Romania and the ОГРН/ОГРНИП in Russia.
     legal_form: str = Field(default="", max_length=60)
@@ -39,6 +46,13 @@ class ClientOut(Answer):
     tax_id: str
     registration_number: str
     address: str
+    street: str
+    city: str
+    postal_code: str
+    county: str
+    # The address is only a printed line (from before addresses had parts, or typed
+    # alone): e-Factura needs its parts.
+    address_needs_review: bool
     legal_form: str
     vat_id: str
     kpp: str

@@ -19,6 +19,12 @@ class CompanyPatch(Body):
     name: Name | None = Field(default=None, min_length=1, max_length=300)
     legal_form: str | None = Field(default=None, max_length=60)
     address: str | None = Field(default=None, max_length=500)
+    # The address in parts, as on a client (ClientIn). Parts changed without `address`
+    # make the printed line anew from them.
+    street: str | None = Field(default=None, max_length=150)
+    city: str | None = Field(default=None, max_length=50)
+    postal_code: str | None = Field(default=None, max_length=20)
+    county: str | None = Field(default=None, max_length=60)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     email: EmailStr | None = None
     phone: str | None = Field(default=None, max_length=60)
@@ -92,6 +98,8 @@ class BankAccountOut(Answer):
 _COMPANY_OUT_FIELDS: dict[str, Any] = {
     "id": (str, ...),
     **{column: (str, ...) for column in companies.DETAIL_COLUMNS},
+    # The address is only a printed line: e-Factura needs its parts.
+    "address_needs_review": (bool, ...),
     "bank_accounts": (list[BankAccountOut], ...),
 }
 

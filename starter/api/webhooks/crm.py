@@ -15,6 +15,7 @@ from domain.schedule import local_date
 from starter.api import operations
 from starter.api.deps import Q2CState, State
 from starter.api.operations import proposal_json
+from starter.api.routers.company import check_address
 from starter.api.schemas import CrmProposalAnswer, CrmProposalIn
 from starter.api.webhooks.inbox import SIGNED_REQUEST, Delivery, Outcome, receive
 
@@ -49,6 +50,8 @@ async def _client_for(conn: store.Connection, event: CrmProposalIn) -> UUID:
         return event.client_id
     client = event.client
     assert client is not None, "the schema requires client_id or client"
+    # The address is checked as the clients API checks it (its parts are not requisites).
+    address = check_address(client.model_dump(), prefix="client.")
     company_id = await store.default_company_id(conn)
     # Requisites are not checked on this path (the clients API checks them for the
     # country), so none are taken from the CRM: an operator enters them in q2c.
@@ -61,7 +64,11 @@ async def _client_for(conn: store.Connection, event: CrmProposalIn) -> UUID:
             country=client.country,
             locale=client.locale,
             legal_form="",
-            address=client.address,
+            address=address["address"],
+            street=address["street"],
+            city=address["city"],
+            postal_code=address["postal_code"],
+            county=address["county"],
             tax_id=client.tax_id,
             registration_number=client.registration_number,
             vat_id="",
