@@ -44,6 +44,9 @@ class VatCategory(StrEnum):
     EXEMPT = "exempt"
     REVERSE_CHARGE = "reverse_charge"
     NOT_SUBJECT = "not_subject"  # «Без НДС»: outside VAT, e.g. a seller not registered for it
+    # An exempt supply of goods to a VAT-registered business in another EU state (Codul
+    # fiscal art. 294 (2) a); Directive 2006/112/EC art. 138): EN 16931 category K.
+    INTRA_COMMUNITY = "intra_community"
 
     @property
     def en16931_code(self) -> str:
@@ -65,6 +68,7 @@ _EN16931_CODES = {
     VatCategory.EXEMPT: "E",
     VatCategory.REVERSE_CHARGE: "AE",
     VatCategory.NOT_SUBJECT: "O",
+    VatCategory.INTRA_COMMUNITY: "K",
 }
 
 
@@ -105,6 +109,7 @@ VAT_RATES: tuple[VatRate, ...] = (
     VatRate("RO", D(0), VatCategory.EXEMPT, _RO_TABLE_START, None),
     VatRate("RO", D(0), VatCategory.REVERSE_CHARGE, _RO_TABLE_START, None),
     VatRate("RO", D(0), VatCategory.NOT_SUBJECT, _RO_TABLE_START, None),
+    VatRate("RO", D(0), VatCategory.INTRA_COMMUNITY, _RO_TABLE_START, None, "art. 294 Cod fiscal"),
     # Russia (НК РФ art. 164).
     VatRate("RU", D(22), _S, _RU_NEW, None),
     VatRate("RU", D(20), _S, _RU_TABLE_START, _RU_OLD_END),
@@ -162,18 +167,21 @@ _MENTIONS: dict[str, dict[VatCategory, str]] = {
         VatCategory.EXEMPT: "Scutit de TVA",
         VatCategory.REVERSE_CHARGE: "Taxare inversă",
         VatCategory.NOT_SUBJECT: "Operațiune în afara sferei de aplicare a TVA",
+        VatCategory.INTRA_COMMUNITY: "Livrare intracomunitară scutită de TVA",
     },
     "ru": {
         VatCategory.ZERO: "НДС 0 %",
         VatCategory.EXEMPT: "Без налога (НДС)",
         VatCategory.REVERSE_CHARGE: "НДС исчисляется налоговым агентом",
         VatCategory.NOT_SUBJECT: "Без НДС",
+        VatCategory.INTRA_COMMUNITY: "Внутрисоюзная поставка, освобождена от НДС",
     },
     "en": {
         VatCategory.ZERO: "Zero-rated",
         VatCategory.EXEMPT: "VAT exempt",
         VatCategory.REVERSE_CHARGE: "Reverse charge",
         VatCategory.NOT_SUBJECT: "Not subject to VAT",
+        VatCategory.INTRA_COMMUNITY: "Intra-community supply, exempt from VAT",
     },
 }
 

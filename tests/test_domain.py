@@ -141,3 +141,35 @@ def test_series_rules() -> None:
     check_move_forward(10, 10)
     with pytest.raises(NumberingError, match="forward"):
         check_move_forward(10, 9)
+
+
+def test_an_intra_community_supply_is_its_own_zero_rated_category() -> None:
+    from domain.vat import (
+        VatCategory,
+        VatLine,
+        check_rate,
+        compute_document_totals,
+        legal_mention,
+    )
+
+    category = VatCategory.INTRA_COMMUNITY
+    assert category.en16931_code == "K"
+    assert not category.charges_vat
+    row = check_rate("RO", date(2026, 11, 23), D(0), category)
+    assert row.category is category
+    assert legal_mention(category, "ro", "art. 294 alin. (2) lit. a) din Codul fiscal") == (
+        "Livrare intracomunitară scutită de TVA conform art. 294 alin. (2) lit. a) din Codul fiscal"
+    )
+    assert legal_mention(category, "en") == "Intra-community supply, exempt from VAT"
+    totals = compute_document_totals(
+        [
+            VatLine("goods", D(2), D("100.00"), D(0), category=category),
+            VatLine("other goods", D(1), D("50.00"), D(0), category=VatCategory.EXEMPT),
+        ],
+        "EUR",
+    )
+    # A group of its own beside the exempt one, with no VAT.
+    assert [(g.category, g.base, g.vat) for g in totals.groups] == [
+        (VatCategory.EXEMPT, D("50.00"), D(0)),
+        (category, D("200.00"), D(0)),
+    ]

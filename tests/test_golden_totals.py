@@ -307,7 +307,12 @@ def test_romanian_rates_change_on_1_august_2025() -> None:
     assert taxed("RO", date(2025, 8, 1)) == ["21", "11"]
     assert taxed("ro", date(2026, 11, 23)) == ["21", "11"]
     zero = {r.category for r in rates_on("RO", date(2026, 1, 1)) if r.rate == 0}
-    assert zero == {VatCategory.EXEMPT, VatCategory.REVERSE_CHARGE, VatCategory.NOT_SUBJECT}
+    assert zero == {
+        VatCategory.EXEMPT,
+        VatCategory.REVERSE_CHARGE,
+        VatCategory.NOT_SUBJECT,
+        VatCategory.INTRA_COMMUNITY,
+    }
     assert check_rate("RO", date(2025, 8, 1), D("21")).category == VatCategory.STANDARD
     assert check_rate("RO", date(2025, 8, 1), D("11")).category == VatCategory.REDUCED
     with pytest.raises(InvalidInput, match=r"^vat_rate: 19 % is not a RO VAT rate on 2025-08-01"):

@@ -67,7 +67,11 @@ _lock = threading.Lock()
 def _failures(svrl: str) -> list[RuleFailure]:
     root = ElementTree.fromstring(svrl)
     failures = []
-    for failed in root.iter(f"{_SVRL}failed-assert"):
+    # A rule written as <report> (BR-RO-100/110: county and sector codes) is broken when it
+    # fires: Saxon records it as a successful-report, not a failed-assert.
+    for failed in root.iter():
+        if failed.tag not in (f"{_SVRL}failed-assert", f"{_SVRL}successful-report"):
+            continue
         text = " ".join("".join(failed.itertext()).split())
         failures.append(
             RuleFailure(

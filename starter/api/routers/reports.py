@@ -145,7 +145,12 @@ async def invoice_rows(
 def _rate_label(rate: Decimal, category: VatCategory) -> str:
     """ "21%" for a rate that charges VAT or a zero rate; "0% exempt" for the others."""
     label = f"{plain_decimal(rate)}%"
-    if category in (VatCategory.EXEMPT, VatCategory.REVERSE_CHARGE, VatCategory.NOT_SUBJECT):
+    if category in (
+        VatCategory.EXEMPT,
+        VatCategory.REVERSE_CHARGE,
+        VatCategory.NOT_SUBJECT,
+        VatCategory.INTRA_COMMUNITY,
+    ):
         label += f" {category.value}"
     return label
 
