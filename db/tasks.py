@@ -65,7 +65,18 @@ async def close_automatic_tasks(conn: Connection, invoice_id: Any, closed_by: st
 # Automatic tasks opened at most once per invoice (the table's unique key makes a second
 # one a no-op): a person calls when the reminders are spent; money received on a cancelled
 # invoice is refunded.
-OnceTaskKind = Literal["call_client", "refund_after_void", "render_failed"]
+# e-Factura (issue 14): ANAF rejected the invoice / its credit note, it is not accepted 4
+# days after issue, or q2c is not connected to ANAF.
+OnceTaskKind = Literal[
+    "call_client",
+    "refund_after_void",
+    "render_failed",
+    "efactura_rejected",
+    "efactura_credit_note_rejected",
+    "efactura_deadline",
+    "efactura_credit_note_deadline",
+    "efactura_not_connected",
+]
 
 
 async def open_task_once(
