@@ -168,9 +168,9 @@ def parse_messages_answer(data: Any) -> list[AnafMessage]:
     ]
 
 
-# Called when ANAF refuses the access token (401): returns a fresh one, or raises
+# Called with the access token ANAF refused (401): returns a fresh one, or raises
 # AnafNotConnected when the refresh is refused too.
-Refresh = Callable[[], Awaitable[str]]
+Refresh = Callable[[str], Awaitable[str]]
 
 
 class AnafClient:
@@ -231,7 +231,7 @@ class AnafClient:
     ) -> _Answer:
         response = await self._send_once(method, path, params, content)
         if response.status_code == 401 and self._refresh is not None:
-            self._token = await self._refresh()
+            self._token = await self._refresh(self._token)
             response = await self._send_once(method, path, params, content)
         if response.status_code == 401:
             raise AnafNotConnected(

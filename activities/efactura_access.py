@@ -61,11 +61,13 @@ class TokenGrant:
     refresh_token: str = field(repr=False)
     expires_in: int  # seconds
 
-    def checked(self) -> TokenGrant:
-        for name, token in (
-            ("access_token", self.access_token),
-            ("refresh_token", self.refresh_token),
-        ):
+    def checked(self, *, refresh_kept: bool = False) -> TokenGrant:
+        """The grant, refused (naming the field) unless its tokens look like tokens;
+        `refresh_kept`: a refresh answer may leave the refresh token out (it stays)."""
+        tokens = [("access_token", self.access_token)]
+        if not (refresh_kept and not self.refresh_token):
+            tokens.append(("refresh_token", self.refresh_token))
+        for name, token in tokens:
             if not token or len(token) > MAX_TOKEN_CHARS or not token.isprintable():
                 raise AnafRefused(
                     f"{name}: not a token (1 to {MAX_TOKEN_CHARS} printable characters)"
@@ -297,8 +299,8 @@ class EfacturaAccess:
             if row.key_id != cipher.key_id:
                 await self._reseal(company_id)
 
-        async def refresh_refused() -> str:
-            return await self.refresh(company_id, refused=token)
+        async def refresh_refused(refused: str) -> str:
+            return await self.refresh(company_id, refused=refused)
 
         return AnafClient(self.base_url, token, refresh=refresh_refused, transport=self._transport)
 
@@ -395,8 +397,4 @@ class EfacturaAccess:
             )
         except (KeyError, TypeError, ValueError):
             raise AnafError("ANAF's OAuth server answered without an access token") from None
-        if refreshing and not grant.refresh_token:
-            # ANAF may keep the refresh token; checked() wants one, so check the rest alone.
-            TokenGrant(grant.access_token, "x", grant.expires_in).checked()
-            return grant
-        return grant.checked()
+        return grant.checked(refresh_kept=refreshing)

@@ -88,6 +88,11 @@ async def disconnect(conn: Connection, company_id: Any) -> None:
 async def start_state(
     conn: Connection, state_hash: str, company_id: Any, operator_id: Any, expires_at: datetime
 ) -> None:
+    """A new authorization's state; those expired a day ago go (the table stays small)."""
+    await conn.execute(
+        "DELETE FROM efactura_oauth_states WHERE expires_at < $1::timestamptz - interval '1 day'",
+        expires_at,
+    )
     await conn.execute(
         """INSERT INTO efactura_oauth_states (state_hash, company_id, operator_id, expires_at)
            VALUES ($1, $2, $3, $4)""",

@@ -38,8 +38,9 @@ ADMIN_WRITES = (
 )
 # Writes that only read: showing the Temporal UI a decrypted payload is a viewer's read.
 READING_WRITES = ("/codec/decode",)
-# Routes that are the admin's whatever the method: who the operators are.
-ADMIN_ONLY = ("/api/v1/operators",)
+# Routes that are the admin's whatever the method: who the operators are, and the
+# company's ANAF connection.
+ADMIN_ONLY = ("/api/v1/operators", "/api/v1/efactura")
 
 TEMPORAL_UI = "temporal-ui"
 SYSTEM = "system"

@@ -27,6 +27,7 @@ from starter.api.routers import (
     contracts,
     credit_notes,
     credits,
+    efactura,
     events,
     invoice_actions,
     invoices,
@@ -58,6 +59,7 @@ ROUTERS = (
     contracts.router,
     codec.router,
     operators.router,
+    efactura.router,
 )
 
 

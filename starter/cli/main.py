@@ -8,6 +8,7 @@
     q2c invoices refund | pause | resume | reschedule | reminders
     q2c credit-note list | show | pdf        credit notes of voided issued invoices
     q2c operators add NAME --role R | list | revoke ID | rotate ID   (admins)
+    q2c efactura connect [--code CODE] | status | xml ID -o FILE     ANAF e-Factura
     q2c demo                                  one proposal from creation to paid, on the API
 
 Operator commands talk to the API at Q2C_API_URL (default http://localhost:8000) with the
@@ -29,6 +30,7 @@ from starter.cli.commands import (
     clients,
     contracts,
     credit_notes,
+    efactura,
     exports,
     invoices,
     operators,
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.register(commands, json_too)
     credit_notes.register(commands, json_too)
     operators.register(commands, json_too)
+    efactura.register(commands, json_too)
     exports.register(commands)
     demo.register(commands)
     return parser
@@ -84,6 +87,7 @@ _OPERATOR_COMMANDS: dict[str, Callable[[argparse.Namespace, Api, Output], int]] 
     "credit-note": credit_notes.run,
     "credit-notes": credit_notes.run,
     "operators": operators.run,
+    "efactura": efactura.run,
 }
 
 

@@ -12,9 +12,10 @@ rule ids. Bearer tokens are checked; the authorize step, done at ANAF with the c
 qualified certificate, here grants at once.
 
 What the tests steer: `processing_polls` (status answers "in prelucrare" that many times
-per upload before the outcome), `drop_next_upload` (the next upload is recorded, then its
-answer is lost on the wire, as when a worker dies before recording the index),
-`upload_count`, and `expire_access_tokens()` (ANAF then answers 401).
+per upload before the outcome; a message-list request counts as a poll of each upload it
+would list, and lists it only once processed), `drop_next_upload` (the next upload is
+recorded, then its answer is lost on the wire, as when a worker dies before recording the
+index), `upload_count`, and `expire_access_tokens()` (ANAF then answers 401).
 """
 
 from __future__ import annotations
@@ -192,8 +193,10 @@ class SpvStandIn:
         self.client_secret = client_secret
         self.uploads: dict[str, Upload] = {}
         self.upload_count = 0
-        # Every grant_type the token endpoint was asked for, in order.
+        # Every grant_type the token endpoint was asked for, in order, and every token it
+        # (or issue_tokens) gave out: what the tests look for where no token may be.
         self.token_grants: list[str] = []
+        self.issued: list[str] = []
         self._tokens = _Tokens()
         self._state_file = state_file
         self._lock = threading.Lock()
@@ -251,6 +254,7 @@ class SpvStandIn:
         with self._lock:
             self._tokens.access[access] = now + access_seconds
             self._tokens.refresh[refresh] = now + refresh_seconds
+            self.issued += [access, refresh]
             self._save()
         return {
             "access_token": access,
@@ -264,6 +268,12 @@ class SpvStandIn:
         """Every access token issued so far stops working (ANAF answers 401)."""
         with self._lock:
             self._tokens.access.clear()
+            self._save()
+
+    def revoke_refresh_tokens(self) -> None:
+        """Every refresh token issued so far stops working (as after a revocation at ANAF)."""
+        with self._lock:
+            self._tokens.refresh.clear()
             self._save()
 
     def _authorized(self, request: Request) -> bool:
@@ -389,6 +399,18 @@ class SpvStandIn:
                 {"eroare": f"CIF introdus= {cif[:20]} nu este un numar", "titlu": "Lista Mesaje"}
             )
         since = _stamp(datetime.now(UTC) - timedelta(days=int(zile)))
+        answered = []
+        with self._lock:
+            for upload in list(self.uploads.values()):
+                if upload.cif != cif or upload.created_at < since:
+                    continue
+                # A list request counts as a poll of each upload still being processed, so
+                # an upload whose index was lost (never polled) is answered too.
+                if upload.polls_left > 0:
+                    upload.polls_left -= 1
+                else:
+                    answered.append(upload)
+            self._save()
         listed = [
             {
                 "data_creare": upload.created_at,
@@ -399,8 +421,7 @@ class SpvStandIn:
                 "tip": "FACTURA TRIMISA" if upload.state == "ok" else "ERORI FACTURA",
                 "id": upload.download_id,
             }
-            for upload in list(self.uploads.values())
-            if upload.cif == cif and upload.polls_left == 0 and upload.created_at >= since
+            for upload in answered
         ]
         if not listed:
             return JSONResponse(
@@ -565,7 +586,9 @@ async def serve(standin: SpvStandIn, host: str = "127.0.0.1", port: int = 0) -> 
     sock.listen(128)
     bound_port = sock.getsockname()[1]
     server = _Server(
-        uvicorn.Config(standin.app, log_level="warning", access_log=False, lifespan="off")
+        # No logging setup of its own (the API's uvicorn has one), and no access log: an
+        # authorize request carries its state in the URL.
+        uvicorn.Config(standin.app, log_config=None, access_log=False, lifespan="off")
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

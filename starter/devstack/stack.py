@@ -40,6 +40,7 @@ import settings as config
 import temporal_connection
 from db.roles import APP_ROLE
 from messages import search_attributes
+from starter.devstack import spv
 from starter.devstack.mailsink import MailSink
 from starter.devstack.migrate import (
     MIGRATION_DATABASE_URL_FILE,
@@ -54,6 +55,9 @@ TEMPORAL_PORT = 7233
 TEMPORAL_UI_PORT = 8233
 SMTP_HOST = "127.0.0.1"
 SMTP_PORT = 1025
+# The SPV stand-in (ANAF's e-Factura API and OAuth server), for local processes only.
+SPV_HOST = "127.0.0.1"
+SPV_PORT = 8020
 TEMPORAL_START_TIMEOUT = 60.0
 SHUTDOWN_TIMEOUT = 60.0
 # The dev server as `make bench` measured it best (README "Performance"). SQLite in
@@ -352,6 +356,53 @@ async def _serve_api(server: _ApiServer) -> None:
         ) from exc
 
 
+# --- e-Factura: the SPV stand-in ----------------------------------------------------------
+
+
+async def _start_spv(stack: AsyncExitStack, settings: config.Settings, database_url: str) -> str:
+    """Serves the SPV stand-in (its uploads kept in `.q2c/spv.json`), points the worker and
+    the API at it, and connects the demo company with tokens it issued, sealed as real ones.
+    Returns the banner's line."""
+    if settings.efactura_given:
+        if settings.efactura_url is None:
+            return "off (Q2C_EFACTURA_URL=off)"
+        return f"{settings.efactura_url}  (Q2C_EFACTURA_URL; `q2c efactura status`)"
+    _check_port_free(SPV_HOST, SPV_PORT, "SPV stand-in", "Or set Q2C_EFACTURA_URL.")
+    standin = spv.SpvStandIn(
+        processing_polls=settings.spv_processing_polls,
+        state_file=settings.state_dir / "spv.json",
+    )
+    await stack.enter_async_context(spv.serve(standin, SPV_HOST, SPV_PORT))
+    env = os.environ
+    # Read again by the worker and the API (Settings.from_env) when they start.
+    env["Q2C_EFACTURA_URL"] = standin.base_url
+    env["Q2C_EFACTURA_OAUTH_URL"] = standin.oauth_url
+    env.setdefault("Q2C_ANAF_CLIENT_ID", "q2c-dev")
+    env.setdefault("Q2C_ANAF_CLIENT_SECRET", secrets.token_urlsafe(16))
+    settings = config.Settings.from_env()
+    await _connect_demo_company(standin, settings, database_url)
+    return f"{standin.base_url}  (SPV stand-in; OAuth {standin.oauth_url})"
+
+
+async def _connect_demo_company(
+    standin: spv.SpvStandIn, settings: config.Settings, database_url: str
+) -> None:
+    import asyncpg
+
+    from activities.efactura_access import EfacturaAccess, TokenGrant
+    from db.store import default_company_id
+
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
+        async with pool.acquire() as conn:
+            company_id = await default_company_id(conn)
+        grant = standin.issue_tokens()
+        await EfacturaAccess(pool, settings).connect_with_tokens(
+            company_id,
+            TokenGrant(grant["access_token"], grant["refresh_token"], grant["expires_in"]),
+            actor="system",
+        )
+
+
 # --- the stack ----------------------------------------------------------------------------
 
 
@@ -389,7 +440,12 @@ def _display_host(host: str) -> str:
 
 
 def _banner(
-    settings: config.Settings, api_base: str, database: str, temporal_ui: str, mail: str
+    settings: config.Settings,
+    api_base: str,
+    database: str,
+    temporal_ui: str,
+    mail: str,
+    efactura: str = "",
 ) -> str:
     rule = "─" * 72
     return "\n".join(
@@ -400,6 +456,7 @@ def _banner(
             f"  PostgreSQL   {database}",
             f"  Temporal UI  {temporal_ui}",
             f"  Mail         {mail}",
+            *([f"  e-Factura    {efactura}"] if efactura else []),
             f"  API key      {settings.api_key}",
             "  Try it       .venv/bin/q2c demo      (in another terminal)",
             "  Stop         Ctrl-C",
@@ -533,6 +590,9 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     if stop.is_set():
         raise _Stopped
 
+    # e-Factura: ANAF's API stood in for, unless Q2C_EFACTURA_URL names one (or is "off").
+    efactura = await _start_spv(stack, settings, database_url)
+
     # Worker and API, in this loop, with the settings as the parts started above left them
     # (SMTP_URL, Q2C_PUBLIC_URL and the saved API key).
     settings = config.Settings.from_env()
@@ -550,7 +610,7 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
         while not api.started and not stop.is_set() and not any(t.done() for t in tasks):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         if api.started:
-            print(_banner(settings, api_base, database, temporal_ui, mail), flush=True)
+            print(_banner(settings, api_base, database, temporal_ui, mail, efactura), flush=True)
         await asyncio.wait({*tasks, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         for task in tasks:
             if task.done() and not stop.is_set():
