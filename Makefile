@@ -12,7 +12,7 @@ help:
 	@echo "make test   ruff, ruff format --check, mypy, pytest (browser tests in headless Chromium)"
 	@echo "make browser  install Debian's chromium for the browser tests when it is missing"
 	@echo "make syslibs  install the system libraries WeasyPrint needs (Pango, HarfBuzz subset) when missing"
-	@echo "make samples  a sample invoice and proposal per locale (ro, ru, en) into samples/ as PDF and PNG"
+	@echo "make samples  a sample invoice and proposal per locale (ro, ru, en) into samples/ as PDF and PNG, and the ro invoice as e-Factura XML"
 	@echo "make bench  measured speed on its own temporary stack: render, pipeline, scale (~15 min;"
 	@echo "            BENCH_ARGS='--proposals 50 --scale 1000 --only render,pipeline' for a quick run)"
 	@echo "make lint   the static checks only"

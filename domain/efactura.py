@@ -5,7 +5,26 @@ Pure: the caller (activities) reads the document from the database into an
 (`activities.efactura_rules`). Amounts are the stored ones, to the cent.
 
 CONTRACT (issue 14): the dataclasses below are the interface between the builder and its
-callers; their field names are fixed. `build_xml` is implemented on branch `ubl`.
+callers; their field names are fixed.
+
+How the document maps onto CIUS-RO, where the rules leave a choice:
+
+- Totals are recomputed with `domain.vat.compute_document_totals` and must equal the
+  stored ones; line amounts are the stored line nets (for gross prices, the nets
+  `domain.vat` spreads so they add up to each group's net), unit prices are net (a gross
+  price through `domain.vat.net_from_gross`, as the PDF prints it).
+- Parties: a VAT id (the party's own, or a Romanian CUI written with "RO") goes into
+  PartyTaxScheme; the legal id (PartyLegalEntity/CompanyID) is a CUI without "RO" or else
+  the Reg. Com.; a Reg. Com. left over goes to the seller's CompanyLegalForm or the
+  buyer's PartyIdentification. A buyer with no id at all is a private person without a
+  CNP: ANAF's 13 zeros. A document of only "not subject to VAT" lines carries no VAT id
+  (BR-O-02).
+- Payment: an invoice names credit transfer (code 30) to the seller's IBAN; a credit
+  note, whose money goes the other way, names no account and says so in PaymentTerms.
+- The document discount is one document-level allowance per VAT group; a line discount a
+  line-level allowance. A foreign-currency document states its VAT in RON as the PDF does
+  (`domain.vat.vat_in_ron`: per group, half-up to bani, summed).
+- Units: see `UNIT_CODES`.
 """
 
 from __future__ import annotations
@@ -283,6 +302,9 @@ def _note_parts(notes: str) -> list[str]:
     return parts
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 class _Xml:
     """Elements named with their UBL prefixes (cac:, cbc:) under a root that declares them;
     ElementTree escapes text and attribute values."""
@@ -300,7 +322,8 @@ class _Xml:
     ) -> ElementTree.Element:
         element = ElementTree.SubElement(parent, tag, attributes)
         if text is not None:
-            element.text = text
+            # ElementTree escapes markup but writes control characters, which XML forbids.
+            element.text = _NOT_XML.sub("", text)
         return element
 
 
@@ -661,9 +684,8 @@ class _Builder:
         add(means, "cbc:PaymentID", self.doc.number.strip()[:140])
         account = add(means, "cac:PayeeFinancialAccount")
         add(account, "cbc:ID", _compact(seller.iban))
-        bank = " ".join(seller.bank_name.split())
-        if bank:
-            add(account, "cbc:Name", " ".join(seller.name.split())[:200])
+        # BT-85 is the account holder's name (the seller's, ≤ 200 like the seller's name).
+        add(account, "cbc:Name", " ".join(seller.name.split()))
 
     def _payment_terms(self) -> str:
         doc = self.doc

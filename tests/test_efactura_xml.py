@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +37,7 @@ from domain.efactura import (
     unit_code,
 )
 from domain.vat import VatCategory, VatLine, compute_document_totals, vat_in_ron
+from starter.devstack.samples import sample_context, write_efactura_sample
 from tests.conftest import Stack
 from tests.helpers import create_client, get_json
 
@@ -104,6 +107,21 @@ def line(
     )
 
 
+def vat_lines(lines: Sequence[EfacturaLine]) -> list[VatLine]:
+    return [
+        VatLine(
+            item.description,
+            item.quantity,
+            item.unit_price,
+            item.vat_rate,
+            item.unit,
+            item.discount_percent,
+            item.vat_category,
+        )
+        for item in lines
+    ]
+
+
 def document(
     lines: list[EfacturaLine],
     *,
@@ -116,18 +134,7 @@ def document(
 ) -> EfacturaDocument:
     """An issued invoice with the totals the application stores (`domain.vat`)."""
     totals = compute_document_totals(
-        [
-            VatLine(
-                item.description,
-                item.quantity,
-                item.unit_price,
-                item.vat_rate,
-                item.unit,
-                item.discount_percent,
-                item.vat_category,
-            )
-            for item in lines
-        ],
+        vat_lines(lines),
         currency,
         prices_include_vat=gross,
         document_discount_percent=D(discount),
@@ -272,6 +279,34 @@ MATRIX: dict[str, EfacturaDocument] = {
             )
         ]
     ),
+    "zero-rated line (Z) beside a 21% one": document(
+        [
+            line("Consultanță juridică", "1", "450.00"),
+            line(
+                "Transport internațional de bunuri",
+                "1",
+                "800.00",
+                "0",
+                unit="",
+                category=VatCategory.ZERO,
+            ),
+        ]
+    ),
+    "seller not registered for VAT": replace(
+        document(
+            [
+                line(
+                    "Consultanță juridică (neplătitor de TVA)",
+                    "3",
+                    "200.00",
+                    "0",
+                    category=VatCategory.NOT_SUBJECT,
+                )
+            ],
+            buyer=PRIVATE_BUYER,
+        ),
+        seller=replace(SELLER, tax_id="18547290"),
+    ),
 }
 CASES = [pytest.param(doc, id=name) for name, doc in MATRIX.items()] + [
     pytest.param(credit_note(doc), id=f"{name}, credit note") for name, doc in MATRIX.items()
@@ -347,6 +382,79 @@ def test_the_xml_carries_the_stored_amounts_to_the_cent(doc: EfacturaDocument) -
         assert text(root, "cbc:DueDate") == "2026-12-07"
 
 
+# The UBL 2.1 schema's order of the document's children (the ones EN 16931 uses). The
+# rules read elements by name and would not notice a wrong order; the XSD and ANAF would.
+INVOICE_ORDER = (
+    "UBLVersionID CustomizationID ProfileID ID IssueDate DueDate InvoiceTypeCode Note "
+    "TaxPointDate DocumentCurrencyCode TaxCurrencyCode AccountingCost BuyerReference "
+    "InvoicePeriod OrderReference BillingReference DespatchDocumentReference "
+    "ReceiptDocumentReference OriginatorDocumentReference ContractDocumentReference "
+    "AdditionalDocumentReference ProjectReference AccountingSupplierParty "
+    "AccountingCustomerParty PayeeParty TaxRepresentativeParty Delivery PaymentMeans "
+    "PaymentTerms AllowanceCharge TaxTotal LegalMonetaryTotal InvoiceLine"
+).split()
+CREDIT_NOTE_ORDER = (
+    "UBLVersionID CustomizationID ProfileID ID IssueDate TaxPointDate CreditNoteTypeCode Note "
+    "DocumentCurrencyCode TaxCurrencyCode AccountingCost BuyerReference InvoicePeriod "
+    "OrderReference BillingReference DespatchDocumentReference ReceiptDocumentReference "
+    "ContractDocumentReference AdditionalDocumentReference OriginatorDocumentReference "
+    "ProjectReference AccountingSupplierParty AccountingCustomerParty PayeeParty "
+    "TaxRepresentativeParty Delivery PaymentMeans PaymentTerms AllowanceCharge TaxTotal "
+    "LegalMonetaryTotal CreditNoteLine"
+).split()
+PARTY_ORDER = (
+    "EndpointID PartyIdentification PartyName PostalAddress PartyTaxScheme PartyLegalEntity Contact"
+).split()
+ADDRESS_ORDER = (
+    "StreetName AdditionalStreetName CityName PostalZone CountrySubentity Country".split()
+)
+LINE_ORDER = (
+    "ID Note InvoicedQuantity CreditedQuantity LineExtensionAmount AccountingCost "
+    "InvoicePeriod OrderLineReference DocumentReference AllowanceCharge Item Price"
+).split()
+ITEM_ORDER = "Description Name SellersItemIdentification ClassifiedTaxCategory".split()
+TAX_CATEGORY_ORDER = "ID Percent TaxExemptionReasonCode TaxExemptionReason TaxScheme".split()
+ALLOWANCE_ORDER = (
+    "ChargeIndicator AllowanceChargeReasonCode AllowanceChargeReason MultiplierFactorNumeric "
+    "Amount BaseAmount TaxCategory"
+).split()
+TOTALS_ORDER = (
+    "LineExtensionAmount TaxExclusiveAmount TaxInclusiveAmount AllowanceTotalAmount "
+    "ChargeTotalAmount PrepaidAmount PayableRoundingAmount PayableAmount"
+).split()
+
+
+def assert_in_order(element: ElementTree.Element, order: list[str]) -> None:
+    names = [child.tag.rpartition("}")[2] for child in element]
+    assert all(name in order for name in names), names
+    positions = [order.index(name) for name in names]
+    assert positions == sorted(positions), names
+
+
+@pytest.mark.parametrize("doc", CASES)
+def test_elements_come_in_the_ubl_schemas_order(doc: EfacturaDocument) -> None:
+    root = parse(build_xml(doc))
+    credit = doc.kind is DocumentKind.CREDIT_NOTE
+    assert_in_order(root, CREDIT_NOTE_ORDER if credit else INVOICE_ORDER)
+    for party in root.iterfind("*/cac:Party", NS):
+        assert_in_order(party, PARTY_ORDER)
+    for address in root.iter(f"{{{NS['cac']}}}PostalAddress"):
+        assert_in_order(address, ADDRESS_ORDER)
+    for line in root.iterfind("cac:CreditNoteLine" if credit else "cac:InvoiceLine", NS):
+        assert_in_order(line, LINE_ORDER)
+        item = line.find("cac:Item", NS)
+        assert item is not None
+        assert_in_order(item, ITEM_ORDER)
+    for name in ("TaxCategory", "ClassifiedTaxCategory"):
+        for category in root.iter(f"{{{NS['cac']}}}{name}"):
+            assert_in_order(category, TAX_CATEGORY_ORDER)
+    for allowance in root.iter(f"{{{NS['cac']}}}AllowanceCharge"):
+        assert_in_order(allowance, ALLOWANCE_ORDER)
+    totals = root.find("cac:LegalMonetaryTotal", NS)
+    assert totals is not None
+    assert_in_order(totals, TOTALS_ORDER)
+
+
 # --- what each case shows -----------------------------------------------------------
 
 
@@ -365,11 +473,10 @@ def test_a_foreign_currency_invoice_states_its_vat_in_ron_at_its_exchange_rate()
     # Per group, half-up to bani: 283.50 × 4.9771 = 1411.00785 → 1411.01 and
     # 15.03 × 4.9771 = 74.805813 → 74.81; BT-111 is their sum.
     assert [element.text for element in ron] == ["1485.82"]
-    assert vat_in_ron([], D("4.9771")).vat_total_ron == 0
-    rounded = vat_in_ron(
-        [type("G", (), {"rate": D(21), "vat": D("283.50")})()], D("4.9771")
-    ).vat_total_ron
-    assert rounded == D("1411.01")
+    # As the PDF prints it (domain.vat.vat_in_ron): the groups' lei add up to the total; one
+    # rounding of 298.53 × 4.9771 = 1485.8137 would give a ban less.
+    printed = vat_in_ron(compute_document_totals(vat_lines(doc.lines), "EUR").groups, D("4.9771"))
+    assert printed.vat_total_ron == D("1485.82")
     assert len(root.findall("cac:TaxTotal", NS)) == 2
     assert root.findall("cac:TaxTotal", NS)[1].find("cac:TaxSubtotal", NS) is None
 
@@ -447,7 +554,28 @@ def test_parties_carry_cui_registration_vat_id_and_structured_address() -> None:
         text(root, "cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:ID")
         == "RO49AAAA1B31007593840000"
     )
+    assert text(root, "cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:Name") == SELLER.name
     assert text(root, "cac:ContractDocumentReference/cbc:ID").startswith("Contract de asistență")
+
+
+def test_a_document_not_subject_to_vat_names_no_vat_id() -> None:
+    for name in ("not subject to VAT (disbursements)", "seller not registered for VAT"):
+        root = parse(build_xml(MATRIX[name]))
+        assert root.find(".//cac:PartyTaxScheme", NS) is None  # BR-O-02
+        seller = "cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/"
+        assert text(root, seller + "cbc:CompanyID") == "18547290"
+        assert text(root, seller + "cbc:CompanyLegalForm") == "Reg. Com. J40/1234/2020"
+        category = root.find("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory", NS)
+        assert category is not None and category.find("cbc:Percent", NS) is None
+        assert text(category, "cbc:TaxExemptionReasonCode") == "VATEX-EU-O"
+    mixed = document(
+        [
+            line("Consultanță", "1", "100.00"),
+            line("Taxă de timbru", "1", "50.00", "0", category=VatCategory.NOT_SUBJECT),
+        ]
+    )
+    with pytest.raises(EfacturaError, match="BR-O-11"):
+        build_xml(mixed)
 
 
 def test_a_private_person_is_identified_as_cius_ro_requires() -> None:
@@ -456,6 +584,13 @@ def test_a_private_person_is_identified_as_cius_ro_requires() -> None:
     assert root.find(buyer + "cac:PartyTaxScheme", NS) is None
     assert text(root, buyer + "cac:PartyLegalEntity/cbc:CompanyID") == PRIVATE_PERSON_ID
     assert text(root, buyer + "cac:PostalAddress/cbc:CountrySubentity") == "RO-CJ"
+    # A private person who gave a CNP is identified by it.
+    with_cnp = replace(
+        MATRIX["private-person buyer"], buyer=replace(PRIVATE_BUYER, tax_id="1800101221144")
+    )
+    cnp = parse(build_xml(with_cnp))
+    assert text(cnp, buyer + "cac:PartyLegalEntity/cbc:CompanyID") == "1800101221144"
+    assert cnp.find(buyer + "cac:PartyTaxScheme", NS) is None
     # Without it the rules refuse the document (BR-RO-120).
     no_id = build_xml(MATRIX["private-person buyer"]).replace(
         f"<cbc:CompanyID>{PRIVATE_PERSON_ID}</cbc:CompanyID>".encode(), b""
@@ -464,19 +599,20 @@ def test_a_private_person_is_identified_as_cius_ro_requires() -> None:
 
 
 def test_long_descriptions_and_odd_characters_survive() -> None:
-    long = "Asistență juridică & reprezentare <în instanță> " + "detaliată " * 40
+    long = "Asistență juridică & reprezentare <în\x07 instanță> " + "detaliată " * 40
     doc = document([line(long.strip(), "1", "100.00")], buyer=replace(RO_BUYER, name="A & B <SRL>"))
     xml = build_xml(doc)
     assert_valid(xml)
     root = parse(xml)
     name = text(root, "cac:InvoiceLine/cac:Item/cbc:Name")
+    # Markup is escaped and the control character (not allowed in XML) dropped.
     assert len(name) <= 100 and name.startswith("Asistență juridică & reprezentare <în instanță>")
     combined = (
         text(root, "cac:InvoiceLine/cac:Item/cbc:Description")
         + " "
         + text(root, "cac:InvoiceLine/cbc:Note")
     )
-    assert combined.split() == long.split()
+    assert combined.split() == long.replace("\x07", "").split()
     assert (
         text(root, "cac:AccountingCustomerParty/cac:Party/cac:PartyName/cbc:Name") == "A & B <SRL>"
     )
@@ -612,3 +748,40 @@ async def test_an_intra_community_line_is_stored_and_read_back(stack: Stack) -> 
     contract = await get_json(stack, f"/api/v1/contracts/{response.json()['id']}")
     assert [line["vat_category"] for line in contract["lines"]] == ["intra_community"]
     assert (contract["subtotal"], contract["vat_total"]) == ("1500.00", "0.00")
+
+
+def test_make_samples_writes_the_romanian_invoices_xml_with_the_pdfs_figures(
+    tmp_path: Path,
+) -> None:
+    path = write_efactura_sample(tmp_path)
+    assert path == tmp_path / "invoice-ro.xml"
+    xml = path.read_bytes()
+    assert_valid(xml)
+    root = parse(xml)
+    printed = sample_context("ro", "invoice")
+
+    def digits(value: str) -> str:
+        return re.sub(r"\D", "", value)
+
+    assert text(root, "cbc:ID") == printed["number"] == "IAV-2026-00042"
+    for tag, key in (
+        ("cbc:TaxExclusiveAmount", "subtotal"),
+        ("cbc:TaxInclusiveAmount", "total"),
+        ("cbc:PayableAmount", "total"),
+    ):
+        assert digits(text(root, f"cac:LegalMonetaryTotal/{tag}")) == digits(printed[key])
+    assert digits(text(root, "cac:TaxTotal/cbc:TaxAmount")) == digits(printed["vat_total"])
+    assert len(root.findall("cac:InvoiceLine", NS)) == len(printed["lines"]) == 3
+    seller = "cac:AccountingSupplierParty/cac:Party/cac:PostalAddress/"
+    assert (text(root, seller + "cbc:CityName"), text(root, seller + "cbc:CountrySubentity")) == (
+        "SECTOR1",
+        "RO-B",
+    )
+    assert (
+        len(
+            parse(write_efactura_sample(tmp_path, lines=100).read_bytes()).findall(
+                "cac:InvoiceLine", NS
+            )
+        )
+        == 100
+    )

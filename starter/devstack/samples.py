@@ -1,7 +1,8 @@
 """Sample documents per locale: a Romanian factură, a Russian счёт на оплату, an English
 invoice and a proposal for each, rendered with the real templates from fixed sample data
-(no database). `make samples` writes them into samples/ (PDF, then PNG with pdftoppm);
-tests/test_documents.py renders them into a temporary folder and reads them back.
+(no database). `make samples` writes them into samples/ (PDF, then PNG with pdftoppm),
+with the Romanian invoice's RO e-Factura XML (invoice-ro.xml, checked with the official
+rules); tests/test_documents.py renders them into a temporary folder and reads them back.
 
     python -m starter.devstack.samples [out_dir] [--lines N]
 """
@@ -17,7 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from activities.documents import DocumentRenderer, context_for, sample_lines
+from activities.efactura_rules import fatal, validate
+from domain.efactura import (
+    DocumentKind,
+    EfacturaAddress,
+    EfacturaDocument,
+    EfacturaLine,
+    EfacturaParty,
+    build_xml,
+)
 from domain.money import line_net
+from domain.vat import compute_document_totals
 
 D = Decimal
 
@@ -41,6 +52,10 @@ _RO_SELLER = {
     "email": "facturi@ionescu-avocati.ro",
     "phone": "+40 21 555 0101",
     "address": "Str. Știrbei Vodă 12, București, sector 1",
+    "street": "Str. Știrbei Vodă 12",
+    "city": "SECTOR1",
+    "postal_code": "010102",
+    "county": "RO-B",
     "tax_id": "RO18547290",
     "registration_number": "J40/1234/2020",
     "vat_id": "",
@@ -94,6 +109,10 @@ SAMPLES: dict[str, Sample] = {
             "locale": "ro",
             "email": "contabilitate@snc.ro",
             "address": "Incinta Port, Poarta 10, Constanța",
+            "street": "Incinta Port, Poarta 10",
+            "city": "Constanța",
+            "postal_code": "900900",
+            "county": "RO-CT",
             "tax_id": "RO12345674",
             "registration_number": "J13/567/1991",
             "vat_id": "",
@@ -203,6 +222,7 @@ SAMPLES: dict[str, Sample] = {
 }
 
 ISSUE_DATE = date(2026, 11, 23)
+DUE_DATE = date(2026, 12, 7)
 
 
 def _rows(sample: Sample, lines: int | None) -> list[dict[str, Any]]:
@@ -231,7 +251,7 @@ def sample_context(locale: str, kind: str, lines: int | None = None) -> dict[str
         document |= {
             "number": sample.number,
             "issue_date": ISSUE_DATE,
-            "due_date": date(2026, 12, 7),
+            "due_date": DUE_DATE,
             "amount_paid": D(0),
         }
     else:
@@ -259,6 +279,78 @@ async def render_samples(out_dir: Path, lines: int | None = None) -> list[Path]:
     return written
 
 
+def _party(data: dict[str, Any], bank: dict[str, str] | None = None) -> EfacturaParty:
+    name = " ".join(part for part in (data["name"], data.get("legal_form", "")) if part)
+    return EfacturaParty(
+        name=name,
+        tax_id=data["tax_id"],
+        vat_id=data["vat_id"],
+        registration_number=data["registration_number"],
+        address=EfacturaAddress(
+            street=data["street"],
+            city=data["city"],
+            postal_code=data["postal_code"],
+            county=data["county"],
+            country=data["country"],
+        ),
+        email=data.get("email", ""),
+        phone=data.get("phone", ""),
+        iban=bank["iban"] if bank else "",
+        bank_name=bank["bank_name"] if bank else "",
+    )
+
+
+def sample_efactura(lines: int | None = None) -> EfacturaDocument:
+    """The Romanian sample invoice as the e-Factura document its XML is built from: the same
+    lines, parties and dates as its PDF, with the totals `domain.vat` gives (as stored)."""
+    sample = SAMPLES["ro"]
+    rows = _rows(sample, lines)
+    items = sample_lines(rows)
+    totals = compute_document_totals(items, sample.currency)
+    return EfacturaDocument(
+        kind=DocumentKind.INVOICE,
+        number=sample.number,
+        issue_date=ISSUE_DATE,
+        due_date=DUE_DATE,
+        currency=sample.currency,
+        exchange_rate=None,
+        seller=_party(sample.seller, sample.bank),
+        buyer=_party(sample.buyer),
+        lines=tuple(
+            EfacturaLine(
+                description=item.description,
+                quantity=item.quantity,
+                unit=item.unit,
+                unit_price=item.unit_price,
+                discount_percent=item.discount_percent,
+                vat_rate=item.vat_rate,
+                vat_category=item.category,
+                legal_basis=item.legal_basis,
+                net_amount=net,
+            )
+            for item, net in zip(items, totals.line_nets, strict=True)
+        ),
+        prices_include_vat=False,
+        discount_percent=D(0),
+        subtotal=totals.subtotal,
+        vat_total=totals.vat_total,
+        total=totals.total,
+    )
+
+
+def write_efactura_sample(out_dir: Path, lines: int | None = None) -> Path:
+    """invoice-ro.xml in ``out_dir``: the Romanian sample's UBL, refused (RuntimeError with
+    the rule ids) if the official rules find a fatal fault in it."""
+    xml = build_xml(sample_efactura(lines))
+    failures = fatal(validate(xml))
+    if failures:
+        raise RuntimeError("invoice-ro.xml breaks " + "; ".join(map(str, failures)))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "invoice-ro.xml"
+    path.write_bytes(xml)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("out_dir", nargs="?", default="samples")
@@ -266,6 +358,7 @@ def main() -> None:
     args = parser.parse_args()
     for path in asyncio.run(render_samples(Path(args.out_dir), args.lines)):
         print(path)
+    print(write_efactura_sample(Path(args.out_dir), args.lines))
 
 
 if __name__ == "__main__":
