@@ -556,6 +556,10 @@ class EfacturaActivities:
                 invoice_id=await self._invoice_id(conn, row),
                 data={"kind": row.document_kind, "upload_index": index, "found_again": found_again},
             )
+            # Uploading worked: whatever said q2c was not connected is out of date.
+            await tasks.close_automatic_task(
+                conn, await self._invoice_id(conn, row), "efactura_not_connected"
+            )
         return EfacturaProgress(updated.status, updated.upload_index)
 
     async def _answered(
@@ -598,6 +602,10 @@ class EfacturaActivities:
                     "errors": errors[:QUOTED_RULES],
                 },
             )
+            if status == "accepted":
+                await tasks.close_automatic_task(
+                    conn, invoice_id, _KIND_TASKS[row.document_kind][1]
+                )
             if status == "rejected":
                 number = await self._number(conn, row)
                 what = "credit note" if row.document_kind == "credit_note" else "invoice"

@@ -107,6 +107,20 @@ async def open_task_once(
     )
 
 
+async def close_automatic_task(
+    conn: Connection, invoice_id: Any, kind: str, closed_by: str = SYSTEM
+) -> None:
+    """The invoice's open automatic task of `kind` marked done (e-Factura: connected again,
+    or accepted after its deadline task)."""
+    await conn.execute(
+        """UPDATE tasks SET done_at = now(), closed_by = $3
+           WHERE invoice_id = $1 AND kind = $2 AND kind <> 'manual' AND done_at IS NULL""",
+        invoice_id,
+        kind,
+        closed_by,
+    )
+
+
 async def automatic_task_id(conn: Connection, invoice_id: Any, kind: str) -> UUID | None:
     """The id of the invoice's automatic task of `kind` (one per invoice and kind)."""
     task_id: UUID | None = await conn.fetchval(

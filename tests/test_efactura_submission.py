@@ -209,6 +209,11 @@ async def test_not_connected_then_a_rejected_upload_opens_tasks_with_anafs_error
     assert answer.status_code == 200
     tasks = [t for t in await _tasks(spv_stack, invoice["id"]) if "rejected" in t["title"]]
     assert len(tasks) == 1 and "BR-RO-111" in tasks[0]["title"]
+    assert tasks[0]["kind"] == "efactura_rejected" and not tasks[0]["done"]
+    # Connected and uploaded: the connect task closed itself.
+    done = await get_json(spv_stack, f"/api/v1/tasks?invoice_id={invoice['id']}&done=true")
+    [connect] = [t for t in done["items"] if t["id"] == task["id"]]
+    assert connect["done"] and connect["kind"] == "efactura_not_connected"
     assert "efactura_rejected" in await _audit_kinds(spv_stack, invoice["id"])
     handle = spv_stack.env.client.get_workflow_handle(
         efactura_workflow_id("invoice", invoice["id"])
@@ -273,3 +278,28 @@ async def test_the_credit_note_of_a_voided_invoice_is_submitted_too(
     )
     assert handle.id == f"efactura-credit-note-{credit_note_id}"
     assert await handle.result() == "accepted"
+
+
+async def test_a_lost_upload_not_found_in_anafs_messages_is_uploaded_again_once_audited(
+    spv_stack: Stack, spv: SpvStandIn
+) -> None:
+    await _connected(spv_stack, spv)
+    # The answer to the first upload is lost, and ANAF keeps processing it, so its message
+    # never appears in the list: after 30 minutes of looking, it is uploaded again.
+    spv.drop_next_upload = True
+    spv.processing_polls = 1_000_000
+    invoice = await issued_invoice(spv_stack)
+    path = f"/api/v1/invoices/{invoice['id']}"
+
+    async def first_upload() -> bool:
+        return spv.upload_count == 1
+
+    await eventually(first_upload, what="the first upload")
+    await spv_stack.env.sleep(timedelta(minutes=20))
+    assert spv.upload_count == 1
+    assert (await _efactura(spv_stack, path))["status"] == "pending"
+    uploaded = await _status_after(spv_stack, path, "uploaded", timedelta(minutes=5))
+    assert spv.upload_count == 2 and uploaded["upload_index"] in spv.uploads
+    kinds = await _audit_kinds(spv_stack, invoice["id"])
+    assert kinds.count("efactura_upload_repeated") == 1
+    assert kinds.count("efactura_uploaded") == 1
