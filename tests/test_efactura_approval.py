@@ -25,6 +25,7 @@ from tests.helpers import (
 )
 from tests.test_company import RU_CLIENT
 from tests.test_contracts import create_contract, invoice_from
+from tests.test_operators import add_operator, as_key
 
 UBL = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
 
@@ -73,6 +74,12 @@ async def test_an_approved_romanian_invoice_keeps_the_valid_xml_it_was_checked_w
     assert root.findtext(f"{UBL}IssueDate") == invoice["issue_date"]
     assert efactura_rules.fatal(efactura_rules.validate(xml)) == []
     assert CLIENT["name"] in xml.decode()
+
+    # A viewer reads it too.
+    viewer = await add_operator(stack, "victor", "viewer")
+    async with as_key(stack, viewer["key"]) as api:
+        read = await api.get(f"/api/v1/invoices/{invoice['id']}/efactura.xml")
+    assert read.status_code == 200 and read.content == xml
 
     missing = await stack.api.get(f"/api/v1/invoices/{invoice['id']}/efactura-answer.zip")
     assert missing.status_code == 404
