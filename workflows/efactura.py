@@ -28,7 +28,9 @@ NOT_CONNECTED_RETRY = timedelta(hours=1)
 SEARCH_RETRY = timedelta(minutes=5)
 # The task opens a day before the legal deadline (5 calendar days from issue).
 DEADLINE = timedelta(days=4)
-FINAL = ("accepted", "rejected", "not_required")
+# Months without an ANAF connection add ~10 events an hour: a run continues as new well
+# before Temporal's limits (the deadline task opens at most once, whichever run asks).
+HISTORY_EVENTS_LIMIT = 2_000
 STEP_TIMEOUT = timedelta(minutes=2)
 # ANAF unreachable (AnafError): the activity is retried, durably, with a bounded interval.
 STEP_RETRY = RetryPolicy(
@@ -57,13 +59,23 @@ class EfacturaSubmissionWorkflow:
             if progress.status != "pending":
                 break
             await self._sleep(NOT_CONNECTED_RETRY if progress.not_connected else SEARCH_RETRY)
+            self._continue_as_new_if_long()
 
         delay = FIRST_POLL
         while self._status == "uploaded":
             await self._sleep(delay)
             await self._step(act.EFACTURA_POLL, input)
             delay = min(delay * 2, LONGEST_POLL)
+            self._continue_as_new_if_long()
         return self._status
+
+    def _continue_as_new_if_long(self) -> None:
+        info = workflow.info()
+        if (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > HISTORY_EVENTS_LIMIT
+        ):
+            workflow.continue_as_new(self._input)
 
     async def _step(self, name: str, input: EfacturaSubmissionInput) -> EfacturaProgress:
         progress: EfacturaProgress = await workflow.execute_activity(
