@@ -12,8 +12,13 @@ from db.rows import ClientRow, row_as
 from domain.addresses import Address, needs_review
 
 
-async def get(conn: Connection, client_id: Any) -> ClientRow:
-    record = await conn.fetchrow("SELECT * FROM clients WHERE id = $1", client_id)
+async def get(conn: Connection, client_id: Any, *, lock: bool = False) -> ClientRow:
+    """A client; `lock` holds its row until the caller's transaction ends (so two changes
+    to its details take their turns)."""
+    if lock:
+        record = await conn.fetchrow("SELECT * FROM clients WHERE id = $1 FOR UPDATE", client_id)
+    else:
+        record = await conn.fetchrow("SELECT * FROM clients WHERE id = $1", client_id)
     if record is None:
         raise NotFound("client", str(client_id))
     return row_as(ClientRow, record)
@@ -111,4 +116,40 @@ async def set_reminder_settings(
         hour,
         repeat_days,
         repeat_max,
+    )
+
+
+async def set_details(conn: Connection, client_id: Any, client: NewClient) -> None:
+    """The client's details as an operator changed them (checked, all written back); an
+    address given only as a printed line is flagged for review, one with its parts is not."""
+    await conn.execute(
+        """UPDATE clients SET name = $2, email = $3, country = $4, locale = $5,
+               legal_form = $6, address = $7, tax_id = $8, registration_number = $9,
+               vat_id = $10, kpp = $11, iban = $12, bic = $13, bik = $14,
+               settlement_account = $15, correspondent_account = $16, bank_name = $17,
+               street = $18, city = $19, postal_code = $20, county = $21,
+               address_needs_review = $22
+           WHERE id = $1""",
+        client_id,
+        client.name,
+        client.email,
+        client.country,
+        client.locale,
+        client.legal_form,
+        client.address,
+        client.tax_id,
+        client.registration_number,
+        client.vat_id,
+        client.kpp,
+        client.iban,
+        client.bic,
+        client.bik,
+        client.settlement_account,
+        client.correspondent_account,
+        client.bank_name,
+        client.street,
+        client.city,
+        client.postal_code,
+        client.county,
+        needs_review(client.address, address_of(client)),
     )

@@ -4,10 +4,14 @@ Bucharest sectors, what is accepted on input and how it is stored and printed.""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
+from db import MIGRATIONS_DIR, clients, companies
 from domain.addresses import (
     RO_COUNTIES,
     SECTORS,
@@ -20,6 +24,10 @@ from domain.addresses import (
     settle,
 )
 from domain.errors import InvalidInput
+from starter.devstack.migrate import migrate
+
+# This branch's migration: rows from before it are what it must carry over.
+ADDRESSES_MIGRATION = "20261204100000"
 
 RULES = (
     Path(__file__).resolve().parents[1]
@@ -161,3 +169,58 @@ def test_the_printed_line_is_made_from_the_parts_unless_one_is_given() -> None:
     assert (line, parts) == ("Str. Exemplu 1, 010011 București, Sector 1", BUCHAREST)
     line, parts = settle("Str. Exemplu 1, București", BUCHAREST)
     assert line == "Str. Exemplu 1, București", "a typed line is the printed form"
+
+
+async def test_existing_rows_keep_their_line_and_are_flagged_not_split(
+    owner_pool: asyncpg.Pool, owner_database_url: str, tmp_path: Path
+) -> None:
+    """A database migrated up to the migration before this one, with a company and clients
+    in it, then migrated on: each address line stays as it was, nothing is split, and a
+    party with a line is flagged for review (one without is not)."""
+    name = "q2c_addresses_migration"
+    await owner_pool.execute(f"DROP DATABASE IF EXISTS {name}")
+    await owner_pool.execute(f"CREATE DATABASE {name}")
+    url = urlunsplit(urlsplit(owner_database_url)._replace(path=f"/{name}"))
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        if path.name < ADDRESSES_MIGRATION:
+            shutil.copy(path, before / path.name)
+    migrate(url, before)
+
+    conn = await asyncpg.connect(url)
+    try:
+        company_id = await conn.fetchval(
+            "INSERT INTO companies (name, address) VALUES ('Vechi SRL', $1) RETURNING id",
+            "Str. Exemplu 1, București",
+        )
+        lines = {
+            "cluj": "Str. Memorandumului 28, Cluj-Napoca",
+            "moscow": "Москва, ул. Вавилова, 19",
+            "none": "",
+        }
+        ids = {
+            key: await conn.fetchval(
+                "INSERT INTO clients (company_id, name, email, country, address)"
+                " VALUES ($1, $2, $3, 'RO', $4) RETURNING id",
+                company_id,
+                key,
+                f"{key}@exemplu.ro",
+                line,
+            )
+            for key, line in lines.items()
+        }
+        migrate(url)
+
+        company = await companies.get(conn, company_id)
+        assert company.address == "Str. Exemplu 1, București"
+        assert company.address_needs_review
+        assert (company.street, company.city, company.postal_code, company.county) == ("",) * 4
+        for key, line in lines.items():
+            client = await clients.get(conn, ids[key])
+            assert client.address == line, "the line stays as it was"
+            assert (client.street, client.city, client.county) == ("", "", ""), "not guessed"
+            assert client.address_needs_review is bool(line), key
+    finally:
+        await conn.close()
+        await owner_pool.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -266,3 +266,21 @@ def test_without_a_key_it_says_where_to_get_one_and_sends_nothing(
     assert main(["invoices", "list"], transport=api.transport) == 1
     assert api.requests == []
     assert "Q2C_API_KEY" in capsys.readouterr().err
+
+
+def test_client_and_company_updates_patch_the_file_as_written(tmp_path: Path) -> None:
+    body = '{"street": "Bd. Unirii 15",  "city": "Sector 3", "county": "RO-B"}\n'
+    path = tmp_path / "address.json"
+    path.write_text(body)
+    api = Recorder(reply(200, {"id": INVOICE_ID, "city": "SECTOR3"}))
+    assert main(["clients", "update", INVOICE_ID, str(path)], transport=api.transport) == 0
+    assert main(["company", "update", str(path)], transport=api.transport) == 0
+    assert main(["company", "show"], transport=api.transport) == 0
+    patched_client, patched_company, shown = api.requests
+    assert (patched_client.method, patched_client.url.path) == (
+        "PATCH",
+        f"/api/v1/clients/{INVOICE_ID}",
+    )
+    assert (patched_company.method, patched_company.url.path) == ("PATCH", "/api/v1/company")
+    assert patched_client.content == body.encode() == patched_company.content
+    assert (shown.method, shown.url.path) == ("GET", "/api/v1/company")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Stack
-from tests.helpers import CLIENT, issued_invoice
+from tests.helpers import CLIENT, issued_invoice, pdf_text
 
 RU_CLIENT = {
     "name": "ООО «Ромашка»",
@@ -114,11 +114,6 @@ async def test_the_seller_company_details_are_read_and_patched(stack: Stack) -> 
             "iban": "",
             "locale": "ru",
             "director_name": "Иванов И. И.",
-            # The Bucharest address in parts does not fit a Russian seller either.
-            "street": "ул. Вавилова, 19",
-            "city": "Москва",
-            "postal_code": "117312",
-            "county": "RU-MOW",
         },
     )
     assert russian.status_code == 200, russian.text
@@ -203,3 +198,148 @@ async def test_the_document_series_are_set_on_the_company(stack: Stack) -> None:
     spaced = await stack.api.patch("/api/v1/company", json={"invoice_series": "F CT"})
     assert spaced.status_code == 422
     assert spaced.json()["detail"][0]["loc"] == ["body", "invoice_series"]
+
+
+# --- addresses in parts (CIUS-RO) ----------------------------------------------------------
+
+CLUJ_PARTS = {
+    "street": "Str. Memorandumului 28",
+    "city": "Cluj-Napoca",
+    "postal_code": "400114",
+    "county": "RO-CJ",
+}
+LINE_ONLY = {key: value for key, value in CLIENT.items() if key not in CLUJ_PARTS}
+
+
+async def test_a_client_given_only_parts_gets_its_printed_line_and_canonical_codes(
+    stack: Stack,
+) -> None:
+    body = LINE_ONLY | {
+        "address": "",
+        "street": "Bd. Unirii 15",
+        "city": "sector 3",
+        "postal_code": "030167",
+        "county": "b",
+    }
+    created = await stack.api.post("/api/v1/clients", json=body)
+    assert created.status_code == 201, created.text
+    fetched = (await stack.api.get(f"/api/v1/clients/{created.json()['id']}")).json()
+    assert {key: fetched[key] for key in ("street", "city", "postal_code", "county")} == {
+        "street": "Bd. Unirii 15",
+        "city": "SECTOR3",
+        "postal_code": "030167",
+        "county": "RO-B",
+    }
+    assert fetched["address"] == "Bd. Unirii 15, 030167 București, Sector 3"
+    assert fetched["address_needs_review"] is False
+
+    typed = await stack.api.post("/api/v1/clients", json=CLIENT | {"email": "b@exemplu.ro"})
+    assert typed.json()["address"] == CLIENT["address"], "a line given is the printed form"
+    assert typed.json()["county"] == "RO-CJ" and typed.json()["address_needs_review"] is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("county", "RO-XX", "not a Romanian county"),
+        ("county", "DE-BY", "not a Romanian county"),
+        ("county", "", "a Romanian address names its county"),
+        ("city", "Sector 9", "SECTOR1 … SECTOR6"),
+        ("postal_code", "4001", "6 digits"),
+        ("street", "S" * 151, "150"),
+        ("city", "C" * 51, "50"),
+    ],
+)
+async def test_a_bad_address_part_is_refused_naming_the_field(
+    stack: Stack, field: str, value: str, message: str
+) -> None:
+    base = CLIENT | ({"county": "RO-B"} if value == "Sector 9" else {})
+    response = await stack.api.post("/api/v1/clients", json=base | {field: value})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", field] and message in error["msg"]
+    assert await stack.db.fetchval("SELECT count(*) FROM clients") == 0
+
+
+async def test_a_client_known_only_by_its_line_is_flagged_until_its_parts_are_patched(
+    stack: Stack,
+) -> None:
+    created = await stack.api.post("/api/v1/clients", json=LINE_ONLY)
+    assert created.status_code == 201, created.text
+    client = created.json()
+    assert client["address_needs_review"] is True and client["street"] == ""
+    path = f"/api/v1/clients/{client['id']}"
+
+    bad = await stack.api.patch(path, json=CLUJ_PARTS | {"county": "Transilvania"})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "county"]
+    assert (await stack.api.get(path)).json()["address_needs_review"] is True
+
+    patched = await stack.api.patch(path, json=CLUJ_PARTS | {"county": "Cluj"})
+    assert patched.status_code == 200, patched.text
+    answer = patched.json()
+    assert answer["county"] == "RO-CJ" and answer["address_needs_review"] is False
+    assert answer["address"] == "Str. Memorandumului 28, 400114 Cluj-Napoca, jud. Cluj"
+    assert answer["name"] == CLIENT["name"] and answer["tax_id"] == CLIENT["tax_id"]
+
+    typed = await stack.api.patch(path, json={"address": "Str. Memorandumului 28, Cluj"})
+    assert typed.json()["address"] == "Str. Memorandumului 28, Cluj"
+    assert typed.json()["city"] == "Cluj-Napoca", "a new line alone keeps the parts"
+    assert (await stack.api.patch(path, json={"city": None})).status_code == 422
+    missing = await stack.api.patch(
+        "/api/v1/clients/3fa85f64-5717-4562-b3fc-2c963f66afa6", json={"city": "Cluj-Napoca"}
+    )
+    assert missing.status_code == 404
+
+
+async def test_the_seller_has_a_complete_romanian_address_and_patches_its_parts(
+    stack: Stack,
+) -> None:
+    company = (await stack.api.get("/api/v1/company")).json()
+    assert {key: company[key] for key in ("street", "city", "postal_code", "county")} == {
+        "street": "Str. Exemplu 1",
+        "city": "SECTOR1",
+        "postal_code": "010011",
+        "county": "RO-B",
+    }
+    assert company["country"] == "RO" and company["address_needs_review"] is False
+
+    bad = await stack.api.patch("/api/v1/company", json={"city": "București"})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "city"]
+
+    moved = await stack.api.patch(
+        "/api/v1/company", json={"street": "Calea Victoriei 155", "city": "Sector 1"}
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["city"] == "SECTOR1"
+    assert moved.json()["address"] == "Calea Victoriei 155, 010011 București, Sector 1"
+
+    # Another country: the Romanian parts no longer apply; the printed line stays, flagged.
+    russian = await stack.api.patch(
+        "/api/v1/company",
+        json={"country": "RU", "tax_id": "7707083893", "registration_number": "", "iban": ""},
+    )
+    assert russian.status_code == 200, russian.text
+    assert russian.json()["county"] == "" and russian.json()["street"] == ""
+    assert russian.json()["address"] == "Calea Victoriei 155, 010011 București, Sector 1"
+    assert russian.json()["address_needs_review"] is True
+    in_moscow = await stack.api.patch(
+        "/api/v1/company",
+        json={"street": "ул. Вавилова, 19", "city": "Москва", "county": "RU-MOW"},
+    )
+    assert in_moscow.status_code == 200, in_moscow.text
+    assert in_moscow.json()["address"] == "ул. Вавилова, 19, Москва, MOW"
+    wrong = await stack.api.patch("/api/v1/company", json={"county": "RO-CJ"})
+    assert wrong.json()["detail"][0]["loc"] == ["body", "county"]
+
+
+async def test_the_invoice_pdf_prints_the_line_made_from_the_parts(stack: Stack) -> None:
+    invoice = await issued_invoice(
+        stack, address="", street="Bd. Eroilor 3", city="Cluj-Napoca", postal_code="400129"
+    )
+    pdf = await stack.api.get(f"/api/v1/invoices/{invoice['id']}/pdf")
+    assert pdf.status_code == 200
+    text = " ".join(pdf_text(pdf.content).split())
+    assert "Bd. Eroilor 3, 400129 Cluj-Napoca, jud. Cluj" in text
+    assert "Str. Exemplu 1, 010011 București, Sector 1" in text, "the seller's line"

@@ -569,3 +569,59 @@ async def test_currency_mismatch_and_a_void_invoice_are_parked_never_applied(
     assert await stack.db.fetchval("SELECT count(*) FROM payments") == 0
     current = await get_json(stack, f"/api/v1/invoices/{invoice['id']}")
     assert current["status"] == "void" and current["amount_paid"] == "0.00"
+
+
+# --- CRM: addresses in parts ----------------------------------------------------------------
+
+
+async def test_crm_clients_carry_their_address_in_parts_with_or_without_the_line(
+    stack: Stack,
+) -> None:
+    parts_only = {key: value for key, value in CLIENT.items() if key != "address"} | {
+        "email": "parts@exemplu.ro",
+        "city": "sector 2",
+        "county": "București",
+        "street": "Șos. Pantelimon 5",
+        "postal_code": "021591",
+    }
+    first = await send(stack, CRM, "crm", await crm_event(stack, "deal-p1", client=parts_only))
+    assert first.status_code == 201, first.text
+    client = await get_json(stack, f"/api/v1/clients/{first.json()['proposal']['client_id']}")
+    assert (client["city"], client["county"], client["postal_code"]) == (
+        "SECTOR2",
+        "RO-B",
+        "021591",
+    )
+    assert client["address"] == "Șos. Pantelimon 5, 021591 București, Sector 2"
+    assert client["address_needs_review"] is False
+
+    with_line = await send(stack, CRM, "crm", await crm_event(stack, "deal-p2"))
+    assert with_line.status_code == 201, with_line.text
+    client = await get_json(stack, f"/api/v1/clients/{with_line.json()['proposal']['client_id']}")
+    assert client["address"] == CLIENT["address"] and client["county"] == "RO-CJ"
+
+    line_only = {key: CLIENT[key] for key in ("name", "country", "locale", "address")}
+    third = await send(
+        stack,
+        CRM,
+        "crm",
+        await crm_event(stack, "deal-p3", client=line_only | {"email": "line@exemplu.ro"}),
+    )
+    assert third.status_code == 201, third.text
+    client = await get_json(stack, f"/api/v1/clients/{third.json()['proposal']['client_id']}")
+    assert client["address"] == CLIENT["address"] and client["street"] == ""
+    assert client["address_needs_review"] is True, "a line alone is not split, only flagged"
+
+
+async def test_crm_a_bad_address_part_gets_422_naming_it_and_stores_nothing(
+    stack: Stack,
+) -> None:
+    event = await crm_event(stack, "deal-bad-address", client=CLIENT | {"county": "RO-ZZ"})
+    response = await send(stack, CRM, "crm", event)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "client", "county"]
+    assert "not a Romanian county" in error["msg"]
+    assert await stack.db.fetchval("SELECT count(*) FROM webhook_events") == 0
+    assert await stack.db.fetchval("SELECT count(*) FROM clients") == 0
+    assert await stack.db.fetchval("SELECT count(*) FROM proposals") == 0

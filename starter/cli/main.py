@@ -1,7 +1,8 @@
 """The `q2c` command: run the stack's parts, operate it through the HTTP API, or demo it.
 
     q2c dev | worker | api | migrate          run a part (`dev` is the whole embedded stack)
-    q2c clients create FILE.json | show ID
+    q2c clients create FILE.json | show ID | update ID FILE.json
+    q2c company show | update FILE.json       the seller's details
     q2c proposals create FILE.json | show ID
     q2c contracts create FILE.json | list | show ID | invoice ID   (alias: contract)
     q2c invoices list | show | approve | void | pay | pdf
@@ -78,6 +79,7 @@ _OPERATOR_COMMANDS: dict[str, Callable[[argparse.Namespace, Api, Output], int]] 
     "contracts": contracts.run,
     "contract": contracts.run,
     "clients": clients.run,
+    "company": clients.run,
     "proposals": proposals.run,
     "invoices": invoices.run,
     "demo": demo.run,

@@ -123,6 +123,23 @@ def check_address(values: Mapping[str, str], *, prefix: str = "") -> dict[str, s
     }
 
 
+def address_change(
+    country_before: str, merged: Mapping[str, Any], changes: Mapping[str, Any]
+) -> dict[str, str]:
+    """The address columns after a PATCH (``merged``: the row with ``changes`` applied),
+    checked. Parts changed without ``address`` make the printed line anew: the old line
+    described the old address. A new country without new parts leaves only the printed
+    line, flagged for review: the old parts (a Romanian county) belong to the old country."""
+    values = dict(merged)
+    if merged["country"].strip() != country_before.strip() and not any(
+        part in changes for part in ADDRESS_PARTS
+    ):
+        values.update({part: "" for part in ADDRESS_PARTS})
+    elif "address" not in changes and any(part in changes for part in ADDRESS_PARTS):
+        values["address"] = ""
+    return check_address(values)
+
+
 async def insert_client(conn: store.Connection, company_id: str, body: ClientIn) -> UUID:
     """A new client of ``company_id`` with its details checked; returns its id."""
     values = body.model_dump()
@@ -212,10 +229,7 @@ async def patch_company(body: CompanyPatch, state: State) -> dict[str, Any]:
             row = await companies.get(conn, company_id, lock=True)
             merged = {column: getattr(row, column) for column in COMPANY_COLUMNS} | changes
             merged.update(check_requisites(merged["country"], merged))
-            if "address" not in changes and any(part in changes for part in ADDRESS_PARTS):
-                # New parts without a line: the old line described the old address.
-                merged["address"] = ""
-            merged.update(check_address(merged))
+            merged.update(address_change(row.country, merged, changes))
             changed = any(
                 merged[column] != getattr(row, column) or column in changes
                 for column in COMPANY_COLUMNS

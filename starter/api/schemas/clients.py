@@ -37,6 +37,33 @@ class ClientIn(Body):
     correspondent_account: str = Field(default="", max_length=30)
 
 
+class ClientPatch(Body):
+    """A client's details; a field left out keeps its value. Requisites are checked for the
+    client's country after the change, all together; address parts changed without
+    `address` make the printed line anew from them."""
+
+    name: Name | None = Field(default=None, min_length=1, max_length=300)
+    email: EmailStr | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    locale: str | None = Field(default=None, pattern=r"^(ro|ru|en)$")
+    tax_id: str | None = Field(default=None, max_length=40)
+    registration_number: str | None = Field(default=None, max_length=60)
+    address: str | None = Field(default=None, max_length=500)
+    street: str | None = Field(default=None, max_length=150)
+    city: str | None = Field(default=None, max_length=50)
+    postal_code: str | None = Field(default=None, max_length=20)
+    county: str | None = Field(default=None, max_length=60)
+    legal_form: str | None = Field(default=None, max_length=60)
+    vat_id: str | None = Field(default=None, max_length=40)
+    kpp: str | None = Field(default=None, max_length=20)
+    iban: str | None = Field(default=None, max_length=50)
+    bank_name: Name | None = Field(default=None, max_length=200)
+    bic: str | None = Field(default=None, max_length=20)
+    bik: str | None = Field(default=None, max_length=20)
+    settlement_account: str | None = Field(default=None, max_length=30)
+    correspondent_account: str | None = Field(default=None, max_length=30)
+
+
 class ClientOut(Answer):
     id: str
     name: str
