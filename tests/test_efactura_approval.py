@@ -156,15 +156,7 @@ async def test_a_seller_outside_romania_needs_no_efactura(stack: Stack) -> None:
         },
     )
     assert moved.status_code == 200, moved.text
-    russian = await create_client(
-        stack,
-        **RU_CLIENT,
-        street="ул. Лесная, 5",
-        city="Москва",
-        postal_code="125047",
-        county="",
-        address="",
-    )
+    russian = await create_client(stack, **RU_CLIENT)
     contract = await create_contract(
         stack,
         russian,
