@@ -28,6 +28,8 @@ import temporal_connection
 from activities import metrics
 from activities.credit_notes import CreditNoteActivities
 from activities.documents import DocumentRenderer
+from activities.efactura import EfacturaActivities
+from activities.efactura_access import EfacturaAccess
 from activities.events import DeliveryActivities, StartDeliveriesInterceptor
 from activities.invoices import InvoiceActivities
 from activities.mail import Mailer, SmtpSettings
@@ -42,11 +44,12 @@ from activities.render_failures import RenderFailureActivities
 from activities.services import Services
 from activities.signing import SigningActivities
 from settings import Settings
+from workflows.efactura import EfacturaSubmissionWorkflow
 from workflows.events import EventDeliveryWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
 
-WORKFLOWS = [ProposalWorkflow, InvoiceWorkflow, EventDeliveryWorkflow]
+WORKFLOWS = [ProposalWorkflow, InvoiceWorkflow, EventDeliveryWorkflow, EfacturaSubmissionWorkflow]
 
 
 def activities_of(services: Services) -> list[Callable[..., Any]]:
@@ -56,6 +59,7 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
     deliveries = DeliveryActivities(services)
     credit_notes = CreditNoteActivities(services)
     render_failures = RenderFailureActivities(services)
+    efactura = EfacturaActivities(services, services.efactura)
     return [
         proposals.send_proposal,
         proposals.render_proposal,
@@ -83,6 +87,10 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
         credit_notes.send_credit_note,
         render_failures.open_render_task,
         render_failures.open_proposal_render_task,
+        efactura.efactura_prepare,
+        efactura.efactura_upload,
+        efactura.efactura_poll,
+        efactura.efactura_deadline,
     ]
 
 
@@ -180,6 +188,9 @@ async def services_for(settings: Settings, render_processes: int = 0) -> AsyncIt
                 public_url=settings.public_url,
                 invoice_link_days=settings.invoice_link_days,
                 webhook_allow_hosts=settings.webhook_allow_hosts,
+                efactura=(
+                    EfacturaAccess(pool, settings) if settings.efactura_url is not None else None
+                ),
             )
     finally:
         await mailer.close()
@@ -261,6 +272,11 @@ def start_metrics(settings: Settings) -> None:
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     warn_of_slow_renders()
     start_metrics(settings)
+    if settings.efactura_url is None:
+        logging.getLogger("q2c").info(
+            "e-Factura submission is off (Q2C_EFACTURA_URL=off): Romanian invoices are "
+            "validated and their XML stored, nothing is uploaded to ANAF"
+        )
     client = await temporal_connection.connect(settings)
     async with services_for(settings, settings.render_processes) as services:
         async with (

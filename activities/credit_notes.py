@@ -15,6 +15,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import efactura
 from activities.documents import context_for, document_context, store_document
 from activities.events import emit_invoice, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
@@ -130,6 +131,8 @@ class CreditNoteActivities:
                 "amount_received": str(received),
             },
         )
+        # Its e-Factura XML is stored in the transaction that issues it (issue 14).
+        await efactura.prepare_credit_note(conn, invoice, note, request.at)
         await emit_invoice(
             conn,
             "credit_note.issued",

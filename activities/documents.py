@@ -125,9 +125,11 @@ class DocumentRenderer:
         return head.removeprefix("Subject: ").strip(), body.strip() + "\n"
 
 
-async def store_document(conn: Connection, key: str, content: bytes) -> StoredDocument:
+async def store_document(
+    conn: Connection, key: str, content: bytes, content_type: str = "application/pdf"
+) -> StoredDocument:
     digest = hashlib.sha256(content).hexdigest()
-    await documents.put(conn, key, content, digest)
+    await documents.put(conn, key, content, digest, content_type)
     return StoredDocument(key, digest)
 
 

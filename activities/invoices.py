@@ -10,7 +10,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import metrics
+from activities import efactura, metrics
 from activities.documents import document_context, store_document
 from activities.events import emit_invoice
 from activities.invoice_base import parse_date
@@ -19,11 +19,13 @@ from activities.invoice_reminders import InvoiceReminderActivities
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import business_errors
 from db import clients, companies, invoices, operators, outbox, store, tasks
+from db.rows import InvoiceRow
 from domain import reminder_plan
 from domain.contracts import DocumentLine, check_exchange_rate, check_line_rates
 from domain.errors import InvalidInput
 from domain.i18n import format_day, format_money, pick_locale
 from domain.money import parse_decimal
+from domain.numbering import format_number, sequence_for
 from domain.operators import SYSTEM, Action
 from domain.schedule import due_date_for, local_date
 from domain.status import (
@@ -124,8 +126,10 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
 
         An invoice whose VAT rates are not valid on its issue date (a rate changed by law
         since it was drafted), or a Romanian one in another currency without its exchange
-        rate, is refused: nothing is numbered, the reason is kept in `approval_error` and
-        the audit trail, and the workflow keeps it in review."""
+        rate, or a Romanian one whose e-Factura XML breaks a fatal rule of CIUS-RO (or
+        cannot be built, e.g. the buyer has no address), is refused: nothing is numbered,
+        the reason is kept in `approval_error` and the audit trail, and the workflow keeps
+        it in review."""
         async with business_errors(), self._s.pool.acquire() as conn:
             try:
                 await self._number(conn, ref)
@@ -160,10 +164,23 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
                     row.exchange_rate,
                     required=True,
                 )
+                due = row.due_date or due_date_for(issue_date, row.payment_terms_days)
+                # A Romanian invoice must pass CIUS-RO before it takes its number (issue 14):
+                # built with the number it would take, under the series' lock.
+                xml = None
+                if efactura.required_for(seller):
+                    xml = await efactura.checked_xml(
+                        await efactura.invoice_document(
+                            conn,
+                            row,
+                            number=await _next_number(conn, row, issue_date.year),
+                            issue_date=issue_date,
+                            due_date=due,
+                        )
+                    )
                 number = await store.assign_number(
                     conn, row.company_id, "invoice", row.series, issue_date.year
                 )
-                due = row.due_date or due_date_for(issue_date, row.payment_terms_days)
                 await invoices.set_number(
                     conn,
                     row.id,
@@ -185,6 +202,14 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
                     data={"number": number},
                 )
                 await emit_invoice(conn, "invoice.approved", row.id, at=ref.at)
+                if xml is not None:
+                    await efactura.store_prepared(
+                        conn, "invoice", row.id, row.company_id, xml, ref.at
+                    )
+                else:
+                    await efactura.mark_not_required(
+                        conn, "invoice", row.id, row.company_id, ref.at
+                    )
 
     @activity.defn(name=names.SEND_INVOICE)
     async def send_invoice(self, ref: InvoiceRef) -> InvoiceSnapshot:
@@ -287,6 +312,14 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
         else:
             await invoices.set_draft_document(conn, row.id, stored.key)
         return stored.key
+
+
+async def _next_number(conn: store.Connection, row: InvoiceRow, year: int) -> str:
+    """The number the invoice would take now, not taken (the series stays locked until the
+    caller's transaction ends, so it is the one assign_number then gives)."""
+    series = await store.lock_series(conn, row.company_id, "invoice", row.series)
+    seq = sequence_for(series.next_seq, series.current_year, year, series.reset_yearly)
+    return format_number(series.pattern, row.series, year, seq)
 
 
 def _line_of(line: LineData, index: int) -> DocumentLine:

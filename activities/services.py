@@ -10,6 +10,7 @@ import asyncpg
 from temporalio.exceptions import ApplicationError
 
 from activities.documents import DocumentRenderer
+from activities.efactura_access import EfacturaAccess
 from activities.mail import Mailer
 from db.store import NotFound
 from domain.errors import InvalidInput
@@ -25,6 +26,9 @@ class Services:
     invoice_link_days: int = 180
     # Settings.webhook_allow_hosts: internal webhook targets allowed on purpose.
     webhook_allow_hosts: tuple[str, ...] = ()
+    # RO e-Factura: each company's ANAF client; None when submission is off
+    # (Settings.efactura_url is None).
+    efactura: EfacturaAccess | None = None
 
 
 @asynccontextmanager

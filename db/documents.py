@@ -7,15 +7,19 @@ from dataclasses import dataclass
 from db.connection import Connection
 
 
-async def put(conn: Connection, key: str, content: bytes, sha256: str) -> None:
+async def put(
+    conn: Connection, key: str, content: bytes, sha256: str, content_type: str = "application/pdf"
+) -> None:
     """Store the content under `key`, replacing what was there (a re-render)."""
     await conn.execute(
-        """INSERT INTO documents (key, content, sha256) VALUES ($1, $2, $3)
+        """INSERT INTO documents (key, content, sha256, content_type) VALUES ($1, $2, $3, $4)
            ON CONFLICT (key) DO UPDATE SET content = EXCLUDED.content,
-               sha256 = EXCLUDED.sha256, created_at = now()""",
+               sha256 = EXCLUDED.sha256, content_type = EXCLUDED.content_type,
+               created_at = now()""",
         key,
         content,
         sha256,
+        content_type,
     )
 
 

@@ -49,6 +49,10 @@ class NumberedInvoice:
     invoice: InvoiceRow
     client_name: str
     client_tax_id: str
+    # Its RO e-Factura submission ("" / None when it has none).
+    efactura_status: str = ""
+    efactura_upload_index: str | None = None
+    efactura_download_id: str | None = None
 
 
 async def numbered_invoices(
@@ -61,8 +65,12 @@ async def numbered_invoices(
 ) -> list[NumberedInvoice]:
     """Numbered invoices issued in the period (either end open), by issue date and number."""
     records = await conn.fetch(
-        """SELECT i.*, c.name AS client_name, c.tax_id AS client_tax_id
+        """SELECT i.*, c.name AS client_name, c.tax_id AS client_tax_id,
+                  e.status AS efactura_status, e.upload_index AS efactura_upload_index,
+                  e.download_id AS efactura_download_id
            FROM invoices i JOIN clients c ON c.id = i.client_id
+           LEFT JOIN efactura_submissions e
+               ON e.document_kind = 'invoice' AND e.document_id = i.id
            WHERE i.number IS NOT NULL
              AND ($1::date IS NULL OR i.issue_date >= $1)
              AND ($2::date IS NULL OR i.issue_date <= $2)
@@ -75,7 +83,14 @@ async def numbered_invoices(
         client_id,
     )
     return [
-        NumberedInvoice(row_as(InvoiceRow, r), r["client_name"], r["client_tax_id"])
+        NumberedInvoice(
+            row_as(InvoiceRow, r),
+            r["client_name"],
+            r["client_tax_id"],
+            r["efactura_status"] or "",
+            r["efactura_upload_index"],
+            r["efactura_download_id"],
+        )
         for r in records
     ]
 

@@ -688,3 +688,26 @@ class EfacturaOauthStateRow:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EfacturaSubmissionRow:
+    """A row of `efactura_submissions`."""
+
+    id: UUID
+    document_kind: str
+    document_id: UUID
+    company_id: UUID
+    status: str
+    xml_key: str | None
+    xml_sha256: str
+    upload_index: str | None
+    download_id: str | None
+    errors: Any
+    upload_started_at: datetime | None
+    uploaded_at: datetime | None
+    answered_at: datetime | None
+    answer_key: str | None
+    attempts: int
+    issued_at: datetime
+    created_at: datetime

@@ -65,7 +65,18 @@ async def close_automatic_tasks(conn: Connection, invoice_id: Any, closed_by: st
 # Automatic tasks opened at most once per invoice (the table's unique key makes a second
 # one a no-op): a person calls when the reminders are spent; money received on a cancelled
 # invoice is refunded.
-OnceTaskKind = Literal["call_client", "refund_after_void", "render_failed"]
+# e-Factura (issue 14): ANAF rejected the invoice / its credit note, it is not accepted 4
+# days after issue, or q2c is not connected to ANAF.
+OnceTaskKind = Literal[
+    "call_client",
+    "refund_after_void",
+    "render_failed",
+    "efactura_rejected",
+    "efactura_credit_note_rejected",
+    "efactura_deadline",
+    "efactura_credit_note_deadline",
+    "efactura_not_connected",
+]
 
 
 async def open_task_once(
@@ -93,6 +104,20 @@ async def open_task_once(
         title,
         due_date,
         proposal_id,
+    )
+
+
+async def close_automatic_task(
+    conn: Connection, invoice_id: Any, kind: str, closed_by: str = SYSTEM
+) -> None:
+    """The invoice's open automatic task of `kind` marked done (e-Factura: connected again,
+    or accepted after its deadline task)."""
+    await conn.execute(
+        """UPDATE tasks SET done_at = now(), closed_by = $3
+           WHERE invoice_id = $1 AND kind = $2 AND kind <> 'manual' AND done_at IS NULL""",
+        invoice_id,
+        kind,
+        closed_by,
     )
 
 

@@ -32,3 +32,8 @@ MARK_DELIVERY_FAILED = "mark_delivery_failed"
 PLAN_PROPOSAL_FOLLOWUPS = "plan_proposal_followups"
 SEND_PROPOSAL_FOLLOWUP = "send_proposal_followup"
 CONVERT_PROPOSAL = "convert_proposal"
+# RO e-Factura (issue 14): whether a document goes to ANAF, then its submission's steps.
+EFACTURA_PREPARE = "efactura_prepare"
+EFACTURA_UPLOAD = "efactura_upload"
+EFACTURA_POLL = "efactura_poll"
+EFACTURA_DEADLINE = "efactura_deadline"

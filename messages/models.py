@@ -374,6 +374,24 @@ class DeliveryFailure:
 class PlanFollowupsInput:
     proposal_id: str
     # The moment of planning (workflow.now()): follow-ups due before it are skipped.
+
+
+# --- RO e-Factura (issue 14) ---------------------------------------------------------
+
+EFACTURA_WORKFLOW_PREFIX = "efactura-"
+
+
+def efactura_workflow_id(kind: str, document_id: str) -> str:
+    """`efactura-invoice-<id>` / `efactura-credit-note-<id>`."""
+    return f"{EFACTURA_WORKFLOW_PREFIX}{kind.replace('_', '-')}-{document_id}"
+
+
+@dataclass
+class EfacturaRef:
+    """One document's submission: kind `invoice` or `credit_note`, and the document's id."""
+
+    kind: str
+    document_id: str
     at: datetime
 
 
@@ -410,3 +428,32 @@ class ConvertProposalInput:
     proposal_id: str
     request_id: str
     at: datetime
+
+
+class EfacturaSubmissionInput:
+    kind: str
+    document_id: str
+    # Its issue: the legal deadline (5 days) runs from here.
+    issued_at: datetime
+    number: str = ""
+
+
+@dataclass
+class EfacturaPrepared:
+    """Whether the document's submission is to be started (a Romanian seller, submission
+    on), and its input."""
+
+    start: bool
+    submission: EfacturaSubmissionInput | None = None
+
+
+@dataclass
+class EfacturaProgress:
+    """Where a submission stands after a step: its status, and why it waits when it does."""
+
+    status: str
+    upload_index: str | None = None
+    # The company has no ANAF connection: try again later.
+    not_connected: bool = False
+    # An upload whose index was lost is being looked for in ANAF's messages.
+    searching: bool = False

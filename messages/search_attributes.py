@@ -13,4 +13,8 @@ AMOUNT_DUE = SearchAttributeKey.for_float("Q2CAmountDue")
 CURRENCY = SearchAttributeKey.for_keyword("Q2CCurrency")
 DUE_DATE = SearchAttributeKey.for_datetime("Q2CDueDate")
 
-ALL = (STATUS, CLIENT_ID, INVOICE_NUMBER, AMOUNT_DUE, CURRENCY, DUE_DATE)
+# RO e-Factura: the submission's status (pending, uploaded, accepted, rejected), upserted by
+# EfacturaSubmissionWorkflow, so the UI lists what ANAF rejected or has not accepted yet.
+EFACTURA_STATUS = SearchAttributeKey.for_keyword("Q2CEfacturaStatus")
+
+ALL = (STATUS, CLIENT_ID, INVOICE_NUMBER, AMOUNT_DUE, CURRENCY, DUE_DATE, EFACTURA_STATUS)

@@ -193,7 +193,8 @@ async def stack_on(
         mail_from="q2c tests <invoices@q2c.test>",
         task_queue=f"q2c-test-{uuid.uuid4()}",
         webhook_secrets={source: WEBHOOK_SECRETS[source] for source in WEBHOOK_SOURCES},
-        **more,
+        # Offline: no e-Factura submission unless a test points it at the SPV stand-in.
+        **({"efactura_url": None} | more),
     )
     async with services_for(settings) as services:
         async with build_test_worker(env.client, services, settings.task_queue):

@@ -179,6 +179,10 @@ async def make_seller_russian(stack: Stack) -> None:
             "registration_number": "1027700132195",
             "iban": "",
             "locale": "ru",
+            "street": "ул. Тверская, 1",
+            "city": "Москва",
+            "postal_code": "125009",
+            "county": "",
         },
     )
     assert moved.status_code == 200, moved.text

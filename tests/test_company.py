@@ -22,6 +22,10 @@ RU_CLIENT = {
     "bik": "044525225",
     "settlement_account": "40702810938000012345",
     "correspondent_account": "30101810400000000225",
+    "street": "ул. Лесная, 5",
+    "city": "Москва",
+    "postal_code": "125047",
+    "county": "",
 }
 
 

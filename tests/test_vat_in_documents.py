@@ -205,6 +205,10 @@ async def test_exempt_and_reverse_charge_lines_print_their_legal_mentions(stack:
         locale="en",
         tax_id="",
         vat_id="DE136695976",
+        street="Am Sandtorkai 1",
+        city="Hamburg",
+        postal_code="20457",
+        county="",
     )
     contract = await create_contract(
         stack,

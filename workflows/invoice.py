@@ -20,8 +20,9 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import SearchAttributeUpdate, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.money import MoneyError, parse_decimal
@@ -45,6 +46,8 @@ with workflow.unsafe.imports_passed_through():
         CreditNoteInput,
         CreditNoteIssued,
         EditInvoiceInput,
+        EfacturaPrepared,
+        EfacturaRef,
         InvoiceEdit,
         InvoiceRef,
         InvoiceSnapshot,
@@ -64,7 +67,9 @@ with workflow.unsafe.imports_passed_through():
         SetRemindersPausedInput,
         VoidInvoice,
         VoidInvoiceInput,
+        efactura_workflow_id,
     )
+    from workflows.efactura import EfacturaSubmissionWorkflow
     from workflows.steps import (
         PATCH_BOUNDED_RENDER,
         RENDER_RETRY,
@@ -95,6 +100,9 @@ HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
 # replay unchanged.
 PATCH_OPERATOR_REQUESTS = "operator-requests"
 _UNSET = object()
+# RO e-Factura (issue 14): after the invoice's email (and the credit note's), its submission
+# to ANAF runs as a child workflow of its own. Runs recorded before replay without it.
+PATCH_EFACTURA = "efactura"
 # A run started again to take a refund waits this long for it before it ends unchanged.
 REOPEN_WAIT = timedelta(minutes=10)
 
@@ -170,6 +178,8 @@ class InvoiceWorkflow:
                         self._apply(draft)
                     if await self._issue():
                         self._apply(await self._call(act.SEND_INVOICE, self._ref()))
+                        if workflow.patched(PATCH_EFACTURA):
+                            await self._submit_efactura("invoice", self._invoice_id)
                         break
 
         while True:
@@ -568,7 +578,7 @@ class InvoiceWorkflow:
                 note = CreditNoteInput(self._invoice_id, workflow.now(), request.reason)
                 if workflow.patched(PATCH_BOUNDED_CREDIT_NOTE_RENDER):
                     try:
-                        await render_step(act.ISSUE_CREDIT_NOTE, note, CreditNoteIssued)
+                        issued = await render_step(act.ISSUE_CREDIT_NOTE, note, CreditNoteIssued)
                     except ActivityError as failed:
                         cause = failed.cause
                         if isinstance(cause, ApplicationError) and cause.non_retryable:
@@ -580,8 +590,32 @@ class InvoiceWorkflow:
                         self._apply(await self._call(act.OPEN_RENDER_TASK, failure))
                         return
                 else:
-                    await run_step(act.ISSUE_CREDIT_NOTE, note, CreditNoteIssued)
+                    issued = await run_step(act.ISSUE_CREDIT_NOTE, note, CreditNoteIssued)
                 await self._call_none(act.SEND_CREDIT_NOTE, note)
+                if workflow.patched(PATCH_EFACTURA):
+                    await self._submit_efactura("credit_note", issued.credit_note_id)
+
+    async def _submit_efactura(self, kind: str, document_id: str) -> None:
+        """Start the document's e-Factura submission when it has one to make (a Romanian
+        seller, submission on). It outlives this run (ABANDON); its fixed id refuses a
+        second start, so a start retried finds the first."""
+        prepared = await run_step(
+            act.EFACTURA_PREPARE, EfacturaRef(kind, document_id, workflow.now()), EfacturaPrepared
+        )
+        if not prepared.start or prepared.submission is None:
+            return
+        try:
+            await workflow.start_child_workflow(
+                EfacturaSubmissionWorkflow.run,
+                prepared.submission,
+                id=efactura_workflow_id(kind, document_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info(
+                "the e-Factura submission of %s %s runs already", kind, document_id
+            )
 
     def _request_id(self, request_id: str) -> str:
         return request_id if request_id and workflow.patched(PATCH_OPERATOR_REQUESTS) else ""

@@ -11,13 +11,20 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from db import credit_notes, documents, store
+from db import credit_notes, documents, efactura, store
 from db.rows import CreditNoteRow
 from domain.credit_notes import CreditGroup, negate_line
 from domain.money import plain_decimal
 from starter.api.deps import API_KEY, State
 from starter.api.operations import iso, money
-from starter.api.schemas import PDF_ANSWER, CreditNoteDetailOut, CreditNoteList
+from starter.api.routers.invoices import efactura_file, efactura_json
+from starter.api.schemas import (
+    EFACTURA_ANSWER_ZIP,
+    EFACTURA_XML_ANSWER,
+    PDF_ANSWER,
+    CreditNoteDetailOut,
+    CreditNoteList,
+)
 
 
 def credit_note_json(row: CreditNoteRow) -> dict[str, Any]:
@@ -102,7 +109,30 @@ async def get_credit_note(credit_note_id: UUID, state: State) -> dict[str, Any]:
                 }
             )
         body["lines"] = lines
+        body["efactura"] = efactura_json(await efactura.get(conn, "credit_note", credit_note_id))
         return body
+
+
+@router.get(
+    "/api/v1/credit-notes/{credit_note_id}/efactura.xml",
+    **EFACTURA_XML_ANSWER,
+    dependencies=API_KEY,
+    tags=["credit notes"],
+)
+async def get_credit_note_efactura_xml(credit_note_id: UUID, state: State) -> Response:
+    """The credit note's e-Factura XML (a UBL CreditNote), as uploaded to ANAF."""
+    return await efactura_file(state, "credit_note", credit_note_id, "xml", "credit note")
+
+
+@router.get(
+    "/api/v1/credit-notes/{credit_note_id}/efactura-answer.zip",
+    **EFACTURA_ANSWER_ZIP,
+    dependencies=API_KEY,
+    tags=["credit notes"],
+)
+async def get_credit_note_efactura_answer(credit_note_id: UUID, state: State) -> Response:
+    """ANAF's answer for the credit note: signed, or the list of errors."""
+    return await efactura_file(state, "credit_note", credit_note_id, "answer", "credit note")
 
 
 @router.get(

@@ -11,7 +11,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from db import documents, invoices, store
+from db import documents, efactura, invoices, store
+from db.rows import EfacturaSubmissionRow
 from domain.contracts import vat_category
 from domain.money import plain_decimal
 from domain.operators import Action
@@ -28,11 +29,14 @@ from starter.api.operations import (
     invoice_handle,
     invoice_json,
     invoice_row,
+    iso,
     money,
     operator_request,
     run_update,
 )
 from starter.api.schemas import (
+    EFACTURA_ANSWER_ZIP,
+    EFACTURA_XML_ANSWER,
     PDF_ANSWER,
     InvoiceActionOut,
     InvoiceDetailOut,
@@ -47,6 +51,43 @@ from starter.api.schemas import (
 from workflows.invoice import InvoiceWorkflow
 
 router = APIRouter()
+
+
+def efactura_json(row: EfacturaSubmissionRow | None) -> dict[str, Any] | None:
+    """A document's e-Factura status as answered (None: it has none, not issued yet)."""
+    if row is None:
+        return None
+    return {
+        "status": row.status,
+        "upload_index": row.upload_index,
+        "download_id": row.download_id,
+        "errors": efactura.errors_of(row),
+        "uploaded_at": iso(row.uploaded_at),
+        "answered_at": iso(row.answered_at),
+    }
+
+
+async def efactura_file(
+    state: State, kind: str, document_id: UUID, part: str, what: str
+) -> Response:
+    """The document's stored e-Factura XML (`part` "xml") or ANAF's answer ("answer")."""
+    async with state.pool.acquire() as conn:
+        row = await efactura.get(conn, kind, document_id)
+        key = None if row is None else (row.xml_key if part == "xml" else row.answer_key)
+        document = None if key is None else await documents.content_of(conn, key)
+    if document is None:
+        if part == "xml":
+            raise HTTPException(
+                404, f"the {what} has no e-Factura XML (not issued, or not Romanian)"
+            )
+        raise HTTPException(404, f"ANAF has not answered for the {what} yet")
+    suffix = "xml" if part == "xml" else "zip"
+    name = f"efactura-{kind.replace('_', '-')}-{document_id}{'' if part == 'xml' else '-answer'}"
+    return Response(
+        document.content,
+        media_type=document.content_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{suffix}"'},
+    )
 
 
 @router.get("/api/v1/invoices", response_model=InvoiceList, dependencies=API_KEY, tags=["invoices"])
@@ -86,7 +127,30 @@ async def get_invoice(invoice_id: UUID, state: State) -> dict[str, Any]:
             }
             for line in await store.lines(conn, "invoice_lines", "invoice_id", invoice_id)
         ]
+        body["efactura"] = efactura_json(await efactura.get(conn, "invoice", invoice_id))
         return body
+
+
+@router.get(
+    "/api/v1/invoices/{invoice_id}/efactura.xml",
+    **EFACTURA_XML_ANSWER,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def get_invoice_efactura_xml(invoice_id: UUID, state: State) -> Response:
+    """The e-Factura XML as validated at approval and uploaded to ANAF."""
+    return await efactura_file(state, "invoice", invoice_id, "xml", "invoice")
+
+
+@router.get(
+    "/api/v1/invoices/{invoice_id}/efactura-answer.zip",
+    **EFACTURA_ANSWER_ZIP,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def get_invoice_efactura_answer(invoice_id: UUID, state: State) -> Response:
+    """ANAF's answer: the invoice with ANAF's signature, or the list of errors."""
+    return await efactura_file(state, "invoice", invoice_id, "answer", "invoice")
 
 
 @router.get(

@@ -112,6 +112,9 @@ async def invoice_rows(
         "due",
         "currency",
         "status",
+        "efactura_status",
+        "efactura_upload_index",
+        "efactura_download_id",
     ]
     rows: Rows = []
     for numbered in invoices:
@@ -137,9 +140,13 @@ async def invoice_rows(
                 due,
                 invoice.currency.strip(),
                 invoice.status,
+                numbered.efactura_status,
+                numbered.efactura_upload_index,
+                numbered.efactura_download_id,
             ]
         )
-    return header, [_rounded(row, row[-2]) for row in rows]
+    currency = header.index("currency")
+    return header, [_rounded(row, row[currency]) for row in rows]
 
 
 def _rate_label(rate: Decimal, category: VatCategory) -> str:

@@ -14,6 +14,8 @@ from starter.api.schemas.clients import (
     NotReplannedOut,
 )
 from starter.api.schemas.common import (
+    EFACTURA_ANSWER_ZIP,
+    EFACTURA_XML_ANSWER,
     PDF_ANSWER,
     Amount,
     Answer,
@@ -69,6 +71,7 @@ from starter.api.schemas.events import (
     SubscriptionOut,
 )
 from starter.api.schemas.invoices import (
+    EfacturaOut,
     InvoiceActionOut,
     InvoiceDetailOut,
     InvoiceHistory,
@@ -124,6 +127,8 @@ from starter.api.schemas.webhooks import (
 )
 
 __all__ = [
+    "EFACTURA_ANSWER_ZIP",
+    "EFACTURA_XML_ANSWER",
     "PDF_ANSWER",
     "SERIES_PATTERN",
     "AgingReportOut",
@@ -163,6 +168,7 @@ __all__ = [
     "DeliveryList",
     "DeliveryOut",
     "DsoOut",
+    "EfacturaOut",
     "EsignAnswer",
     "EsignSignatureIn",
     "EventOut",

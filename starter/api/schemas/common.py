@@ -114,6 +114,8 @@ def file_answer(description: str, *media_types: str) -> dict[str, Any]:
 
 
 PDF_ANSWER = file_answer("The PDF.", "application/pdf")
+EFACTURA_XML_ANSWER = file_answer("The e-Factura XML (UBL 2.1, CIUS-RO).", "application/xml")
+EFACTURA_ANSWER_ZIP = file_answer("ANAF's answer (a zip).", "application/zip")
 
 
 class Answer(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starter.api.schemas.common import Answer, DecimalText, IsoDate, IsoInstant, LineOut
+from starter.api.schemas.invoices import EfacturaOut
 
 
 class CreditGroupOut(Answer):
@@ -40,6 +41,7 @@ class CreditNoteLineOut(LineOut):
 
 class CreditNoteDetailOut(CreditNoteOut):
     lines: list[CreditNoteLineOut]
+    efactura: EfacturaOut | None = None
 
 
 class CreditNoteList(Answer):

@@ -79,8 +79,22 @@ class InvoiceLineOut(LineOut):
     net_amount: DecimalText
 
 
+class EfacturaOut(Answer):
+    """RO e-Factura: where the document's report to ANAF stands (null: not issued yet)."""
+
+    # not_required (not a Romanian seller), pending, uploaded, accepted, rejected
+    status: str
+    upload_index: str | None
+    download_id: str | None
+    # ANAF's errors of a rejected upload (rule ids and their messages).
+    errors: list[str]
+    uploaded_at: IsoInstant | None
+    answered_at: IsoInstant | None
+
+
 class InvoiceDetailOut(InvoiceOut):
     lines: list[InvoiceLineOut]
+    efactura: EfacturaOut | None = None
 
 
 class InvoiceList(Answer):
