@@ -374,24 +374,6 @@ class DeliveryFailure:
 class PlanFollowupsInput:
     proposal_id: str
     # The moment of planning (workflow.now()): follow-ups due before it are skipped.
-
-
-# --- RO e-Factura (issue 14) ---------------------------------------------------------
-
-EFACTURA_WORKFLOW_PREFIX = "efactura-"
-
-
-def efactura_workflow_id(kind: str, document_id: str) -> str:
-    """`efactura-invoice-<id>` / `efactura-credit-note-<id>`."""
-    return f"{EFACTURA_WORKFLOW_PREFIX}{kind.replace('_', '-')}-{document_id}"
-
-
-@dataclass
-class EfacturaRef:
-    """One document's submission: kind `invoice` or `credit_note`, and the document's id."""
-
-    kind: str
-    document_id: str
     at: datetime
 
 
@@ -430,6 +412,26 @@ class ConvertProposalInput:
     at: datetime
 
 
+# --- RO e-Factura (issue 14) ---------------------------------------------------------
+
+EFACTURA_WORKFLOW_PREFIX = "efactura-"
+
+
+def efactura_workflow_id(kind: str, document_id: str) -> str:
+    """`efactura-invoice-<id>` / `efactura-credit-note-<id>`."""
+    return f"{EFACTURA_WORKFLOW_PREFIX}{kind.replace('_', '-')}-{document_id}"
+
+
+@dataclass
+class EfacturaRef:
+    """One document's submission: kind `invoice` or `credit_note`, and the document's id."""
+
+    kind: str
+    document_id: str
+    at: datetime
+
+
+@dataclass
 class EfacturaSubmissionInput:
     kind: str
     document_id: str
