@@ -112,10 +112,11 @@ class Settings:
     # (/sign, /i) and the inbound webhooks.
     rate_limit_pages: str = "60/minute"
     rate_limit_webhooks: str = "600/minute"
-    # e-Factura (issue 14): the SPV REST base (Q2C_EFACTURA_URL: ANAF production by default,
+    # e-Factura (issue 14): the SPV REST base (Q2C_EFACTURA_URL: ANAF production when unset,
     # ANAF_TEST_URL, or a stand-in's; None when set to "off": nothing is submitted) and the
-    # OAuth2 server that issues its tokens.
-    efactura_url: str | None = ANAF_PRODUCTION_URL
+    # OAuth2 server that issues its tokens. None here: Settings built in code (tests, tools)
+    # submit nowhere unless told; from_env() gives production.
+    efactura_url: str | None = None
     efactura_oauth_url: str = ANAF_OAUTH_URL
     # The company's application registered at ANAF (its OAuth2 client) and where ANAF sends
     # the browser back with the code ("" derives it from public_url: oauth_redirect_url()).

@@ -28,6 +28,10 @@ CLIENT = {
     "locale": "ro",
     "tax_id": "RO18547290",
     "address": "Str. Memorandumului 28, Cluj-Napoca",
+    "street": "Str. Memorandumului 28",
+    "city": "Cluj-Napoca",
+    "postal_code": "400114",
+    "county": "RO-CJ",
 }
 LINES = [
     {

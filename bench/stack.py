@@ -126,6 +126,9 @@ class Stack:
             "Q2C_PUBLIC_URL": self.api_url,
             "Q2C_API_URL": self.api_url,
             "Q2C_WEBHOOK_SECRET_ESIGN": ESIGN_SECRET,
+            # No SPV stand-in here and no way out to ANAF: the figures are q2c's own pipeline
+            # (Romanian invoices are still validated and their XML stored at approval).
+            "Q2C_EFACTURA_URL": os.environ.get("Q2C_EFACTURA_URL", "off"),
         }
         self.worker = self._spawn([sys.executable, "-m", "worker"], "worker.log")
         self.api = self._spawn(

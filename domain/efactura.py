@@ -36,6 +36,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from domain import addresses
 from domain.errors import InvalidInput
 from domain.money import plain_decimal, round_money
 from domain.vat import (
@@ -138,15 +139,10 @@ _NAMESPACES = {
 _CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 _CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 
-# The county codes CIUS-RO accepts (ISO 3166-2:RO, its ISO-3166-RO-CODES list).
-RO_COUNTIES = frozenset(
-    "RO-" + code
-    for code in (
-        "AB AG AR B BC BH BN BR BT BV BZ CJ CL CS CT CV DB DJ GJ GL GR HD HR IF IL IS MH MM "
-        "MS NT OT PH SB SJ SM SV TL TM TR VL VN VS"
-    ).split()
-)
-RO_SECTORS = tuple(f"SECTOR{number}" for number in range(1, 7))
+# The county codes CIUS-RO accepts (ISO 3166-2:RO) and Bucharest's sectors, as the
+# addresses' own rules keep them: the builder checks again, as old rows may be unstructured.
+RO_COUNTIES = frozenset(addresses.RO_COUNTIES)
+RO_SECTORS = addresses.SECTORS
 
 # Units as people type them on an invoice → UN/ECE Recommendation 20 codes (BT-130).
 # Anything not listed is counted in units: C62 ("one"), which every reader accepts.
