@@ -87,7 +87,7 @@ class InvoiceReminderActivities(InvoiceActivityBase):
                             scheduled_for=reminder.scheduled_for,
                         ),
                     )
-            if await self._s.mailer.deliver_on(conn, key):
+            if await self._s.mailer.deliver_on(conn, key, pool=self._s.pool):
                 metrics.REMINDERS_SENT.inc()
             await emit_reminder_sent(conn, row, reminder.step, reminder.scheduled_for)
             if steps and reminder.step == steps[-1].step:

@@ -1,13 +1,16 @@
 """Email through an outbox: a row per message first, then SMTP, then the row marked sent.
 
 The row's unique idempotency key (document, kind, step) means a retried activity finds
-the message already sent and sends nothing; the Message-ID is derived from the same key,
-so even the narrow window between SMTP's acceptance and the commit yields the same
-Message-ID, which mail systems de-duplicate.
+the message already sent and sends nothing. A message SMTP accepted whose commit failed (the
+database restarted in between: `make chaos` found it) is recorded as sent on a fresh
+connection before anything can retry it. What remains is a worker killed in the instant
+between SMTP's acceptance and the commit; the Message-ID is derived from the key, so that
+rare second copy carries the same Message-ID as the first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -22,6 +25,7 @@ import asyncpg
 
 from activities import metrics
 from db import outbox
+from db.connection import ConnectionLost
 from db.rows import EmailOutboxRow
 from db.store import Connection
 from domain.safe_text import clean_body, single_line
@@ -143,6 +147,27 @@ async def _quit(session: aiosmtplib.SMTP) -> None:
         session.close()
 
 
+# How long a message SMTP accepted is retried to be recorded as sent while the database is
+# away (a restart takes seconds): below the steps' timeout (workflows.steps.STEP_TIMEOUT),
+# so no second attempt of the same step starts meanwhile.
+RECORD_SENT_WINDOW_SECONDS = 75.0
+
+
+async def _record_sent(pool: asyncpg.Pool, row: EmailOutboxRow) -> None:
+    deadline = time.monotonic() + RECORD_SENT_WINDOW_SECONDS
+    pause = 0.25
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                await outbox.mark_sent(conn, row.id)
+            return
+        except ConnectionLost:
+            if time.monotonic() + pause > deadline:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 class Mailer:
     def __init__(self, smtp: SmtpSettings, mail_from: str) -> None:
         self._smtp = smtp
@@ -177,25 +202,38 @@ class Mailer:
     async def deliver(self, pool: asyncpg.Pool, idempotency_key: str) -> bool:
         """Send the stored message once; True if this call sent it."""
         async with pool.acquire() as conn:
-            return await self.deliver_on(conn, idempotency_key)
+            return await self.deliver_on(conn, idempotency_key, pool=pool)
 
-    async def deliver_on(self, conn: Connection, idempotency_key: str) -> bool:
-        """`deliver` on a connection the caller holds (outside a transaction)."""
-        async with conn.transaction():
-            # Counting the attempt takes the row lock, which keeps two concurrent attempts
-            # from both sending: the second waits, then finds the message sent.
-            row = await outbox.claim_attempt(conn, idempotency_key)
-            if row is None:
-                if await outbox.is_queued(conn, idempotency_key):
-                    return False
-                raise LookupError(f"no outbox message {idempotency_key}")
-            try:
-                await self._sessions.send(await self._build(conn, row))
-            except (aiosmtplib.SMTPException, OSError):
-                metrics.EMAILS_FAILED.labels(row.kind).inc()
+    async def deliver_on(
+        self, conn: Connection, idempotency_key: str, *, pool: asyncpg.Pool | None = None
+    ) -> bool:
+        """`deliver` on a connection the caller holds (outside a transaction). With `pool`,
+        a message SMTP accepted is recorded as sent even when `conn` is lost meanwhile."""
+        accepted: EmailOutboxRow | None = None
+        try:
+            async with conn.transaction():
+                # Counting the attempt takes the row lock, which keeps two concurrent
+                # attempts from both sending: the second waits, then finds the message sent.
+                row = await outbox.claim_attempt(conn, idempotency_key)
+                if row is None:
+                    if await outbox.is_queued(conn, idempotency_key):
+                        return False
+                    raise LookupError(f"no outbox message {idempotency_key}")
+                try:
+                    await self._sessions.send(await self._build(conn, row))
+                except (aiosmtplib.SMTPException, OSError):
+                    metrics.EMAILS_FAILED.labels(row.kind).inc()
+                    raise
+                accepted = row
+                await outbox.mark_sent(conn, row.id)
+        except Exception:
+            # The message went out but its row was not marked (the database restarted or the
+            # connection dropped between SMTP's acceptance and the commit): a retry would
+            # send it again, so the fact is recorded on a fresh connection first.
+            if accepted is None or pool is None:
                 raise
-            await outbox.mark_sent(conn, row.id)
-        metrics.EMAILS_SENT.labels(row.kind).inc()
+            await _record_sent(pool, accepted)
+        metrics.EMAILS_SENT.labels(accepted.kind).inc()
         return True
 
     async def _build(self, conn: Connection, row: EmailOutboxRow) -> EmailMessage:

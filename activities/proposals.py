@@ -329,7 +329,7 @@ class ProposalActivities:
                     if followup.scheduled_for >= expires_at:
                         return "stopped"
                     await self._queue_followup(conn, proposal, seller, followup, key, expires_at)
-            await self._s.mailer.deliver_on(conn, key)
+            await self._s.mailer.deliver_on(conn, key, pool=self._s.pool)
         return "sent"
 
     async def _queue_followup(

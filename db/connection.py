@@ -8,6 +8,8 @@ import asyncpg
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 # What callers outside db/ catch when the database refuses or fails a statement.
 DatabaseError = asyncpg.PostgresError
+# The database went away under a call (a restart, a dropped connection): worth a retry.
+ConnectionLost = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 async def connect(url: str) -> asyncpg.Connection:

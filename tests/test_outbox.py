@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 from temporalio.testing import ActivityEnvironment
 
 from activities.mail import Mailer, OutgoingEmail, SmtpSettings
@@ -96,3 +98,52 @@ async def test_messages_share_an_smtp_session_and_one_the_server_dropped_is_repl
 
 async def _received(server: MailSink, count: int) -> bool:
     return len(server.messages) == count
+
+
+class _DropsTheDatabaseOnAccept:
+    """An SMTP peer that, while accepting a message, has PostgreSQL end the connection the
+    sender holds (as a database restart would), then answers 250."""
+
+    def __init__(self, owner_pool: asyncpg.Pool, loop: asyncio.AbstractEventLoop) -> None:
+        self.owner_pool, self.loop = owner_pool, loop
+        self.victim_pid = 0
+        self.accepted: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        ended = asyncio.run_coroutine_threadsafe(
+            self.owner_pool.fetchval("SELECT pg_terminate_backend($1)", self.victim_pid),
+            self.loop,
+        )
+        assert await asyncio.wrap_future(ended) is True
+        self.accepted.append(envelope.original_content or b"")
+        return "250 OK"
+
+
+async def test_a_message_accepted_while_the_database_restarts_is_recorded_and_not_resent(
+    db: asyncpg.Pool, owner_pool: asyncpg.Pool
+) -> None:
+    # make chaos found it: the commit after SMTP's 250 failed, the row stayed pending and the
+    # retry sent the invoice a second time.
+    peer = _DropsTheDatabaseOnAccept(owner_pool, asyncio.get_running_loop())
+    controller = Controller(peer, hostname="127.0.0.1", port=0)
+    controller.start()
+    mailer = Mailer(
+        SmtpSettings.from_url(f"smtp://127.0.0.1:{controller.port}"), "q2c <invoices@q2c.test>"
+    )
+    email = OutgoingEmail("test:db-restart:1", "test", "a@exemplu.ro", "Once", "Salut")
+    try:
+        async with db.acquire() as conn:
+            await mailer.enqueue(conn, email)
+            peer.victim_pid = conn.get_server_pid()
+            assert await mailer.deliver_on(conn, email.idempotency_key, pool=db) is True
+        assert len(peer.accepted) == 1
+        status = await db.fetchval(
+            "SELECT status FROM email_outbox WHERE idempotency_key = $1", email.idempotency_key
+        )
+        assert status == "sent"
+        # The step's retry (as after any failure later in the activity) sends nothing.
+        assert await mailer.deliver(db, email.idempotency_key) is False
+        assert len(peer.accepted) == 1
+    finally:
+        await mailer.close()
+        controller.stop()
