@@ -74,6 +74,23 @@ class DriverGaveUp(Exception):
     """A step did not succeed before the driver's deadline."""
 
 
+class Deadline:
+    """The drivers give up `grace` seconds after the last fault (not before it: a slow,
+    busy machine makes the faults run late, and that is not a loss)."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.faults_over_at: float | None = None
+
+    def faults_over(self) -> None:
+        self.faults_over_at = time.monotonic()
+
+    def passed(self) -> bool:
+        return (
+            self.faults_over_at is not None and time.monotonic() > self.faults_over_at + self.grace
+        )
+
+
 # --- the stack, with its parts killed and restarted ------------------------------------
 
 
@@ -83,8 +100,9 @@ class FaultLog:
     events: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
 
-    def note(self, kind: str, detail: str = "") -> None:
-        self.counts[kind] += 1
+    def note(self, kind: str, detail: str = "", *, counted: bool = True) -> None:
+        if counted:
+            self.counts[kind] += 1
         at = round(time.time() - self.started, 1)
         self.events.append({"at_s": at, "kind": kind, "detail": detail})
         print(f"  [{at:6.1f} s] fault: {kind} {detail}".rstrip(), flush=True)
@@ -250,6 +268,7 @@ class ChaosStack:
         await asyncio.sleep(seconds)
         await self.start_smtp()
         self.faults.counts["SMTP seconds away"] += int(seconds)
+        self.faults.note("SMTP back", counted=False)
 
     async def stop(self) -> None:
         await self.stack.stop()
@@ -323,13 +342,13 @@ class MailLog:
             self._offset += end
             self.last_growth = time.monotonic()
 
-    async def wait_for_key(self, key: str, deadline: float) -> dict[str, Any]:
+    async def wait_for_key(self, key: str, deadline: Deadline) -> dict[str, Any]:
         while True:
             self.read()
             for record in self.records:
                 if record["key"] == key:
                     return record
-            if time.monotonic() > deadline:
+            if deadline.passed():
                 raise DriverGaveUp(f"no email {key}")
             await asyncio.sleep(0.5)
 
@@ -368,7 +387,7 @@ class Drivers:
             await client.aclose()
 
     async def retrying(
-        self, kind: str, send: Callable[[], Awaitable[httpx.Response]], deadline: float
+        self, kind: str, send: Callable[[], Awaitable[httpx.Response]], deadline: Deadline
     ) -> httpx.Response:
         """A request sent again on a connection error or a 5xx, as its sender would."""
         delay = 0.5
@@ -381,19 +400,19 @@ class Drivers:
             except httpx.TransportError as error:
                 why = type(error).__name__
             self.tally.retries[kind] += 1
-            if time.monotonic() > deadline:
+            if deadline.passed():
                 raise DriverGaveUp(f"{kind}: still failing ({why})")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    async def _get_json(self, path: str, deadline: float) -> dict[str, Any]:
+    async def _get_json(self, path: str, deadline: Deadline) -> dict[str, Any]:
         response = await self.retrying("API read", lambda: self.api.get(path), deadline)
         if response.status_code != 200:
             raise DriverGaveUp(f"GET {path}: {response.status_code} {response.text[:200]}")
         body: dict[str, Any] = response.json()
         return body
 
-    async def drive(self, sequence: int, deadline: float) -> None:
+    async def drive(self, sequence: int, deadline: Deadline) -> None:
         started = time.monotonic()
         try:
             await self._drive(sequence, deadline)
@@ -403,7 +422,7 @@ class Drivers:
             self.tally.errors.append(f"proposal #{sequence}: {type(error).__name__}: {error}")
             print(f"  driver #{sequence} gave up: {error}", flush=True)
 
-    async def _drive(self, sequence: int, deadline: float) -> None:
+    async def _drive(self, sequence: int, deadline: Deadline) -> None:
         # An operator creates the client; a retry after a lost answer may make a second
         # client, which a real operator would also end up with and which changes nothing.
         client = await self.retrying(
@@ -454,7 +473,7 @@ class Drivers:
             await self._pay(sequence, part, invoice_id, amount, deadline)
         await self._wait_invoice(invoice_id, {"paid"}, deadline)
 
-    async def _sign(self, path: str, deadline: float) -> None:
+    async def _sign(self, path: str, deadline: Deadline) -> None:
         """The client opens the link and signs; after a lost answer they reload the page
         and sign again only if the form is offered again."""
         while True:
@@ -476,13 +495,13 @@ class Drivers:
                 return
             if answer.status_code >= 500:
                 self.tally.retries["signing form"] += 1
-                if time.monotonic() > deadline:
+                if deadline.passed():
                     raise DriverGaveUp(f"signing still failing ({answer.status_code})")
                 await asyncio.sleep(1.0)
                 continue
             raise DriverGaveUp(f"signing refused {answer.status_code}: {answer.text[:200]}")
 
-    async def _approve(self, proposal_id: str, deadline: float) -> str:
+    async def _approve(self, proposal_id: str, deadline: Deadline) -> str:
         """The operator waits for the draft in the review queue and approves it; they click
         again when the click failed or nothing happened after a while."""
         while True:
@@ -490,7 +509,7 @@ class Drivers:
             if proposal["invoice_id"]:
                 invoice_id = str(proposal["invoice_id"])
                 break
-            if time.monotonic() > deadline:
+            if deadline.passed():
                 raise DriverGaveUp(f"proposal {proposal_id} never got its invoice")
             await asyncio.sleep(1.0)
         await self._wait_invoice(invoice_id, {"awaiting_review"} | OPEN_FOR_PAYMENT, deadline)
@@ -499,7 +518,7 @@ class Drivers:
             invoice = await self._get_json(f"/api/v1/invoices/{invoice_id}", deadline)
             if invoice["number"] or invoice["status"] != "awaiting_review":
                 return invoice_id  # numbered: the approval went through
-            if time.monotonic() > deadline:
+            if deadline.passed():
                 raise DriverGaveUp(f"invoice {invoice_id} still awaiting review")
             if clicked:
                 self.tally.retries["approve clicked again"] += 1
@@ -512,26 +531,26 @@ class Drivers:
                 raise DriverGaveUp(f"approve {click.status_code}: {click.text[:200]}")
             clicked = True
             # The operator looks again for up to a minute before clicking once more.
-            until = min(deadline, time.monotonic() + 60)
-            while time.monotonic() < until:
+            until = time.monotonic() + 60
+            while time.monotonic() < until and not deadline.passed():
                 await asyncio.sleep(1.0)
                 invoice = await self._get_json(f"/api/v1/invoices/{invoice_id}", deadline)
                 if invoice["number"] or invoice["status"] != "awaiting_review":
                     break
 
     async def _wait_invoice(
-        self, invoice_id: str, statuses: set[str], deadline: float
+        self, invoice_id: str, statuses: set[str], deadline: Deadline
     ) -> dict[str, Any]:
         while True:
             invoice = await self._get_json(f"/api/v1/invoices/{invoice_id}", deadline)
             if invoice["status"] in statuses:
                 return invoice
-            if time.monotonic() > deadline:
+            if deadline.passed():
                 raise DriverGaveUp(f"invoice {invoice_id} stayed {invoice['status']}")
             await asyncio.sleep(1.0)
 
     async def _pay(
-        self, sequence: int, part: int, invoice_id: str, amount: Decimal, deadline: float
+        self, sequence: int, part: int, invoice_id: str, amount: Decimal, deadline: Deadline
     ) -> None:
         """A provider's delivery: re-sent with the same event id (freshly signed) until it
         gets a 2xx or 4xx, then delivered once more, as at-least-once providers do."""
@@ -613,9 +632,28 @@ async def judge(chaos: ChaosStack, mail: MailLog, tally: Tally, driven: int) -> 
             row["number"]
             for row in await conn.fetch("SELECT number FROM proposals WHERE number IS NOT NULL")
         ]
+        outbox_attempts = {
+            row["idempotency_key"]: int(row["attempts"])
+            for row in await conn.fetch("SELECT idempotency_key, attempts FROM email_outbox")
+        }
     finally:
         await conn.close()
     mail.read()
+    # A message accepted twice: when (seconds into the run, beside the fault log's times)
+    # and how many attempts its outbox row counted, to tell which fault it followed.
+    accepted_at: dict[str, list[float]] = {}
+    for record in mail.records:
+        accepted_at.setdefault(record["key"], []).append(
+            round(record["at"] - chaos.faults.started, 1)
+        )
+    twice_by_key = [
+        f"{problem} (accepted at {accepted_at[key]} s; outbox attempts {outbox_attempts.get(key)})"
+        for key, problem in zip(
+            repeated(r["key"] for r in mail.records),
+            duplicate_problems(repeated(r["key"] for r in mail.records), "X-Q2C-Key"),
+            strict=True,
+        )
+    ]
     approved = {str(row["id"]): row["status"] for row in invoices if row["approved_at"]}
     amount_paid = {str(row["id"]): row["amount_paid"] for row in invoices}
     numbers = [row["number"] for row in invoices if row["number"]]
@@ -636,7 +674,7 @@ async def judge(chaos: ChaosStack, mail: MailLog, tally: Tally, driven: int) -> 
         ),
         Check(
             "emails delivered twice (same outbox key)",
-            duplicate_problems(repeated(r["key"] for r in mail.records), "X-Q2C-Key"),
+            twice_by_key,
         ),
         Check(
             "payments counted twice (rows per payment id)",
@@ -681,6 +719,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "temporal_crashes",
                 "postgres_crashes",
                 "smtp_outage_seconds",
+                "grace_minutes",
                 "seed",
             )
         },
@@ -698,7 +737,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         faults.started = time.time()
-        deadline = time.monotonic() + seconds + max(300.0, seconds)
+        deadline = Deadline(args.grace_minutes * 60)
         injector = asyncio.create_task(inject(chaos, plan, rng))
         outage = asyncio.create_task(_outage_later(chaos, 0.4 * seconds, args))
         tasks = []
@@ -708,6 +747,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(arrivals)
         await injector
         await outage
+        deadline.faults_over()
         await asyncio.gather(*tasks)
         driving = time.time() - faults.started
         print("drivers done; waiting for quiescence…", flush=True)
@@ -784,6 +824,12 @@ def main() -> None:
     parser.add_argument("--postgres-crashes", type=int, default=1, help="PostgreSQL crashes")
     parser.add_argument(
         "--smtp-outage-seconds", type=float, default=60.0, help="how long SMTP is away"
+    )
+    parser.add_argument(
+        "--grace-minutes",
+        type=float,
+        default=15.0,
+        help="how long drivers keep waiting after the last fault before giving up",
     )
     parser.add_argument("--seed", type=int, default=16, help="the fault plan's jitter")
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack folder")
