@@ -54,6 +54,7 @@ from bench.chaos_checks import (
     amount_paid_mismatches,
     duplicate_problems,
     invoices_lost,
+    keys_accepted_twice,
     not_paid,
     numbering_problems,
     payments_counted_twice,
@@ -639,21 +640,9 @@ async def judge(chaos: ChaosStack, mail: MailLog, tally: Tally, driven: int) -> 
     finally:
         await conn.close()
     mail.read()
-    # A message accepted twice: when (seconds into the run, beside the fault log's times)
-    # and how many attempts its outbox row counted, to tell which fault it followed.
-    accepted_at: dict[str, list[float]] = {}
-    for record in mail.records:
-        accepted_at.setdefault(record["key"], []).append(
-            round(record["at"] - chaos.faults.started, 1)
-        )
-    twice_by_key = [
-        f"{problem} (accepted at {accepted_at[key]} s; outbox attempts {outbox_attempts.get(key)})"
-        for key, problem in zip(
-            repeated(r["key"] for r in mail.records),
-            duplicate_problems(repeated(r["key"] for r in mail.records), "X-Q2C-Key"),
-            strict=True,
-        )
-    ]
+    twice_by_key = keys_accepted_twice(
+        [(r["key"], r["at"] - chaos.faults.started) for r in mail.records], outbox_attempts
+    )
     approved = {str(row["id"]): row["status"] for row in invoices if row["approved_at"]}
     amount_paid = {str(row["id"]): row["amount_paid"] for row in invoices}
     numbers = [row["number"] for row in invoices if row["number"]]

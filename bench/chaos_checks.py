@@ -125,3 +125,20 @@ class Check:
 
 def duplicate_problems(counts: Mapping[str, int], what: str) -> list[str]:
     return [f"{what} {value}: {count} times" for value, count in counts.items()]
+
+
+def keys_accepted_twice(
+    accepted: Iterable[tuple[str, float]], attempts: Mapping[str, int]
+) -> list[str]:
+    """Outbox keys the SMTP peer accepted more than once (key, seconds into the run), each
+    with when it was accepted and its outbox row's attempts: which fault it followed."""
+    times: dict[str, list[float]] = defaultdict(list)
+    for key, at in accepted:
+        if key:
+            times[key].append(round(at, 1))
+    return [
+        f"X-Q2C-Key {key}: {len(at)} times (accepted at {at} s; outbox attempts "
+        f"{attempts.get(key)})"
+        for key, at in sorted(times.items())
+        if len(at) > 1
+    ]

@@ -12,6 +12,7 @@ from bench.chaos_checks import (
     amount_paid_mismatches,
     duplicate_problems,
     invoices_lost,
+    keys_accepted_twice,
     not_paid,
     numbering_problems,
     payments_counted_twice,
@@ -116,3 +117,12 @@ def test_a_check_passes_only_at_zero() -> None:
     assert Check("x", []).verdict == "PASS"
     failed = Check("x", ["one"])
     assert (failed.count, failed.verdict) == (1, "FAIL")
+
+
+def test_a_key_accepted_twice_is_named_with_its_times_and_attempts() -> None:
+    accepted = [("proposal:p1:proposal:1", 10.04), ("invoice:i1:invoice:1", 12.0)]
+    assert keys_accepted_twice(accepted, {}) == []
+    accepted += [("proposal:p1:proposal:1", 42.46), ("", 1.0), ("", 2.0)]
+    assert keys_accepted_twice(accepted, {"proposal:p1:proposal:1": 2}) == [
+        "X-Q2C-Key proposal:p1:proposal:1: 2 times (accepted at [10.0, 42.5] s; outbox attempts 2)"
+    ]
