@@ -162,15 +162,26 @@ class ChaosStack:
             if process is not None:
                 process.terminate()
                 await asyncio.to_thread(process.wait, 30)
+        polls = self._polls()
         self.stack.worker = self._spawn_worker()
         self.stack.api = self.stack._spawn(self._api_command, "api.log")
         await self.stack._wait_ready()
+        await self._wait_polling(polls)
 
     def _spawn_worker(self) -> subprocess.Popen[bytes]:
         return self.stack._spawn([sys.executable, "-m", "worker"], "worker.log")
 
     def _polls(self) -> int:
         return (self.dir / "worker.log").read_text(errors="replace").count("worker polling")
+
+    async def _wait_polling(self, polls_before: int) -> None:
+        """Until the worker just started logs its first poll."""
+        deadline = time.monotonic() + 120
+        while self._polls() <= polls_before:
+            worker = self.stack.worker
+            if worker is None or worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the restarted worker did not come up (see worker.log)")
+            await asyncio.sleep(0.3)
 
     def _spawn_smtp(self) -> subprocess.Popen[bytes]:
         log = (self.dir / "smtp.log").open("ab")
@@ -210,10 +221,7 @@ class ChaosStack:
         await asyncio.sleep(rng.uniform(0.5, 2.0))  # a supervisor's restart delay
         self.stack.worker = self._spawn_worker()
         spawned = time.monotonic()
-        while self._polls() <= polls:
-            if self.stack.worker.poll() is not None or time.monotonic() > spawned + 120:
-                raise RuntimeError("the restarted worker did not come up (see worker.log)")
-            await asyncio.sleep(0.3)
+        await self._wait_polling(polls)
         self.worker_restart_seconds.append(time.monotonic() - spawned)
         # It works a little before the next kill, however late the plan runs.
         await asyncio.sleep(rng.uniform(3.0, 8.0))
