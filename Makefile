@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 Q2C_HOME ?= .q2c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean browser syslibs samples bench
+.PHONY: help venv run test lint fmt clean browser syslibs samples bench chaos
 
 help:
 	@echo "make run    PostgreSQL + Temporal dev server + SMTP sink + worker + API on this machine"
@@ -15,6 +15,9 @@ help:
 	@echo "make samples  a sample invoice and proposal per locale (ro, ru, en) into samples/ as PDF and PNG, and the ro invoice as e-Factura XML"
 	@echo "make bench  measured speed on its own temporary stack: render, pipeline, scale (~15 min;"
 	@echo "            BENCH_ARGS='--proposals 50 --scale 1000 --only render,pipeline' for a quick run)"
+	@echo "make chaos  faults injected on its own temporary stack: proposals driven to paid while the"
+	@echo "            worker, Temporal, PostgreSQL, the API and SMTP are killed (~10 min; fails on any"
+	@echo "            loss or duplicate; CHAOS_ARGS='--proposals 10 --minutes 2' for a quick run)"
 	@echo "make lint   the static checks only"
 	@echo "make fmt    ruff format + ruff check --fix"
 	@echo "make clean  delete the local state in $(Q2C_HOME)/ (database, Temporal history, mail)"
@@ -82,6 +85,11 @@ samples: venv
 # The figures of issue 6 with PASS/FAIL per budget; JSON into bench/results/<time>.json.
 bench: venv syslibs
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Issue 16's faults injected: lost invoices, emails or payments counted twice, numbering
+# gaps, each with PASS/FAIL (exit 1 on any); JSON into bench/results/chaos-<time>.json.
+chaos: venv syslibs
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 fmt: venv
 	$(BIN)/ruff format .
