@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import asyncpg
 from aiosmtpd.controller import Controller
@@ -125,11 +126,12 @@ async def test_a_message_accepted_while_the_database_restarts_is_recorded_and_no
     # make chaos found it: the commit after SMTP's 250 failed, the row stayed pending and the
     # retry sent the invoice a second time.
     peer = _DropsTheDatabaseOnAccept(owner_pool, asyncio.get_running_loop())
-    controller = Controller(peer, hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(peer, hostname="127.0.0.1", port=port)
     controller.start()
-    mailer = Mailer(
-        SmtpSettings.from_url(f"smtp://127.0.0.1:{controller.port}"), "q2c <invoices@q2c.test>"
-    )
+    mailer = Mailer(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}"), "q2c <invoices@q2c.test>")
     email = OutgoingEmail("test:db-restart:1", "test", "a@exemplu.ro", "Once", "Salut")
     try:
         async with db.acquire() as conn:

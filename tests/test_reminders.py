@@ -399,7 +399,7 @@ async def test_a_reminder_send_killed_midway_is_finished_once(
     activities = InvoiceActivities(stack.services)
     reminder = ReminderInput(invoice_id, 1, local(due - timedelta(days=3), 9))
 
-    async def killed(*_: object) -> bool:
+    async def killed(*_: object, **__: object) -> bool:
         raise ConnectionResetError("worker killed mid-send")
 
     monkeypatch.setattr(stack.services.mailer, "deliver_on", killed)
