@@ -10,7 +10,7 @@ import hashlib
 import io
 import zipfile
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -116,6 +116,12 @@ async def test_an_invoice_is_accepted_within_a_minute_of_its_email(
     assert described.typed_search_attributes[sa.EFACTURA_STATUS] == "accepted"
     assert described.typed_search_attributes[sa.INVOICE_NUMBER] == invoice["number"]
     assert now - described.start_time < timedelta(minutes=2)
+    # Within a minute of the invoice's email (its first status poll is 20 s after upload).
+    sent_at = await spv_stack.db.fetchval(
+        "SELECT sent_at FROM invoices WHERE id = $1", invoice["id"]
+    )
+    answered = datetime.fromisoformat(accepted["answered_at"]) - sent_at
+    assert timedelta(0) < answered < timedelta(minutes=1)
 
     # The submission's history and the invoice's (which started it, patch `efactura`)
     # replay; with Q2C_RECORD_HISTORIES=1 they are kept for later versions.

@@ -21,7 +21,9 @@ with workflow.unsafe.imports_passed_through():
     from messages import search_attributes as sa
     from messages.models import EfacturaProgress, EfacturaRef, EfacturaSubmissionInput
 
-FIRST_POLL = timedelta(minutes=1)
+# ANAF answers most uploads within a minute or two (the stand-in at once): first look soon,
+# then back off to hourly.
+FIRST_POLL = timedelta(seconds=20)
 LONGEST_POLL = timedelta(hours=1)
 # While no ANAF connection exists, and while a lost upload is looked for.
 NOT_CONNECTED_RETRY = timedelta(hours=1)
