@@ -47,6 +47,7 @@ from tests.conftest import (
     PUBLIC_URL,
     SPV_CLIENT_ID,
     SPV_CLIENT_SECRET,
+    Stack,
     connect_to_spv,
     spv_settings,
     stack_on,
@@ -582,3 +583,23 @@ async def test_an_authorization_state_is_single_use_short_lived_and_cleared_late
         await access.claim(state)
     await access.start(company_id, admin.id)
     assert await owner_pool.fetchval("SELECT count(*) FROM efactura_oauth_states") == 1
+
+
+async def test_the_access_log_shows_the_oauth_callback_without_its_code(stack: Stack) -> None:
+    # The API (its lifespan ran for `stack`) filters uvicorn's access log: a callback line,
+    # as uvicorn writes it, keeps its path and loses its query.
+    access = logging.getLogger("uvicorn.access")
+    callback = "/api/v1/efactura/oauth/callback?code=C0DE&state=S7"
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("203.0.113.7:5000", "GET", callback, "1.1", 200),
+        None,
+    )
+    assert all(f.filter(record) for f in access.filters if isinstance(f, logging.Filter))
+    line = record.getMessage()
+    assert "/api/v1/efactura/oauth/callback" in line
+    assert "C0DE" not in line and "S7" not in line

@@ -74,6 +74,8 @@ def create_app(
         client = temporal or await temporal_connection.connect(settings)
         app.state.q2c = Q2CState(settings, db, client)
         serve_metrics(settings)
+        # After uvicorn configured its loggers: the OAuth callback's code never reaches them.
+        efactura.hide_callback_query_in_access_log()
         if settings.api_key:
             # The bootstrap key (env or the one `q2c dev` saved) is the first admin.
             async with db.acquire() as conn:

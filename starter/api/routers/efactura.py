@@ -7,6 +7,7 @@ stored hashed, single-use, short-lived)."""
 from __future__ import annotations
 
 import html
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -175,3 +176,22 @@ async def efactura_callback(
         "(`q2c efactura status` checks the connection).",
         200,
     )
+
+
+class HideCallbackQuery(logging.Filter):
+    """The access log shows the OAuth callback without its query: ANAF's code and the state
+    are single-use, but no log line should carry them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = args[2]
+            if path.startswith(EFACTURA_CALLBACK_PATH) and "?" in path:
+                record.args = (*args[:2], path.split("?", 1)[0] + "?…", *args[3:])
+        return True
+
+
+def hide_callback_query_in_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(known, HideCallbackQuery) for known in access.filters):
+        access.addFilter(HideCallbackQuery())
