@@ -475,7 +475,7 @@ async def test_a_retried_follow_up_sends_once(
     activities = ProposalActivities(stack.services)
     followup = FollowupInput(proposal_id, 1, local(proposal["sent_on"] + timedelta(days=3), 9))
 
-    async def killed(*_: object) -> bool:
+    async def killed(*_: object, **__: object) -> bool:
         raise ConnectionResetError("worker killed mid-send")
 
     monkeypatch.setattr(stack.services.mailer, "deliver_on", killed)
