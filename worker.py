@@ -20,7 +20,6 @@ from typing import Any
 import asyncpg
 import uvloop
 from temporalio.client import Client
-from temporalio.runtime import Runtime
 from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -265,7 +264,7 @@ def start_metrics(settings: Settings) -> None:
     before stays on the one it had) and the registry is served on the port."""
     if settings.metrics_port is None:
         return
-    Runtime.set_default(metrics.temporal_runtime(), error_if_already_set=False)
+    metrics.install_default_runtime()
     metrics.serve(settings.metrics_port, settings.api_host)
 
 

@@ -288,6 +288,20 @@ def temporal_runtime() -> Runtime:
     return runtime
 
 
+_default_runtime: Runtime | None = None
+
+
+def install_default_runtime() -> None:
+    """Make q2c's metrics runtime the process's default Temporal runtime, once, before any
+    client connects: `q2c dev` calls it before its own client, as a process whose clients sat
+    on two runtimes did not stop on Ctrl-C (the worker's default runtime replaced under the
+    dev server's client)."""
+    global _default_runtime
+    if _default_runtime is None:
+        _default_runtime = temporal_runtime()
+        Runtime.set_default(_default_runtime, error_if_already_set=False)
+
+
 # --- the endpoint ------------------------------------------------------------------------
 
 _served: dict[int, Any] = {}

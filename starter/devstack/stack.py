@@ -38,6 +38,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import settings as config
 import temporal_connection
+from activities import metrics
 from db.roles import APP_ROLE
 from messages import search_attributes
 from starter.devstack import spv
@@ -540,6 +541,8 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     if env["Q2C_METRICS_PORT"].strip():
         hint = "Or set Q2C_METRICS_PORT (empty: no metrics)."
         _check_port_free(api_host, int(env["Q2C_METRICS_PORT"]), "metrics", hint)
+        # One Temporal runtime in this process, the metrics one, before any client exists.
+        metrics.install_default_runtime()
     if own_mail:
         _check_port_free(SMTP_HOST, SMTP_PORT, "SMTP sink", "Or set SMTP_URL.")
     if own_temporal:
