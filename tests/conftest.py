@@ -3,7 +3,9 @@ an aiosmtpd SMTP peer, WeasyPrint, and the FastAPI app served in-process."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from pgserver.postgres_server import get_server
 from temporalio.api.testservice.v1 import UnlockTimeSkippingRequest
@@ -250,3 +253,27 @@ async def connect_to_spv(spv: SpvStandIn, pool: asyncpg.Pool, settings: Settings
         actor="tests",
     )
     return company_id
+
+
+@pytest.fixture
+async def live_url(stack: Stack) -> AsyncIterator[str]:
+    """The stack's API served over real HTTP on a free port, for the CLI."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(stack.app, lifespan="off", log_level="warning", access_log=False)
+    )
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:  # uvicorn offers no event to await
+                if serving.done():
+                    serving.result()
+                await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, timeout=10)
+        listener.close()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -52,6 +52,7 @@ from tests.conftest import (
     spv_settings,
     stack_on,
 )
+from tests.helpers import issued_invoice
 
 SELLER_CIF = "RO1234567890"  # the seller of ANAF's example invoice
 ERROR_NS = "{mfp:anaf:dgti:spv:reqErrorMessage}"
@@ -534,30 +535,25 @@ async def test_a_restarted_stand_in_still_answers_for_its_uploads(tmp_path: Path
         assert f"{index}.xml" in unzip(await anaf.download(status.download_id))
 
 
-def test_q2c_efactura_xml_saves_the_documents_xml(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_q2c_efactura_xml_saves_the_stored_xml(
+    stack: Stack, live_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The routes are the submission branch's; here what the command asks and writes."""
     monkeypatch.setenv("Q2C_API_KEY", API_KEY)
-    monkeypatch.setenv("Q2C_API_URL", PUBLIC_URL)
-    asked: list[str] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        asked.append(request.url.path)
-        return httpx.Response(200, content=example(), headers={"content-type": "application/xml"})
-
-    document_id = "0b5c7a4e-3f5d-4a47-9f5e-1d2c3b4a5f60"
-    transport = httpx.MockTransport(answer)
+    monkeypatch.setenv("Q2C_API_URL", live_url)
+    monkeypatch.setenv("Q2C_HOME", str(tmp_path / "state"))
+    invoice = await issued_invoice(stack)
     saved = tmp_path / "invoice.xml"
-    assert main(["efactura", "xml", document_id, "-o", str(saved)], transport=transport) == 0
-    assert saved.read_bytes() == example()
-    note = tmp_path / "note.xml"
-    argv = ["efactura", "xml", document_id, "--credit-note", "-o", str(note)]
-    assert main(argv, transport=transport) == 0
-    assert asked == [
-        f"/api/v1/invoices/{document_id}/efactura.xml",
-        f"/api/v1/credit-notes/{document_id}/efactura.xml",
-    ]
+    argv = ["efactura", "xml", invoice["id"], "-o", str(saved)]
+    assert await asyncio.to_thread(main, argv) == 0
+    stored = await stack.api.get(f"/api/v1/invoices/{invoice['id']}/efactura.xml")
+    assert stored.status_code == 200
+    assert saved.read_bytes() == stored.content
+    assert f"<cbc:ID>{invoice['number']}</cbc:ID>".encode() in stored.content
+    # A credit note id the API does not know: refused, nothing written.
+    missing = tmp_path / "missing.xml"
+    argv = ["efactura", "xml", str(uuid4()), "--credit-note", "-o", str(missing)]
+    assert await asyncio.to_thread(main, argv) == 1
+    assert not missing.exists()
 
 
 async def test_an_authorization_state_is_single_use_short_lived_and_cleared_later(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from db import operators as operator_store
 from domain.errors import InvalidInput
@@ -179,30 +177,6 @@ async def test_the_bootstrap_key_is_registered_once_and_not_again_once_rotated(
 
 
 # --- the CLI, against the API served over real HTTP ----------------------------------------
-
-
-@pytest.fixture
-async def live_url(stack: Stack) -> AsyncIterator[str]:
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(stack.app, lifespan="off", log_level="warning", access_log=False)
-    )
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
-
-    async def started() -> bool:
-        if serving.done():
-            serving.result()
-        return server.started
-
-    try:
-        await eventually(started, within=10, what="the HTTP server to listen")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, timeout=10)
-        listener.close()
 
 
 async def test_cli_adds_lists_rotates_and_revokes_operators(
