@@ -24,9 +24,11 @@ from fastapi import APIRouter, Header, Response
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.resend import invoice_refusal, outbox_key_for, proposal_refusal
 from db import clients, invoices, operators, proposals
+from db import resend as resend_rows
 from domain.errors import OperationFailed
 from domain.operators import Action
 from domain.status import IllegalTransition
@@ -94,6 +96,44 @@ async def _resend(
         handle = state.temporal.get_workflow_handle(
             resend_workflow_id(outbox_key), result_type=ResendResult
         )
+    return await _answer(handle, to_address, outbox_key, response)
+
+
+async def _known(
+    state: Q2CState,
+    kind: str,
+    document_id: UUID,
+    key: str | None,
+    to_address: str,
+    response: Response,
+) -> dict[str, Any] | None:
+    """A retried request's answer: the run its key started, whatever the document became
+    since (voided, signed); None when the key is new (or there is none). Nothing new is
+    recorded or started for it."""
+    if key is None:
+        return None
+    outbox_key = outbox_key_for(kind, str(document_id), key)
+    handle: WorkflowHandle[Any, ResendResult] = state.temporal.get_workflow_handle(
+        resend_workflow_id(outbox_key), result_type=ResendResult
+    )
+    try:
+        await handle.describe()
+    except RPCError as missing:
+        if missing.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    # Still going out (202): the address the first request queued it to, once it is queued.
+    async with state.pool.acquire() as conn:
+        queued_to = await resend_rows.queued_address(conn, outbox_key)
+    return await _answer(handle, queued_to or to_address, outbox_key, response)
+
+
+async def _answer(
+    handle: WorkflowHandle[Any, ResendResult],
+    to_address: str,
+    outbox_key: str,
+    response: Response,
+) -> dict[str, Any]:
     try:
         result = await asyncio.wait_for(asyncio.shield(handle.result()), WAIT_SECONDS)
     except TimeoutError:
@@ -135,10 +175,13 @@ async def resend_invoice(
     PDF and number, a new link to its page. Status, due date and reminders stay."""
     async with state.pool.acquire() as conn:
         row = await invoices.get(conn, invoice_id)
-        refusal = invoice_refusal(row.status, row.number, row.document_key)
-        if refusal is not None:
-            raise IllegalTransition(refusal)
         to_address = body.to if body and body.to else (await clients.get(conn, row.client_id)).email
+    known = await _known(state, "invoice", invoice_id, idempotency_key, to_address, response)
+    if known is not None:
+        return known
+    refusal = invoice_refusal(row.status, row.number, row.document_key)
+    if refusal is not None:
+        raise IllegalTransition(refusal)
     return await _resend(
         state, operator, "invoice", invoice_id, to_address, idempotency_key, response
     )
@@ -163,10 +206,13 @@ async def resend_proposal(
     """Email the sent proposal again: its PDF and number, a new signing link."""
     async with state.pool.acquire() as conn:
         row = await proposals.get(conn, proposal_id)
-        refusal = proposal_refusal(row.status, row.number, row.document_key)
-        if refusal is not None:
-            raise IllegalTransition(refusal)
         to_address = body.to if body and body.to else (await clients.get(conn, row.client_id)).email
+    known = await _known(state, "proposal", proposal_id, idempotency_key, to_address, response)
+    if known is not None:
+        return known
+    refusal = proposal_refusal(row.status, row.number, row.document_key)
+    if refusal is not None:
+        raise IllegalTransition(refusal)
     return await _resend(
         state, operator, "proposal", proposal_id, to_address, idempotency_key, response
     )
