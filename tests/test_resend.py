@@ -31,6 +31,7 @@ from tests.helpers import (
     proposal_email,
     wait_invoice_status,
 )
+from tests.test_operators import add_operator, as_key
 from tests.test_replay import record, replayer
 from workflows.invoice import InvoiceWorkflow
 
@@ -96,7 +97,9 @@ async def test_an_issued_invoice_is_sent_again_once_per_key(stack: Stack) -> Non
     assert (await stack.api.get(f"{link}/pdf")).content == first_pdf
 
     # Its run replays on the current code (and is kept for later versions' replay test).
-    history = await stack.env.client.get_workflow_handle(resend_workflow_id(key)).fetch_history()
+    run = stack.env.client.get_workflow_handle(resend_workflow_id(key))
+    assert await (await run.describe()).static_summary() == f"Send invoice {number} again"
+    history = await run.fetch_history()
     await replayer().replay_workflow(history)
     record([history])
 
@@ -290,3 +293,27 @@ async def test_the_cli_sends_again(
     answer = json.loads(capsys.readouterr().out)
     assert answer["resent_to"] == CLIENT["email"] and answer["sent"] is True
     assert keyed(stack, answer["outbox_key"])
+
+
+async def test_the_operator_who_asked_is_recorded_and_a_viewer_may_not(stack: Stack) -> None:
+    client_id = await create_client(stack)
+    proposal = await create_proposal(stack, client_id)
+    await proposal_email(stack)
+    path = f"/api/v1/proposals/{proposal['id']}"
+    viewer = await add_operator(stack, "victor", "viewer")
+    async with as_key(stack, viewer["key"]) as api:
+        refused = await api.post(f"{path}/resend")
+        assert refused.status_code == 403
+    olga = await add_operator(stack, "olga", "operator")
+    async with as_key(stack, olga["key"]) as api:
+        answer = await api.post(f"{path}/resend", json={"to": "olga.client@exemplu.ro"})
+        assert answer.status_code == 200, answer.text
+    [message] = keyed(stack, answer.json()["outbox_key"])
+    assert message["To"] == "olga.client@exemplu.ro"
+    audit = await get_json(stack, f"{path}/audit")
+    [resent] = [e for e in audit["events"] if e["kind"] == "resent"]
+    assert resent["actor"] == "operator:olga"
+    assert resent["data"] == {
+        "to": "olga.client@exemplu.ro",
+        "outbox_key": answer.json()["outbox_key"],
+    }

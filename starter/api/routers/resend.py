@@ -68,6 +68,7 @@ async def _resend(
     operator: Operator,
     kind: str,
     document_id: UUID,
+    number: str,
     to_address: str,
     key: str | None,
     response: Response,
@@ -90,6 +91,8 @@ async def _resend(
             id=resend_workflow_id(outbox_key),
             task_queue=state.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # What the Temporal UI's list shows: the document, never the address.
+            static_summary=f"Send {kind} {number} again",
         )
     except WorkflowAlreadyStartedError:
         # A retried request: the first one's run (running or done) answers it.
@@ -183,7 +186,14 @@ async def resend_invoice(
     if refusal is not None:
         raise IllegalTransition(refusal)
     return await _resend(
-        state, operator, "invoice", invoice_id, to_address, idempotency_key, response
+        state,
+        operator,
+        "invoice",
+        invoice_id,
+        str(row.number),
+        to_address,
+        idempotency_key,
+        response,
     )
 
 
@@ -214,5 +224,12 @@ async def resend_proposal(
     if refusal is not None:
         raise IllegalTransition(refusal)
     return await _resend(
-        state, operator, "proposal", proposal_id, to_address, idempotency_key, response
+        state,
+        operator,
+        "proposal",
+        proposal_id,
+        str(row.number),
+        to_address,
+        idempotency_key,
+        response,
     )
