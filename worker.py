@@ -40,6 +40,7 @@ from activities.pdf_engine import (
 )
 from activities.proposals import ProposalActivities
 from activities.render_failures import RenderFailureActivities
+from activities.resend import ResendActivities
 from activities.services import Services
 from activities.signing import SigningActivities
 from settings import Settings
@@ -47,8 +48,15 @@ from workflows.efactura import EfacturaSubmissionWorkflow
 from workflows.events import EventDeliveryWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
+from workflows.resend import ResendWorkflow
 
-WORKFLOWS = [ProposalWorkflow, InvoiceWorkflow, EventDeliveryWorkflow, EfacturaSubmissionWorkflow]
+WORKFLOWS = [
+    ProposalWorkflow,
+    InvoiceWorkflow,
+    EventDeliveryWorkflow,
+    EfacturaSubmissionWorkflow,
+    ResendWorkflow,
+]
 
 
 def activities_of(services: Services) -> list[Callable[..., Any]]:
@@ -59,6 +67,7 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
     credit_notes = CreditNoteActivities(services)
     render_failures = RenderFailureActivities(services)
     efactura = EfacturaActivities(services, services.efactura)
+    resend = ResendActivities(services)
     return [
         proposals.send_proposal,
         proposals.render_proposal,
@@ -90,6 +99,7 @@ def activities_of(services: Services) -> list[Callable[..., Any]]:
         efactura.efactura_upload,
         efactura.efactura_poll,
         efactura.efactura_deadline,
+        resend.resend_document,
     ]
 
 

@@ -123,3 +123,5 @@ class Action(StrEnum):
     RESUME_REMINDERS = "resume_reminders"
     # Of a proposal's workflow: make the unsigned proposal a draft invoice.
     CONVERT_PROPOSAL = "convert_proposal"
+    # Send an issued invoice or a sent proposal again (issue 15).
+    RESEND = "resend"

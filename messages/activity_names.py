@@ -37,3 +37,5 @@ EFACTURA_PREPARE = "efactura_prepare"
 EFACTURA_UPLOAD = "efactura_upload"
 EFACTURA_POLL = "efactura_poll"
 EFACTURA_DEADLINE = "efactura_deadline"
+# Send an issued invoice or a sent proposal again (issue 15): queue its outbox row, deliver.
+RESEND_DOCUMENT = "resend_document"

@@ -459,3 +459,35 @@ class EfacturaProgress:
     not_connected: bool = False
     # An upload whose index was lost is being looked for in ANAF's messages.
     searching: bool = False
+
+
+# --- send again (issue 15) -------------------------------------------------------------
+
+RESEND_WORKFLOW_PREFIX = "resend-"
+
+
+def resend_workflow_id(outbox_key: str) -> str:
+    """`resend-<outbox key>`: one run per key, so a retried request sends nothing new."""
+    return RESEND_WORKFLOW_PREFIX + outbox_key
+
+
+@dataclass
+class ResendInput:
+    """Send an issued invoice (kind `invoice`) or a sent proposal (kind `proposal`) again:
+    the same PDF and number, a fresh link, to `to_address`, under `outbox_key`.
+    `request_id` is the API's recorded operator request (db.operators); `at` is set by the
+    workflow (workflow.now()) for the activity."""
+
+    kind: str
+    document_id: str
+    to_address: str
+    outbox_key: str
+    request_id: str = ""
+    at: datetime | None = None
+
+
+@dataclass
+class ResendResult:
+    resent_to: str
+    outbox_key: str
+    sent: bool

@@ -36,6 +36,7 @@ from starter.api.routers import (
     operators,
     proposals,
     reports,
+    resend,
     tasks,
 )
 
@@ -61,6 +62,7 @@ ROUTERS = (
     codec.router,
     operators.router,
     efactura.router,
+    resend.router,
 )
 
 

@@ -1,9 +1,10 @@
-"""`q2c invoices list | show | approve | void | pay | refund | pdf`, and one invoice's
-reminders: `pause | resume | reschedule | reminders`."""
+"""`q2c invoices list | show | approve | void | pay | refund | pdf | resend`, and one
+invoice's reminders: `pause | resume | reschedule | reminders`."""
 
 from __future__ import annotations
 
 import argparse
+import uuid
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -109,6 +110,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     )
     reminders.add_argument("id", type=uuid_text, metavar="ID")
     add_pdf_action(invoice_actions, "download the invoice's PDF")
+    add_resend_action(invoice_actions, json_too, "email the issued invoice again")
 
 
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
@@ -271,4 +273,38 @@ _ACTIONS_ON_ONE_INVOICE: dict[str, Callable[[argparse.Namespace, Api, Output, st
     "resume": _pause,
     "reschedule": _reschedule,
     "reminders": _reminders,
+    "resend": lambda args, api, out, path: resend(args, api, out, path, "invoice"),
 }
+
+
+# --- send again (issue 15) -----------------------------------------------------------------
+
+
+def add_resend_action(
+    actions: Any, json_too: argparse.ArgumentParser, help_text: str
+) -> argparse.ArgumentParser:
+    """`resend ID [--to ADDR] [--key KEY]`, for invoices and proposals alike."""
+    action: argparse.ArgumentParser = actions.add_parser(
+        "resend", parents=[json_too], help=help_text
+    )
+    action.add_argument("id", type=uuid_text, metavar="ID")
+    action.add_argument("--to", metavar="ADDR", help="another address (default: the client's)")
+    action.add_argument(
+        "--key",
+        default=None,
+        help="Idempotency-Key: run again with the same key and nothing is sent twice "
+        "(default: a new one each run)",
+    )
+    return action
+
+
+def resend(args: argparse.Namespace, api: Api, out: Output, path: str, kind: str) -> None:
+    body = {"to": args.to} if args.to else None
+    key = args.key or uuid.uuid4().hex
+
+    def outcome(answer: dict[str, Any]) -> str:
+        done = "sent again" if answer["sent"] else "queued to be sent again"
+        return f"{kind} {args.id} {done} to {answer['resent_to']} (key {answer['outbox_key']})"
+
+    answer = api.json("POST", f"{path}/resend", json=body, headers={"Idempotency-Key": key})
+    out.answer(answer, outcome)

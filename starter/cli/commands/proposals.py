@@ -1,10 +1,11 @@
-"""`q2c proposals create FILE.json | show ID | send ID | invoice ID`."""
+"""`q2c proposals create FILE.json | show ID | send ID | invoice ID | resend ID`."""
 
 from __future__ import annotations
 
 import argparse
 
 from starter.cli.client import Api
+from starter.cli.commands.invoices import add_resend_action, resend
 from starter.cli.inputs import Subcommands, read_json_file, uuid_text
 from starter.cli.output import Output
 
@@ -28,6 +29,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
         help="make a proposal the client did not sign (sent or expired) a draft invoice",
     )
     invoice.add_argument("id", type=uuid_text, metavar="ID")
+    add_resend_action(proposal_actions, json_too, "email a sent proposal again, new signing link")
 
 
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
@@ -35,6 +37,8 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
         out.record(api.post_json_text("/api/v1/proposals", read_json_file(args.file)))
     elif args.action == "send":
         out.record(api.json("POST", f"/api/v1/proposals/{args.id}/send"))
+    elif args.action == "resend":
+        resend(args, api, out, f"/api/v1/proposals/{args.id}", "proposal")
     elif args.action == "invoice":
         out.record(api.json("POST", f"/api/v1/proposals/{args.id}/invoice"))
     else:
