@@ -308,3 +308,16 @@ async def test_the_cli_lists_and_shows_the_card(
     assert await asyncio.to_thread(main, ["clients", "edit", first, str(edit)]) == 0
     capsys.readouterr()
     assert (await get_json(stack, f"/api/v1/clients/{first}"))["name"] == "Alfa Nou SRL"
+
+
+async def test_a_crm_client_with_a_known_tax_id_is_that_client(stack: Stack) -> None:
+    """The CRM webhook makes clients too: another email with a tax id we have is not a
+    second client with that tax id, it is the one we have."""
+    from tests.test_webhooks import CRM, crm_event, send
+
+    known = await create_client(stack)
+    event = await crm_event(stack, "deal-tax", client=CLIENT | {"email": "alt@exemplu.ro"})
+    answer = await send(stack, CRM, "crm", event)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["proposal"]["client_id"] == known
+    assert await stack.db.fetchval("SELECT count(*) FROM clients") == 1
