@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from db.connection import Connection
+from db.connection import Connection, lock_key
 from db.errors import NotFound
-from db.rows import ClientRow, row_as
+from db.rows import ClientRow, row_as, rows_as
 from domain.addresses import Address, needs_review
 
 
@@ -152,4 +152,88 @@ async def set_details(conn: Connection, client_id: Any, client: NewClient) -> No
         client.postal_code,
         client.county,
         needs_review(client.address, address_of(client)),
+    )
+
+
+# --- the client list, archiving, one tax id per company ---
+
+
+async def same_tax_id(
+    conn: Connection, company_id: Any, tax_id: str, *, other_than: Any = None
+) -> ClientRow | None:
+    """The company's client (not `other_than`) whose tax id is `tax_id` once normalised, if
+    any. It takes a lock on that tax id until the caller's transaction ends, so two clients
+    entered at once with the same tax id take turns and the second sees the first (there is
+    no unique index: see migration 20261204160000)."""
+    # The tax id as compared: letters and digits only, upper case ("ro 185-472.90" is
+    # "RO18547290"); the same expression as the index clients_tax_id_key_idx.
+    key = await conn.fetchval(
+        "SELECT upper(regexp_replace($1::text, '[^0-9A-Za-z]', '', 'g'))", tax_id
+    )
+    if not key:
+        return None
+    await lock_key(conn, f"client-tax-id:{company_id}:{key}")
+    record = await conn.fetchrow(
+        """SELECT * FROM clients
+           WHERE company_id = $1 AND tax_id <> ''
+             AND upper(regexp_replace(tax_id, '[^0-9A-Za-z]', '', 'g')) = $2
+             AND ($3::uuid IS NULL OR id <> $3)
+           ORDER BY created_at, id LIMIT 1""",
+        company_id,
+        key,
+        other_than,
+    )
+    return None if record is None else row_as(ClientRow, record)
+
+
+def _like(text: str) -> str:
+    """`text` as a LIKE pattern matching it anywhere (its own % _ \\ taken literally)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search(
+    conn: Connection,
+    company_id: Any,
+    *,
+    text: str | None,
+    archived: bool,
+    after: tuple[str, UUID] | None,
+    limit: int,
+) -> list[ClientRow]:
+    """The company's clients whose name, tax id or email contains `text` (any case), by
+    name then id, from just after `after` (keyset paging: a client added or archived
+    between two pages neither repeats nor hides another); archived ones only if `archived`."""
+    records = await conn.fetch(
+        """SELECT * FROM clients
+           WHERE company_id = $1
+             AND ($2 OR archived_at IS NULL)
+             AND ($3::text IS NULL OR name ILIKE $3 OR tax_id ILIKE $3 OR email ILIKE $3)
+             AND ($4::text IS NULL OR (name, id) > ($4, $5::uuid))
+           ORDER BY name, id
+           LIMIT $6""",
+        company_id,
+        archived,
+        None if not text else _like(text),
+        None if after is None else after[0],
+        None if after is None else after[1],
+        limit,
+    )
+    return rows_as(ClientRow, records)
+
+
+async def archive(conn: Connection, client_id: Any, by: str) -> None:
+    """Archive the client now in `by`'s name."""
+    await conn.execute(
+        "UPDATE clients SET archived_at = now(), archived_by = $2 WHERE id = $1", client_id, by
+    )
+
+
+async def unarchive(conn: Connection, client_id: Any, by: str) -> None:
+    """Bring the client back now in `by`'s name (who had archived it stays recorded)."""
+    await conn.execute(
+        """UPDATE clients SET archived_at = NULL, unarchived_at = now(), unarchived_by = $2
+           WHERE id = $1""",
+        client_id,
+        by,
     )

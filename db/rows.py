@@ -115,6 +115,12 @@ class ClientRow:
     postal_code: str
     county: str
     address_needs_review: bool
+    # Archived (instead of deleted) when, and by whom: no new documents, the old go on.
+    archived_at: datetime | None
+    archived_by: str | None
+    # Last brought back from the archive when, and by whom.
+    unarchived_at: datetime | None
+    unarchived_by: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,11 @@ async def client_for_crm(conn: Connection, company_id: Any, client: clients.NewC
         )
         if existing is not None:
             return existing
+        # One tax id per company: a client the CRM names by another email but with the tax
+        # id of a client we have is that client (same_tax_id's lock covers the insert).
+        same = await clients.same_tax_id(conn, company_id, client.tax_id)
+        if same is not None:
+            return same.id
         return await clients.insert(conn, company_id, client)
 
 

@@ -56,6 +56,8 @@ async def create_proposal(
     items = [line.as_line() for line in body.lines]
     async with state.pool.acquire() as conn:
         buyer = await clients.get(conn, body.client_id)
+        if buyer.archived_at is not None:  # an archived client gets no new documents
+            raise Conflict(f"client {buyer.id} is archived: unarchive it first")
         seller = await companies.get(conn, buyer.company_id)
         today = local_date(datetime.now(UTC), seller.time_zone)
         if body.valid_until < today:

@@ -34,6 +34,7 @@ from domain.contracts import (
     contract_invoice_lines,
     vat_category,
 )
+from domain.errors import Conflict
 from domain.money import plain_decimal
 from domain.operators import SYSTEM
 from domain.schedule import local_date
@@ -162,6 +163,8 @@ async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
     items = [line.as_line() for line in body.lines]
     async with state.pool.acquire() as conn:
         buyer = await clients.get(conn, body.client_id)
+        if buyer.archived_at is not None:  # an archived client gets no new documents
+            raise Conflict(f"client {buyer.id} is archived: unarchive it first")
         seller = await companies.get(conn, buyer.company_id)
         today = local_date(datetime.now(UTC), seller.time_zone)
         checked_document_totals(
@@ -216,6 +219,10 @@ async def invoice_from_contract(
             earlier = await _invoice_of_request(conn, contract, request_key)
             if earlier is not None:
                 return earlier, False
+        if (await clients.get(conn, contract.client_id)).archived_at is not None:
+            # An archived client gets no new documents (a replayed request above still
+            # answers with the invoice it made).
+            raise Conflict(f"client {contract.client_id} is archived: unarchive it first")
         seller = await companies.get(conn, contract.company_id)
         currency = contract.currency.strip()
         today = local_date(datetime.now(UTC), seller.time_zone)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import EmailStr, Field
 
-from starter.api.schemas.common import Answer, Body, Name
+from starter.api.schemas.common import Answer, Body, DecimalText, IsoDate, IsoInstant, Name
 from starter.api.schemas.company import OwnScheduleOut
 from starter.api.schemas.reminders import ScheduleInForceOut
 
@@ -89,6 +89,12 @@ class ClientOut(Answer):
     bik: str
     settlement_account: str
     correspondent_account: str
+    # Archived (instead of deleted): when and by whom (`operator:<name>`); None if not.
+    archived_at: IsoInstant | None
+    archived_by: str | None
+    # Last brought back from the archive: when and by whom.
+    unarchived_at: IsoInstant | None
+    unarchived_by: str | None
 
 
 class ClientRemindersOut(Answer):
@@ -106,3 +112,77 @@ class NotReplannedOut(Answer):
 class ClientRemindersSetOut(ClientRemindersOut):
     replanned_invoices: list[str]
     not_replanned: list[NotReplannedOut]
+
+
+class ClientList(Answer):
+    """A page of clients by name; `next_cursor` (opaque) asks for the next, None at the end."""
+
+    items: list[ClientOut]
+    next_cursor: str | None
+
+
+class CardContractOut(Answer):
+    id: str
+    number: str
+    contract_date: IsoDate
+    subject: str
+    currency: str
+
+
+class CardProposalOut(Answer):
+    id: str
+    number: str | None
+    status: str
+    currency: str
+    total: DecimalText
+    valid_until: IsoDate
+    invoice_id: str | None
+    created_at: IsoInstant
+
+
+class CardInvoiceOut(Answer):
+    id: str
+    number: str | None
+    status: str
+    overdue: bool
+    currency: str
+    total: DecimalText
+    amount_paid: DecimalText
+    amount_due: DecimalText
+    issue_date: IsoDate | None
+    due_date: IsoDate | None
+    created_at: IsoInstant
+
+
+class CardTaskOut(Answer):
+    id: str
+    kind: str
+    title: str
+    assignee: str
+    due_date: IsoDate | None
+    invoice_id: str | None
+    proposal_id: str | None
+    created_at: IsoInstant
+
+
+class CardMoneyOut(Answer):
+    """Per currency, as decimal strings: what the client's open invoices still ask
+    (`balance_due`), of it what is past its due date (`overdue`), and the client's credit."""
+
+    currency: str
+    balance_due: DecimalText
+    overdue: DecimalText
+    credit: DecimalText
+
+
+class ClientCardOut(Answer):
+    """A client at a glance. Each list holds at most the `limit` most recent; the money
+    sums every document, not only those listed."""
+
+    client: ClientOut
+    contracts: list[CardContractOut]
+    proposals: list[CardProposalOut]
+    invoices: list[CardInvoiceOut]
+    open_tasks: list[CardTaskOut]
+    money: list[CardMoneyOut]
+    limit: int
