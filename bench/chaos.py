@@ -47,6 +47,7 @@ from typing import Any
 import asyncpg
 import httpx
 import psutil
+from stdnum.ro import cui
 
 from bench.chaos_checks import (
     Check,
@@ -432,8 +433,11 @@ class Drivers:
             print(f"  driver #{sequence} gave up: {error}", flush=True)
 
     async def _drive(self, sequence: int, deadline: Deadline) -> None:
-        # An operator creates the client; a retry after a lost answer may make a second
-        # client, which a real operator would also end up with and which changes nothing.
+        # An operator creates the client. Its tax id is its own (one client per tax id and
+        # company): a retry after a lost answer is refused with 409, and the operator finds
+        # the client made by the first try.
+        body = f"{20000000 + sequence}"
+        tax_id = f"RO{body}{cui.calc_check_digit(body)}"
         client = await self.retrying(
             "create client",
             lambda: self.api.post(
@@ -443,16 +447,32 @@ class Drivers:
                     "email": f"chaos{sequence}@chaos.example",
                     "country": "RO",
                     "locale": "ro",
-                    "tax_id": "RO18547290",
+                    "tax_id": tax_id,
                     "address": "Str. Memorandumului 28, Cluj-Napoca",
+                    "street": "Str. Memorandumului 28",
+                    "city": "Cluj-Napoca",
+                    "postal_code": "400114",
+                    "county": "RO-CJ",
                 },
             ),
             deadline,
         )
-        if client.status_code != 201:
+        if client.status_code == 409:
+            client = await self.retrying(
+                "find client",
+                lambda: self.api.get("/api/v1/clients", params={"q": tax_id}),
+                deadline,
+            )
+            found = client.json()["items"] if client.status_code == 200 else []
+            if len(found) != 1:
+                raise DriverGaveUp(f"find client {tax_id}: {client.text[:200]}")
+            client_id = found[0]["id"]
+        elif client.status_code == 201:
+            client_id = client.json()["id"]
+        else:
             raise DriverGaveUp(f"create client {client.status_code}: {client.text[:200]}")
         proposal_body = {
-            "client_id": client.json()["id"],
+            "client_id": client_id,
             "currency": "RON",
             "valid_until": (date.today() + timedelta(days=30)).isoformat(),
             "payment_terms_days": 14,

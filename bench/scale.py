@@ -43,7 +43,9 @@ TIME_ZONE = "Europe/Bucharest"
 
 
 async def _seed_rows(db: asyncpg.Pool, http: httpx.AsyncClient, count: int) -> list[str]:
-    response = await http.post("/api/v1/clients", json=CLIENT | {"email": "scale@bench.example"})
+    # A client of its own: one client per tax id and company, and the pipeline's exists.
+    scale_client = CLIENT | {"email": "scale@bench.example", "tax_id": "RO30405065"}
+    response = await http.post("/api/v1/clients", json=scale_client)
     response.raise_for_status()
     client_id = response.json()["id"]
     today = date.today()
