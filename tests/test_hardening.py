@@ -3,6 +3,7 @@ number series and a log line is bounded and cannot be turned against the system.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import socket
@@ -543,6 +544,8 @@ async def test_a_proposal_pdf_that_keeps_failing_goes_back_to_draft_with_a_task(
     )
     assert announced == 1, "subscribers hear of the task as of an invoice's"
     handle = stack.env.client.get_workflow_handle(f"proposal-{proposal_id}")
+    # The run ends right after the task's step (on a busy machine, a moment after the task).
+    await asyncio.wait_for(handle.result(), timeout=30)
     failed_run = await handle.describe()
     assert failed_run.status is not None and failed_run.status.name == "COMPLETED"
     shown = await get_json(stack, f"/api/v1/proposals/{proposal_id}")
