@@ -64,27 +64,7 @@ async def insert(conn: Connection, company_id: Any, client: NewClient) -> UUID:
                $18, $19, $20, $21, $22)
            RETURNING id""",
         company_id,
-        client.name,
-        client.email,
-        client.country,
-        client.locale,
-        client.legal_form,
-        client.address,
-        client.tax_id,
-        client.registration_number,
-        client.vat_id,
-        client.kpp,
-        client.iban,
-        client.bic,
-        client.bik,
-        client.settlement_account,
-        client.correspondent_account,
-        client.bank_name,
-        client.street,
-        client.city,
-        client.postal_code,
-        client.county,
-        needs_review(client.address, address_of(client)),
+        *_column_values(client),
     )
     return client_id
 
@@ -131,27 +111,7 @@ async def set_details(conn: Connection, client_id: Any, client: NewClient) -> No
                address_needs_review = $22
            WHERE id = $1""",
         client_id,
-        client.name,
-        client.email,
-        client.country,
-        client.locale,
-        client.legal_form,
-        client.address,
-        client.tax_id,
-        client.registration_number,
-        client.vat_id,
-        client.kpp,
-        client.iban,
-        client.bic,
-        client.bik,
-        client.settlement_account,
-        client.correspondent_account,
-        client.bank_name,
-        client.street,
-        client.city,
-        client.postal_code,
-        client.county,
-        needs_review(client.address, address_of(client)),
+        *_column_values(client),
     )
 
 
@@ -236,4 +196,31 @@ async def unarchive(conn: Connection, client_id: Any, by: str) -> None:
            WHERE id = $1""",
         client_id,
         by,
+    )
+
+
+def _column_values(client: NewClient) -> tuple[Any, ...]:
+    """A client's columns as insert and set_details write them ($2 … $22), in that order."""
+    return (
+        client.name,
+        client.email,
+        client.country,
+        client.locale,
+        client.legal_form,
+        client.address,
+        client.tax_id,
+        client.registration_number,
+        client.vat_id,
+        client.kpp,
+        client.iban,
+        client.bic,
+        client.bik,
+        client.settlement_account,
+        client.correspondent_account,
+        client.bank_name,
+        client.street,
+        client.city,
+        client.postal_code,
+        client.county,
+        needs_review(client.address, address_of(client)),
     )
