@@ -77,7 +77,8 @@ RO_COUNTIES: dict[str, str] = {
 # CIUS-RO's SECTOR-RO code list: Bucharest's six sectors, written as the city.
 SECTORS: tuple[str, ...] = tuple(f"SECTOR{n}" for n in range(1, 7))
 
-_SECTOR_INPUT = re.compile(r"^sector(?:ul)?\s*[-_.]?\s*([1-6])$", re.IGNORECASE)
+# Matched on the folded text, so "București, Sector 1" and "sectorul-1" read alike.
+_SECTOR_INPUT = re.compile(r"^(?:(?:municipiul )?(?:bucuresti|bucharest) )?sector(?:ul)? ?([1-6])$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 # ISO 3166-2 subdivision codes: the country, a hyphen, one to three letters or digits.
 _SUBDIVISION = re.compile(r"^([A-Z]{2})-([A-Z0-9]{1,3})$")
@@ -126,8 +127,9 @@ def _text(value: str, field: str, limit: int, prefix: str) -> str:
 
 
 def sector(value: str) -> str | None:
-    """``SECTOR1`` … ``SECTOR6`` for "Sector 1", "sector1", "SECTORUL 1", …; else None."""
-    found = _SECTOR_INPUT.match(" ".join(value.split()))
+    """``SECTOR1`` … ``SECTOR6`` for "Sector 1", "sector1", "SECTORUL 1", "București,
+    sector 1", …; else None."""
+    found = _SECTOR_INPUT.match(_fold(value))
     return f"SECTOR{found.group(1)}" if found else None
 
 

@@ -188,11 +188,13 @@ def unit_code(unit: str) -> str:
 
 
 def ro_county(county: str, field: str) -> str:
-    """An ISO 3166-2:RO code from "RO-CJ", "ro-cj" or "CJ"; EfacturaError naming ``field``."""
-    code = county.strip().upper().replace(" ", "")
-    if code and not code.startswith("RO-"):
-        code = f"RO-{code}"
-    if code not in RO_COUNTIES:
+    """An ISO 3166-2:RO code from "RO-CJ", "CJ" or the county's name ("Cluj"), as
+    domain.addresses accepts it; EfacturaError naming ``field``."""
+    try:
+        code = addresses.canonical_county("RO", county)
+    except InvalidInput:
+        code = ""
+    if not code:
         raise EfacturaError(
             f"{field}: a Romanian address needs its county as an ISO 3166-2:RO code "
             f"(RO-B for Bucharest, RO-CJ for Cluj, …), not {county!r}"
@@ -201,13 +203,13 @@ def ro_county(county: str, field: str) -> str:
 
 
 def bucharest_sector(city: str, field: str) -> str:
-    """SECTOR1 … SECTOR6 from "SECTOR1", "Sector 1" or "București, sector 1"."""
-    found = re.search(r"sector\s*([1-6])\b", city, flags=re.IGNORECASE)
+    """SECTOR1 … SECTOR6 from "SECTOR1" or "Sector 1", as domain.addresses accepts it."""
+    found = addresses.sector(city)
     if found is None:
         raise EfacturaError(
             f"{field}: a Bucharest address (county RO-B) names its sector, SECTOR1 … SECTOR6"
         )
-    return f"SECTOR{found.group(1)}"
+    return found
 
 
 @dataclass(frozen=True)

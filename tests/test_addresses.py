@@ -67,6 +67,8 @@ def test_the_county_and_sector_tables_are_the_official_lists() -> None:
         ("  sectorul  6 ", "SECTOR6"),
         ("Sector-2", "SECTOR2"),
         ("SECTOR4", "SECTOR4"),
+        ("București, sector 5", "SECTOR5"),
+        ("Municipiul Bucuresti Sectorul 2", "SECTOR2"),
     ],
 )
 def test_a_bucharest_sector_is_accepted_as_written_and_stored_canonically(

@@ -698,8 +698,9 @@ def test_units_map_to_un_ece_codes() -> None:
 def test_addresses_normalize_to_cius_ro_codes() -> None:
     assert ro_county("cj", "f") == "RO-CJ"
     assert ro_county("RO-B", "f") == "RO-B"
+    assert ro_county("Bistrita-Nasaud", "f") == "RO-BN"
     with pytest.raises(EfacturaError, match="f: "):
-        ro_county("Cluj", "f")
+        ro_county("Narnia", "f")
     assert bucharest_sector("București, sector 3", "f") == "SECTOR3"
     assert bucharest_sector("SECTOR6", "f") == "SECTOR6"
     with pytest.raises(EfacturaError, match="SECTOR1"):
