@@ -120,11 +120,13 @@ class Backlog:
     oldest_age_seconds: float
 
 
+# Read every few seconds: it must stay on the partial index of pending rows.
+BACKLOG_SQL = """SELECT count(*) AS pending,
+                        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest
+                 FROM email_outbox WHERE status = 'pending'"""
+
+
 async def backlog(conn: Connection) -> Backlog:
-    record = await conn.fetchrow(
-        """SELECT count(*) AS pending,
-                  coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest
-           FROM email_outbox WHERE status = 'pending'"""
-    )
+    record = await conn.fetchrow(BACKLOG_SQL)
     assert record is not None  # an aggregate always answers one row
     return Backlog(pending=int(record["pending"]), oldest_age_seconds=float(record["oldest"]))

@@ -12,6 +12,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.mail import Mailer, OutgoingEmail, SmtpSettings
 from activities.proposals import ProposalActivities
+from db import outbox
 from messages.models import ProposalRef
 from starter.devstack.mailsink import MailSink
 from tests.conftest import Stack
@@ -149,3 +150,12 @@ async def test_a_message_accepted_while_the_database_restarts_is_recorded_and_no
     finally:
         await mailer.close()
         controller.stop()
+
+
+async def test_the_backlog_reads_pending_emails_by_their_index(db: asyncpg.Pool) -> None:
+    """The metrics ask for the backlog every few seconds: it must not scan every email
+    ever sent (db.outbox.backlog, the partial index on pending rows)."""
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(row[0] for row in await conn.fetch("EXPLAIN " + outbox.BACKLOG_SQL))
+    assert "email_outbox_pending_idx" in plan, plan
