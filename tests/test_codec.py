@@ -26,7 +26,7 @@ from messages.models import invoice_workflow_id, proposal_workflow_id
 from settings import DEFAULT_TEMPORAL_UI_ORIGIN, Settings
 from starter.api.app import create_app
 from starter.devstack.mailsink import MailSink
-from starter.devstack.stack import _TemporalDevServer
+from starter.devstack.stack import DevPorts, _TemporalDevServer
 from temporal_connection import (
     ENCRYPTED_ENCODING,
     KEY_ID_METADATA,
@@ -126,7 +126,9 @@ async def test_saved_unencrypted_histories_replay_with_the_codec() -> None:
 
 def test_the_dev_server_points_its_ui_at_the_codec(tmp_path: Path) -> None:
     settings = _settings("unused", "unused")
-    command = _TemporalDevServer(tmp_path, settings, "http://localhost:8000/codec").command()
+    command = _TemporalDevServer(
+        tmp_path, settings, "http://localhost:8000/codec", DevPorts()
+    ).command()
     at = command.index("--ui-codec-endpoint")
     assert command[at + 1] == "http://localhost:8000/codec"
 

@@ -20,9 +20,11 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Generator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,37 @@ SMTP_PORT = 1025
 # The SPV stand-in (ANAF's e-Factura API and OAuth server), for local processes only.
 SPV_HOST = "127.0.0.1"
 SPV_PORT = 8020
+
+
+@dataclass(frozen=True)
+class DevPorts:
+    """The local ports of the parts `q2c dev` starts itself. The defaults are the ones the
+    README names; Q2C_DEV_*_PORT moves one (a second stack on the machine, or the test
+    that runs `q2c dev` beside other tests)."""
+
+    temporal: int = TEMPORAL_PORT
+    temporal_ui: int = TEMPORAL_UI_PORT
+    smtp: int = SMTP_PORT
+    spv: int = SPV_PORT
+
+    @classmethod
+    def from_env(cls) -> DevPorts:
+        def port(name: str, default: int) -> int:
+            text = os.environ.get(name, "").strip()
+            if not text:
+                return default
+            if not text.isdigit() or not 0 < int(text) < 65536:
+                raise RuntimeError(f"{name}={text!r}: a TCP port, 1 to 65535")
+            return int(text)
+
+        return cls(
+            temporal=port("Q2C_DEV_TEMPORAL_PORT", TEMPORAL_PORT),
+            temporal_ui=port("Q2C_DEV_TEMPORAL_UI_PORT", TEMPORAL_UI_PORT),
+            smtp=port("Q2C_DEV_SMTP_PORT", SMTP_PORT),
+            spv=port("Q2C_DEV_SPV_PORT", SPV_PORT),
+        )
+
+
 TEMPORAL_START_TIMEOUT = 60.0
 SHUTDOWN_TIMEOUT = 60.0
 # The dev server as `make bench` measured it best (README "Performance"). SQLite in
@@ -236,8 +269,11 @@ def _stop_stale_temporal(state: Path) -> None:
 
 
 class _TemporalDevServer:
-    def __init__(self, state: Path, settings: config.Settings, codec_endpoint: str) -> None:
+    def __init__(
+        self, state: Path, settings: config.Settings, codec_endpoint: str, ports: DevPorts
+    ) -> None:
         self.state = state
+        self.ports = ports
         self.settings = settings
         self.namespace = settings.temporal_namespace
         # The UI asks q2c's API to decrypt the payloads it shows (starter/api/routers/codec.py).
@@ -254,9 +290,9 @@ class _TemporalDevServer:
             "--db-filename",
             str(self.state / "temporal.db"),
             "--port",
-            str(TEMPORAL_PORT),
+            str(self.ports.temporal),
             "--ui-port",
-            str(TEMPORAL_UI_PORT),
+            str(self.ports.temporal_ui),
             "--namespace",
             "default",
             "--log-level",
@@ -284,7 +320,7 @@ class _TemporalDevServer:
                 start_new_session=True,  # our Ctrl-C is not its Ctrl-C: we stop it in order
             )
         self.pid_path.write_text(f"{self.process.pid}\n")
-        return await _connect(self.settings, stop, self, f"localhost:{TEMPORAL_PORT}")
+        return await _connect(self.settings, stop, self, f"localhost:{self.ports.temporal}")
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -298,14 +334,32 @@ class _TemporalDevServer:
             return
         try:
             process.terminate()
-            await asyncio.wait_for(process.wait(), timeout=10)
-        except TimeoutError:
-            _log.warning("temporal dev server did not stop within 10s; killing it")
-        finally:
-            if process.returncode is None:
+            if not await _ended(process, 10):
+                _log.warning("temporal dev server did not stop within 10s; killing it")
                 process.kill()
-                await process.wait()
+                await _ended(process, 10)
+        finally:
             self.pid_path.unlink(missing_ok=True)
+
+
+async def _ended(process: asyncio.subprocess.Process, seconds: float) -> bool:
+    """Whether the process ended within `seconds`, reaping it ourselves.
+
+    Not `process.wait()`: once the e-Factura validator has started (saxonche, a GraalVM
+    native image), SIGCHLD is back at its default disposition and the event loop never
+    hears of the child's exit, so `wait()` would wait forever after the first approval."""
+    deadline = time.monotonic() + seconds
+    while process.returncode is None:
+        try:
+            pid, _ = os.waitpid(process.pid, os.WNOHANG)  # noqa: ASYNC222 (WNOHANG: never blocks)
+        except ChildProcessError:  # reaped by the event loop after all
+            return True
+        if pid:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
 
 
 async def _connect(
@@ -362,7 +416,9 @@ async def _serve_api(server: _ApiServer) -> None:
 # --- e-Factura: the SPV stand-in ----------------------------------------------------------
 
 
-async def _start_spv(stack: AsyncExitStack, settings: config.Settings, database_url: str) -> str:
+async def _start_spv(
+    stack: AsyncExitStack, settings: config.Settings, database_url: str, port: int
+) -> str:
     """Serves the SPV stand-in (its uploads kept in `.q2c/spv.json`), points the worker and
     the API at it, and connects the demo company with tokens it issued, sealed as real ones.
     Returns the banner's line."""
@@ -370,12 +426,12 @@ async def _start_spv(stack: AsyncExitStack, settings: config.Settings, database_
         if settings.efactura_url is None:
             return "off (Q2C_EFACTURA_URL=off)"
         return f"{settings.efactura_url}  (Q2C_EFACTURA_URL; `q2c efactura status`)"
-    _check_port_free(SPV_HOST, SPV_PORT, "SPV stand-in", "Or set Q2C_EFACTURA_URL.")
+    _check_port_free(SPV_HOST, port, "SPV stand-in", "Or set Q2C_EFACTURA_URL.")
     standin = spv.SpvStandIn(
         processing_polls=settings.spv_processing_polls,
         state_file=settings.state_dir / "spv.json",
     )
-    await stack.enter_async_context(spv.serve(standin, SPV_HOST, SPV_PORT))
+    await stack.enter_async_context(spv.serve(standin, SPV_HOST, port))
     env = os.environ
     # Read again by the worker and the API (Settings.from_env) when they start.
     env["Q2C_EFACTURA_URL"] = standin.base_url
@@ -531,6 +587,7 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     env.setdefault("Q2C_PUBLIC_URL", api_base)
     env.setdefault("Q2C_API_URL", api_base)
     env.setdefault("Q2C_METRICS_PORT", str(METRICS_PORT))
+    ports = DevPorts.from_env()
     own_db = not settings.database_url
     own_temporal = not settings.temporal_given
     own_mail = not settings.smtp_given
@@ -544,12 +601,12 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
         # One Temporal runtime in this process, the metrics one, before any client exists.
         metrics.install_default_runtime()
     if own_mail:
-        _check_port_free(SMTP_HOST, SMTP_PORT, "SMTP sink", "Or set SMTP_URL.")
+        _check_port_free(SMTP_HOST, ports.smtp, "SMTP sink", "Or set SMTP_URL.")
     if own_temporal:
         await asyncio.to_thread(_stop_stale_temporal, state)
         hint = "Or point TEMPORAL_ADDRESS at a running server."
-        _check_port_free("127.0.0.1", TEMPORAL_PORT, "Temporal", hint)
-        _check_port_free("127.0.0.1", TEMPORAL_UI_PORT, "Temporal UI", hint)
+        _check_port_free("127.0.0.1", ports.temporal, "Temporal", hint)
+        _check_port_free("127.0.0.1", ports.temporal_ui, "Temporal UI", hint)
 
     # PostgreSQL
     if own_db:
@@ -579,10 +636,14 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     # Temporal
     if own_temporal:
         _log.info("starting the Temporal dev server (log: %s)", state / "temporal.log")
-        dev = _TemporalDevServer(state, settings, f"{api_base}/codec")
+        dev = _TemporalDevServer(state, settings, f"{api_base}/codec", ports)
         stack.push_async_callback(dev.stop)
         client = await dev.start(stop)
-        temporal_ui = f"http://localhost:{TEMPORAL_UI_PORT}"
+        # Read again by the worker and the API (Settings.from_env) when they start.
+        env["TEMPORAL_ADDRESS"] = f"localhost:{ports.temporal}"
+        ui_origins = (f"http://{host}:{ports.temporal_ui}" for host in ("localhost", "127.0.0.1"))
+        env.setdefault("Q2C_CODEC_CORS_ORIGINS", ",".join(ui_origins))
+        temporal_ui = f"http://localhost:{ports.temporal_ui}"
     else:
         address = settings.temporal_address
         _log.info("connecting to Temporal at %s", address)
@@ -595,18 +656,18 @@ async def _run(stack: AsyncExitStack, stop: asyncio.Event) -> None:
     # Mail
     if own_mail:
         mail_dir = state / "mail"
-        sink = MailSink(mail_dir, host=SMTP_HOST, port=SMTP_PORT)
+        sink = MailSink(mail_dir, host=SMTP_HOST, port=ports.smtp)
         sink.start()
         stack.callback(sink.stop)
-        env["SMTP_URL"] = f"smtp://{SMTP_HOST}:{SMTP_PORT}"
-        mail = f"{mail_dir}/  (SMTP sink on {SMTP_HOST}:{SMTP_PORT})"
+        env["SMTP_URL"] = f"smtp://{SMTP_HOST}:{ports.smtp}"
+        mail = f"{mail_dir}/  (SMTP sink on {SMTP_HOST}:{ports.smtp})"
     else:
         mail = f"(external SMTP at {settings.smtp_url})"
     if stop.is_set():
         raise _Stopped
 
     # e-Factura: ANAF's API stood in for, unless Q2C_EFACTURA_URL names one (or is "off").
-    efactura = await _start_spv(stack, settings, database_url)
+    efactura = await _start_spv(stack, settings, database_url, ports.spv)
 
     # Worker and API, in this loop, with the settings as the parts started above left them
     # (SMTP_URL, Q2C_PUBLIC_URL and the saved API key).
