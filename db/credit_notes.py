@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from db import keyset
 from db.connection import Connection
 from db.errors import NotFound
 from db.rows import CreditNoteRow, row_as, rows_as
@@ -110,23 +112,31 @@ async def mark_sent_from_outbox(
 # --- for starter/api (routers) ---
 
 
+# Newest issued first; the id orders notes issued in the same microsecond.
+ORDER = keyset.Order((keyset.Key("issued_at", "timestamptz"), keyset.Key("id", "uuid")))
+
+
 async def list_for_company(
     conn: Connection,
     company_id: Any,
     *,
     client_id: Any | None,
     invoice_id: Any | None,
+    after: Sequence[Any] | None,
     limit: int,
 ) -> list[CreditNoteRow]:
-    """The company's credit notes, newest first, of one client or invoice when given."""
+    """The company's credit notes in ORDER after the key `after`, of one client or invoice
+    when given."""
     records = await conn.fetch(
         """SELECT * FROM credit_notes
            WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
              AND ($3::uuid IS NULL OR invoice_id = $3)
-           ORDER BY issued_at DESC, number DESC LIMIT $4""",
+             AND (NOT $4::boolean OR (issued_at, id) < ($5::timestamptz, $6::uuid))
+           ORDER BY issued_at DESC, id DESC LIMIT $7""",
         company_id,
         client_id,
         invoice_id,
+        *ORDER.params(after),
         limit,
     )
     return rows_as(CreditNoteRow, records)
