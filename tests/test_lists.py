@@ -193,20 +193,20 @@ async def test_invoices_are_found_by_number(stack: Stack) -> None:
     assert str(third.id) in _ids((await stack.api.get("/api/v1/invoices")).json()["items"])
 
 
-async def test_proposals_page_newest_first_with_status_and_client(stack: Stack) -> None:
-    alfa = await create_client(stack, name="Alfa SRL", tax_id="")
-    beta = await create_client(stack, name="Beta SRL", tax_id="")
+async def _seed_proposals(stack: Stack, client_ids: list[str], count: int) -> list[Any]:
+    """`count` proposals, eleven a transaction (eleven share a created_at), the clients in
+    turn, one in three a draft, the others sent; their rows as stored."""
     company_id = await _company(stack)
     made: list[UUID] = []
     async with stack.db.acquire() as conn:
-        for start in range(0, 44, 11):
+        for start in range(0, count, 11):
             async with conn.transaction():
-                for index in range(start, start + 11):
+                for index in range(start, min(start + 11, count)):
                     proposal_id = await proposals.insert_unless_known(
                         conn,
                         proposals.NewProposal(
                             company_id=company_id,
-                            client_id=(alfa, beta)[index % 2],
+                            client_id=client_ids[index % len(client_ids)],
                             external_id=None,
                             currency="RON",
                             valid_until=date(2027, 1, 31),
@@ -223,7 +223,13 @@ async def test_proposals_page_newest_first_with_status_and_client(stack: Stack) 
                     )
                     assert proposal_id is not None
                     made.append(proposal_id)
-        rows = [await proposals.get(conn, proposal_id) for proposal_id in made]
+        return [await proposals.get(conn, proposal_id) for proposal_id in made]
+
+
+async def test_proposals_page_newest_first_with_status_and_client(stack: Stack) -> None:
+    alfa = await create_client(stack, name="Alfa SRL", tax_id="")
+    beta = await create_client(stack, name="Beta SRL", tax_id="")
+    rows = await _seed_proposals(stack, [alfa, beta], 44)
     assert _shared_stamps(rows) >= 40
 
     items, _ = await _walk(stack, "/api/v1/proposals", 6)
@@ -459,6 +465,13 @@ async def test_cli_follows_every_page_and_finds_by_number(
     assert sorted(task["title"] for task in every_task["items"]) == sorted(
         f"Call {index}" for index in range(12)
     )
+    offers = await _seed_proposals(stack, [client_id], 13)
+    sent = json.loads(
+        await _cli(
+            ["proposals", "list", "--status", "sent", "--all", "--limit", "3", "--json"], capsys
+        )
+    )
+    assert _ids(sent["items"]) == _newest_first([row for row in offers if row.status == "sent"])
     found = await _cli(["invoices", "find", "INV-2026-00077"], capsys)
     assert str(rows[5].id) in found and "INV-2026-00077" in found
     assert await asyncio.to_thread(main, ["invoices", "find", "INV-2026-99999"]) != 0
