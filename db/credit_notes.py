@@ -124,19 +124,22 @@ async def list_for_company(
     invoice_id: Any | None,
     after: Sequence[Any] | None,
     limit: int,
+    matter_id: Any | None = None,
 ) -> list[CreditNoteRow]:
-    """The company's credit notes in ORDER after the key `after`, of one client or invoice
-    when given."""
+    """The company's credit notes in ORDER after the key `after`, of one client, invoice
+    and matter when given."""
     records = await conn.fetch(
         """SELECT * FROM credit_notes
            WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
              AND ($3::uuid IS NULL OR invoice_id = $3)
              AND (NOT $4::boolean OR (issued_at, id) < ($5::timestamptz, $6::uuid))
+             AND ($8::uuid IS NULL OR matter_id = $8)
            ORDER BY issued_at DESC, id DESC LIMIT $7""",
         company_id,
         client_id,
         invoice_id,
         *ORDER.params(after),
         limit,
+        matter_id,
     )
     return rows_as(CreditNoteRow, records)

@@ -419,20 +419,23 @@ async def list_filtered(
     number: str | None,
     after: Sequence[Any] | None,
     limit: int,
+    matter_id: UUID | None = None,
 ) -> list[InvoiceRow]:
     """The invoices in ORDER (newest first) after the key `after`, of one status, one
-    client and one number (exact) when given."""
+    client, one number (exact) and one matter when given."""
     records = await conn.fetch(
         """SELECT * FROM invoices
            WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
              AND ($3::text IS NULL OR number = $3)
              AND (NOT $4::boolean OR (created_at, id) < ($5::timestamptz, $6::uuid))
+             AND ($8::uuid IS NULL OR matter_id = $8)
            ORDER BY created_at DESC, id DESC LIMIT $7""",
         status,
         client_id,
         number,
         *ORDER.params(after),
         limit,
+        matter_id,
     )
     return rows_as(InvoiceRow, records)
 

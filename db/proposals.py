@@ -249,17 +249,20 @@ async def list_filtered(
     client_id: UUID | None,
     after: Sequence[Any] | None,
     limit: int,
+    matter_id: UUID | None = None,
 ) -> list[ProposalRow]:
-    """The proposals in ORDER (newest first) after the key `after`, of one status and one
-    client when given."""
+    """The proposals in ORDER (newest first) after the key `after`, of one status, one
+    client and one matter when given."""
     records = await conn.fetch(
         """SELECT * FROM proposals
            WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
              AND (NOT $3::boolean OR (created_at, id) < ($4::timestamptz, $5::uuid))
+             AND ($7::uuid IS NULL OR matter_id = $7)
            ORDER BY created_at DESC, id DESC LIMIT $6""",
         status,
         client_id,
         *ORDER.params(after),
         limit,
+        matter_id,
     )
     return rows_as(ProposalRow, records)

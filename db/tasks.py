@@ -172,6 +172,7 @@ async def list_filtered(
     assignee: str | None,
     after: Sequence[Any] | None,
     limit: int,
+    matter_id: UUID | None = None,
 ) -> list[TaskRow]:
     """The tasks matching every filter given (None matches all) in ORDER after the key
     `after`. A missing due date sorts as 'infinity' on both sides of the comparison."""
@@ -184,6 +185,7 @@ async def list_filtered(
              AND (NOT $5::boolean
                   OR (COALESCE(due_date, 'infinity'::date), created_at, id)
                      > (COALESCE($6::date, 'infinity'::date), $7::timestamptz, $8::uuid))
+             AND ($10::uuid IS NULL OR matter_id = $10)
            ORDER BY COALESCE(due_date, 'infinity'::date), created_at, id
            LIMIT $9""",
         done,
@@ -192,6 +194,7 @@ async def list_filtered(
         assignee,
         *ORDER.params(after),
         limit,
+        matter_id,
     )
     return rows_as(TaskRow, records)
 

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest
 
-from db import credit_notes, invoices, proposals, store, tasks
+from db import credit_notes, invoices, matters, proposals, store, tasks
 from starter.cli.main import main
 from tests.conftest import API_KEY, Stack
 from tests.helpers import create_client
@@ -409,6 +409,61 @@ async def test_clients_use_the_shared_cursor(stack: Stack) -> None:
     await _refused(stack, "/api/v1/invoices", {"cursor": cursors[0]}, "cursor")
     for limit in (0, MAX_LIMIT + 1):
         await _refused(stack, "/api/v1/clients", {"limit": limit}, "limit")
+
+
+async def test_lists_filter_by_matter_across_pages(stack: Stack) -> None:
+    client_id = await create_client(stack, tax_id="")
+    company_id = await _company(stack)
+    bills = await _seed_invoices(stack, [client_id], 20)
+    offers = await _seed_proposals(stack, [client_id], 20)
+    async with stack.db.acquire() as conn:
+        matter_id = await matters.insert(
+            conn,
+            company_id=company_id,
+            client_id=client_id,
+            title="Litigiu Alfa",
+            reference="2026/14",
+            responsible="",
+            by="operator:admin",
+        )
+        todo = []
+        for index in range(20):
+            todo.append(
+                await tasks.insert_manual(
+                    conn,
+                    company_id=company_id,
+                    invoice_id=None,
+                    client_id=None,
+                    title=f"Task {index}",
+                    assignee="",
+                    due_date=None,
+                )
+            )
+        # Filing documents under a matter is the matters branch's (not in these db/ lists):
+        # the seed sets the column itself, on every other row.
+        for table, rows in (("invoices", bills), ("proposals", offers), ("tasks", todo)):
+            await conn.execute(
+                f"UPDATE {table} SET matter_id = $1 WHERE id = ANY($2::uuid[])",
+                matter_id,
+                [row.id for row in rows[::2]],
+            )
+    for path, rows, order in (
+        ("/api/v1/invoices", bills, _newest_first),
+        ("/api/v1/proposals", offers, _newest_first),
+        (
+            "/api/v1/tasks",
+            todo,
+            lambda filed: [
+                str(row.id) for row in sorted(filed, key=lambda r: (r.created_at, r.id))
+            ],
+        ),
+    ):
+        filed, cursors = await _walk(stack, path, 3, matter_id=str(matter_id))
+        assert _ids(filed) == order(rows[::2]), path
+        await _refused(stack, path, {"cursor": cursors[0]}, "cursor")
+    empty = await stack.api.get("/api/v1/credit-notes", params={"matter_id": str(matter_id)})
+    assert empty.json() == {"items": [], "next_cursor": None}
+    await _refused(stack, "/api/v1/invoices", {"matter_id": "not-a-uuid"}, "matter_id")
 
 
 async def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

@@ -6,10 +6,10 @@ They are made by the invoice's workflow when an issued invoice is voided, never 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from db import credit_notes, documents, efactura, store
 from db.rows import CreditNoteRow
@@ -73,17 +73,21 @@ PAGER: Pager[CreditNoteRow] = Pager("credit-notes", credit_notes.ORDER)
     dependencies=API_KEY,
     tags=["credit notes"],
     description=paged(
-        "Credit notes, newest issued first (then by id), of one client or voided invoice if given."
+        "Credit notes, newest issued first (then by id), of one client, voided invoice "
+        "and matter if given."
     ),
 )
 async def list_credit_notes(
     state: State,
     client_id: UUID | None = None,
     invoice_id: UUID | None = None,
+    matter_id: Annotated[
+        UUID | None, Query(description="only those filed under this matter")
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    filters = {"client_id": client_id, "invoice_id": invoice_id}
+    filters = {"client_id": client_id, "invoice_id": invoice_id, "matter_id": matter_id}
     after = PAGER.after(cursor, filters)
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
@@ -94,6 +98,7 @@ async def list_credit_notes(
             invoice_id=invoice_id,
             after=after,
             limit=limit + 1,
+            matter_id=matter_id,
         )
     return PAGER.page(rows, limit, filters, credit_note_json)
 

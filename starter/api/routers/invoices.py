@@ -100,7 +100,7 @@ PAGER: Pager[InvoiceRow] = Pager("invoices", invoices.ORDER)
     dependencies=API_KEY,
     tags=["invoices"],
     description=paged(
-        "Invoices, newest first (then by id), of one status and client if given; `number` "
+        "Invoices, newest first (then by id), of one status, client and matter if given; `number` "
         "finds the invoice with that number (exact)."
     ),
 )
@@ -111,10 +111,13 @@ async def list_invoices(
     number: Annotated[
         str | None, Query(min_length=1, max_length=100, description="an invoice number, exact")
     ] = None,
+    matter_id: Annotated[
+        UUID | None, Query(description="only those filed under this matter")
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    filters = {"status": status, "client_id": client_id, "number": number}
+    filters = {"status": status, "client_id": client_id, "number": number, "matter_id": matter_id}
     after = PAGER.after(cursor, filters)
     async with state.pool.acquire() as conn:
         rows = await invoices.list_filtered(
@@ -124,6 +127,7 @@ async def list_invoices(
             number=number,
             after=after,
             limit=limit + 1,
+            matter_id=matter_id,
         )
     return PAGER.page(rows, limit, filters, invoice_json)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -63,16 +63,21 @@ PAGER: Pager[ProposalRow] = Pager("proposals", proposals.ORDER)
     response_model=ProposalList,
     dependencies=API_KEY,
     tags=["proposals"],
-    description=paged("Proposals, newest first (then by id), of one status and client if given."),
+    description=paged(
+        "Proposals, newest first (then by id), of one status, client and matter if given."
+    ),
 )
 async def list_proposals(
     state: State,
     status: ProposalStatus | None = None,
     client_id: UUID | None = None,
+    matter_id: Annotated[
+        UUID | None, Query(description="only those filed under this matter")
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    filters = {"status": status, "client_id": client_id}
+    filters = {"status": status, "client_id": client_id, "matter_id": matter_id}
     after = PAGER.after(cursor, filters)
     async with state.pool.acquire() as conn:
         rows = await proposals.list_filtered(
@@ -81,6 +86,7 @@ async def list_proposals(
             client_id=client_id,
             after=after,
             limit=limit + 1,
+            matter_id=matter_id,
         )
     return PAGER.page(rows, limit, filters, proposal_row_json)
 

@@ -68,10 +68,14 @@ async def list_tasks(
     invoice_id: UUID | None = None,
     client_id: UUID | None = None,
     assignee: Annotated[str | None, Query(max_length=200)] = None,
+    matter_id: Annotated[
+        UUID | None, Query(description="only those filed under this matter")
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     filters = {
+        "matter_id": matter_id,
         "done": done,
         "invoice_id": invoice_id,
         "client_id": client_id,
@@ -87,6 +91,7 @@ async def list_tasks(
             assignee=assignee,
             after=after,
             limit=limit + 1,
+            matter_id=matter_id,
         )
     return PAGER.page(rows, limit, filters, task_json)
 
