@@ -175,9 +175,9 @@ async def search(
            WHERE company_id = $1
              AND ($2 OR archived_at IS NULL)
              AND ($3::text IS NULL OR name ILIKE $3 OR tax_id ILIKE $3 OR email ILIKE $3)
-             AND (NOT $4::boolean OR (name, id) > ($5::text, $6::uuid))
+             AND (name, id) > ($4::text, $5::uuid)
            ORDER BY name, id
-           LIMIT $7""",
+           LIMIT $6""",
         company_id,
         archived,
         None if not text else _like(text),

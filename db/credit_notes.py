@@ -113,7 +113,9 @@ async def mark_sent_from_outbox(
 
 
 # Newest issued first; the id orders notes issued in the same microsecond.
-ORDER = keyset.Order((keyset.Key("issued_at", "timestamptz"), keyset.Key("id", "uuid")))
+ORDER = keyset.Order(
+    (keyset.Key("issued_at", "timestamptz"), keyset.Key("id", "uuid")), descending=True
+)
 
 
 async def list_for_company(
@@ -132,9 +134,9 @@ async def list_for_company(
         """SELECT * FROM credit_notes
            WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
              AND ($3::uuid IS NULL OR invoice_id = $3)
-             AND (NOT $4::boolean OR (issued_at, id) < ($5::timestamptz, $6::uuid))
-             AND ($8::uuid IS NULL OR matter_id = $8)
-           ORDER BY issued_at DESC, id DESC LIMIT $7""",
+             AND (issued_at, id) < ($4::timestamptz, $5::uuid)
+             AND ($7::uuid IS NULL OR matter_id = $7)
+           ORDER BY issued_at DESC, id DESC LIMIT $6""",
         company_id,
         client_id,
         invoice_id,

@@ -408,7 +408,9 @@ async def set_totals(
 
 
 # Newest first; the id orders invoices made in the same microsecond.
-ORDER = keyset.Order((keyset.Key("created_at", "timestamptz"), keyset.Key("id", "uuid")))
+ORDER = keyset.Order(
+    (keyset.Key("created_at", "timestamptz"), keyset.Key("id", "uuid")), descending=True
+)
 
 
 async def list_filtered(
@@ -427,9 +429,9 @@ async def list_filtered(
         """SELECT * FROM invoices
            WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
              AND ($3::text IS NULL OR number = $3)
-             AND (NOT $4::boolean OR (created_at, id) < ($5::timestamptz, $6::uuid))
-             AND ($8::uuid IS NULL OR matter_id = $8)
-           ORDER BY created_at DESC, id DESC LIMIT $7""",
+             AND (created_at, id) < ($4::timestamptz, $5::uuid)
+             AND ($7::uuid IS NULL OR matter_id = $7)
+           ORDER BY created_at DESC, id DESC LIMIT $6""",
         status,
         client_id,
         number,

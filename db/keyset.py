@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -65,30 +65,55 @@ class Key:
     nullable: bool = False
 
 
+# Where a list starts without a cursor: a key before every row's (ascending) or after it
+# (descending), so the query always compares (no "no cursor" branch) and a generic plan
+# still takes the comparison as an index condition. No real row has these values: 0001-01-01
+# and 9999-12-31 bound any created_at, the nil and max UUIDs are never generated, and every
+# text is >= ''.
+_FIRST: dict[str, Any] = {
+    "timestamptz": datetime(1, 1, 1, tzinfo=UTC),
+    "date": date(1, 1, 1),
+    "uuid": UUID(int=0),
+    "text": "",
+    "bigint": -(2**63),
+}
+_LAST: dict[str, Any] = {
+    "timestamptz": datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    "date": date(9999, 12, 31),
+    "uuid": UUID(int=2**128 - 1),
+    "bigint": 2**63 - 1,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
-    """A list's keyset order, the last key unique. The SQL stays written out in each
-    query (no SQL is glued from pieces in db/), in this shape, for keys a, b descending:
+    """A list's keyset order, every key in one direction, the last key unique. The SQL
+    stays written out in each query (no SQL is glued from pieces in db/), in this shape,
+    for keys a, b descending:
 
-        AND (NOT $n::boolean OR (a, b) < ($n+1::type_a, $n+2::type_b))
+        AND (a, b) < ($n::type_a, $n+1::type_b)
         ORDER BY a DESC, b DESC
 
     `params` gives $n.. ; `key_of` a row's key as JSON values and `key_from` them back."""
 
     keys: tuple[Key, ...]
+    descending: bool = False
 
     def __post_init__(self) -> None:
+        bounds = _LAST if self.descending else _FIRST
         for key in self.keys:
-            if key.type not in _TO_JSON:
-                raise ValueError(f"no keyset codec for the SQL type {key.type}")
+            if key.type not in _TO_JSON or key.type not in bounds:
+                raise ValueError(f"no keyset codec for {key.type} in this direction")
 
     def params(self, after: Sequence[Any] | None) -> list[Any]:
-        """The flag (true: continue after a key) and the key's values, in that order."""
+        """The key the page starts after: `after`, or without one a key before (after,
+        descending) every row's."""
         if after is None:
-            return [False, *(None for _ in self.keys)]
+            bounds = _LAST if self.descending else _FIRST
+            return [bounds[key.type] for key in self.keys]
         if len(after) != len(self.keys):
             raise ValueError("a key of another order")
-        return [True, *after]
+        return list(after)
 
     def key_of(self, row: Any) -> list[Any]:
         """The row's key as JSON values (None stays None)."""

@@ -239,7 +239,9 @@ async def mark_converted(
 
 
 # Newest first; the id orders proposals made in the same microsecond.
-ORDER = keyset.Order((keyset.Key("created_at", "timestamptz"), keyset.Key("id", "uuid")))
+ORDER = keyset.Order(
+    (keyset.Key("created_at", "timestamptz"), keyset.Key("id", "uuid")), descending=True
+)
 
 
 async def list_filtered(
@@ -256,9 +258,9 @@ async def list_filtered(
     records = await conn.fetch(
         """SELECT * FROM proposals
            WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
-             AND (NOT $3::boolean OR (created_at, id) < ($4::timestamptz, $5::uuid))
-             AND ($7::uuid IS NULL OR matter_id = $7)
-           ORDER BY created_at DESC, id DESC LIMIT $6""",
+             AND (created_at, id) < ($3::timestamptz, $4::uuid)
+             AND ($6::uuid IS NULL OR matter_id = $6)
+           ORDER BY created_at DESC, id DESC LIMIT $5""",
         status,
         client_id,
         *ORDER.params(after),

@@ -182,12 +182,11 @@ async def list_filtered(
              AND ($2::uuid IS NULL OR invoice_id = $2)
              AND ($3::uuid IS NULL OR client_id = $3)
              AND ($4::text IS NULL OR assignee = $4)
-             AND (NOT $5::boolean
-                  OR (COALESCE(due_date, 'infinity'::date), created_at, id)
-                     > (COALESCE($6::date, 'infinity'::date), $7::timestamptz, $8::uuid))
-             AND ($10::uuid IS NULL OR matter_id = $10)
+             AND (COALESCE(due_date, 'infinity'::date), created_at, id)
+                 > (COALESCE($5::date, 'infinity'::date), $6::timestamptz, $7::uuid)
+             AND ($9::uuid IS NULL OR matter_id = $9)
            ORDER BY COALESCE(due_date, 'infinity'::date), created_at, id
-           LIMIT $9""",
+           LIMIT $8""",
         done,
         invoice_id,
         client_id,
