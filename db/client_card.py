@@ -76,11 +76,11 @@ class Balance:
 
 
 async def balances_of(
-    conn: Connection, client_id: Any, open_statuses: Sequence[str]
+    conn: Connection, client_id: Any, open_statuses: Sequence[str], *, matter_id: Any = None
 ) -> list[Balance]:
     """Sums over the client's invoices in `open_statuses` (every invoice, not only the
-    card's bounded list). Overdue: past its due date (status overdue, or the flag a partly
-    paid one keeps)."""
+    card's bounded list), only those of one matter when `matter_id` is given. Overdue: past
+    its due date (status overdue, or the flag a partly paid one keeps)."""
     records = await conn.fetch(
         """SELECT currency,
                   sum(total - amount_paid) AS due,
@@ -88,9 +88,11 @@ async def balances_of(
                       FILTER (WHERE overdue OR status = 'overdue'), 0) AS overdue
            FROM invoices
            WHERE client_id = $1 AND status = ANY($2::text[]) AND total > amount_paid
+             AND ($3::uuid IS NULL OR matter_id = $3)
            GROUP BY currency ORDER BY currency""",
         client_id,
         list(open_statuses),
+        matter_id,
     )
     return [
         Balance(r["currency"].strip(), Decimal(r["due"]), Decimal(r["overdue"])) for r in records

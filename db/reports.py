@@ -25,16 +25,22 @@ class OpenReceivable:
 
 
 async def open_receivables(
-    conn: Connection, statuses: Sequence[str], client_id: UUID | None
+    conn: Connection,
+    statuses: Sequence[str],
+    client_id: UUID | None,
+    matter_id: UUID | None = None,
 ) -> list[OpenReceivable]:
-    """Invoices in one of `statuses` with money still due, of one client when given."""
+    """Invoices in one of `statuses` with money still due, of one client and of one matter
+    when given."""
     records = await conn.fetch(
         """SELECT i.client_id, c.name, i.currency, i.due_date, i.total - i.amount_paid AS due
            FROM invoices i JOIN clients c ON c.id = i.client_id
            WHERE i.status = ANY($1::text[]) AND i.total > i.amount_paid
-             AND ($2::uuid IS NULL OR i.client_id = $2)""",
+             AND ($2::uuid IS NULL OR i.client_id = $2)
+             AND ($3::uuid IS NULL OR i.matter_id = $3)""",
         list(statuses),
         client_id,
+        matter_id,
     )
     return [
         OpenReceivable(r["client_id"], r["name"], r["currency"], r["due_date"], r["due"])
@@ -62,6 +68,7 @@ async def numbered_invoices(
     date_to: date | None,
     status: str | None,
     client_id: UUID | None,
+    matter_id: UUID | None = None,
 ) -> list[NumberedInvoice]:
     """Numbered invoices issued in the period (either end open), by issue date and number."""
     records = await conn.fetch(
@@ -76,11 +83,13 @@ async def numbered_invoices(
              AND ($2::date IS NULL OR i.issue_date <= $2)
              AND ($3::text IS NULL OR i.status = $3)
              AND ($4::uuid IS NULL OR i.client_id = $4)
+             AND ($5::uuid IS NULL OR i.matter_id = $5)
            ORDER BY i.issue_date, i.number""",
         date_from,
         date_to,
         status,
         client_id,
+        matter_id,
     )
     return [
         NumberedInvoice(
@@ -116,6 +125,7 @@ async def money_movements(
     date_to: date | None,
     status: str | None,
     client_id: UUID | None,
+    matter_id: UUID | None = None,
 ) -> list[MoneyMovement]:
     """Payments and refunds in the period, of invoices in `status` and of one client when
     given; a refund's amount is negative, so the amounts sum to net cash."""
@@ -124,22 +134,25 @@ async def money_movements(
                SELECT p.paid_at, i.number, c.name, c.tax_id, p.amount, p.currency,
                       p.reference, 'payment' || CASE WHEN p.source = 'credit'
                           THEN ' from credit' ELSE '' END AS kind,
-                      i.status, i.client_id
+                      i.status, i.client_id, i.matter_id
                FROM payments p JOIN invoices i ON i.id = p.invoice_id
                JOIN clients c ON c.id = i.client_id
                UNION ALL
                SELECT r.refunded_at, i.number, c.name, c.tax_id, -r.amount, r.currency,
-                      r.reference, 'refund', i.status, i.client_id
+                      r.reference, 'refund', i.status, i.client_id,
+                      i.matter_id
                FROM refunds r JOIN invoices i ON i.id = r.invoice_id
                JOIN clients c ON c.id = i.client_id
            ) movements
            WHERE ($1::date IS NULL OR paid_at >= $1) AND ($2::date IS NULL OR paid_at <= $2)
              AND ($3::text IS NULL OR status = $3) AND ($4::uuid IS NULL OR client_id = $4)
+             AND ($5::uuid IS NULL OR matter_id = $5)
            ORDER BY paid_at, number, reference""",
         date_from,
         date_to,
         status,
         client_id,
+        matter_id,
     )
     return [
         MoneyMovement(
@@ -174,28 +187,40 @@ class DatedAmount:
     amount: Decimal
 
 
-async def invoiced_between(conn: Connection, start: date, end: date) -> list[DatedAmount]:
-    """The totals of the invoices (not void) issued from `start` to `end`."""
+async def invoiced_between(
+    conn: Connection, start: date, end: date, matter_id: UUID | None = None
+) -> list[DatedAmount]:
+    """The totals of the invoices (not void) issued from `start` to `end`, of one matter
+    when given."""
     records = await conn.fetch(
         """SELECT issue_date, currency, total FROM invoices
-           WHERE status <> 'void' AND issue_date BETWEEN $1 AND $2""",
+           WHERE status <> 'void' AND issue_date BETWEEN $1 AND $2
+             AND ($3::uuid IS NULL OR matter_id = $3)""",
         start,
         end,
+        matter_id,
     )
     return [DatedAmount(r["issue_date"], r["currency"], r["total"]) for r in records]
 
 
-async def collected_between(conn: Connection, start: date, end: date) -> list[DatedAmount]:
+async def collected_between(
+    conn: Connection, start: date, end: date, matter_id: UUID | None = None
+) -> list[DatedAmount]:
     """Cash in from `start` to `end`: transfers received (credit applied is not new money),
-    and refunds paid as negative amounts."""
+    and refunds paid as negative amounts; on one matter's invoices when given."""
     records = await conn.fetch(
         """SELECT paid_at AS day, currency, amount FROM payments
            WHERE paid_at BETWEEN $1 AND $2 AND source = 'transfer'
+             AND ($3::uuid IS NULL
+                  OR invoice_id IN (SELECT id FROM invoices WHERE matter_id = $3))
            UNION ALL
            SELECT refunded_at, currency, -amount FROM refunds
-           WHERE refunded_at BETWEEN $1 AND $2""",
+           WHERE refunded_at BETWEEN $1 AND $2
+             AND ($3::uuid IS NULL
+                  OR invoice_id IN (SELECT id FROM invoices WHERE matter_id = $3))""",
         start,
         end,
+        matter_id,
     )
     return [DatedAmount(r["day"], r["currency"], r["amount"]) for r in records]
 
@@ -211,7 +236,11 @@ class SalesOutstanding:
 
 
 async def sales_outstanding(
-    conn: Connection, end: date, period_start: date, open_statuses: Sequence[str]
+    conn: Connection,
+    end: date,
+    period_start: date,
+    open_statuses: Sequence[str],
+    matter_id: UUID | None = None,
 ) -> list[SalesOutstanding]:
     records = await conn.fetch(
         """SELECT currency,
@@ -219,9 +248,11 @@ async def sales_outstanding(
                   sum(total - amount_paid) FILTER (WHERE status = ANY($3::text[]))
                       AS receivable
            FROM invoices WHERE status <> 'void' AND issue_date <= $1
+             AND ($4::uuid IS NULL OR matter_id = $4)
            GROUP BY currency ORDER BY currency""",
         end,
         period_start,
         list(open_statuses),
+        matter_id,
     )
     return [SalesOutstanding(r["currency"], r["invoiced"], r["receivable"]) for r in records]

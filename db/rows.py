@@ -231,6 +231,8 @@ class ContractRow:
     discount_percent: Decimal
     notes: str
     created_at: datetime
+    # The matter (case) it is filed under, if any.
+    matter_id: UUID | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +259,8 @@ class CreditNoteRow:
     issued_at: datetime
     sent_at: datetime | None
     created_at: datetime
+    # The matter (case) it is filed under, if any.
+    matter_id: UUID | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +387,26 @@ class InvoiceRow:
     credit_note_id: UUID | None
     credit_note_number: str | None
     approved_by: str | None
+    # The matter (case) it is filed under, if any.
+    matter_id: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class MatterRow:
+    """A row of `matters`."""
+
+    id: UUID
+    company_id: UUID
+    client_id: UUID
+    title: str
+    reference: str
+    responsible: str
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    closed_at: datetime | None
+    closed_by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,6 +552,8 @@ class ProposalRow:
     followup_days_before_expiry: list[int] | None
     converted_at: datetime | None
     converted_by: str | None
+    # The matter (case) it is filed under, if any.
+    matter_id: UUID | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -581,6 +607,8 @@ class TaskRow:
     opened_by: str
     closed_by: str | None
     proposal_id: UUID | None
+    # The matter (case) it is filed under, if any.
+    matter_id: UUID | None
 
 
 @dataclass(frozen=True, slots=True)

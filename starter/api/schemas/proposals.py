@@ -120,3 +120,9 @@ class ProposalOut(Answer):
     # The proposal's own follow-up schedule (null: the company's).
     followup_days_after_sent: list[int] | None = None
     followup_days_before_expiry: list[int] | None = None
+
+
+class ProposalList(Answer):
+    items: list[ProposalOut]
+    # The next page's `cursor`; null on the last page.
+    next_cursor: str | None
