@@ -16,7 +16,7 @@ import pytest
 from messages.models import invoice_workflow_id
 from starter.cli.main import main
 from tests.conftest import Stack
-from tests.helpers import attachment, create_client, pdf_text, wait_invoice_status
+from tests.helpers import attachment, create_client, get_json, pdf_text, wait_invoice_status
 from tests.test_contracts import create_contract
 from tests.test_operators import add_operator, as_key
 from tests.test_vat_in_documents import GROSS_LINES
@@ -238,11 +238,23 @@ async def test_refused_requests_keep_nothing_and_name_the_field(stack: Stack) ->
     detail = await refused(409, {"client_id": other_id}, **{"Idempotency-Key": "k"})
     assert "another client" in detail
 
+    # No currency or terms given: the company's default currency and payment terms.
+    least = await stack.api.post("/api/v1/invoices", json={"client_id": client_id, "lines": LINES})
+    assert least.status_code == 201, least.text
+    company = await get_json(stack, "/api/v1/company")
+    assert least.json()["currency"] == company["default_currency"] == "RON"
+    terms = await stack.db.fetch(
+        "SELECT i.payment_terms_days FROM invoices i JOIN companies c ON c.id = i.company_id"
+        " WHERE i.id = $1 AND i.payment_terms_days = c.payment_terms_days",
+        least.json()["id"],
+    )
+    assert len(terms) == 1
+
     archived = await stack.api.post(f"/api/v1/clients/{other_id}/archive")
     assert archived.status_code == 200, archived.text
     detail = await refused(409, {"client_id": other_id})
     assert detail == f"client {other_id} is archived: unarchive it first"
-    assert await stack.db.fetchval("SELECT count(*) FROM invoices") == 1
+    assert await stack.db.fetchval("SELECT count(*) FROM invoices") == 2
 
 
 async def test_nothing_is_kept_when_the_workflow_cannot_start(
