@@ -6,6 +6,7 @@ request makes one invoice; a refused one keeps nothing; `q2c invoices create` dr
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from db import invoices
 from messages.models import invoice_workflow_id
 from starter.cli.main import main
 from tests.conftest import Stack
@@ -232,9 +234,17 @@ async def test_refused_requests_keep_nothing_and_name_the_field(stack: Stack) ->
     )
     assert await stack.db.fetchval("SELECT count(*) FROM invoices") == 0
 
+    # Requests with one key at the same time make one invoice and all answer it.
+    racing = await asyncio.gather(
+        *(
+            stack.api.post("/api/v1/invoices", json=body, headers={"Idempotency-Key": "k"})
+            for _ in range(3)
+        )
+    )
+    assert sorted(response.status_code for response in racing) == [200, 200, 201]
+    assert len({response.json()["id"] for response in racing}) == 1
+    assert await stack.db.fetchval("SELECT count(*) FROM invoices") == 1
     # A key names one request: used for another client's invoice, it is refused.
-    first = await stack.api.post("/api/v1/invoices", json=body, headers={"Idempotency-Key": "k"})
-    assert first.status_code == 201, first.text
     detail = await refused(409, {"client_id": other_id}, **{"Idempotency-Key": "k"})
     assert "another client" in detail
 
@@ -255,6 +265,31 @@ async def test_refused_requests_keep_nothing_and_name_the_field(stack: Stack) ->
     detail = await refused(409, {"client_id": other_id})
     assert detail == f"client {other_id} is archived: unarchive it first"
     assert await stack.db.fetchval("SELECT count(*) FROM invoices") == 2
+
+
+async def test_a_request_whose_key_commits_meanwhile_answers_that_invoice(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client_id = await create_client(stack)
+    body = {"client_id": client_id, "currency": "RON", "lines": LINES}
+    first = await stack.api.post("/api/v1/invoices", json=body, headers={"Idempotency-Key": "r"})
+    assert first.status_code == 201, first.text
+    # The second request looked its key up before the first one committed: its insert finds
+    # the key taken, and it answers the first one's invoice instead of making another.
+    looked_up = invoices.by_request_key
+    calls: list[str] = []
+
+    async def not_yet_committed(conn: Any, company_id: Any, key: str) -> Any:
+        calls.append(key)
+        return None if len(calls) == 1 else await looked_up(conn, company_id, key)
+
+    monkeypatch.setattr(invoices, "by_request_key", not_yet_committed)
+    second = await stack.api.post("/api/v1/invoices", json=body, headers={"Idempotency-Key": "r"})
+    assert second.status_code == 200, second.text
+    assert second.json()["id"] == first.json()["id"]
+    assert len(calls) == 2
+    assert await stack.db.fetchval("SELECT count(*) FROM invoices") == 1
+    assert await stack.db.fetchval("SELECT count(*) FROM audit_events") == 1
 
 
 async def test_nothing_is_kept_when_the_workflow_cannot_start(
