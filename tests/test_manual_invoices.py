@@ -311,6 +311,35 @@ async def test_nothing_is_kept_when_the_workflow_cannot_start(
     assert await stack.db.fetchval("SELECT count(*) FROM audit_events") == 0
 
 
+async def test_a_retry_starts_the_workflow_a_dead_request_never_started(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client_id = await create_client(stack)
+    body = {"client_id": client_id, "currency": "RON", "lines": LINES}
+    temporal = stack.app.state.q2c.temporal
+
+    async def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the API process dies here")
+
+    async def died_first(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("...before it could take the draft back")
+
+    # The first request saved its draft and died before the workflow started.
+    with monkeypatch.context() as dying:
+        dying.setattr(temporal, "start_workflow", unavailable)
+        dying.setattr(invoices, "delete_draft_with_lines", died_first)
+        with pytest.raises(RuntimeError, match="take the draft back"):
+            await stack.api.post("/api/v1/invoices", json=body, headers={"Idempotency-Key": "d"})
+    (invoice_id,) = [row["id"] for row in await stack.db.fetch("SELECT id FROM invoices")]
+    assert (await get_json(stack, f"/api/v1/invoices/{invoice_id}"))["status"] == "draft"
+
+    retried = await stack.api.post("/api/v1/invoices", json=body, headers={"Idempotency-Key": "d"})
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["id"] == str(invoice_id)
+    await at_review(stack, str(invoice_id))
+    assert await stack.db.fetchval("SELECT count(*) FROM invoices") == 1
+
+
 def test_cli_creates_an_invoice_from_lines_on_the_command_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 from uuid import UUID
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from db import clients, companies, contracts, invoices, operators, payments, proposals, store
 from db.rows import ClientRow, InvoiceRow
@@ -446,13 +447,7 @@ async def open_draft_invoice(
             discount_percent=draft.discount_percent,
         )
     try:
-        await state.temporal.start_workflow(
-            InvoiceWorkflow.run,
-            InvoiceWorkflowInput(invoice_id=str(invoice_id)),
-            id=invoice_workflow_id(str(invoice_id)),
-            task_queue=state.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
+        await start_invoice_workflow(state, invoice_id)
     except Exception:
         async with conn.transaction():
             await invoices.delete_draft_with_lines(conn, invoice_id)
@@ -467,6 +462,22 @@ async def open_draft_invoice(
         data=draft.audit_data,
     )
     return invoice_id
+
+
+async def start_invoice_workflow(state: Q2CState, invoice_id: Any) -> None:
+    """The draft's InvoiceWorkflow: a running one is kept (USE_EXISTING), and a closed one is
+    never started again (its invoice was reviewed, voided or paid meanwhile)."""
+    try:
+        await state.temporal.start_workflow(
+            InvoiceWorkflow.run,
+            InvoiceWorkflowInput(invoice_id=str(invoice_id)),
+            id=invoice_workflow_id(str(invoice_id)),
+            task_queue=state.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        pass
 
 
 # A manual invoice's Idempotency-Key is stored under this prefix: its keys and those of
@@ -484,7 +495,7 @@ async def create_manual_invoice(
     async with state.pool.acquire() as conn:
         buyer = await clients.get(conn, body.client_id)
         if request_key is not None:
-            earlier = await _manual_invoice_of_request(conn, buyer, request_key)
+            earlier = await _manual_invoice_of_request(state, conn, buyer, request_key)
             if earlier is not None:
                 return earlier, False
         if buyer.archived_at is not None:  # an archived client gets no new documents
@@ -532,18 +543,28 @@ async def create_manual_invoice(
         )
         if invoice_id is None:  # the same key's request committed while this one ran
             assert request_key is not None
-            earlier = await _manual_invoice_of_request(conn, buyer, request_key)
+            earlier = await _manual_invoice_of_request(state, conn, buyer, request_key)
             assert earlier is not None
             return earlier, False
         return invoice_json(await invoices.get(conn, invoice_id)), True
 
 
 async def _manual_invoice_of_request(
-    conn: store.Connection, buyer: ClientRow, request_key: str
+    state: Q2CState, conn: store.Connection, buyer: ClientRow, request_key: str
 ) -> dict[str, Any] | None:
     row = await invoices.by_request_key(conn, buyer.company_id, request_key)
     if row is None:
         return None
     if row.client_id != buyer.id:
         raise Conflict("this Idempotency-Key was used for another client's invoice")
+    if row.status == InvoiceStatus.DRAFT:
+        # The first request's process may have died between saving the draft and starting
+        # its workflow (nothing would ever move it to review): its retry starts it.
+        try:
+            await start_invoice_workflow(state, row.id)
+        except RPCError:
+            log.exception("could not start the workflow of invoice %s", row.id)
+            raise Unavailable(
+                "the workflow service is unavailable; send the request again"
+            ) from None
     return invoice_json(row)
