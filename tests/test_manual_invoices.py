@@ -209,6 +209,16 @@ async def test_refused_requests_keep_nothing_and_name_the_field(stack: Stack) ->
     detail = await refused(422, {"lines": old_rate})
     assert detail[0]["loc"] == ["body", "lines", 1, "vat_rate"]
     assert detail[0]["msg"].startswith("19 % is not a RO VAT rate on ")
+    # Amounts a document's columns cannot hold are refused, not a 500.
+    huge = [LINES[0] | {"quantity": "1000000000000000"}]
+    detail = await refused(422, {"lines": huge})
+    assert detail[0]["loc"] == ["body", "lines", 0, "quantity"]
+    many = [LINES[0] | {"quantity": "100000000", "unit_price": "100000000"}]
+    detail = await refused(422, {"lines": many})
+    assert detail[0]["loc"] == ["body", "lines"]
+    assert detail[0]["msg"] == (
+        "quantity x unit price summed over the lines must be less than 1000000000000000"
+    )
     detail = await refused(422, {"lines": []})
     assert detail[0]["loc"] == ["body", "lines"]
     detail = await refused(422, {"lines": [LINES[0] | {"unit_price": 250.0}]})

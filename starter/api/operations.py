@@ -162,15 +162,36 @@ def checked_document_totals(
     discount_percent: Decimal,
     field: str = "lines",
 ) -> DocumentTotals:
-    """The totals of lines checked against the seller's VAT rates on ``day``; a refused
-    line raises InvalidInput naming its field."""
+    """The totals of lines checked against the seller's VAT rates on ``day`` and the
+    largest amount a document can hold; a refused line raises InvalidInput naming its
+    field."""
     check_line_rates(country, day, items, field)
+    check_line_magnitudes(items, field)
     return compute_document_totals(
         items,
         currency,
         prices_include_vat=prices_include_vat,
         document_discount_percent=discount_percent,
     )
+
+
+# A document's money columns are numeric(20, 4): below 10^16. Quantities and prices below
+# 10^15 whose products add up to less than 10^15 keep every line, subtotal and total (VAT
+# is below 100 %) within them; larger ones would fail the arithmetic or the insert (a 500).
+MAX_DOCUMENT_AMOUNT = Decimal(10) ** 15
+
+
+def check_line_magnitudes(items: Sequence[Line], field: str = "lines") -> None:
+    """Refuse lines too large for a document, naming the field."""
+    limit = f"must be less than {MAX_DOCUMENT_AMOUNT:.0f}"
+    gross = Decimal(0)
+    for index, item in enumerate(items):
+        for name, value in (("quantity", item.quantity), ("unit_price", item.unit_price)):
+            if value >= MAX_DOCUMENT_AMOUNT:
+                raise InvalidInput(f"{field}[{index}].{name}: {limit}")
+        gross += item.quantity * item.unit_price
+    if gross >= MAX_DOCUMENT_AMOUNT:
+        raise InvalidInput(f"{field}: quantity x unit price summed over the lines {limit}")
 
 
 async def check_contract_of(conn: store.Connection, contract_id: Any, client_id: Any) -> None:
