@@ -16,7 +16,17 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from db import clients, companies, contracts, invoices, operators, payments, proposals, store
+from db import (
+    clients,
+    companies,
+    contracts,
+    invoices,
+    operators,
+    payments,
+    proposals,
+    store,
+    ui_views,
+)
 from db.rows import ClientRow, InvoiceRow
 from domain.contracts import check_line_rates
 from domain.errors import (
@@ -179,12 +189,16 @@ async def check_contract_of(conn: store.Connection, contract_id: Any, client_id:
 
 
 async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:
+    # The Temporal UI's list line for it (issue 15): number, client, total.
+    async with state.pool.acquire() as conn:
+        summary = await ui_views.proposal_summary(conn, proposal_id)
     await state.temporal.start_workflow(
         ProposalWorkflow.run,
         ProposalWorkflowInput(proposal_id),
         id=proposal_workflow_id(proposal_id),
         task_queue=state.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=summary,
     )
 
 

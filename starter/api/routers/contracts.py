@@ -25,7 +25,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 from pydantic import Field, field_validator, model_validator
 from temporalio.common import WorkflowIDConflictPolicy
 
-from db import clients, companies, contracts, invoices, store
+from db import clients, companies, contracts, invoices, store, ui_views
 from db.rows import ContractLineRow, ContractRow
 from domain.contracts import (
     DocumentLine,
@@ -284,6 +284,7 @@ async def invoice_from_contract(
                 id=invoice_workflow_id(str(invoice_id)),
                 task_queue=state.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary=await ui_views.invoice_summary(conn, invoice_id),
             )
         except Exception:
             # Without its workflow nobody could review or approve it: take it back whole.

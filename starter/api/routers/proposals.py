@@ -13,7 +13,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.proposals import CONVERTIBLE, conversion_refusal, convert_in_transaction
-from db import invoices, proposals
+from db import invoices, proposals, ui_views
 from db.rows import ProposalRow
 from domain.errors import Conflict, Unavailable
 from domain.operators import Action
@@ -147,6 +147,8 @@ async def _converted_by_workflow(
 async def _start_invoice_workflow(state: Q2CState, invoice_id: str) -> None:
     """The invoice's workflow, once: a running one is kept, and a closed one (its invoice
     already reviewed, paid or voided) is not started again."""
+    async with state.pool.acquire() as conn:
+        summary = await ui_views.invoice_summary(conn, invoice_id)
     try:
         await state.temporal.start_workflow(
             InvoiceWorkflow.run,
@@ -155,6 +157,7 @@ async def _start_invoice_workflow(state: Q2CState, invoice_id: str) -> None:
             task_queue=state.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=summary,
         )
     except WorkflowAlreadyStartedError:
         pass
