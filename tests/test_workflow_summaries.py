@@ -47,6 +47,7 @@ from messages.models import (
 )
 from settings import DEFAULT_TEMPORAL_UI_ORIGIN, Settings
 from starter.api.app import create_app
+from starter.cli.demo import ui_view, ui_view_lines
 from starter.devstack.mailsink import MailSink
 from temporal_connection import ENCRYPTED_ENCODING, connect_arguments
 from tests.conftest import (
@@ -334,6 +335,15 @@ async def test_proposal_and_invoice_read_as_the_business_in_the_ui(dev_stack: St
     assert "Record the signature and make the draft invoice" in proposal_steps
     for text in steps + proposal_steps:
         _no_private_data(text)
+
+    # `q2c demo` prints the same, read back from Temporal, with the UI's link.
+    summary, details = await ui_view(client, invoice_workflow_id(invoice_id))
+    assert summary == f"draft invoice {short} · Exemplu SRL · {TOTAL_RO}"
+    assert details == closed
+    printed = ui_view_lines(summary, details, "http://localhost:8233/x")
+    assert printed[1:3] == ["In the Temporal UI:", f"  summary: {summary}"]
+    assert f"    **Invoice {invoice['number']}** — paid" in printed
+    assert printed[-1] == "  open: http://localhost:8233/x"
 
 
 # --- with the payload codec ----------------------------------------------------------------
