@@ -21,7 +21,7 @@ from temporalio.api.common.v1 import Payload, WorkflowExecution
 from temporalio.api.query.v1 import WorkflowQuery
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.api.workflowservice.v1 import QueryWorkflowRequest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.converter import default as default_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -69,6 +69,7 @@ from tests.helpers import (
     sign_and_get_invoice,
     wait_invoice_status,
 )
+from tests.test_contracts import create_contract, invoice_from
 from worker import services_for
 
 NBSP = "\xa0"
@@ -460,3 +461,54 @@ def _json(payload: Payload) -> dict[str, Any]:
         "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
         "data": base64.b64encode(payload.data).decode(),
     }
+
+
+async def test_a_contract_invoice_and_a_refund_run_start_with_their_summary(
+    dev_stack: Stack,
+) -> None:
+    """The API's other start sites: an invoice from a contract (a draft: its id), and the
+    run a refund starts on a paid invoice (update-with-start: numbered by then)."""
+    stack = dev_stack
+    client = stack.env.client
+    contract = await create_contract(stack, await create_client(stack))
+    invoice = await invoice_from(stack, contract["id"], quantities=["1", "12.5"])
+    invoice_id = invoice["id"]
+    handle = client.get_workflow_handle(invoice_workflow_id(invoice_id))
+    short = invoice_id.replace("-", "")[:8]
+    total = f"6.957,50{NBSP}RON"  # 2000 + 12.5 × 300, VAT 21 %
+    assert await (await handle.describe()).static_summary() == (
+        f"draft invoice {short} · Exemplu SRL · {total}"
+    )
+    review = await _details_containing(handle, "— awaiting review")
+    assert "| 2 | Ore suplimentare | 12.5 h |" in review, review
+
+    approved = await stack.api.post(f"/api/v1/invoices/{invoice_id}/approve")
+    assert approved.status_code == 202, approved.text
+    number = (await wait_invoice_status(stack, invoice_id, "sent"))["number"]
+    today = datetime.now(UTC).date().isoformat()
+    paid = await stack.api.post(
+        f"/api/v1/invoices/{invoice_id}/payments",
+        json={"amount": "6957.50", "paid_at": today, "reference": "OP-1"},
+    )
+    assert paid.status_code == 201, paid.text
+    await wait_invoice_status(stack, invoice_id, "paid")
+    await eventually(lambda: _closed(handle), what="the paid invoice's run to end")
+    first_run = (await handle.describe()).run_id
+
+    refund = await stack.api.post(
+        f"/api/v1/invoices/{invoice_id}/refunds",
+        json={"payment_reference": "OP-1", "amount": "1000.00", "reference": "RF-1"},
+    )
+    assert refund.status_code == 201, refund.text
+    reopened = client.get_workflow_handle(invoice_workflow_id(invoice_id))
+    described = await reopened.describe()
+    assert described.run_id != first_run, "a new run"
+    assert await described.static_summary() == f"{number} · Exemplu SRL · {total}"
+    details = await _details_containing(reopened, f"**Amount due: 1.000,00{NBSP}RON**")
+    assert details.startswith(f"**Invoice {number}** — ")
+    assert "Update `record_payment`" in details
+
+
+async def _closed(handle: WorkflowHandle[Any, Any]) -> bool | None:
+    described = await handle.describe()
+    return True if described.status == WorkflowExecutionStatus.COMPLETED else None
