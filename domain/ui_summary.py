@@ -348,6 +348,12 @@ STEP_SUMMARIES: dict[str, str] = {
 }
 
 
+def efactura_summary(kind: str, number: str) -> str:
+    """The static summary of a document's e-Factura submission: `e-Factura: invoice
+    INV-2026-00012` (its number only: the submission's page shows no client data)."""
+    return f"e-Factura: {kind.replace('_', ' ')} {number}".rstrip()
+
+
 def step_summary(name: str, detail: str = "") -> str:
     """The timeline's label for an activity: its business step, then e.g. the reminder's
     step or the document's number."""

@@ -23,6 +23,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.api.workflowservice.v1 import QueryWorkflowRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.converter import default as default_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.ui_summary import (
@@ -42,6 +43,7 @@ from messages.models import (
     LineView,
     ProposalView,
     ReminderPlan,
+    efactura_workflow_id,
     invoice_workflow_id,
     proposal_workflow_id,
 )
@@ -49,6 +51,7 @@ from settings import DEFAULT_TEMPORAL_UI_ORIGIN, Settings
 from starter.api.app import create_app
 from starter.cli.demo import ui_view, ui_view_lines
 from starter.devstack.mailsink import MailSink
+from starter.devstack.spv import SpvStandIn
 from temporal_connection import ENCRYPTED_ENCODING, connect_arguments
 from tests.conftest import (
     API_KEY,
@@ -57,6 +60,8 @@ from tests.conftest import (
     Stack,
     binary,
     build_test_worker,
+    connect_to_spv,
+    spv_settings,
     stack_on,
 )
 from tests.helpers import (
@@ -65,6 +70,7 @@ from tests.helpers import (
     create_proposal,
     eventually,
     get_json,
+    issued_invoice,
     proposal_email,
     sign_and_get_invoice,
     wait_invoice_status,
@@ -512,3 +518,60 @@ async def test_a_contract_invoice_and_a_refund_run_start_with_their_summary(
 async def _closed(handle: WorkflowHandle[Any, Any]) -> bool | None:
     described = await handle.describe()
     return True if described.status == WorkflowExecutionStatus.COMPLETED else None
+
+
+async def test_a_converted_proposal_starts_its_invoice_with_the_summary(dev_stack: Stack) -> None:
+    """The proposal's workflow starts the converted draft's workflow as its child, with the
+    summary made from what the send step read (no step of its own)."""
+    stack = dev_stack
+    client = stack.env.client
+    proposal = await create_proposal(stack, await create_client(stack))
+    handle = client.get_workflow_handle(proposal_workflow_id(proposal["id"]))
+    await _details_containing(handle, "— sent")
+    converted = await stack.api.post(f"/api/v1/proposals/{proposal['id']}/invoice")
+    assert converted.status_code in (200, 201), converted.text
+    invoice_id = converted.json()["invoice_id"]
+    details = await _details_containing(handle, "— converted")
+    assert f"`invoice-{invoice_id}`" in details and "Nothing to send now" in details
+    invoice = client.get_workflow_handle(invoice_workflow_id(invoice_id))
+    short = invoice_id.replace("-", "")[:8]
+    assert await (await invoice.describe()).static_summary() == (
+        f"draft invoice {short} · Exemplu SRL · {TOTAL_RO}"
+    )
+    assert "Convert the unsigned proposal into a draft invoice" in await _step_summaries(handle)
+
+
+@pytest.fixture
+async def dev_spv_stack(
+    db: asyncpg.Pool, mail: MailSink, database_url: str, spv: SpvStandIn
+) -> AsyncIterator[Stack]:
+    environment = await _dev_environment()
+    async with (
+        environment,
+        stack_on(environment, db, mail, database_url, **spv_settings(spv)) as running,
+    ):
+        yield running
+
+
+async def test_the_efactura_submission_names_its_document_and_steps(
+    dev_spv_stack: Stack, spv: SpvStandIn
+) -> None:
+    stack = dev_spv_stack
+    await connect_to_spv(spv, stack.db, stack.settings)
+    invoice = await issued_invoice(stack)
+    number = invoice["number"]
+    handle = stack.env.client.get_workflow_handle(efactura_workflow_id("invoice", invoice["id"]))
+
+    async def uploaded() -> list[str] | None:
+        try:
+            steps = await _step_summaries(handle)
+        except RPCError:
+            return None  # not started yet
+        return steps if f"Upload to ANAF e-Factura ({number})" in steps else None
+
+    await eventually(uploaded, what="the e-Factura upload")
+    assert await (await handle.describe()).static_summary() == f"e-Factura: invoice {number}"
+    invoice_steps = await _step_summaries(
+        stack.env.client.get_workflow_handle(invoice_workflow_id(invoice["id"]))
+    )
+    assert f"Check whether the document goes to e-Factura ({number})" in invoice_steps

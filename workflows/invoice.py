@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         check_can_reschedule,
         check_can_void,
     )
-    from domain.ui_summary import invoice_details, short_id, step_summary
+    from domain.ui_summary import efactura_summary, invoice_details, short_id
     from messages import activity_names as act
     from messages import search_attributes as sa
     from messages.models import (
@@ -605,7 +605,10 @@ class InvoiceWorkflow:
         seller, submission on). It outlives this run (ABANDON); its fixed id refuses a
         second start, so a start retried finds the first."""
         prepared = await run_step(
-            act.EFACTURA_PREPARE, EfacturaRef(kind, document_id, workflow.now()), EfacturaPrepared
+            act.EFACTURA_PREPARE,
+            EfacturaRef(kind, document_id, workflow.now()),
+            EfacturaPrepared,
+            self._label(),
         )
         if not prepared.start or prepared.submission is None:
             return
@@ -616,9 +619,7 @@ class InvoiceWorkflow:
                 id=efactura_workflow_id(kind, document_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=step_summary(
-                    act.EFACTURA_UPLOAD, prepared.submission.number or kind.replace("_", " ")
-                ),
+                static_summary=efactura_summary(kind, prepared.submission.number),
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info(
