@@ -540,6 +540,19 @@ async def test_a_converted_proposal_starts_its_invoice_with_the_summary(dev_stac
     )
     assert "Convert the unsigned proposal into a draft invoice" in await _step_summaries(handle)
 
+    # 500 lines (the API's most): the details show the first few and how many more.
+    await wait_invoice_status(stack, invoice_id, "awaiting_review")
+    lines = [
+        {"description": f"Ședința {n}", "quantity": "1", "unit_price": "10.00", "vat_rate": "21"}
+        for n in range(1, 501)
+    ]
+    edited = await stack.api.patch(f"/api/v1/invoices/{invoice_id}", json={"lines": lines})
+    assert edited.status_code == 200, edited.text
+    details = await _details_containing(invoice, f"… and {500 - MAX_DETAIL_LINES} more lines")
+    assert f"| {MAX_DETAIL_LINES} | Ședința {MAX_DETAIL_LINES} |" in details
+    assert "Ședința 11" not in details
+    assert f"**Total: 6.050,00{NBSP}RON**" in details and len(details) < 3000
+
 
 @pytest.fixture
 async def dev_spv_stack(

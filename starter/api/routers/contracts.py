@@ -277,6 +277,7 @@ async def invoice_from_contract(
                 prices_include_vat=contract.prices_include_vat,
                 discount_percent=contract.discount_percent,
             )
+        summary = await ui_views.invoice_summary(conn, invoice_id)
         try:
             await state.temporal.start_workflow(
                 InvoiceWorkflow.run,
@@ -284,7 +285,7 @@ async def invoice_from_contract(
                 id=invoice_workflow_id(str(invoice_id)),
                 task_queue=state.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                static_summary=await ui_views.invoice_summary(conn, invoice_id),
+                static_summary=summary,
             )
         except Exception:
             # Without its workflow nobody could review or approve it: take it back whole.
