@@ -37,6 +37,9 @@ SEPARATOR = " · "
 MAX_DETAIL_LINES = 10
 MAX_NAME = 60
 MAX_DESCRIPTION = 60
+# Placeholders in an input to paste: the operator replaces them (they are not valid values).
+BANK_REF = "<bank reference>"
+WHY = "<why>"
 
 
 def clip(text: str, limit: int) -> str:
@@ -157,8 +160,24 @@ def _lines_table(view: ViewLike) -> list[str]:
         )
     more = max(view.line_count, len(view.lines)) - len(shown)
     if more > 0:
-        rows.append(f"\n… and {more} more line{'s' if more != 1 else ''}")
+        rows.append(f"… and {more} more line{'s' if more != 1 else ''}")
     return rows
+
+
+def _markdown(lines: Sequence[str]) -> str:
+    """Lines as Markdown: each line of text a paragraph of its own (a single newline would
+    run them together), table rows and list items kept together."""
+    out: list[str] = []
+    previous = ""
+    for line in lines:
+        if not line.strip():
+            continue
+        kind = "table" if line.startswith("|") else "list" if line.startswith("- ") else "text"
+        if out and not (kind == previous and kind != "text"):
+            out.append("")
+        out.append(line)
+        previous = kind
+    return "\n".join(out)
 
 
 def _paste(payload: Mapping[str, object]) -> str:
@@ -190,20 +209,28 @@ def invoice_actions(invoice: InvoiceLike, today: date) -> list[str]:
     if _allowed(check_can_edit, status):
         actions.append("- Update `edit` — change it while in review: " + _paste({"due_date": due}))
     if _allowed(check_can_pay, status):
-        payment = {"amount": invoice.amount_due, "paid_at": today.isoformat(), "reference": "…"}
+        payment = {
+            "amount": invoice.amount_due,
+            "paid_at": today.isoformat(),
+            "reference": BANK_REF,
+        }
         actions.append("- Update `record_payment` — a payment received: " + _paste(payment))
     if _allowed(check_can_reschedule, status):
         actions.append("- Update `reschedule` — a new due date: " + _paste({"due_date": due}))
     if _allowed(check_can_pause_reminders, status):
         name = "resume_reminders" if invoice.reminders_paused else "pause_reminders"
-        actions.append(f"- Signal `{name}` — no input needed, or " + _paste({"reason": "…"}))
+        actions.append(f"- Signal `{name}` — no input needed, or " + _paste({"reason": WHY}))
     paid = Decimal(invoice.amount_paid or "0")
     if paid > 0 and status not in (InvoiceStatus.PAID, InvoiceStatus.VOID):
         if _allowed(check_can_refund, status):
-            refund = {"payment_reference": "…", "amount": invoice.amount_paid, "reference": "…"}
+            refund = {
+                "payment_reference": "<the payment's reference>",
+                "amount": invoice.amount_paid,
+                "reference": "<the refund's own reference>",
+            }
             actions.append("- Update `refund` — give a payment back: " + _paste(refund))
     if _allowed(check_can_void, review):
-        actions.append("- Signal `void` — cancel it: " + _paste({"reason": "…"}))
+        actions.append("- Signal `void` — cancel it: " + _paste({"reason": WHY}))
     return actions
 
 
@@ -260,7 +287,7 @@ def invoice_details(
         out.extend(actions)
     else:
         out.append("Nothing to send now: closed. Refunds go through q2c's API.")
-    return "\n".join(out)
+    return _markdown(out)
 
 
 class ProposalViewLike(Protocol):
@@ -308,7 +335,7 @@ def proposal_details(
         )
     else:
         out.append("Nothing to send now.")
-    return "\n".join(out)
+    return _markdown(out)
 
 
 # --- activity steps on the timeline ------------------------------------------------------
