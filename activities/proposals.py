@@ -24,6 +24,7 @@ from db import (
     signatures,
     signing,
     store,
+    ui_views,
 )
 from db.rows import ClientRow, CompanyRow, ProposalAnswerRow, ProposalRow
 from domain import answers, followups
@@ -60,7 +61,8 @@ class ProposalActivities:
             # Signable through the whole last day of validity, where the seller is.
             expires_at = overdue_at(proposal.valid_until, seller.time_zone)
             if proposal.status != ProposalStatus.SENT:
-                return ProposalSent(proposal.status, expires_at)
+                view = await ui_views.proposal_view(conn, proposal, seller)
+                return ProposalSent(proposal.status, expires_at, view)
             if not await outbox.is_queued(conn, key):
                 proposal = await self._numbered(conn, proposal, seller)
                 document_key = await self._render(conn, proposal)
@@ -112,7 +114,11 @@ class ProposalActivities:
                 )
         async with pool.acquire() as conn:
             await proposals.mark_emailed_from_outbox(conn, ref.proposal_id, key)
-        return ProposalSent(ProposalStatus.SENT.value, expires_at)
+            # For the Temporal UI's details (issue 15): numbered by now.
+            view = await ui_views.proposal_view(
+                conn, await proposals.get(conn, ref.proposal_id), seller
+            )
+        return ProposalSent(ProposalStatus.SENT.value, expires_at, view)
 
     @activity.defn(name=names.RENDER_PROPOSAL)
     async def render_proposal(self, ref: ProposalRef) -> str:

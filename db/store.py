@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal, overload
 from uuid import UUID
 
-from db import companies, invoices, proposals
+from db import companies, invoices, proposals, ui_views
 from db.connection import Connection as Connection
 from db.connection import lock_key
 from db.errors import NotFound as NotFound
@@ -252,6 +252,7 @@ async def snapshot(
         overdue_at=overdue_instant,
         reminders=reminders,
         reminders_paused=paused,
+        view=await ui_views.invoice_view(conn, row, seller),
     )
 
 

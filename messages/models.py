@@ -58,6 +58,9 @@ class InvoiceSnapshot:
     # are never reused, so a step sent stays sent whatever the plan becomes.
     reminders: list[ReminderPlan] = field(default_factory=list)
     reminders_paused: bool = False
+    # What the Temporal UI shows (issue 15): read with the snapshot, absent in histories
+    # recorded before it (they decode without it).
+    view: InvoiceView | None = None
 
 
 @dataclass
@@ -233,6 +236,8 @@ class ProposalRef:
 class ProposalSent:
     status: str
     expires_at: datetime
+    # What the Temporal UI shows (issue 15); absent in histories recorded before it.
+    view: ProposalView | None = None
 
 
 @dataclass
@@ -491,3 +496,46 @@ class ResendResult:
     resent_to: str
     outbox_key: str
     sent: bool
+
+
+# --- the Temporal UI's summaries and details (issue 15) ---------------------------------
+
+
+@dataclass
+class LineView:
+    """One invoice line as the Temporal UI's details show it (domain.ui_summary); `net` is
+    formatted text."""
+
+    description: str
+    quantity: str
+    unit: str
+    net: str
+    vat_rate: str
+
+
+@dataclass
+class InvoiceView:
+    """What the Temporal UI shows of an invoice beyond the snapshot's figures: the client's
+    name, the amounts as the company writes them (babel, formatted in the activity: the
+    workflow sandbox refuses babel's lazy loading) and the first lines (a bounded few:
+    `line_count` says how many there are). No email, tax id or IBAN."""
+
+    client_name: str = ""
+    subtotal: str = ""
+    vat_total: str = ""
+    total: str = ""
+    amount_paid: str = ""
+    amount_due: str = ""
+    lines: list[LineView] = field(default_factory=list)
+    line_count: int = 0
+
+
+@dataclass
+class ProposalView:
+    """What the Temporal UI shows of a proposal (the send step's result); `total` is
+    formatted text."""
+
+    number: str | None = None
+    client_name: str = ""
+    total: str = ""
+    valid_until: str = ""

@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain.ui_summary import step_summary
     from messages import activity_names as act
     from messages import search_attributes as sa
     from messages.models import EfacturaProgress, EfacturaRef, EfacturaSubmissionInput
@@ -71,6 +72,10 @@ class EfacturaSubmissionWorkflow:
             self._continue_as_new_if_long()
         return self._status
 
+    def _label(self) -> str:
+        # The document as the Temporal UI's timeline names it: its number (no client data).
+        return self._input.number or self._input.kind.replace("_", " ")
+
     def _continue_as_new_if_long(self) -> None:
         info = workflow.info()
         if (
@@ -86,6 +91,7 @@ class EfacturaSubmissionWorkflow:
             result_type=EfacturaProgress,
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=STEP_RETRY,
+            summary=step_summary(name, self._label()),
         )
         if progress.status != self._status:
             self._status = progress.status
@@ -106,6 +112,7 @@ class EfacturaSubmissionWorkflow:
                 EfacturaRef(self._input.kind, self._input.document_id, workflow.now()),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=STEP_RETRY,
+                summary=step_summary(act.EFACTURA_DEADLINE, self._label()),
             )
         rest = wake - workflow.now()
         if rest > timedelta(0):

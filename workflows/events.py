@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.ui_summary import step_summary
     from messages.activity_names import DELIVER_WEBHOOK, MARK_DELIVERY_FAILED
     from messages.models import DeliveryFailure, DeliveryInput
 
@@ -43,6 +44,7 @@ class EventDeliveryWorkflow:
                 result_type=str,
                 start_to_close_timeout=ATTEMPT_TIMEOUT,
                 retry_policy=DELIVERY_RETRY,
+                summary=step_summary(DELIVER_WEBHOOK),
             )
             return outcome
         except ActivityError as failed:
@@ -52,5 +54,6 @@ class EventDeliveryWorkflow:
                 DeliveryFailure(input.delivery_id, str(cause) if cause else str(failed)),
                 start_to_close_timeout=ATTEMPT_TIMEOUT,
                 retry_policy=BOOKKEEPING_RETRY,
+                summary=step_summary(MARK_DELIVERY_FAILED),
             )
             return "failed"

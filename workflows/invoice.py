@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         check_can_reschedule,
         check_can_void,
     )
+    from domain.ui_summary import efactura_summary, invoice_details, short_id
     from messages import activity_names as act
     from messages import search_attributes as sa
     from messages.models import (
@@ -141,6 +142,9 @@ class InvoiceWorkflow:
         # Runs recorded before the patch replay exactly as they ran (no marker: False).
         self._v2 = workflow.patched(PATCH_REMINDERS_V2)
         if input.snapshot is None:
+            workflow.set_current_details(
+                f"**Invoice draft {short_id(self._invoice_id)}** — preparing the draft"
+            )
             draft = await self._render_step(act.PREPARE_INVOICE_DRAFT)
             if draft is None:
                 self._draft_missing = True
@@ -247,6 +251,7 @@ class InvoiceWorkflow:
             else:
                 await self._call_none(act.SEND_REMINDER, send)
                 self._reminders_done.add(reminder.step)
+                self._show()
             return
 
         wake_times = [reminder.send_at for reminder in pending[:1]]
@@ -545,7 +550,7 @@ class InvoiceWorkflow:
         if not workflow.patched(PATCH_BOUNDED_RENDER):
             return await self._call(name, ref)
         try:
-            return await render_step(name, ref, InvoiceSnapshot)
+            return await render_step(name, ref, InvoiceSnapshot, self._label())
         except ActivityError as failed:
             cause = failed.cause
             if isinstance(cause, ApplicationError) and cause.non_retryable:
@@ -600,7 +605,10 @@ class InvoiceWorkflow:
         seller, submission on). It outlives this run (ABANDON); its fixed id refuses a
         second start, so a start retried finds the first."""
         prepared = await run_step(
-            act.EFACTURA_PREPARE, EfacturaRef(kind, document_id, workflow.now()), EfacturaPrepared
+            act.EFACTURA_PREPARE,
+            EfacturaRef(kind, document_id, workflow.now()),
+            EfacturaPrepared,
+            self._label(),
         )
         if not prepared.start or prepared.submission is None:
             return
@@ -611,6 +619,7 @@ class InvoiceWorkflow:
                 id=efactura_workflow_id(kind, document_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=efactura_summary(kind, prepared.submission.number),
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info(
@@ -627,10 +636,34 @@ class InvoiceWorkflow:
             raise ApplicationError(refused.reason, type="IllegalTransition") from refused
 
     async def _call(self, name: str, argument: object) -> InvoiceSnapshot:
-        return await run_step(name, argument, InvoiceSnapshot)
+        return await run_step(name, argument, InvoiceSnapshot, self._label(argument))
 
     async def _call_none(self, name: str, argument: object) -> None:
-        await run_step_no_result(name, argument)
+        await run_step_no_result(name, argument, self._label(argument))
+
+    def _label(self, argument: object = None) -> str:
+        """The invoice as the Temporal UI's timeline names it in a step's summary."""
+        label = (self._snapshot.number if self._snapshot else None) or (
+            f"draft {short_id(self._invoice_id)}"
+        )
+        if isinstance(argument, ReminderInput):
+            label += f", reminder {argument.step}"
+        return label
+
+    def _show(self) -> None:
+        """The Temporal UI's current details, from the last snapshot and this run's state
+        (which reminders went out). Not a command: runs recorded before replay unchanged."""
+        if self._snapshot is None:
+            return
+        pending = self._pending_reminders()
+        workflow.set_current_details(
+            invoice_details(
+                self._invoice,
+                self._invoice.view,
+                pending[0] if pending else None,
+                workflow.now().date(),
+            )
+        )
 
     def _ref(self) -> InvoiceRef:
         return InvoiceRef(self._invoice_id, workflow.now())
@@ -646,6 +679,7 @@ class InvoiceWorkflow:
 
     def _apply(self, snapshot: InvoiceSnapshot) -> None:
         self._snapshot = snapshot
+        self._show()
         updates: list[SearchAttributeUpdate[Any]] = [
             sa.STATUS.value_set(snapshot.status),
             sa.CLIENT_ID.value_set(snapshot.client_id),

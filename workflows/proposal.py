@@ -9,6 +9,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 
 with workflow.unsafe.imports_passed_through():
     from domain.status import ProposalStatus
+    from domain.ui_summary import document_summary, proposal_details
     from messages import activity_names as act
     from messages.models import (
         AcceptProposalInput,
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         ProposalRenderFailed,
         ProposalSent,
         ProposalState,
+        ProposalView,
         ProposalWorkflowInput,
         SignProposal,
         invoice_workflow_id,
@@ -69,10 +71,14 @@ class ProposalWorkflow:
         self._pending: list[Waiting] = []
         # The follow-ups still to send, in time order (patch proposal-followups).
         self._followups: list[FollowupStep] = []
+        # What the Temporal UI shows (the send step's result; None before it, and in runs
+        # recorded before issue 15).
+        self._view: ProposalView | None = None
 
     @workflow.run
     async def run(self, input: ProposalWorkflowInput) -> ProposalState:
         self._proposal_id = input.proposal_id
+        self._show()
         if workflow.patched(PATCH_BOUNDED_PROPOSAL_RENDER):
             if not await self._rendered(act.RENDER_PROPOSAL):
                 # Back to draft with the operator's task: nothing reached the client, and
@@ -80,6 +86,8 @@ class ProposalWorkflow:
                 return self._state()
         sent = await run_step(act.SEND_PROPOSAL, ProposalRef(input.proposal_id), ProposalSent)
         self._status = ProposalStatus(sent.status)
+        self._view = sent.view
+        self._show()
         if self._status != ProposalStatus.SENT:
             return self._state()
 
@@ -90,6 +98,7 @@ class ProposalWorkflow:
                 FollowupPlan,
             )
             self._followups = list(plan.steps)
+            self._show()
 
         while True:
             followup = self._followups[0] if self._followups else None
@@ -103,6 +112,7 @@ class ProposalWorkflow:
                 if followup is not None and wake == followup.send_at:
                     self._followups.pop(0)
                     await self._follow_up(followup)
+                    self._show()
                     continue
                 await self._close(ProposalStatus.EXPIRED, None)
                 return self._state()
@@ -126,6 +136,7 @@ class ProposalWorkflow:
                 )
                 continue
             break
+        self._show()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state()
 
@@ -166,6 +177,7 @@ class ProposalWorkflow:
             InvoiceWorkflowInput(invoice_id=self._invoice_id),
             id=invoice_workflow_id(self._invoice_id),
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=self._invoice_summary(self._invoice_id),
         )
         # After the child has started: the draft invoice goes to review even while the
         # signed copy's rendering or SMTP is failing and being retried. Histories from
@@ -208,6 +220,7 @@ class ProposalWorkflow:
                 InvoiceWorkflowInput(invoice_id=invoice_id),
                 id=invoice_workflow_id(invoice_id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=self._invoice_summary(invoice_id),
             )
         except WorkflowAlreadyStartedError:
             # The API started it (it converted the proposal itself, in a race with this run).
@@ -243,6 +256,7 @@ class ProposalWorkflow:
             failure = ProposalRenderFailed(self._proposal_id, step, str(cause), workflow.now())
             status = await run_step(act.OPEN_PROPOSAL_RENDER_TASK, failure, str)
             self._status = ProposalStatus(status)
+            self._show()
             return False
 
     async def _close(self, status: ProposalStatus, decline: DeclineProposal | None) -> None:
@@ -259,6 +273,29 @@ class ProposalWorkflow:
             ),
         )
         self._status = status
+        self._show()
+
+    def _invoice_summary(self, invoice_id: str) -> str | None:
+        """The draft invoice's static summary, from what the send step read of the proposal
+        (its lines and total become the invoice's): no step of its own."""
+        view = self._view
+        if view is None:
+            return None
+        return document_summary(
+            number=None,
+            document_id=invoice_id,
+            client_name=view.client_name,
+            total_text=view.total,
+        )
+
+    def _show(self) -> None:
+        """The Temporal UI's current details. Not a command: replay is unchanged."""
+        followup = self._followups[0].send_at if self._followups else None
+        workflow.set_current_details(
+            proposal_details(
+                self._proposal_id, self._status.value, self._view, followup, self._invoice_id
+            )
+        )
 
     def _state(self) -> ProposalState:
         return ProposalState(self._proposal_id, self._status.value, self._invoice_id)

@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain.ui_summary import step_summary
     from messages.activity_names import RESEND_DOCUMENT
     from messages.models import ResendInput, ResendResult
 
@@ -39,6 +40,6 @@ class ResendWorkflow:
             start_to_close_timeout=STEP_TIMEOUT,
             schedule_to_close_timeout=GIVE_UP_AFTER,
             retry_policy=STEP_RETRY,
-            summary=f"email the {request.kind} again",
+            summary=step_summary(RESEND_DOCUMENT, request.kind),
         )
         return result

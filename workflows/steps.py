@@ -24,6 +24,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError
 
+with workflow.unsafe.imports_passed_through():
+    from domain.ui_summary import step_summary
+
 PATCH_LOCAL_STEPS = "local-steps"
 STEP_TIMEOUT = timedelta(minutes=2)
 STEP_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
@@ -42,26 +45,43 @@ RENDER_RETRY = RetryPolicy(
 ResultT = TypeVar("ResultT")
 
 
-async def run_step(name: str, argument: object, result_type: type[ResultT]) -> ResultT:
-    result: ResultT = await _run(name, argument, result_type, local=True)
+# `detail`: what the Temporal UI's timeline adds to the step's business name
+# (domain.ui_summary.step_summary), e.g. the invoice's number. User metadata only: not part
+# of the commands' determinism checks, so adding it changes no recorded run.
+
+
+async def run_step(
+    name: str, argument: object, result_type: type[ResultT], detail: str = ""
+) -> ResultT:
+    result: ResultT = await _run(name, argument, result_type, local=True, detail=detail)
     return result
 
 
-async def run_step_no_result(name: str, argument: object) -> None:
-    await _run(name, argument, None, local=True)
+async def run_step_no_result(name: str, argument: object, detail: str = "") -> None:
+    await _run(name, argument, None, local=True, detail=detail)
 
 
-async def render_step(name: str, argument: object, result_type: type[ResultT]) -> ResultT:
+async def render_step(
+    name: str, argument: object, result_type: type[ResultT], detail: str = ""
+) -> ResultT:
     """A render step with RENDER_RETRY: after its last try it raises the ActivityError for
     the workflow to turn into an operator task."""
-    result: ResultT = await _run(name, argument, result_type, local=True, retry=RENDER_RETRY)
+    result: ResultT = await _run(
+        name, argument, result_type, local=True, retry=RENDER_RETRY, detail=detail
+    )
     return result
 
 
 async def handler_step(
-    name: str, argument: object, result_type: type[ResultT], retry: RetryPolicy = STEP_RETRY
+    name: str,
+    argument: object,
+    result_type: type[ResultT],
+    retry: RetryPolicy = STEP_RETRY,
+    detail: str = "",
 ) -> ResultT:
-    result: ResultT = await _run(name, argument, result_type, local=False, retry=retry)
+    result: ResultT = await _run(
+        name, argument, result_type, local=False, retry=retry, detail=detail
+    )
     return result
 
 
@@ -72,7 +92,9 @@ async def _run(
     *,
     local: bool,
     retry: RetryPolicy = STEP_RETRY,
+    detail: str = "",
 ) -> Any:
+    summary = step_summary(name, detail)
     if local and workflow.patched(PATCH_LOCAL_STEPS):
         try:
             return await workflow.execute_local_activity(
@@ -81,6 +103,7 @@ async def _run(
                 result_type=result_type,
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=retry,
+                summary=summary,
             )
         except ActivityError:
             raise
@@ -103,4 +126,5 @@ async def _run(
         result_type=result_type,
         start_to_close_timeout=STEP_TIMEOUT,
         retry_policy=retry,
+        summary=summary,
     )

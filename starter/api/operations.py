@@ -18,7 +18,17 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from db import clients, companies, contracts, invoices, operators, payments, proposals, store
+from db import (
+    clients,
+    companies,
+    contracts,
+    invoices,
+    operators,
+    payments,
+    proposals,
+    store,
+    ui_views,
+)
 from db.rows import ClientRow, InvoiceRow, ProposalRow
 from domain.contracts import check_exchange_rate, check_line_rates
 from domain.errors import (
@@ -204,12 +214,16 @@ async def check_contract_of(conn: store.Connection, contract_id: Any, client_id:
 
 
 async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:
+    # The Temporal UI's list line for it (issue 15): number, client, total.
+    async with state.pool.acquire() as conn:
+        summary = await ui_views.proposal_summary(conn, proposal_id)
     await state.temporal.start_workflow(
         ProposalWorkflow.run,
         ProposalWorkflowInput(proposal_id),
         id=proposal_workflow_id(proposal_id),
         task_queue=state.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=summary,
     )
 
 
@@ -491,7 +505,10 @@ async def open_draft_invoice(
 
 async def start_invoice_workflow(state: Q2CState, invoice_id: Any) -> None:
     """The draft's InvoiceWorkflow: a running one is kept (USE_EXISTING), and a closed one is
-    never started again (its invoice was reviewed, voided or paid meanwhile)."""
+    never started again (its invoice was reviewed, voided or paid meanwhile). It starts with
+    the summary the Temporal UI lists it by."""
+    async with state.pool.acquire() as conn:
+        summary = await ui_views.invoice_summary(conn, invoice_id)
     try:
         await state.temporal.start_workflow(
             InvoiceWorkflow.run,
@@ -500,6 +517,7 @@ async def start_invoice_workflow(state: Q2CState, invoice_id: Any) -> None:
             task_queue=state.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=summary,
         )
     except WorkflowAlreadyStartedError:
         pass

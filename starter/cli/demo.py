@@ -2,12 +2,15 @@
 
 It creates a client and a proposal, finds the signing link in the dev stack's mail sink
 (`.q2c/mail`), signs on the public page like the client's browser would, approves the
-invoice and pays it in two parts, waiting for each workflow step on the way.
+invoice and pays it in two parts, waiting for each workflow step on the way. At the end it
+prints what the Temporal UI shows of the invoice (its summary and current details, read
+back from Temporal) and the UI's link.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 import secrets
 import time
@@ -19,11 +22,16 @@ from email.parser import BytesParser
 from email.policy import default as default_policy
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starter.cli.client import Api, CliError
 from starter.cli.inputs import Subcommands
 from starter.cli.output import Output
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from settings import Settings
 
 T = TypeVar("T")
 
@@ -304,7 +312,40 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     emails = ", ".join(str(path) for path, _ in mail_to(mail_dir, email) if path not in earlier)
     say(f"emails to {email}: {emails}")
     say(f"invoice workflow: {_workflow_link(namespace, invoice['workflow_id'])}")
+    try:
+        summary, details = asyncio.run(_read_ui_view(settings, invoice["workflow_id"]))
+    except Exception as failed:  # the demo is done; only this read-back failed
+        out.say(f"    (could not read the Temporal UI's view: {failed})")
+        return 0
+    for line in ui_view_lines(summary, details, _workflow_link(namespace, invoice["workflow_id"])):
+        out.say(line)
     return 0
+
+
+async def _read_ui_view(settings: Settings, workflow_id: str) -> tuple[str, str]:
+    from temporal_connection import connect
+
+    return await ui_view(await connect(settings), workflow_id)
+
+
+async def ui_view(client: Client, workflow_id: str) -> tuple[str, str]:
+    """What the Temporal UI shows of a workflow: its static summary (describe) and its
+    current details (the `__temporal_workflow_metadata` query), decoded by the client's
+    converter (the payload codec, when q2c has one)."""
+    from temporalio.api.sdk.v1 import WorkflowMetadata
+
+    handle = client.get_workflow_handle(workflow_id)
+    summary = await (await handle.describe()).static_summary()
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return summary or "", metadata.current_details
+
+
+def ui_view_lines(summary: str, details: str, link: str) -> list[str]:
+    """The demo's closing block: the UI's list line, its details (indented), its link."""
+    lines = ["", "In the Temporal UI:", f"  summary: {summary or '(none)'}", "  details:"]
+    lines.extend(f"    {line}" if line else "" for line in details.splitlines())
+    lines.append(f"  open: {link}")
+    return lines
 
 
 # --- running the stack's parts ------------------------------------------------------------

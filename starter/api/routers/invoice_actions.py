@@ -29,7 +29,7 @@ from pydantic import Field, StrictInt, field_validator, model_validator
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from db import clients, companies, invoices, outbox, payments, store
+from db import clients, companies, invoices, outbox, payments, store, ui_views
 from domain import reminder_plan
 from domain.errors import Unacceptable
 from domain.operators import Action
@@ -259,6 +259,7 @@ async def refund_through_workflow(
     (update-with-start: one call, no window in which the new run could end without it)."""
     async with state.pool.acquire() as conn:
         snapshot = await store.snapshot(conn, invoice_id)
+        summary = await ui_views.invoice_summary(conn, invoice_id)
     start = WithStartWorkflowOperation(
         InvoiceWorkflow.run,
         InvoiceWorkflowInput(str(invoice_id), snapshot=snapshot, reopened=True),
@@ -266,6 +267,7 @@ async def refund_through_workflow(
         task_queue=state.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        static_summary=summary,
     )
     try:
         result: RefundResult = await state.temporal.execute_update_with_start_workflow(

@@ -8,8 +8,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.proposals import CONVERTIBLE, conversion_refusal, convert_in_transaction
@@ -20,17 +18,21 @@ from domain.operators import Action
 from domain.status import ProposalStatus
 from messages.models import (
     ConvertProposal,
-    InvoiceWorkflowInput,
     invoice_workflow_id,
     proposal_workflow_id,
 )
 from starter.api import operations
 from starter.api.deps import API_KEY, CurrentOperator, Q2CState, State
-from starter.api.operations import iso, operator_request, proposal_json, proposal_row_json
+from starter.api.operations import (
+    iso,
+    operator_request,
+    proposal_json,
+    proposal_row_json,
+    start_invoice_workflow,
+)
 from starter.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Pager, paged
 from starter.api.schemas import ProposalIn, ProposalOut
 from starter.api.schemas.proposals import ProposalInvoiceOut, ProposalList
-from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
 
 router = APIRouter()
@@ -130,7 +132,7 @@ async def convert_proposal(
     (signal `convert`) and makes the invoice; one that ended on expiry is converted here."""
     row = await _proposal(state, proposal_id)
     if row.status == ProposalStatus.CONVERTED:
-        await _start_invoice_workflow(state, str(row.invoice_id))
+        await start_invoice_workflow(state, str(row.invoice_id))
         response.status_code = 200
         return await _conversion_json(state, row)
     status = ProposalStatus(row.status)
@@ -146,7 +148,7 @@ async def convert_proposal(
             invoice_id, _ = await convert_in_transaction(
                 conn, proposal_id, request_id, datetime.now(UTC)
             )
-        await _start_invoice_workflow(state, invoice_id)
+        await start_invoice_workflow(state, invoice_id)
         row = await _proposal(state, proposal_id)
     if row.status != ProposalStatus.CONVERTED:
         # Answered by the client meanwhile (signed or declined).
@@ -179,22 +181,6 @@ async def _converted_by_workflow(
         if loop.time() > deadline:
             raise Unavailable("the proposal's workflow has not acted yet; send the request again")
         await asyncio.sleep(CONVERT_POLL_SECONDS)
-
-
-async def _start_invoice_workflow(state: Q2CState, invoice_id: str) -> None:
-    """The invoice's workflow, once: a running one is kept, and a closed one (its invoice
-    already reviewed, paid or voided) is not started again."""
-    try:
-        await state.temporal.start_workflow(
-            InvoiceWorkflow.run,
-            InvoiceWorkflowInput(invoice_id=invoice_id),
-            id=invoice_workflow_id(invoice_id),
-            task_queue=state.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError:
-        pass
 
 
 async def _conversion_json(state: Q2CState, row: ProposalRow) -> dict[str, Any]:
