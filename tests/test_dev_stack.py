@@ -131,13 +131,23 @@ def test_make_run_starts_everything_the_demo_pays_and_ctrl_c_stops_it(tmp_path: 
         demo = subprocess.run(
             [sys.executable, "-m", "starter.cli.main", "demo"],
             cwd=ROOT,
-            env=env | {"Q2C_API_URL": api},
+            env=env
+            | {
+                "Q2C_API_URL": api,
+                "TEMPORAL_ADDRESS": f"localhost:{env['Q2C_DEV_TEMPORAL_PORT']}",
+                "Q2C_TEMPORAL_UI_URL": ui_origin,
+            },
             capture_output=True,
             text=True,
             timeout=DEMO_SECONDS,
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "paid" in demo.stdout
+        # What the Temporal UI shows of the demo's invoice, read back from the dev server.
+        assert f"{ui_origin}/namespaces/default/workflows/invoice-" in demo.stdout
+        summary = next(line for line in demo.stdout.splitlines() if "summary:" in line)
+        assert "INV-" in summary or "draft invoice" in summary, demo.stdout
+        assert "paid" in demo.stdout.split("In the Temporal UI:")[1]
 
         temporal_pid = int((state / "temporal.pid").read_text())
         postgres_pid = int((state / "pg" / "postmaster.pid").read_text().splitlines()[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import secrets
 import time
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# `make run`'s Temporal UI; Q2C_TEMPORAL_UI_URL names another (a moved port, a cluster's UI).
 TEMPORAL_UI = "http://localhost:8233"
 SIGN_LINK = re.compile(r"https?://\S+/sign/[A-Za-z0-9_-]+")
 
@@ -53,7 +55,8 @@ def register(commands: Subcommands) -> None:
 
 
 def _workflow_link(namespace: str, workflow_id: str) -> str:
-    return f"{TEMPORAL_UI}/namespaces/{namespace}/workflows/{workflow_id}"
+    base = os.environ.get("Q2C_TEMPORAL_UI_URL", "").rstrip("/") or TEMPORAL_UI
+    return f"{base}/namespaces/{namespace}/workflows/{workflow_id}"
 
 
 def _read_eml(path: Path) -> EmailMessage | None:
