@@ -19,12 +19,17 @@ and https://temporal.io/pricing. The rules that apply to what q2c's histories ho
   action together (their markers follow the same WorkflowTaskCompleted event); a workflow
   task heartbeat while local activities run is one more, but such heartbeats leave only
   ordinary workflow task events behind, so they are not told apart here;
-- search attribute upsert: one per UpsertWorkflowSearchAttributes event (and per
-  WorkflowPropertiesModified, the memo's equivalent).
+- search attribute upsert: one per UpsertWorkflowSearchAttributes event (several
+  attributes in one upsert are one action; those given at the start are free), except
+  an upsert of TemporalChangeVersion alone, which the SDK makes for each new
+  `workflow.patched(...)` and Temporal Cloud exempts; one per WorkflowPropertiesModified
+  (the memo's equivalent).
 
-Not in histories, so not counted here: queries, activity heartbeats that reached the
-server, rejected updates, schedules, exports. Not billed: workflow tasks themselves,
-completions, version (patch) markers, timers fired or cancelled.
+Not in histories, so not counted here: queries (every query received by a worker is an
+action; q2c's API reads state from PostgreSQL and queries nothing on an invoice's life),
+activity heartbeats that reached the server, rejected updates, schedules, exports.
+Not billed: workflow tasks themselves, completions, version (patch) markers, timers fired
+or cancelled.
 
 The list price: Temporal Cloud's Essentials plan, $50 per million actions for the first
 tier (https://temporal.io/pricing, as listed in 2026; later tiers are cheaper).
@@ -43,13 +48,14 @@ USD_PER_MILLION_ACTIONS = 50.0
 PRICE_SOURCE = "Temporal Cloud Essentials list rate, first tier: $50 per 1M actions (2026)"
 
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
+# Upserted by the SDK for each new patch id; exempt from billing.
+VERSION_SEARCH_ATTRIBUTE = "TemporalChangeVersion"
 
 # Events that are one action each, by the kind they are reported under.
 _ONE_EACH = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: "signal",
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: "update",
     EventType.EVENT_TYPE_TIMER_STARTED: "timer",
-    EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: "search attributes",
     EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED: "search attributes",
 }
 
@@ -78,6 +84,10 @@ def count_events(events: Iterable[HistoryEvent], has_children: bool = False) -> 
         elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
             if event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER:
                 local_tasks.add(last_task_completed)
+        elif kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            if set(fields.indexed_fields) - {VERSION_SEARCH_ATTRIBUTE}:
+                actions["search attributes"] += 1
         elif kind in _ONE_EACH:
             actions[_ONE_EACH[kind]] += 1
     if local_tasks:
