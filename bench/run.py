@@ -232,6 +232,9 @@ def print_table(results: dict[str, Any]) -> None:
     for section, path, label, former in FORMER_BUDGETS:
         value = _lookup(results.get(section, {}), path)
         if value is not None:
+            scale = results["options"]["scale"]
+            if "10,000" in label and scale != 10_000:
+                label = label.replace("10,000", f"{scale:,}")
             print(f"  (no longer a budget) {label}: {value} (was {former})")
     width = max(len(v["budget"]) for v in results["budgets"])
     for v in results["budgets"]:
