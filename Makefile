@@ -13,8 +13,10 @@ help:
 	@echo "make browser  install Debian's chromium for the browser tests when it is missing"
 	@echo "make syslibs  install the system libraries WeasyPrint needs (Pango, HarfBuzz subset) when missing"
 	@echo "make samples  a sample invoice and proposal per locale (ro, ru, en) into samples/ as PDF and PNG, and the ro invoice as e-Factura XML"
-	@echo "make bench  measured speed on its own temporary stack: render, pipeline, scale (~15 min;"
-	@echo "            BENCH_ARGS='--proposals 50 --scale 1000 --only render,pipeline' for a quick run)"
+	@echo "make bench  measured speed and costs on its own temporary stack: render, pipeline, scale,"
+	@echo "            batch probe, one invoice's life; budgets as ratios (~15 min; BENCH_ARGS='--proposals"
+	@echo "            50 --scale 1000 --only render,pipeline' for a quick run; compare two results with"
+	@echo "            python -m bench.compare A.json B.json)"
 	@echo "make chaos  faults injected on its own temporary stack: proposals driven to paid while the"
 	@echo "            worker, Temporal, PostgreSQL, the API and SMTP are killed (~10 min; fails on any"
 	@echo "            loss or duplicate; CHAOS_ARGS='--proposals 10 --minutes 2' for a quick run)"
@@ -82,7 +84,8 @@ samples: venv
 	$(BIN)/python -m starter.devstack.samples samples
 	for pdf in samples/*.pdf; do pdftoppm -png -r 110 "$$pdf" "$${pdf%.pdf}"; done
 
-# The figures of issue 6 with PASS/FAIL per budget; JSON into bench/results/<time>.json.
+# The figures of issues 6 and 16 with PASS/FAIL per budget (ratios measured in the same run);
+# JSON into bench/results/<time>.json; `python -m bench.compare A.json B.json` compares two.
 bench: venv syslibs
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.stack import API_KEY, ESIGN_SECRET, Accepted, Stack
+from bench.stack import API_KEY, ESIGN_SECRET, PAYMENTS_SECRET, Accepted, Stack
 from bench.stats import percentile
 
 CLIENT = {
@@ -87,6 +87,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
+    invoice_ids: list[str] = field(default_factory=list)
 
     @property
     def throughput(self) -> float:
@@ -209,6 +210,7 @@ class Pipeline:
             invoice_id = await asyncio.wait_for(self._drafts[proposal_id], 600)
             emailed_at = await asyncio.wait_for(self.mailbox.wait("invoice", invoice_id), 600)
             run.latencies.append(emailed_at - signed_at)
+            run.invoice_ids.append(invoice_id)
             run.finished = max(run.finished, emailed_at)
         except Exception as error:  # a figure with its failures beats no figure
             run.errors.append(f"{type(error).__name__}: {error}")
@@ -233,6 +235,57 @@ class Pipeline:
         cpu_after = self.stack.cpu_seconds()
         run.cpu_seconds = {part: cpu_after[part] - cpu_before.get(part, 0.0) for part in cpu_after}
         return run
+
+    async def pay(self, invoice_ids: list[str], concurrency: int = 16) -> dict[str, Any]:
+        """Each invoice paid in full through the payments webhook (HMAC-signed, as a bank
+        or payment provider sends it): the part of an invoice's life after its reminders.
+        CPU seconds per payment by process, and how many came back paid."""
+        queue = list(invoice_ids)
+        paid: list[str] = []
+        errors: list[str] = []
+
+        async def payer() -> None:
+            while queue:
+                invoice_id = queue.pop()
+                total = await self.db.fetchval(
+                    "SELECT total FROM invoices WHERE id = $1", invoice_id
+                )
+                body = json.dumps(
+                    {
+                        "id": f"bench-pay-{invoice_id}",
+                        "invoice_id": invoice_id,
+                        "currency": "RON",
+                        "amount": str(total),
+                        "reference": f"OP-{invoice_id[:8]}",
+                        "paid_at": date.today().isoformat(),
+                    }
+                ).encode()
+                response = await self.http.post(
+                    "/webhooks/payments",
+                    content=body,
+                    headers=signed_headers(body, PAYMENTS_SECRET),
+                )
+                if response.status_code == 200 and response.json()["invoice"]["status"] == "paid":
+                    paid.append(invoice_id)
+                else:
+                    errors.append(f"{response.status_code}: {response.text[:200]}")
+
+        cpu_before = self.stack.cpu_seconds()
+        started = time.time()
+        await asyncio.gather(*(payer() for _ in range(concurrency)))
+        seconds = time.time() - started
+        cpu_after = self.stack.cpu_seconds()
+        return {
+            "payments": len(invoice_ids),
+            "paid": len(paid),
+            "errors": len(errors),
+            "first_errors": errors[:5],
+            "seconds": round(seconds, 2),
+            "cpu_seconds_per_payment": {
+                part: round((cpu_after[part] - cpu_before.get(part, 0.0)) / max(1, len(paid)), 4)
+                for part in cpu_after
+            },
+        }
 
 
 def api_client(stack: Stack) -> httpx.AsyncClient:

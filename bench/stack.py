@@ -45,6 +45,7 @@ from starter.devstack.stack import (
 
 API_KEY = "bench-api-key"
 ESIGN_SECRET = "whsec_bench_esign"
+PAYMENTS_SECRET = "whsec_bench_payments"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -126,6 +127,7 @@ class Stack:
             "Q2C_PUBLIC_URL": self.api_url,
             "Q2C_API_URL": self.api_url,
             "Q2C_WEBHOOK_SECRET_ESIGN": ESIGN_SECRET,
+            "Q2C_WEBHOOK_SECRET_PAYMENTS": PAYMENTS_SECRET,
             # No SPV stand-in here and no way out to ANAF: the figures are q2c's own pipeline
             # (Romanian invoices are still validated and their XML stored at approval).
             "Q2C_EFACTURA_URL": os.environ.get("Q2C_EFACTURA_URL", "off"),
