@@ -185,12 +185,13 @@ async def insert_manual(
     assignee: str,
     due_date: date | None,
     opened_by: str = SYSTEM,
+    matter_id: UUID | None = None,
 ) -> TaskRow:
-    """A task an operator made by hand."""
+    """A task an operator made by hand (filed under a matter when given)."""
     record = await conn.fetchrow(
         """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
-               assignee, due_date, opened_by)
-           VALUES ($1, $2, $3, 'manual', $4, $5, $6, $7) RETURNING *""",
+               assignee, due_date, opened_by, matter_id)
+           VALUES ($1, $2, $3, 'manual', $4, $5, $6, $7, $8) RETURNING *""",
         company_id,
         invoice_id,
         client_id,
@@ -198,6 +199,7 @@ async def insert_manual(
         assignee,
         due_date,
         opened_by,
+        matter_id,
     )
     assert record is not None
     return row_as(TaskRow, record)

@@ -16,7 +16,17 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from db import clients, companies, contracts, invoices, operators, payments, proposals, store
+from db import (
+    clients,
+    companies,
+    contracts,
+    invoices,
+    matters,
+    operators,
+    payments,
+    proposals,
+    store,
+)
 from db.rows import ClientRow, InvoiceRow
 from domain.contracts import check_line_rates
 from domain.errors import (
@@ -64,6 +74,8 @@ async def create_proposal(
             raise Unacceptable("valid_until: must not be in the past")
         if body.contract_id is not None:
             await check_contract_of(conn, body.contract_id, buyer.id)
+        if body.matter_id is not None:
+            await check_matter_of(conn, body.matter_id, buyer.id)
         totals = checked_document_totals(
             seller.country,
             today,
@@ -95,6 +107,7 @@ async def create_proposal(
                     sent_by=by if body.send else None,
                     followup_days_after_sent=body.followup_days_after_sent,
                     followup_days_before_expiry=body.followup_days_before_expiry,
+                    matter_id=body.matter_id,
                 ),
             )
             if proposal_id is not None:
@@ -176,6 +189,19 @@ async def check_contract_of(conn: store.Connection, contract_id: Any, client_id:
         raise Missing("contract not found")
     if contract.client_id != client_id:
         raise InvalidInput("contract_id: the contract is with another client")
+
+
+async def check_matter_of(conn: store.Connection, matter_id: Any, client_id: Any) -> Any:
+    """A document names an open matter of its own client (any client's when `client_id` is
+    None); the matter's client id. A 422 naming `matter_id` otherwise."""
+    matter = await matters.find(conn, matter_id)
+    if matter is None:
+        raise InvalidInput("matter_id: no such matter")
+    if client_id is not None and matter.client_id != client_id:
+        raise InvalidInput("matter_id: the matter is another client's")
+    if matter.closed_at is not None:
+        raise InvalidInput("matter_id: the matter is closed")
+    return matter.client_id
 
 
 async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:
@@ -338,6 +364,7 @@ async def proposal_json(conn: store.Connection, proposal_id: Any) -> dict[str, A
         "discount_percent": plain_decimal(row.discount_percent),
         "followup_days_after_sent": row.followup_days_after_sent,
         "followup_days_before_expiry": row.followup_days_before_expiry,
+        "matter_id": str(row.matter_id) if row.matter_id else None,
     }
 
 
@@ -372,4 +399,5 @@ def invoice_json(row: InvoiceRow) -> dict[str, Any]:
         ),
         # Why the last approval was refused; the invoice is still in review.
         "approval_error": row.approval_error,
+        "matter_id": str(row.matter_id) if row.matter_id else None,
     }

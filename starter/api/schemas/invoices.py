@@ -72,6 +72,8 @@ class InvoiceOut(Answer):
     exchange_rate: DecimalText | None
     # Why the last approval was refused; the invoice is still in review.
     approval_error: str | None
+    # The matter (case) it is filed under (GET /api/v1/matters/{id}), if any.
+    matter_id: str | None = None
 
 
 class InvoiceLineOut(LineOut):

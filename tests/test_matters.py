@@ -1,0 +1,242 @@
+"""Matters (issue 15, point 5): a client's cases (дела) that its contracts, proposals,
+invoices and tasks are filed under; what a matter billed, collected and is still owed per
+currency; the lists, exports and reports by matter; the Temporal search attribute; and
+`q2c matters …`."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from tests.conftest import Stack, release_time_skipping
+from tests.helpers import (
+    create_client,
+    create_proposal,
+    get_json,
+    proposal_email,
+    sign_and_get_invoice,
+    wait_invoice_status,
+)
+from tests.test_contracts import create_contract, invoice_from
+from tests.test_reminders import local, skip_to
+
+MISSING = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+async def create_matter(stack: Stack, client_id: str, reference: str, **extra: Any) -> str:
+    body = {"client_id": client_id, "title": f"Dosar {reference}", "reference": reference}
+    response = await stack.api.post("/api/v1/matters", json=body | extra)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _loc(response: Any) -> list[Any]:
+    assert response.status_code == 422, response.text
+    return list(response.json()["detail"][0]["loc"])
+
+
+async def test_a_matter_is_created_found_changed_and_its_reference_is_unique(
+    stack: Stack,
+) -> None:
+    client_id = await create_client(stack)
+    made = await stack.api.post(
+        "/api/v1/matters",
+        json={
+            "client_id": client_id,
+            "title": "Litigiu Alfa c. Beta",
+            "reference": "2026/14",
+            "responsible": "Av. Ioana Marin",
+        },
+    )
+    assert made.status_code == 201, made.text
+    matter = made.json()
+    assert matter["client_id"] == client_id and matter["reference"] == "2026/14"
+    assert matter["responsible"] == "Av. Ioana Marin"
+    assert matter["created_by"] == "operator:admin" and matter["closed_at"] is None
+
+    # The same reference again (another case, spaces around): 409 naming the matter.
+    again = await stack.api.post(
+        "/api/v1/matters",
+        json={"client_id": client_id, "title": "Alt dosar", "reference": " 2026/14 "},
+    )
+    assert again.status_code == 409, again.text
+    assert matter["id"] in again.json()["detail"] and "reference" in again.json()["detail"]
+
+    # A client that does not exist, or is archived, gets no matter.
+    assert _loc(
+        await stack.api.post(
+            "/api/v1/matters", json={"client_id": MISSING, "title": "X", "reference": "X-1"}
+        )
+    ) == ["body", "client_id"]
+    archived = await create_client(stack, name="Arhivat SRL", email="arhiva@exemplu.ro")
+    assert (await stack.api.post(f"/api/v1/clients/{archived}/archive")).status_code == 200
+    refused = await stack.api.post(
+        "/api/v1/matters", json={"client_id": archived, "title": "X", "reference": "X-2"}
+    )
+    assert refused.status_code == 409 and "archived" in refused.text
+    # Bounded input.
+    for body, field in [
+        ({"title": "", "reference": "R-1"}, "title"),
+        ({"title": "T", "reference": "R" * 65}, "reference"),
+        ({"title": "T" * 201, "reference": "R-1"}, "title"),
+        ({"title": "T", "reference": "R-1", "responsible": "x" * 201}, "responsible"),
+    ]:
+        answer = await stack.api.post("/api/v1/matters", json={"client_id": client_id} | body)
+        assert _loc(answer) == ["body", field]
+
+    other_client = await create_client(stack, name="Gama SA", email="office@gama.ro")
+    await create_matter(stack, other_client, "2026/15")
+    listed = await get_json(stack, f"/api/v1/matters?client_id={client_id}")
+    assert [m["id"] for m in listed["items"]] == [matter["id"]]
+    found = await get_json(stack, "/api/v1/matters?q=LITIGIU")
+    assert [m["id"] for m in found["items"]] == [matter["id"]]
+    everything = await get_json(stack, "/api/v1/matters?limit=1")
+    assert [m["reference"] for m in everything["items"]] == ["2026/14"]
+    rest = await get_json(stack, f"/api/v1/matters?limit=1&cursor={everything['next_cursor']}")
+    assert [m["reference"] for m in rest["items"]] == ["2026/15"] and rest["next_cursor"] is None
+
+    changed = await stack.api.patch(
+        f"/api/v1/matters/{matter['id']}", json={"title": "Litigiu nou", "closed": True}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["title"] == "Litigiu nou"
+    assert changed.json()["closed_by"] == "operator:admin" and changed.json()["closed_at"]
+    assert changed.json()["responsible"] == "Av. Ioana Marin"
+    assert _loc(await stack.api.patch(f"/api/v1/matters/{matter['id']}", json={"title": None})) == [
+        "body",
+        "title",
+    ]
+    missing = await stack.api.get(f"/api/v1/matters/{MISSING}")
+    assert missing.status_code == 404
+
+
+async def test_documents_name_only_an_open_matter_of_their_own_client(stack: Stack) -> None:
+    client_id = await create_client(stack)
+    other_client = await create_client(stack, name="Gama SA", email="office@gama.ro")
+    foreign = await create_matter(stack, other_client, "G-1")
+    closed = await create_matter(stack, client_id, "A-0")
+    await stack.api.patch(f"/api/v1/matters/{closed}", json={"closed": True})
+    today = (await stack.env.get_current_time()).date()
+    proposal = {
+        "client_id": client_id,
+        "currency": "RON",
+        "valid_until": (today + timedelta(days=30)).isoformat(),
+        "lines": [{"description": "Ore", "quantity": "1", "unit_price": "100", "vat_rate": "21"}],
+    }
+    for matter_id in (foreign, closed, MISSING):
+        answer = await stack.api.post("/api/v1/proposals", json=proposal | {"matter_id": matter_id})
+        assert _loc(answer) == ["body", "matter_id"]
+        answer = await stack.api.post(
+            "/api/v1/contracts",
+            json={
+                "client_id": client_id,
+                "number": f"C-{matter_id[:4]}",
+                "contract_date": "2026-11-01",
+                "currency": "RON",
+                "matter_id": matter_id,
+                "lines": [{"description": "Abonament", "unit_price": "100", "vat_rate": "21"}],
+            },
+        )
+        assert _loc(answer) == ["body", "matter_id"]
+        answer = await stack.api.post(
+            "/api/v1/tasks",
+            json={"title": "Sună clientul", "client_id": client_id, "matter_id": matter_id},
+        )
+        assert _loc(answer) == ["body", "matter_id"]
+    assert await stack.db.fetchval("SELECT count(*) FROM proposals") == 0
+    assert await stack.db.fetchval("SELECT count(*) FROM contracts") == 0
+    assert await stack.db.fetchval("SELECT count(*) FROM tasks") == 0
+
+    # A task naming only the matter is its client's.
+    mine = await create_matter(stack, client_id, "A-1")
+    task = await stack.api.post(
+        "/api/v1/tasks", json={"title": "Depune cererea", "matter_id": mine}
+    )
+    assert task.status_code == 201, task.text
+    assert task.json()["matter_id"] == mine and task.json()["client_id"] == client_id
+
+
+async def test_an_invoice_from_a_contract_inherits_its_matter(stack: Stack) -> None:
+    client_id = await create_client(stack)
+    matter_id = await create_matter(stack, client_id, "2026/20")
+    contract = await create_contract(stack, client_id, matter_id=matter_id)
+    assert contract["matter_id"] == matter_id
+    assert (await get_json(stack, f"/api/v1/contracts/{contract['id']}"))["matter_id"] == matter_id
+    invoice = await invoice_from(stack, contract["id"], quantities=["1", "2"])
+    assert invoice["matter_id"] == matter_id
+    shown = await get_json(stack, f"/api/v1/invoices/{invoice['id']}")
+    assert shown["matter_id"] == matter_id
+    # A contract without a matter makes invoices without one.
+    plain = await create_contract(stack, client_id, number="C-2026/08")
+    assert plain["matter_id"] is None
+    assert (await invoice_from(stack, plain["id"], quantities=["1", "0"]))["matter_id"] is None
+
+
+async def _signed_invoice(
+    stack: Stack, client_id: str, matter_id: str | None, skip: int, currency: str, terms: int
+) -> dict[str, Any]:
+    """A proposal under the matter, signed, its invoice approved and sent."""
+    proposal = await create_proposal(
+        stack, client_id, currency=currency, payment_terms_days=terms, matter_id=matter_id
+    )
+    assert proposal["matter_id"] == matter_id
+    _, sign_path = await proposal_email(stack, skip=skip)
+    invoice_id = await sign_and_get_invoice(stack, sign_path)
+    invoice = await wait_invoice_status(stack, invoice_id, "awaiting_review")
+    assert invoice["matter_id"] == matter_id  # inherited from the signed proposal
+    if currency != "RON":  # a Romanian seller shows the VAT in lei at a rate it sets
+        rated = await stack.api.patch(
+            f"/api/v1/invoices/{invoice_id}", json={"exchange_rate": "4.9750"}
+        )
+        assert rated.status_code == 200, rated.text
+    assert (await stack.api.post(f"/api/v1/invoices/{invoice_id}/approve")).status_code == 202
+    return await wait_invoice_status(stack, invoice_id, "sent")
+
+
+async def test_a_matter_shows_billed_collected_due_and_overdue_per_currency(
+    stack: Stack,
+) -> None:
+    client_id = await create_client(stack)
+    matter_id = await create_matter(stack, client_id, "2026/30")
+    # Each proposal: 10 h x 250.00 + 1000.00 less 10 % = 3400.00 net, 21 % VAT: 4114.00.
+    eur = await _signed_invoice(stack, client_id, matter_id, 0, "EUR", 14)
+    ron = await _signed_invoice(stack, client_id, matter_id, 1, "RON", 60)
+    # The same client's invoice outside the matter counts on the client card only.
+    outside = await _signed_invoice(stack, client_id, None, 2, "RON", 60)
+    paid = await stack.api.post(
+        f"/api/v1/invoices/{ron['id']}/payments",
+        json={"amount": "1000.01", "paid_at": ron["issue_date"], "reference": "OP-1"},
+    )
+    assert paid.status_code == 201 and paid.json()["status"] == "partially_paid"
+    paid = await stack.api.post(
+        f"/api/v1/invoices/{outside['id']}/payments",
+        json={"amount": "500.00", "paid_at": ron["issue_date"], "reference": "OP-2"},
+    )
+    assert paid.status_code == 201
+
+    due = date.fromisoformat(eur["due_date"])
+    await skip_to(stack, local(due + timedelta(days=1), 0, 30))
+    await wait_invoice_status(stack, eur["id"], "overdue")
+    await release_time_skipping(stack.env)
+
+    matter = await get_json(stack, f"/api/v1/matters/{matter_id}")
+    assert matter["reference"] == "2026/30"
+    assert matter["money"] == [
+        {
+            "currency": "EUR",
+            "billed": "4114.00",
+            "collected": "0.00",
+            "due": "4114.00",
+            "overdue": "4114.00",
+        },
+        {
+            "currency": "RON",
+            "billed": "4114.00",
+            "collected": "1000.01",
+            "due": "3113.99",
+            "overdue": "0.00",
+        },
+    ]
+    card = await get_json(stack, f"/api/v1/clients/{client_id}/card")
+    ron_card = [m for m in card["money"] if m["currency"] == "RON"]
+    assert ron_card[0]["balance_due"] == "6727.99"  # 3113.99 + 3614.00 outside the matter
