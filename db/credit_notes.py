@@ -118,16 +118,20 @@ async def list_for_company(
     client_id: Any | None,
     invoice_id: Any | None,
     limit: int,
+    matter_id: Any | None = None,
 ) -> list[CreditNoteRow]:
-    """The company's credit notes, newest first, of one client or invoice when given."""
+    """The company's credit notes, newest first, of one client, invoice or matter when
+    given."""
     records = await conn.fetch(
         """SELECT * FROM credit_notes
            WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
              AND ($3::uuid IS NULL OR invoice_id = $3)
+             AND ($5::uuid IS NULL OR matter_id = $5)
            ORDER BY issued_at DESC, number DESC LIMIT $4""",
         company_id,
         client_id,
         invoice_id,
         limit,
+        matter_id,
     )
     return rows_as(CreditNoteRow, records)

@@ -408,16 +408,23 @@ async def set_totals(
 
 
 async def list_filtered(
-    conn: Connection, *, status: str | None, client_id: UUID | None, limit: int
+    conn: Connection,
+    *,
+    status: str | None,
+    client_id: UUID | None,
+    limit: int,
+    matter_id: UUID | None = None,
 ) -> list[InvoiceRow]:
-    """The newest invoices, of one status and one client when given."""
+    """The newest invoices, of one status, one client and one matter when given."""
     records = await conn.fetch(
         """SELECT * FROM invoices
            WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
+             AND ($4::uuid IS NULL OR matter_id = $4)
            ORDER BY created_at DESC LIMIT $3""",
         status,
         client_id,
         limit,
+        matter_id,
     )
     return rows_as(InvoiceRow, records)
 

@@ -158,19 +158,24 @@ async def list_filtered(
     invoice_id: UUID | None,
     client_id: UUID | None,
     assignee: str | None,
+    matter_id: UUID | None = None,
 ) -> list[TaskRow]:
-    """The tasks matching every filter given (None matches all), soonest due first."""
+    """The tasks matching every filter given (None matches all), soonest due first. A
+    matter's tasks: those naming it, and those of its invoices (the automatic ones)."""
     records = await conn.fetch(
         """SELECT * FROM tasks
            WHERE ($1::boolean IS NULL OR (done_at IS NOT NULL) = $1)
              AND ($2::uuid IS NULL OR invoice_id = $2)
              AND ($3::uuid IS NULL OR client_id = $3)
              AND ($4::text IS NULL OR assignee = $4)
+             AND ($5::uuid IS NULL OR matter_id = $5
+                  OR invoice_id IN (SELECT id FROM invoices WHERE matter_id = $5))
            ORDER BY due_date NULLS LAST, created_at""",
         done,
         invoice_id,
         client_id,
         assignee,
+        matter_id,
     )
     return rows_as(TaskRow, records)
 

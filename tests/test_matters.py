@@ -5,6 +5,8 @@ currency; the lists, exports and reports by matter; the Temporal search attribut
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,6 +14,7 @@ from tests.conftest import Stack, release_time_skipping
 from tests.helpers import (
     create_client,
     create_proposal,
+    eventually,
     get_json,
     proposal_email,
     sign_and_get_invoice,
@@ -240,3 +243,93 @@ async def test_a_matter_shows_billed_collected_due_and_overdue_per_currency(
     card = await get_json(stack, f"/api/v1/clients/{client_id}/card")
     ron_card = [m for m in card["money"] if m["currency"] == "RON"]
     assert ron_card[0]["balance_due"] == "6727.99"  # 3113.99 + 3614.00 outside the matter
+
+
+async def _approved(stack: Stack, invoice_id: str) -> dict[str, Any]:
+    await wait_invoice_status(stack, invoice_id, "awaiting_review")
+    assert (await stack.api.post(f"/api/v1/invoices/{invoice_id}/approve")).status_code == 202
+    return await wait_invoice_status(stack, invoice_id, "sent")
+
+
+async def _pay(stack: Stack, invoice: dict[str, Any], amount: str, reference: str) -> None:
+    paid = await stack.api.post(
+        f"/api/v1/invoices/{invoice['id']}/payments",
+        json={"amount": amount, "paid_at": invoice["issue_date"], "reference": reference},
+    )
+    assert paid.status_code == 201, paid.text
+
+
+def _csv(response: Any) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.text
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+async def test_lists_reports_and_exports_filter_by_matter(stack: Stack) -> None:
+    client_id = await create_client(stack)
+    other_client = await create_client(stack, name="Gama SA", email="office@gama.ro")
+    matter_id = await create_matter(stack, client_id, "2026/40")
+    filed = await create_contract(stack, client_id, matter_id=matter_id)
+    plain = await create_contract(stack, client_id, number="C-2026/08")
+    # 2000.00 + 21 % VAT = 2420.00 each; the third (2600.00 net: 3146.00) is voided.
+    mine = await _approved(
+        stack, (await invoice_from(stack, filed["id"], quantities=["1", "0"]))["id"]
+    )
+    other = await _approved(
+        stack, (await invoice_from(stack, plain["id"], quantities=["1", "0"]))["id"]
+    )
+    voided = await _approved(
+        stack, (await invoice_from(stack, filed["id"], quantities=["1", "2"]))["id"]
+    )
+    await _pay(stack, mine, "420.00", "OP-MATTER")
+    await _pay(stack, other, "100.00", "OP-OTHER")
+    assert (
+        await stack.api.post(f"/api/v1/invoices/{voided['id']}/void", json={"reason": "Greșit"})
+    ).status_code == 202
+
+    async def credit_note_id() -> str | None:
+        invoice = await get_json(stack, f"/api/v1/invoices/{voided['id']}")
+        found: str | None = invoice["credit_note_id"]
+        return found
+
+    note_id = await eventually(credit_note_id, what="the credit note")
+    task = await stack.api.post(
+        "/api/v1/tasks", json={"title": "Termen de judecată", "matter_id": matter_id}
+    )
+    assert task.status_code == 201
+    await stack.api.post("/api/v1/tasks", json={"title": "Altceva", "client_id": client_id})
+    await release_time_skipping(stack.env)
+
+    listed = await get_json(stack, f"/api/v1/invoices?matter_id={matter_id}")
+    assert {i["id"] for i in listed["items"]} == {mine["id"], voided["id"]}
+    notes = await get_json(stack, f"/api/v1/credit-notes?matter_id={matter_id}")
+    assert [n["id"] for n in notes["items"]] == [note_id]
+    assert notes["items"][0]["matter_id"] == matter_id
+    assert (await get_json(stack, "/api/v1/credit-notes"))["items"][0]["id"] == note_id
+    tasks = await get_json(stack, f"/api/v1/tasks?matter_id={matter_id}")
+    assert [t["title"] for t in tasks["items"]] == ["Termen de judecată"]
+
+    aging = await get_json(stack, f"/api/v1/reports/aging?matter_id={matter_id}")
+    assert [(t["currency"], t["total"]) for t in aging["totals"]] == [("RON", "2000.00")]
+    everyone = await get_json(stack, "/api/v1/reports/aging")
+    assert [(t["currency"], t["total"]) for t in everyone["totals"]] == [("RON", "4320.00")]
+
+    month = mine["issue_date"][:7]
+    period = f"from={month}-01&to={mine['issue_date']}"
+    flow = await get_json(stack, f"/api/v1/reports/cashflow?{period}&matter_id={matter_id}")
+    assert [(m["month"], m["invoiced"], m["collected"]) for m in flow["months"]] == [
+        (month, "2420.00", "420.00")
+    ]
+    assert [(d["receivables"], d["invoiced"]) for d in flow["dso"]] == [("2000.00", "2420.00")]
+    flow = await get_json(stack, f"/api/v1/reports/cashflow?{period}")
+    assert [(m["invoiced"], m["collected"]) for m in flow["months"]] == [("4840.00", "520.00")]
+
+    exported = _csv(await stack.api.get(f"/api/v1/exports/invoices.csv?matter_id={matter_id}"))
+    assert sorted(row["number"] for row in exported) == sorted([mine["number"], voided["number"]])
+    paid = _csv(await stack.api.get(f"/api/v1/exports/payments.csv?matter_id={matter_id}"))
+    assert [row["reference"] for row in paid] == ["OP-MATTER"]
+    people = _csv(await stack.api.get(f"/api/v1/exports/clients.csv?matter_id={matter_id}"))
+    assert [row["id"] for row in people] == [client_id]
+    nobody = await stack.api.get(
+        f"/api/v1/exports/clients.csv?matter_id={matter_id}&client_id={other_client}"
+    )
+    assert _csv(nobody) == []

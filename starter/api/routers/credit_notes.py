@@ -75,11 +75,17 @@ async def list_credit_notes(
     client_id: UUID | None = None,
     invoice_id: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    matter_id: UUID | None = None,
 ) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
         rows = await credit_notes.list_for_company(
-            conn, company_id, client_id=client_id, invoice_id=invoice_id, limit=limit
+            conn,
+            company_id,
+            client_id=client_id,
+            invoice_id=invoice_id,
+            limit=limit,
+            matter_id=matter_id,
         )
     return {"items": [credit_note_json(row) for row in rows]}
 

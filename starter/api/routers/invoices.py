@@ -96,10 +96,15 @@ async def list_invoices(
     status: InvoiceStatus | None = None,
     client_id: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    matter_id: UUID | None = None,
 ) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         rows = await invoices.list_filtered(
-            conn, status=status.value if status else None, client_id=client_id, limit=limit
+            conn,
+            status=status.value if status else None,
+            client_id=client_id,
+            limit=limit,
+            matter_id=matter_id,
         )
         return {"items": [invoice_json(row) for row in rows]}
 

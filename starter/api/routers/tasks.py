@@ -57,10 +57,16 @@ async def list_tasks(
     invoice_id: UUID | None = None,
     client_id: UUID | None = None,
     assignee: str | None = None,
+    matter_id: UUID | None = None,
 ) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         rows = await task_store.list_filtered(
-            conn, done=done, invoice_id=invoice_id, client_id=client_id, assignee=assignee
+            conn,
+            done=done,
+            invoice_id=invoice_id,
+            client_id=client_id,
+            assignee=assignee,
+            matter_id=matter_id,
         )
     return {"items": [task_json(row) for row in rows]}
 
