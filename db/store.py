@@ -252,6 +252,7 @@ async def snapshot(
         overdue_at=overdue_instant,
         reminders=reminders,
         reminders_paused=paused,
+        matter_id=str(row.matter_id) if row.matter_id else None,
     )
 
 

@@ -58,6 +58,8 @@ class InvoiceSnapshot:
     # are never reused, so a step sent stays sent whatever the plan becomes.
     reminders: list[ReminderPlan] = field(default_factory=list)
     reminders_paused: bool = False
+    # The matter (case) the invoice is filed under, if any (older results have none).
+    matter_id: str | None = None
 
 
 @dataclass

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
-from tests.conftest import Stack, release_time_skipping
+import asyncpg
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from messages import search_attributes
+from starter.devstack.mailsink import MailSink
+from tests.conftest import Stack, binary, release_time_skipping, stack_on
 from tests.helpers import (
     create_client,
     create_proposal,
@@ -22,6 +29,7 @@ from tests.helpers import (
 )
 from tests.test_contracts import create_contract, invoice_from
 from tests.test_reminders import local, skip_to
+from tests.test_search_attributes import _ids
 
 MISSING = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
@@ -333,3 +341,40 @@ async def test_lists_reports_and_exports_filter_by_matter(stack: Stack) -> None:
         f"/api/v1/exports/clients.csv?matter_id={matter_id}&client_id={other_client}"
     )
     assert _csv(nobody) == []
+
+
+@pytest.fixture
+async def dev_stack(db: asyncpg.Pool, mail: MailSink, database_url: str) -> AsyncIterator[Stack]:
+    """The stack on the dev server (as tests/test_search_attributes.py runs it)."""
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=list(search_attributes.ALL),
+        dev_server_log_level="error",
+    )
+    async with environment, stack_on(environment, db, mail, database_url) as running:
+        yield running
+
+
+async def test_the_temporal_ui_lists_a_matters_invoices(dev_stack: Stack) -> None:
+    """On the dev server, whose visibility store answers the UI's list queries."""
+    stack = dev_stack
+    client_id = await create_client(stack)
+    matter_id = await create_matter(stack, client_id, "2026/50")
+    filed = await create_contract(stack, client_id, matter_id=matter_id)
+    plain = await create_contract(stack, client_id, number="C-2026/08")
+    mine = await invoice_from(stack, filed["id"], quantities=["1", "0"])
+    other = await invoice_from(stack, plain["id"], quantities=["1", "0"])
+    await wait_invoice_status(stack, mine["id"], "awaiting_review")
+    await wait_invoice_status(stack, other["id"], "awaiting_review")
+
+    query = f"Q2CMatterId = '{matter_id}'"
+
+    async def listed() -> bool:
+        return await _ids(stack, query) == {mine["id"]}
+
+    await eventually(listed, within=30, what=f"the list filter {query!r}")
+    handle = stack.env.client.get_workflow_handle(mine["workflow_id"])
+    described = await handle.describe()
+    assert described.typed_search_attributes[search_attributes.MATTER_ID] == matter_id
+    plain_described = await stack.env.client.get_workflow_handle(other["workflow_id"]).describe()
+    assert plain_described.typed_search_attributes.get(search_attributes.MATTER_ID) is None
