@@ -251,6 +251,8 @@ async def test_a_matter_shows_billed_collected_due_and_overdue_per_currency(
     card = await get_json(stack, f"/api/v1/clients/{client_id}/card")
     ron_card = [m for m in card["money"] if m["currency"] == "RON"]
     assert ron_card[0]["balance_due"] == "6727.99"  # 3113.99 + 3614.00 outside the matter
+    # The card lists the client's matters.
+    assert [(m["id"], m["reference"]) for m in card["matters"]] == [(matter_id, "2026/30")]
 
 
 async def _approved(stack: Stack, invoice_id: str) -> dict[str, Any]:
