@@ -5,8 +5,10 @@ currency; the lists, exports and reports by matter; the Temporal search attribut
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
@@ -16,8 +18,10 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from messages import search_attributes
+from starter.cli.main import main
 from starter.devstack.mailsink import MailSink
-from tests.conftest import Stack, binary, release_time_skipping, stack_on
+from tests import test_client_card
+from tests.conftest import API_KEY, Stack, binary, release_time_skipping, stack_on
 from tests.helpers import (
     create_client,
     create_proposal,
@@ -380,3 +384,50 @@ async def test_the_temporal_ui_lists_a_matters_invoices(dev_stack: Stack) -> Non
     assert described.typed_search_attributes[search_attributes.MATTER_ID] == matter_id
     plain_described = await stack.env.client.get_workflow_handle(other["workflow_id"]).describe()
     assert plain_described.typed_search_attributes.get(search_attributes.MATTER_ID) is None
+
+
+# The stack's app served over real HTTP, for the CLI (as tests/test_client_card.py does).
+live_url = test_client_card.live_url
+
+
+async def test_the_cli_creates_lists_shows_and_updates_matters(
+    stack: Stack,
+    live_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+) -> None:
+    monkeypatch.setenv("Q2C_API_URL", live_url)
+    monkeypatch.setenv("Q2C_API_KEY", API_KEY)
+    monkeypatch.setenv("Q2C_HOME", str(tmp_path / "state"))
+    client_id = await create_client(stack)
+
+    argv = ["matters", "create", "--client", client_id, "--title", "Litigiu Alfa"]
+    argv += ["--reference", "2026/60", "--responsible", "Av. Ioana Marin", "--json"]
+    assert await asyncio.to_thread(main, argv) == 0
+    matter_id = json.loads(capsys.readouterr().out)["id"]
+    assert await asyncio.to_thread(main, argv) == 1  # the reference is taken
+    assert matter_id in capsys.readouterr().err
+
+    assert await asyncio.to_thread(main, ["matters", "list", "--client", client_id]) == 0
+    printed = capsys.readouterr().out
+    assert matter_id in printed and "2026/60" in printed and "Litigiu Alfa" in printed
+
+    contract = await create_contract(stack, client_id, matter_id=matter_id)
+    invoice = await _approved(stack, (await invoice_from(stack, contract["id"]))["id"])
+    await _pay(stack, invoice, "100.00", "OP-CLI")
+    await release_time_skipping(stack.env)
+    assert await asyncio.to_thread(main, ["matters", "show", matter_id]) == 0
+    shown = capsys.readouterr().out
+    # Default quantities: 2000.00 + 300.00 = 2300.00 net, 2783.00 with VAT; 100.00 paid.
+    assert "Av. Ioana Marin" in shown and "money:" in shown
+    assert "2783.00" in shown and "100.00" in shown and "2683.00" in shown
+
+    argv = ["matters", "update", matter_id, "--title", "Litigiu Alfa (apel)", "--close"]
+    assert await asyncio.to_thread(main, argv) == 0
+    capsys.readouterr()
+    matter = await get_json(stack, f"/api/v1/matters/{matter_id}")
+    assert matter["title"] == "Litigiu Alfa (apel)" and matter["closed_by"] == "operator:admin"
+    assert await asyncio.to_thread(main, ["matters", "update", matter_id, "--reopen"]) == 0
+    capsys.readouterr()
+    assert (await get_json(stack, f"/api/v1/matters/{matter_id}"))["closed_at"] is None
