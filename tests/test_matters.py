@@ -431,3 +431,31 @@ async def test_the_cli_creates_lists_shows_and_updates_matters(
     assert await asyncio.to_thread(main, ["matters", "update", matter_id, "--reopen"]) == 0
     capsys.readouterr()
     assert (await get_json(stack, f"/api/v1/matters/{matter_id}"))["closed_at"] is None
+
+
+async def test_an_invoice_made_by_hand_names_a_matter_or_takes_its_contracts(
+    stack: Stack,
+) -> None:
+    client_id = await create_client(stack)
+    other_client = await create_client(stack, name="Gama SA", email="office@gama.ro")
+    matter_id = await create_matter(stack, client_id, "2026/70")
+    foreign = await create_matter(stack, other_client, "G-70")
+    lines = [{"description": "Consultanță", "quantity": "2", "unit_price": "100", "vat_rate": "21"}]
+    body = {"client_id": client_id, "currency": "RON", "lines": lines}
+
+    made = await stack.api.post("/api/v1/invoices", json=body | {"matter_id": matter_id})
+    assert made.status_code == 201, made.text
+    assert made.json()["matter_id"] == matter_id
+    shown = await get_json(stack, f"/api/v1/invoices/{made.json()['id']}")
+    assert shown["matter_id"] == matter_id
+    refused = await stack.api.post("/api/v1/invoices", json=body | {"matter_id": foreign})
+    assert _loc(refused) == ["body", "matter_id"]
+
+    contract = await create_contract(stack, client_id, matter_id=matter_id)
+    by_contract = await stack.api.post(
+        "/api/v1/invoices", json=body | {"contract_id": contract["id"]}
+    )
+    assert by_contract.status_code == 201, by_contract.text
+    assert by_contract.json()["matter_id"] == matter_id
+    plain = await stack.api.post("/api/v1/invoices", json=body)
+    assert plain.status_code == 201 and plain.json()["matter_id"] is None

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from db import (
     clients,
@@ -28,7 +30,7 @@ from db import (
     store,
 )
 from db.rows import ClientRow, InvoiceRow
-from domain.contracts import check_line_rates
+from domain.contracts import check_exchange_rate, check_line_rates
 from domain.errors import (
     Conflict,
     InvalidInput,
@@ -44,6 +46,7 @@ from domain.schedule import local_date
 from domain.status import IllegalTransition, InvoiceStatus, ProposalStatus, check_can_pay
 from domain.vat import DocumentTotals, compute_document_totals
 from messages.models import (
+    InvoiceWorkflowInput,
     PaymentRequest,
     ProposalWorkflowInput,
     invoice_workflow_id,
@@ -51,6 +54,7 @@ from messages.models import (
 )
 from starter.api.deps import Operator, Q2CState
 from starter.api.schemas import PaymentIn, ProposalIn
+from starter.api.schemas.invoices import ManualInvoiceIn
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
 
@@ -401,3 +405,202 @@ def invoice_json(row: InvoiceRow) -> dict[str, Any]:
         "approval_error": row.approval_error,
         "matter_id": str(row.matter_id) if row.matter_id else None,
     }
+
+
+# --- draft invoices opened at review (from a contract, or by hand) --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DraftInvoice:
+    """What a draft invoice opened at review is made of: its parties, terms and checked
+    lines and totals, and how it came about (the audit event and its data)."""
+
+    company_id: Any
+    client_id: Any
+    series: str
+    currency: str
+    payment_terms_days: int
+    notes: str
+    items: Sequence[Line]
+    totals: DocumentTotals
+    prices_include_vat: bool
+    discount_percent: Decimal
+    exchange_rate: Decimal | None
+    # The Idempotency-Key as stored (invoices.request_key, unique per company); None: none.
+    request_key: str | None
+    audit_kind: str
+    audit_data: dict[str, Any]
+    contract_id: Any = None
+    # The matter (case) it is filed under: the contract's, or one of the client's by hand.
+    matter_id: Any = None
+
+
+async def open_draft_invoice(
+    state: Q2CState, conn: store.Connection, draft: DraftInvoice, actor: str
+) -> UUID | None:
+    """Insert the draft and its lines (one transaction) and start its InvoiceWorkflow, which
+    renders the draft and waits at review; then audit it as `draft.audit_kind` by `actor`.
+    If the workflow cannot be started the draft is taken back whole (nobody could review or
+    approve it) and Unavailable is raised. None when a request with the same key committed
+    its invoice while this one ran: the caller answers with that one."""
+    async with conn.transaction():
+        invoice_id = await invoices.insert_from_contract(
+            conn,
+            invoices.NewContractInvoice(
+                company_id=draft.company_id,
+                client_id=draft.client_id,
+                contract_id=draft.contract_id,
+                series=draft.series,
+                currency=draft.currency,
+                payment_terms_days=draft.payment_terms_days,
+                notes=draft.notes,
+                subtotal=draft.totals.subtotal,
+                vat_total=draft.totals.vat_total,
+                total=draft.totals.total,
+                prices_include_vat=draft.prices_include_vat,
+                discount_percent=draft.discount_percent,
+                exchange_rate=draft.exchange_rate,
+                request_key=draft.request_key,
+                matter_id=draft.matter_id,
+            ),
+        )
+        if invoice_id is None:
+            return None
+        await store.replace_lines(
+            conn,
+            "invoice_lines",
+            "invoice_id",
+            invoice_id,
+            draft.items,
+            draft.currency,
+            prices_include_vat=draft.prices_include_vat,
+            discount_percent=draft.discount_percent,
+        )
+    try:
+        await start_invoice_workflow(state, invoice_id)
+    except Exception:
+        async with conn.transaction():
+            await invoices.delete_draft_with_lines(conn, invoice_id)
+        log.exception("could not start the workflow of invoice %s", invoice_id)
+        raise Unavailable("the workflow service is unavailable; nothing was saved") from None
+    await store.audit(
+        conn,
+        draft.audit_kind,
+        actor,
+        datetime.now(UTC),
+        invoice_id=invoice_id,
+        data=draft.audit_data,
+    )
+    return invoice_id
+
+
+async def start_invoice_workflow(state: Q2CState, invoice_id: Any) -> None:
+    """The draft's InvoiceWorkflow: a running one is kept (USE_EXISTING), and a closed one is
+    never started again (its invoice was reviewed, voided or paid meanwhile)."""
+    try:
+        await state.temporal.start_workflow(
+            InvoiceWorkflow.run,
+            InvoiceWorkflowInput(invoice_id=str(invoice_id)),
+            id=invoice_workflow_id(str(invoice_id)),
+            task_queue=state.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        pass
+
+
+# A manual invoice's Idempotency-Key is stored under this prefix: its keys and those of
+# invoices from contracts (stored as given) never answer for each other.
+MANUAL_KEY_PREFIX = "manual:"
+
+
+async def create_manual_invoice(
+    state: Q2CState, body: ManualInvoiceIn, actor: str, key: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """A draft invoice made by hand for a client, opened at review like one from a contract.
+    With an Idempotency-Key used before, the invoice made then (and False: nothing new)."""
+    items = [line.as_line() for line in body.lines]
+    request_key = MANUAL_KEY_PREFIX + key if key is not None else None
+    async with state.pool.acquire() as conn:
+        buyer = await clients.get(conn, body.client_id)
+        if request_key is not None:
+            earlier = await _manual_invoice_of_request(state, conn, buyer, request_key)
+            if earlier is not None:
+                return earlier, False
+        if buyer.archived_at is not None:  # an archived client gets no new documents
+            raise Conflict(f"client {buyer.id} is archived: unarchive it first")
+        seller = await companies.get(conn, buyer.company_id)
+        today = local_date(datetime.now(UTC), seller.time_zone)
+        currency = body.currency or seller.default_currency.strip()
+        if body.contract_id is not None:
+            await check_contract_of(conn, body.contract_id, buyer.id)
+        matter_id = body.matter_id
+        if matter_id is not None:
+            await check_matter_of(conn, matter_id, buyer.id)
+        elif body.contract_id is not None:  # filed under its contract's matter, if any
+            matter_id = (await contracts.get(conn, body.contract_id)).matter_id
+        check_exchange_rate(seller.country, currency, body.exchange_rate, required=False)
+        totals = checked_document_totals(
+            seller.country,
+            today,
+            items,
+            currency,
+            body.prices_include_vat,
+            body.discount_percent,
+        )
+        invoice_id = await open_draft_invoice(
+            state,
+            conn,
+            DraftInvoice(
+                company_id=seller.id,
+                client_id=buyer.id,
+                contract_id=body.contract_id,
+                series=seller.invoice_series,
+                currency=currency,
+                payment_terms_days=body.payment_terms_days
+                if body.payment_terms_days is not None
+                else seller.payment_terms_days,
+                notes=body.notes,
+                items=items,
+                totals=totals,
+                prices_include_vat=body.prices_include_vat,
+                discount_percent=body.discount_percent,
+                exchange_rate=body.exchange_rate,
+                request_key=request_key,
+                matter_id=matter_id,
+                audit_kind="created_by_hand",
+                audit_data={
+                    "client_id": str(buyer.id),
+                    "contract_id": str(body.contract_id) if body.contract_id else None,
+                },
+            ),
+            actor,
+        )
+        if invoice_id is None:  # the same key's request committed while this one ran
+            assert request_key is not None
+            earlier = await _manual_invoice_of_request(state, conn, buyer, request_key)
+            assert earlier is not None
+            return earlier, False
+        return invoice_json(await invoices.get(conn, invoice_id)), True
+
+
+async def _manual_invoice_of_request(
+    state: Q2CState, conn: store.Connection, buyer: ClientRow, request_key: str
+) -> dict[str, Any] | None:
+    row = await invoices.by_request_key(conn, buyer.company_id, request_key)
+    if row is None:
+        return None
+    if row.client_id != buyer.id:
+        raise Conflict("this Idempotency-Key was used for another client's invoice")
+    if row.status == InvoiceStatus.DRAFT:
+        # The first request's process may have died between saving the draft and starting
+        # its workflow (nothing would ever move it to review): its retry starts it.
+        try:
+            await start_invoice_workflow(state, row.id)
+        except RPCError:
+            log.exception("could not start the workflow of invoice %s", row.id)
+            raise Unavailable(
+                "the workflow service is unavailable; send the request again"
+            ) from None
+    return invoice_json(row)

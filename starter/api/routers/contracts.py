@@ -23,7 +23,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 from pydantic import Field, field_validator, model_validator
-from temporalio.common import WorkflowIDConflictPolicy
 
 from db import clients, companies, contracts, invoices, store
 from db.rows import ContractLineRow, ContractRow
@@ -39,15 +38,15 @@ from domain.money import plain_decimal
 from domain.operators import SYSTEM
 from domain.schedule import local_date
 from domain.vat import compute_document_totals
-from messages.models import InvoiceWorkflowInput, invoice_workflow_id
 from starter.api.deps import API_KEY, CurrentOperator, Q2CState, State
 from starter.api.operations import (
+    DraftInvoice,
     check_matter_of,
     checked_document_totals,
     invoice_json,
     iso,
-    log,
     money,
+    open_draft_invoice,
 )
 from starter.api.schemas import (
     Amount,
@@ -58,7 +57,6 @@ from starter.api.schemas import (
     LineIn,
     _known_currency,
 )
-from workflows.invoice import InvoiceWorkflow
 
 # --- bodies ------------------------------------------------------------------------------
 
@@ -255,66 +253,34 @@ async def invoice_from_contract(
             contract.prices_include_vat,
             contract.discount_percent,
         )
-        async with conn.transaction():
-            invoice_id = await invoices.insert_from_contract(
-                conn,
-                invoices.NewContractInvoice(
-                    company_id=seller.id,
-                    client_id=contract.client_id,
-                    contract_id=contract.id,
-                    series=seller.invoice_series,
-                    currency=currency,
-                    payment_terms_days=contract.payment_terms_days,
-                    notes=body.notes if body.notes is not None else contract.notes,
-                    subtotal=totals.subtotal,
-                    vat_total=totals.vat_total,
-                    total=totals.total,
-                    prices_include_vat=contract.prices_include_vat,
-                    discount_percent=contract.discount_percent,
-                    exchange_rate=body.exchange_rate,
-                    request_key=request_key,
-                    matter_id=contract.matter_id,  # filed under the contract's matter
-                ),
-            )
-            if invoice_id is None:  # the same key's request committed while this one ran
-                assert request_key is not None
-                earlier = await _invoice_of_request(conn, contract, request_key)
-                assert earlier is not None
-                return earlier, False
-            await store.replace_lines(
-                conn,
-                "invoice_lines",
-                "invoice_id",
-                invoice_id,
-                items,
-                currency,
+        invoice_id = await open_draft_invoice(
+            state,
+            conn,
+            DraftInvoice(
+                company_id=seller.id,
+                client_id=contract.client_id,
+                contract_id=contract.id,
+                series=seller.invoice_series,
+                currency=currency,
+                payment_terms_days=contract.payment_terms_days,
+                notes=body.notes if body.notes is not None else contract.notes,
+                items=items,
+                totals=totals,
                 prices_include_vat=contract.prices_include_vat,
                 discount_percent=contract.discount_percent,
-            )
-        try:
-            await state.temporal.start_workflow(
-                InvoiceWorkflow.run,
-                InvoiceWorkflowInput(invoice_id=str(invoice_id)),
-                id=invoice_workflow_id(str(invoice_id)),
-                task_queue=state.settings.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
-        except Exception:
-            # Without its workflow nobody could review or approve it: take it back whole.
-            async with conn.transaction():
-                await invoices.delete_draft_with_lines(conn, invoice_id)
-            log.exception("could not start the workflow of invoice %s", invoice_id)
-            raise HTTPException(
-                503, "the workflow service is unavailable; nothing was saved"
-            ) from None
-        await store.audit(
-            conn,
-            "created_from_contract",
+                exchange_rate=body.exchange_rate,
+                request_key=request_key,
+                audit_kind="created_from_contract",
+                audit_data={"contract_id": str(contract.id), "contract_number": contract.number},
+                matter_id=contract.matter_id,  # filed under the contract's matter
+            ),
             actor,
-            datetime.now(UTC),
-            invoice_id=invoice_id,
-            data={"contract_id": str(contract.id), "contract_number": contract.number},
         )
+        if invoice_id is None:  # the same key's request committed while this one ran
+            assert request_key is not None
+            earlier = await _invoice_of_request(conn, contract, request_key)
+            assert earlier is not None
+            return earlier, False
         return invoice_json(await invoices.get(conn, invoice_id)), True
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Response
 
 from db import documents, efactura, invoices, store
 from db.rows import EfacturaSubmissionRow
@@ -48,6 +48,8 @@ from starter.api.schemas import (
     PaymentRecordedOut,
     VoidIn,
 )
+from starter.api.schemas.invoices import ManualInvoiceIn
+from starter.api.schemas.resend import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
 from workflows.invoice import InvoiceWorkflow
 
 router = APIRouter()
@@ -270,3 +272,42 @@ async def record_payment(
     answer = await operations.record_payment(state, invoice_id, body, operator)
     response.status_code = 201 if answer["payment_recorded"] else 200
     return answer
+
+
+# --- invoices made by hand (issue 15 point 3) ------------------------------------------------
+
+
+@router.post(
+    "/api/v1/invoices",
+    response_model=InvoiceOut,
+    status_code=201,
+    responses={200: {"model": InvoiceOut, "description": "the Idempotency-Key's invoice"}},
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def create_invoice(
+    body: ManualInvoiceIn,
+    state: State,
+    response: Response,
+    operator: CurrentOperator,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=IDEMPOTENCY_KEY_MAX,
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="names this request: the same key again makes no second invoice",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """A draft invoice for a client, made by hand: its `invoice-<id>` workflow renders the
+    draft and waits for review, as for an invoice from a contract. 201 with the invoice; 200
+    with the same one when the Idempotency-Key was used before; 409 for an archived client;
+    404 for an unknown client or contract; 422 naming the field at fault."""
+    invoice, created = await operations.create_manual_invoice(
+        state, body, operator.actor, idempotency_key
+    )
+    if not created:
+        response.status_code = 200
+    return invoice

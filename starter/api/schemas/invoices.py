@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
+from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from messages.models import InvoiceEdit
 from starter.api.schemas.common import (
@@ -16,6 +18,7 @@ from starter.api.schemas.common import (
     IsoInstant,
     LineIn,
     LineOut,
+    _known_currency,
 )
 
 
@@ -119,3 +122,32 @@ class InvoiceHistory(Answer):
 
 class InvoiceActionOut(InvoiceOut):
     action: str
+
+
+class ManualInvoiceIn(Body):
+    """POST /api/v1/invoices: a draft invoice made by hand for a client, with the terms a
+    proposal or a contract would give it."""
+
+    client_id: UUID
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    # Default: the company's default currency.
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    # Days from the issue date to the due date; default: the company's payment terms.
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    # A contract of the same client, printed on the invoice.
+    contract_id: UUID | None = None
+    # A matter (case) of the same client, open, that the invoice is filed under; left out,
+    # the contract's (if any).
+    matter_id: UUID | None = None
+    # Unit prices entered with VAT (gross); a discount on the whole document, before VAT.
+    prices_include_vat: bool = False
+    discount_percent: Amount = Field(default=Decimal(0), ge=0, le=100, decimal_places=4)
+    # Lei per unit of the currency: a Romanian seller's invoice in another currency needs it
+    # before approval (it may be set later with PATCH).
+    exchange_rate: Amount | None = Field(default=None, gt=0, decimal_places=6)
+    notes: str = Field(default="", max_length=5000)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, code: str | None) -> str | None:
+        return _known_currency(code) if code is not None else None

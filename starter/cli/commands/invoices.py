@@ -1,4 +1,4 @@
-"""`q2c invoices list | show | approve | void | pay | refund | pdf | resend`, and one
+"""`q2c invoices list | create | show | approve | void | pay | refund | pdf | resend`, and one
 invoice's reminders: `pause | resume | reschedule | reminders`."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import argparse
 import uuid
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.status import InvoiceStatus
@@ -111,6 +112,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     reminders.add_argument("id", type=uuid_text, metavar="ID")
     add_pdf_action(invoice_actions, "download the invoice's PDF")
     add_resend_action(invoice_actions, json_too, "email the issued invoice again")
+    add_create_action(invoice_actions, json_too)
 
 
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
@@ -121,6 +123,9 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
             "GET", "/api/v1/invoices", params={k: v for k, v in params.items() if v is not None}
         )
         out.listing(body, INVOICE_COLUMNS, "no invoices", right=frozenset({"total", "amount_due"}))
+        return 0
+    if action == "create":
+        create(args, api, out)
         return 0
     path = f"/api/v1/invoices/{args.id}"
     if action == "show":
@@ -308,3 +313,109 @@ def resend(args: argparse.Namespace, api: Api, out: Output, path: str, kind: str
 
     answer = api.json("POST", f"{path}/resend", json=body, headers={"Idempotency-Key": key})
     out.answer(answer, outcome)
+
+
+# --- invoices made by hand (issue 15 point 3) ------------------------------------------------
+
+
+def _amount_text(text: str, what: str, *, zero: bool) -> str:
+    """A decimal as the very string given (never through a float): positive, or 0 too."""
+    value = text.strip().removesuffix("%").strip()
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{what} is not a decimal: {text!r}") from None
+    if not number.is_finite() or number < 0 or (number == 0 and not zero):
+        raise argparse.ArgumentTypeError(
+            f"{what} must be {'0 or more' if zero else 'more than 0'}: {text!r}"
+        )
+    return value
+
+
+def invoice_line(text: str) -> dict[str, str]:
+    """`description;quantity;unit price;VAT %` as an API line (the amounts as given). The
+    description may hold semicolons: the three numbers are the last three fields."""
+    parts = text.rsplit(";", 3)
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError(
+            f'a line is "description;quantity;unit price;VAT %", e.g. "Consultanță;10;250;21": '
+            f"{text!r}"
+        )
+    description = parts[0].strip()
+    if not description:
+        raise argparse.ArgumentTypeError(f"a line needs a description: {text!r}")
+    return {
+        "description": description,
+        "quantity": _amount_text(parts[1], "the quantity", zero=False),
+        "unit_price": _amount_text(parts[2], "the unit price", zero=True),
+        "vat_rate": _amount_text(parts[3], "the VAT rate", zero=True),
+    }
+
+
+def add_create_action(actions: Any, json_too: argparse.ArgumentParser) -> None:
+    """`create --client ID --line "desc;qty;unit price;vat%" ... [options]`."""
+    create = actions.add_parser(
+        "create", parents=[json_too], help="an invoice made by hand for a client, to review"
+    )
+    create.add_argument("--client", required=True, type=uuid_text, metavar="ID")
+    create.add_argument(
+        "--line",
+        dest="lines",
+        action="append",
+        required=True,
+        type=invoice_line,
+        metavar='"DESC;QTY;UNIT PRICE;VAT%"',
+        help="one invoice line; give --line once per line",
+    )
+    create.add_argument(
+        "--currency", type=currency_code, help="default: the company's default currency"
+    )
+    create.add_argument("--contract", type=uuid_text, metavar="ID", help="a contract of the client")
+    create.add_argument(
+        "--gross", action="store_true", help="unit prices include VAT (default: without)"
+    )
+    create.add_argument(
+        "--discount",
+        type=lambda text: _amount_text(text, "the discount", zero=True),
+        metavar="PERCENT",
+        help="a discount on the whole invoice, before VAT",
+    )
+    create.add_argument(
+        "--due-days", type=int, metavar="DAYS", help="days to pay (default: the company's terms)"
+    )
+    create.add_argument(
+        "--exchange-rate", type=positive_amount, metavar="LEI", help="lei per unit (RO, not RON)"
+    )
+    create.add_argument("--notes", help="printed on the invoice")
+    create.add_argument(
+        "--key",
+        default=None,
+        help="Idempotency-Key: run again with the same key and no second invoice is made "
+        "(default: a new one each run)",
+    )
+
+
+def create(args: argparse.Namespace, api: Api, out: Output) -> None:
+    request: dict[str, Any] = {"client_id": args.client, "lines": args.lines}
+    optional = {
+        "currency": args.currency,
+        "contract_id": args.contract,
+        "prices_include_vat": True if args.gross else None,
+        "discount_percent": args.discount,
+        "payment_terms_days": args.due_days,
+        "exchange_rate": args.exchange_rate,
+        "notes": args.notes,
+    }
+    request |= {name: value for name, value in optional.items() if value is not None}
+
+    def made(invoice: dict[str, Any]) -> str:
+        return (
+            f"invoice {invoice['id']} made: {invoice['total']} {invoice['currency']}; it "
+            f"awaits review (`q2c invoices show {invoice['id']}`, then "
+            f"`q2c invoices approve {invoice['id']}`)"
+        )
+
+    key = args.key or uuid.uuid4().hex
+    out.answer(
+        api.json("POST", "/api/v1/invoices", json=request, headers={"Idempotency-Key": key}), made
+    )
