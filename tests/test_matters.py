@@ -459,3 +459,28 @@ async def test_an_invoice_made_by_hand_names_a_matter_or_takes_its_contracts(
     assert by_contract.json()["matter_id"] == matter_id
     plain = await stack.api.post("/api/v1/invoices", json=body)
     assert plain.status_code == 201 and plain.json()["matter_id"] is None
+
+
+async def test_one_reference_entered_twice_at_once_makes_one_matter(stack: Stack) -> None:
+    client_id = await create_client(stack)
+    body = {"client_id": client_id, "title": "Dosar", "reference": "2026/80"}
+    answers = await asyncio.gather(
+        *(stack.api.post("/api/v1/matters", json=body | {"title": f"Dosar {n}"}) for n in range(4))
+    )
+    assert sorted(answer.status_code for answer in answers) == [201, 409, 409, 409]
+    made = next(answer.json()["id"] for answer in answers if answer.status_code == 201)
+    assert all(made in a.json()["detail"] for a in answers if a.status_code == 409)
+    assert await stack.db.fetchval("SELECT count(*) FROM matters") == 1
+
+
+async def test_a_proposal_converted_without_signature_gives_its_matter_to_the_invoice(
+    stack: Stack,
+) -> None:
+    client_id = await create_client(stack)
+    matter_id = await create_matter(stack, client_id, "2026/90")
+    proposal = await create_proposal(stack, client_id, matter_id=matter_id)
+    await proposal_email(stack)
+    converted = await stack.api.post(f"/api/v1/proposals/{proposal['id']}/invoice")
+    assert converted.status_code == 201, converted.text
+    invoice = await wait_invoice_status(stack, converted.json()["invoice_id"], "awaiting_review")
+    assert invoice["matter_id"] == matter_id
