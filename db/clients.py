@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from db import keyset
 from db.connection import Connection, lock_key
 from db.errors import NotFound
 from db.rows import ClientRow, row_as, rows_as
@@ -152,31 +154,34 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+# Clients by name, then id (two clients may share a name).
+ORDER = keyset.Order((keyset.Key("name", "text"), keyset.Key("id", "uuid")))
+
+
 async def search(
     conn: Connection,
     company_id: Any,
     *,
     text: str | None,
     archived: bool,
-    after: tuple[str, UUID] | None,
+    after: Sequence[Any] | None,
     limit: int,
 ) -> list[ClientRow]:
-    """The company's clients whose name, tax id or email contains `text` (any case), by
-    name then id, from just after `after` (keyset paging: a client added or archived
+    """The company's clients whose name, tax id or email contains `text` (any case), in
+    ORDER, from just after the key `after` (keyset paging: a client added or archived
     between two pages neither repeats nor hides another); archived ones only if `archived`."""
     records = await conn.fetch(
         """SELECT * FROM clients
            WHERE company_id = $1
              AND ($2 OR archived_at IS NULL)
              AND ($3::text IS NULL OR name ILIKE $3 OR tax_id ILIKE $3 OR email ILIKE $3)
-             AND ($4::text IS NULL OR (name, id) > ($4, $5::uuid))
+             AND (name, id) > ($4::text, $5::uuid)
            ORDER BY name, id
            LIMIT $6""",
         company_id,
         archived,
         None if not text else _like(text),
-        None if after is None else after[0],
-        None if after is None else after[1],
+        *ORDER.params(after),
         limit,
     )
     return rows_as(ClientRow, records)

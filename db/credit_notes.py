@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from db import keyset
 from db.connection import Connection
 from db.errors import NotFound
 from db.rows import CreditNoteRow, row_as, rows_as
@@ -111,26 +113,35 @@ async def mark_sent_from_outbox(
 # --- for starter/api (routers) ---
 
 
+# Newest issued first; the id orders notes issued in the same microsecond.
+ORDER = keyset.Order(
+    (keyset.Key("issued_at", "timestamptz"), keyset.Key("id", "uuid")), descending=True
+)
+
+
 async def list_for_company(
     conn: Connection,
     company_id: Any,
     *,
     client_id: Any | None,
     invoice_id: Any | None,
+    after: Sequence[Any] | None,
     limit: int,
     matter_id: Any | None = None,
 ) -> list[CreditNoteRow]:
-    """The company's credit notes, newest first, of one client, invoice or matter when
-    given."""
+    """The company's credit notes in ORDER after the key `after`, of one client, invoice
+    and matter when given."""
     records = await conn.fetch(
         """SELECT * FROM credit_notes
            WHERE company_id = $1 AND ($2::uuid IS NULL OR client_id = $2)
              AND ($3::uuid IS NULL OR invoice_id = $3)
-             AND ($5::uuid IS NULL OR matter_id = $5)
-           ORDER BY issued_at DESC, number DESC LIMIT $4""",
+             AND (issued_at, id) < ($4::timestamptz, $5::uuid)
+             AND ($7::uuid IS NULL OR matter_id = $7)
+           ORDER BY issued_at DESC, id DESC LIMIT $6""",
         company_id,
         client_id,
         invoice_id,
+        *ORDER.params(after),
         limit,
         matter_id,
     )

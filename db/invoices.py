@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from db import keyset
 from db.connection import Connection
 from db.errors import NotFound
 from db.rows import InvoiceRow, InvoiceStatusChangeRow, ProposalRow, row_as, rows_as
@@ -407,22 +408,35 @@ async def set_totals(
 # --- for starter/api (routers) ---
 
 
+# Newest first; the id orders invoices made in the same microsecond.
+ORDER = keyset.Order(
+    (keyset.Key("created_at", "timestamptz"), keyset.Key("id", "uuid")), descending=True
+)
+
+
 async def list_filtered(
     conn: Connection,
     *,
     status: str | None,
     client_id: UUID | None,
+    number: str | None,
+    after: Sequence[Any] | None,
     limit: int,
     matter_id: UUID | None = None,
 ) -> list[InvoiceRow]:
-    """The newest invoices, of one status, one client and one matter when given."""
+    """The invoices in ORDER (newest first) after the key `after`, of one status, one
+    client, one number (exact) and one matter when given."""
     records = await conn.fetch(
         """SELECT * FROM invoices
            WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
-             AND ($4::uuid IS NULL OR matter_id = $4)
-           ORDER BY created_at DESC LIMIT $3""",
+             AND ($3::text IS NULL OR number = $3)
+             AND (created_at, id) < ($4::timestamptz, $5::uuid)
+             AND ($7::uuid IS NULL OR matter_id = $7)
+           ORDER BY created_at DESC, id DESC LIMIT $6""",
         status,
         client_id,
+        number,
+        *ORDER.params(after),
         limit,
         matter_id,
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from db import keyset
 from db.connection import Connection
 from db.errors import NotFound
-from db.rows import ProposalRow, row_as
+from db.rows import ProposalRow, row_as, rows_as
 
 
 async def find(conn: Connection, proposal_id: Any, *, lock: bool = False) -> ProposalRow | None:
@@ -238,3 +240,35 @@ async def mark_converted(
         invoice_id,
     )
     await use_up_sign_links(conn, proposal_id, at)
+
+
+# Newest first; the id orders proposals made in the same microsecond.
+ORDER = keyset.Order(
+    (keyset.Key("created_at", "timestamptz"), keyset.Key("id", "uuid")), descending=True
+)
+
+
+async def list_filtered(
+    conn: Connection,
+    *,
+    status: str | None,
+    client_id: UUID | None,
+    after: Sequence[Any] | None,
+    limit: int,
+    matter_id: UUID | None = None,
+) -> list[ProposalRow]:
+    """The proposals in ORDER (newest first) after the key `after`, of one status, one
+    client and one matter when given."""
+    records = await conn.fetch(
+        """SELECT * FROM proposals
+           WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR client_id = $2)
+             AND (created_at, id) < ($3::timestamptz, $4::uuid)
+             AND ($6::uuid IS NULL OR matter_id = $6)
+           ORDER BY created_at DESC, id DESC LIMIT $5""",
+        status,
+        client_id,
+        *ORDER.params(after),
+        limit,
+        matter_id,
+    )
+    return rows_as(ProposalRow, records)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from db import keyset
 from db.connection import Connection
 from db.rows import (
     EventRow,
@@ -73,6 +74,10 @@ async def cancel_pending_deliveries(conn: Connection, subscription_id: Any) -> i
     return cancelled
 
 
+# In the order they happened: `seq` is unique and only grows.
+EVENT_ORDER = keyset.Order((keyset.Key("seq", "bigint"),))
+
+
 async def events_page(
     conn: Connection,
     *,
@@ -83,7 +88,8 @@ async def events_page(
     proposal_id: UUID | None,
     limit: int,
 ) -> list[EventRow]:
-    """Events in sequence order; each filter left None does not filter."""
+    """Events in EVENT_ORDER after sequence `after_seq`; each filter left None does not
+    filter."""
     records = await conn.fetch(
         """SELECT * FROM events
            WHERE ($1::text IS NULL OR type = $1)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal
 from uuid import UUID
 
+from db import keyset
 from db.connection import Connection
 from db.rows import TaskRow, row_as, rows_as
 from db.store import NotFound
@@ -151,6 +153,16 @@ async def get(conn: Connection, task_id: Any) -> TaskRow:
 # --- for starter/api (routers) ---
 
 
+# Soonest due first, those without a due date last; then the oldest, then the id.
+ORDER = keyset.Order(
+    (
+        keyset.Key("due_date", "date", nullable=True),
+        keyset.Key("created_at", "timestamptz"),
+        keyset.Key("id", "uuid"),
+    )
+)
+
+
 async def list_filtered(
     conn: Connection,
     *,
@@ -158,23 +170,31 @@ async def list_filtered(
     invoice_id: UUID | None,
     client_id: UUID | None,
     assignee: str | None,
+    after: Sequence[Any] | None,
+    limit: int,
     matter_id: UUID | None = None,
 ) -> list[TaskRow]:
-    """The tasks matching every filter given (None matches all), soonest due first. A
-    matter's tasks: those naming it, and those of its invoices (the automatic ones)."""
+    """The tasks matching every filter given (None matches all) in ORDER after the key
+    `after`. A matter's tasks: those naming it and those of its invoices (the automatic
+    ones). A missing due date sorts as 'infinity' on both sides of the comparison."""
     records = await conn.fetch(
         """SELECT * FROM tasks
            WHERE ($1::boolean IS NULL OR (done_at IS NOT NULL) = $1)
              AND ($2::uuid IS NULL OR invoice_id = $2)
              AND ($3::uuid IS NULL OR client_id = $3)
              AND ($4::text IS NULL OR assignee = $4)
-             AND ($5::uuid IS NULL OR matter_id = $5
-                  OR invoice_id IN (SELECT id FROM invoices WHERE matter_id = $5))
-           ORDER BY due_date NULLS LAST, created_at""",
+             AND (COALESCE(due_date, 'infinity'::date), created_at, id)
+                 > (COALESCE($5::date, 'infinity'::date), $6::timestamptz, $7::uuid)
+             AND ($9::uuid IS NULL OR matter_id = $9
+                  OR invoice_id IN (SELECT id FROM invoices WHERE matter_id = $9))
+           ORDER BY COALESCE(due_date, 'infinity'::date), created_at, id
+           LIMIT $8""",
         done,
         invoice_id,
         client_id,
         assignee,
+        *ORDER.params(after),
+        limit,
         matter_id,
     )
     return rows_as(TaskRow, records)

@@ -58,7 +58,7 @@ async def test_search_finds_by_name_tax_id_and_email_in_any_case(stack: Stack) -
 
     bad_params: list[tuple[dict[str, str | int], str]] = [
         ({"q": "x" * 101}, "q"),
-        ({"limit": 201}, "limit"),
+        ({"limit": 501}, "limit"),
         ({"limit": 0}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
     ]

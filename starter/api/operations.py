@@ -29,7 +29,7 @@ from db import (
     proposals,
     store,
 )
-from db.rows import ClientRow, InvoiceRow
+from db.rows import ClientRow, InvoiceRow, ProposalRow
 from domain.contracts import check_exchange_rate, check_line_rates
 from domain.errors import (
     Conflict,
@@ -341,7 +341,11 @@ def iso(value: date | datetime | None) -> str | None:
 
 
 async def proposal_json(conn: store.Connection, proposal_id: Any) -> dict[str, Any]:
-    row = await proposals.get(conn, proposal_id)
+    return proposal_row_json(await proposals.get(conn, proposal_id))
+
+
+def proposal_row_json(row: ProposalRow) -> dict[str, Any]:
+    """A proposal read already (a list's row) as answered."""
     currency = row.currency.strip()
     return {
         "id": str(row.id),

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -17,8 +14,8 @@ from db.rows import ClientRow
 from domain.errors import Conflict
 from domain.status import OPEN_FOR_PAYMENT
 from starter.api.deps import API_KEY, CurrentOperator, State
-from starter.api.errors import invalid_parameter
 from starter.api.operations import client_json, money
+from starter.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Pager, paged
 from starter.api.routers.company import (
     CLIENT_COLUMNS,
     address_change,
@@ -76,50 +73,35 @@ async def create_client(body: ClientIn, state: State) -> dict[str, Any]:
         return client_out(await clients.get(conn, client_id))
 
 
-def _cursor_of(row: ClientRow) -> str:
-    text = json.dumps([row.name, str(row.id)], ensure_ascii=False)
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+PAGER: Pager[ClientRow] = Pager("clients", clients.ORDER)
 
 
-def _after(cursor: str) -> tuple[str, UUID]:
-    """The (name, id) a cursor continues after; a cursor not made here is a 422."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        name, client_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(name, str):
-            raise ValueError(name)
-        return name, UUID(client_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as bad:
-        raise invalid_parameter("query", "cursor", "not a cursor this list gave") from bad
-
-
-@router.get("/api/v1/clients", response_model=ClientList, dependencies=API_KEY, tags=["clients"])
+@router.get(
+    "/api/v1/clients",
+    response_model=ClientList,
+    dependencies=API_KEY,
+    tags=["clients"],
+    description=paged(
+        "Clients by name (then id) whose name, tax id or email contains `q` (any case); "
+        "archived ones only with `archived=true`."
+    ),
+)
 async def list_clients(
     state: State,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
     archived: bool = False,
 ) -> dict[str, Any]:
-    """Clients by name whose name, tax id or email contains `q` (any case); archived ones
-    only with `archived=true`. Paged by `next_cursor` (keyset on name and id)."""
-    after = None if cursor is None else _after(cursor)
+    text = (q or "").strip() or None
+    filters = {"q": text, "archived": archived}
+    after = PAGER.after(cursor, filters)
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
         rows = await clients.search(
-            conn,
-            company_id,
-            text=(q or "").strip() or None,
-            archived=archived,
-            after=after,
-            limit=limit + 1,
+            conn, company_id, text=text, archived=archived, after=after, limit=limit + 1
         )
-    page = rows[:limit]
-    more = len(rows) > limit
-    return {
-        "items": [client_out(row) for row in page],
-        "next_cursor": _cursor_of(page[-1]) if more else None,
-    }
+    return PAGER.page(rows, limit, filters, client_out)
 
 
 @router.get(

@@ -17,6 +17,7 @@ from domain.credit_notes import CreditGroup, negate_line
 from domain.money import plain_decimal
 from starter.api.deps import API_KEY, State
 from starter.api.operations import iso, money
+from starter.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Pager, paged
 from starter.api.routers.invoices import efactura_file, efactura_json
 from starter.api.schemas import (
     EFACTURA_ANSWER_ZIP,
@@ -64,19 +65,31 @@ def credit_note_json(row: CreditNoteRow) -> dict[str, Any]:
 router = APIRouter()
 
 
+PAGER: Pager[CreditNoteRow] = Pager("credit-notes", credit_notes.ORDER)
+
+
 @router.get(
     "/api/v1/credit-notes",
     response_model=CreditNoteList,
     dependencies=API_KEY,
     tags=["credit notes"],
+    description=paged(
+        "Credit notes, newest issued first (then by id), of one client, voided invoice "
+        "and matter if given."
+    ),
 )
 async def list_credit_notes(
     state: State,
     client_id: UUID | None = None,
     invoice_id: UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    matter_id: UUID | None = None,
+    matter_id: Annotated[
+        UUID | None, Query(description="only those filed under this matter")
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
+    filters = {"client_id": client_id, "invoice_id": invoice_id, "matter_id": matter_id}
+    after = PAGER.after(cursor, filters)
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
         rows = await credit_notes.list_for_company(
@@ -84,10 +97,11 @@ async def list_credit_notes(
             company_id,
             client_id=client_id,
             invoice_id=invoice_id,
-            limit=limit,
+            after=after,
+            limit=limit + 1,
             matter_id=matter_id,
         )
-    return {"items": [credit_note_json(row) for row in rows]}
+    return PAGER.page(rows, limit, filters, credit_note_json)
 
 
 @router.get(

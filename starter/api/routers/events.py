@@ -34,6 +34,7 @@ from messages.models import delivery_workflow_id
 from starter.api.deps import API_KEY, Q2CState, State
 from starter.api.errors import invalid_parameter, unprocessable
 from starter.api.operations import iso
+from starter.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Pager, paged
 from starter.api.schemas import (
     Body,
     DeliveryDetailOut,
@@ -208,7 +209,21 @@ async def delete_subscription(subscription_id: UUID, state: State) -> dict[str, 
     return subscription_json(row) | {"cancelled_deliveries": cancelled}
 
 
-@router.get("/api/v1/events", response_model=EventPage, dependencies=API_KEY, tags=["events"])
+PAGER: Pager[EventRow] = Pager("events", subscriptions.EVENT_ORDER)
+
+
+@router.get(
+    "/api/v1/events",
+    response_model=EventPage,
+    dependencies=API_KEY,
+    tags=["events"],
+    description=paged(
+        "Events in the order they happened (by `sequence`). `after` and `next_after` are "
+        "kept for existing callers: `after=N` starts after sequence N, and `next_after` "
+        "(the last sequence seen, also on the last page) polls for newer events; give "
+        "either `after` or `cursor`, not both (422)."
+    ),
+)
 async def list_events(
     state: State,
     type: Annotated[
@@ -218,29 +233,41 @@ async def list_events(
         datetime | None, Query(description="only events that occurred after this instant")
     ] = None,
     after: Annotated[
-        int | None, Query(ge=0, description="only events after this sequence number")
+        int | None,
+        Query(ge=0, le=2**63 - 1, description="only events after this sequence number"),
     ] = None,
     invoice_id: UUID | None = None,
     proposal_id: UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Events in the order they happened (by `sequence`); page on with `after`."""
     if type is not None and type not in EVENT_TYPES:
         raise invalid_parameter("query", "type", f"unknown event type {type!r}")
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
+    if after is not None and cursor is not None:
+        raise invalid_parameter("query", "cursor", "give `after` or `cursor`, not both")
+    filters = {
+        "type": type,
+        "since": None if since is None else since.isoformat(),
+        "invoice_id": invoice_id,
+        "proposal_id": proposal_id,
+    }
+    key = PAGER.after(cursor, filters)
+    after_seq = after if key is None else int(key[0])
     async with state.pool.acquire() as conn:
         rows = await subscriptions.events_page(
             conn,
             event_type=type,
             occurred_after=since,
-            after_seq=after,
+            after_seq=after_seq,
             invoice_id=invoice_id,
             proposal_id=proposal_id,
-            limit=limit,
+            limit=limit + 1,
         )
-    items = [event_json(row) for row in rows]
-    return {"items": items, "next_after": items[-1]["sequence"] if items else after}
+    answer = PAGER.page(rows, limit, filters, event_json)
+    items = answer["items"]
+    return answer | {"next_after": items[-1]["sequence"] if items else after_seq}
 
 
 @router.get(

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
 
 from db import documents, efactura, invoices, store
-from db.rows import EfacturaSubmissionRow
+from db.rows import EfacturaSubmissionRow, InvoiceRow
 from domain.contracts import vat_category
 from domain.money import plain_decimal
 from domain.operators import Action
@@ -34,6 +34,7 @@ from starter.api.operations import (
     operator_request,
     run_update,
 )
+from starter.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Pager, paged
 from starter.api.schemas import (
     EFACTURA_ANSWER_ZIP,
     EFACTURA_XML_ANSWER,
@@ -92,23 +93,64 @@ async def efactura_file(
     )
 
 
-@router.get("/api/v1/invoices", response_model=InvoiceList, dependencies=API_KEY, tags=["invoices"])
+PAGER: Pager[InvoiceRow] = Pager("invoices", invoices.ORDER)
+
+
+@router.get(
+    "/api/v1/invoices",
+    response_model=InvoiceList,
+    dependencies=API_KEY,
+    tags=["invoices"],
+    description=paged(
+        "Invoices, newest first (then by id), of one status, client and matter if given; `number` "
+        "finds the invoice with that number (exact)."
+    ),
+)
 async def list_invoices(
     state: State,
     status: InvoiceStatus | None = None,
     client_id: UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    matter_id: UUID | None = None,
+    number: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="an invoice number, exact")
+    ] = None,
+    matter_id: Annotated[
+        UUID | None, Query(description="only those filed under this matter")
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
+    filters = {"status": status, "client_id": client_id, "number": number, "matter_id": matter_id}
+    after = PAGER.after(cursor, filters)
     async with state.pool.acquire() as conn:
         rows = await invoices.list_filtered(
             conn,
             status=status.value if status else None,
             client_id=client_id,
-            limit=limit,
+            number=number,
+            after=after,
+            limit=limit + 1,
             matter_id=matter_id,
         )
-        return {"items": [invoice_json(row) for row in rows]}
+    return PAGER.page(rows, limit, filters, invoice_json)
+
+
+@router.get(
+    "/api/v1/invoices/by-number/{number:path}",
+    response_model=InvoiceOut,
+    dependencies=API_KEY,
+    tags=["invoices"],
+)
+async def get_invoice_by_number(
+    number: Annotated[str, Path(min_length=1, max_length=100)], state: State
+) -> dict[str, Any]:
+    """The invoice with this number (e.g. INV-2026-00012; a number may hold '/'), or 404.
+    Drafts have none yet."""
+    async with state.pool.acquire() as conn:
+        company_id = await store.default_company_id(conn)
+        row = await invoices.by_number(conn, company_id, number)
+    if row is None:
+        raise HTTPException(404, f"no invoice numbered {number}")
+    return invoice_json(row)
 
 
 @router.get(

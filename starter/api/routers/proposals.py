@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -26,9 +26,10 @@ from messages.models import (
 )
 from starter.api import operations
 from starter.api.deps import API_KEY, CurrentOperator, Q2CState, State
-from starter.api.operations import iso, operator_request, proposal_json
+from starter.api.operations import iso, operator_request, proposal_json, proposal_row_json
+from starter.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Pager, paged
 from starter.api.schemas import ProposalIn, ProposalOut
-from starter.api.schemas.proposals import ProposalInvoiceOut
+from starter.api.schemas.proposals import ProposalInvoiceOut, ProposalList
 from workflows.invoice import InvoiceWorkflow
 from workflows.proposal import ProposalWorkflow
 
@@ -52,6 +53,42 @@ async def create_proposal(
     created, is_new = await operations.create_proposal(state, body, operator.actor)
     response.status_code = 201 if is_new else 200
     return created
+
+
+PAGER: Pager[ProposalRow] = Pager("proposals", proposals.ORDER)
+
+
+@router.get(
+    "/api/v1/proposals",
+    response_model=ProposalList,
+    dependencies=API_KEY,
+    tags=["proposals"],
+    description=paged(
+        "Proposals, newest first (then by id), of one status, client and matter if given."
+    ),
+)
+async def list_proposals(
+    state: State,
+    status: ProposalStatus | None = None,
+    client_id: UUID | None = None,
+    matter_id: Annotated[
+        UUID | None, Query(description="only those filed under this matter")
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    filters = {"status": status, "client_id": client_id, "matter_id": matter_id}
+    after = PAGER.after(cursor, filters)
+    async with state.pool.acquire() as conn:
+        rows = await proposals.list_filtered(
+            conn,
+            status=None if status is None else status.value,
+            client_id=client_id,
+            after=after,
+            limit=limit + 1,
+            matter_id=matter_id,
+        )
+    return PAGER.page(rows, limit, filters, proposal_row_json)
 
 
 @router.post(

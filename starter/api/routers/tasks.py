@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import Field
 
 from activities.events import emit_task_created
@@ -16,6 +16,7 @@ from db.rows import TaskRow
 from domain.errors import Unacceptable
 from starter.api.deps import API_KEY, CurrentOperator, State
 from starter.api.operations import check_matter_of, iso
+from starter.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Pager, paged
 from starter.api.schemas import Body, TaskList, TaskOut
 
 
@@ -50,15 +51,40 @@ def task_json(row: TaskRow) -> dict[str, Any]:
 router = APIRouter()
 
 
-@router.get("/api/v1/tasks", response_model=TaskList, dependencies=API_KEY, tags=["tasks"])
+PAGER: Pager[TaskRow] = Pager("tasks", task_store.ORDER)
+
+
+@router.get(
+    "/api/v1/tasks",
+    response_model=TaskList,
+    dependencies=API_KEY,
+    tags=["tasks"],
+    description=paged(
+        "Tasks matching every filter given (`done=false`, the default: open ones; "
+        "`done=true`: done ones), soonest due first, those without a due date last, then "
+        "oldest first and by id."
+    ),
+)
 async def list_tasks(
     state: State,
     done: bool | None = False,
     invoice_id: UUID | None = None,
     client_id: UUID | None = None,
-    assignee: str | None = None,
-    matter_id: UUID | None = None,
+    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    matter_id: Annotated[
+        UUID | None, Query(description="only those filed under this matter")
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
+    filters = {
+        "matter_id": matter_id,
+        "done": done,
+        "invoice_id": invoice_id,
+        "client_id": client_id,
+        "assignee": assignee,
+    }
+    after = PAGER.after(cursor, filters)
     async with state.pool.acquire() as conn:
         rows = await task_store.list_filtered(
             conn,
@@ -66,9 +92,11 @@ async def list_tasks(
             invoice_id=invoice_id,
             client_id=client_id,
             assignee=assignee,
+            after=after,
+            limit=limit + 1,
             matter_id=matter_id,
         )
-    return {"items": [task_json(row) for row in rows]}
+    return PAGER.page(rows, limit, filters, task_json)
 
 
 @router.post(

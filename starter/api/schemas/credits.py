@@ -48,6 +48,8 @@ class CreditNoteDetailOut(CreditNoteOut):
 
 class CreditNoteList(Answer):
     items: list[CreditNoteOut]
+    # The next page's `cursor`; null on the last page.
+    next_cursor: str | None
 
 
 class CreditBalanceOut(Answer):

@@ -42,8 +42,11 @@ class EventOut(Answer):
 
 class EventPage(Answer):
     items: list[EventOut]
-    # Pass as `after` for the next page.
+    # Kept for existing callers: pass as `after` for the next page, or to poll for newer
+    # events once at the end (it stays the last sequence seen).
     next_after: int | None
+    # The next page's `cursor`; null on the last page.
+    next_cursor: str | None
 
 
 class DeliveryOut(Answer):

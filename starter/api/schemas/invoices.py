@@ -104,6 +104,8 @@ class InvoiceDetailOut(InvoiceOut):
 
 class InvoiceList(Answer):
     items: list[InvoiceOut]
+    # The next page's `cursor`; null on the last page.
+    next_cursor: str | None
 
 
 class StatusChangeOut(Answer):

@@ -124,3 +124,9 @@ class ProposalOut(Answer):
     followup_days_before_expiry: list[int] | None = None
     # The matter (case) it is filed under (GET /api/v1/matters/{id}), if any.
     matter_id: str | None = None
+
+
+class ProposalList(Answer):
+    items: list[ProposalOut]
+    # The next page's `cursor`; null on the last page.
+    next_cursor: str | None

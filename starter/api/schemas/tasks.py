@@ -25,3 +25,5 @@ class TaskOut(Answer):
 
 class TaskList(Answer):
     items: list[TaskOut]
+    # The next page's `cursor`; null on the last page.
+    next_cursor: str | None

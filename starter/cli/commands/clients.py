@@ -1,12 +1,13 @@
-"""`q2c clients list [--q TEXT] | show ID | create FILE.json | edit ID FILE.json |
-archive ID | unarchive ID` (`update` is `edit`'s older name) and `q2c company show | update
-FILE.json` (the seller's details)."""
+"""`q2c clients list [--q TEXT] [--limit N] [--cursor C | --all] | show ID | create
+FILE.json | edit ID FILE.json | archive ID | unarchive ID` (`update` is `edit`'s older name)
+and `q2c company show | update FILE.json` (the seller's details)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from starter.cli import paging
 from starter.cli.client import Api
 from starter.cli.inputs import Subcommands, query_of, read_json_file, uuid_text
 from starter.cli.output import Output, print_table
@@ -30,8 +31,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
         "list", parents=[json_too], help="clients by name; --q finds name, tax id or email"
     )
     listing.add_argument("--q", metavar="TEXT", help="a part of the name, tax id or email")
-    listing.add_argument("--limit", type=int, metavar="N", help="at most N (default 50)")
-    listing.add_argument("--cursor", metavar="C", help="the next page (`next cursor` printed)")
+    paging.add_paging(listing)
     listing.add_argument("--archived", action="store_true", help="archived clients too")
     show = client_actions.add_parser(
         "show", parents=[json_too], help="the client's card: documents, tasks, balances"
@@ -77,12 +77,9 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     elif args.action in ("archive", "unarchive"):
         out.record(api.json("POST", f"/api/v1/clients/{args.id}/{args.action}"))
     elif args.action == "list":
-        flags = {"q": args.q, "limit": args.limit, "cursor": args.cursor}
-        query = query_of(flags) | ({"archived": "true"} if args.archived else {})
-        body = api.json("GET", "/api/v1/clients", params=query)
-        out.listing(body, CLIENT_COLUMNS, "no clients")
-        if not out.as_json and body["next_cursor"]:
-            out.say(f"next cursor: {body['next_cursor']}")
+        query = query_of({"q": args.q}) | ({"archived": "true"} if args.archived else {})
+        body = paging.fetch(api, "/api/v1/clients", query, args)
+        paging.show(out, body, CLIENT_COLUMNS, "no clients")
     else:
         _card(api.json("GET", f"/api/v1/clients/{args.id}/card"), out)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from starter.cli import paging
 from starter.cli.client import Api
 from starter.cli.inputs import Subcommands, add_pdf_action, query_of, uuid_text
 from starter.cli.output import Output, write_output
@@ -33,6 +34,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     credit_list = credit_note_actions.add_parser("list", parents=[json_too], help="newest first")
     credit_list.add_argument("--invoice", type=uuid_text, metavar="ID", help="the voided invoice")
     credit_list.add_argument("--client", type=uuid_text, metavar="ID")
+    paging.add_paging(credit_list)
     credit_show = credit_note_actions.add_parser(
         "show", parents=[json_too], help="one credit note, its original and lines"
     )
@@ -44,8 +46,8 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     """Credit notes are made by voiding an issued invoice; here they are only read."""
     if args.action == "list":
         params = {"client_id": args.client, "invoice_id": args.invoice}
-        body = api.json("GET", "/api/v1/credit-notes", params=query_of(params))
-        out.listing(body, CREDIT_NOTE_COLUMNS, "no credit notes", right=frozenset({"total"}))
+        body = paging.fetch(api, "/api/v1/credit-notes", query_of(params), args)
+        paging.show(out, body, CREDIT_NOTE_COLUMNS, "no credit notes", right=frozenset({"total"}))
         return 0
     path = f"/api/v1/credit-notes/{args.id}"
     if args.action == "show":

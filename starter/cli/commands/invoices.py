@@ -1,5 +1,5 @@
-"""`q2c invoices list | create | show | approve | void | pay | refund | pdf | resend`, and one
-invoice's reminders: `pause | resume | reschedule | reminders`."""
+"""`q2c invoices list | find NUMBER | create | show | approve | void | pay | refund | pdf |
+resend`, and one invoice's reminders: `pause | resume | reschedule | reminders`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import quote
 
 from domain.status import InvoiceStatus
+from starter.cli import paging
 from starter.cli.client import Api, CliError
 from starter.cli.inputs import (
     Subcommands,
@@ -18,6 +20,7 @@ from starter.cli.inputs import (
     currency_code,
     iso_day,
     positive_amount,
+    query_of,
     uuid_text,
 )
 from starter.cli.output import Output, cell_text, print_table, write_output
@@ -49,7 +52,12 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     listing = invoice_actions.add_parser("list", parents=[json_too], help="a table of invoices")
     listing.add_argument("--status", choices=[status.value for status in InvoiceStatus])
     listing.add_argument("--client", type=uuid_text, metavar="ID", help="only this client's")
-    listing.add_argument("--limit", type=int, default=100, help="at most this many (1-500)")
+    listing.add_argument("--number", metavar="NUMBER", help="the invoice with this number")
+    paging.add_paging(listing)
+    find = invoice_actions.add_parser(
+        "find", parents=[json_too], help="one invoice by its number, e.g. INV-2026-00012"
+    )
+    find.add_argument("number", metavar="NUMBER")
     for name, text in (
         ("show", "one invoice with its lines"),
         ("approve", "approve an invoice awaiting review: it is numbered and sent"),
@@ -118,11 +126,16 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     action: str = args.action
     if action == "list":
-        params = {"status": args.status, "client_id": args.client, "limit": args.limit}
-        body = api.json(
-            "GET", "/api/v1/invoices", params={k: v for k, v in params.items() if v is not None}
+        query = query_of({"status": args.status, "client_id": args.client, "number": args.number})
+        body = paging.fetch(api, "/api/v1/invoices", query, args)
+        paging.show(
+            out, body, INVOICE_COLUMNS, "no invoices", right=frozenset({"total", "amount_due"})
         )
-        out.listing(body, INVOICE_COLUMNS, "no invoices", right=frozenset({"total", "amount_due"}))
+        return 0
+    if action == "find":
+        # Quoted whole: a number may hold '/' (a series pattern allows it).
+        found = api.get(f"/api/v1/invoices/by-number/{quote(args.number, safe='')}")
+        out.invoice(api.get(f"/api/v1/invoices/{found['id']}"))
         return 0
     if action == "create":
         create(args, api, out)

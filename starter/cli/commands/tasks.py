@@ -1,10 +1,12 @@
-"""`q2c tasks list | create TITLE | done ID`: the operators' to-do list."""
+"""`q2c tasks list [--done] [--limit N] [--cursor C | --all] | create TITLE | done ID`: the
+operators' to-do list."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from starter.cli import paging
 from starter.cli.client import Api
 from starter.cli.inputs import Subcommands, iso_day, query_of, uuid_text
 from starter.cli.output import Output
@@ -23,9 +25,11 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     tasks = commands.add_parser("tasks", help="the operators' to-do list")
     task_actions = tasks.add_subparsers(dest="action", required=True, metavar="ACTION")
     task_list = task_actions.add_parser("list", parents=[json_too], help="open tasks")
-    task_list.add_argument("--all", action="store_true", help="done ones too")
+    # `--all` is every page, as in every list command; done tasks are `--done`.
+    task_list.add_argument("--done", action="store_true", help="done ones instead of open ones")
     task_list.add_argument("--invoice", type=uuid_text, metavar="ID")
     task_list.add_argument("--client", type=uuid_text, metavar="ID")
+    paging.add_paging(task_list)
     task_new = task_actions.add_parser("create", parents=[json_too], help="a task by hand")
     task_new.add_argument("title")
     task_new.add_argument("--assignee", default="")
@@ -40,10 +44,9 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     if args.action == "list":
         params = {"invoice_id": args.invoice, "client_id": args.client}
         query = query_of(params)
-        if not args.all:
-            query["done"] = "false"
-        body = api.json("GET", "/api/v1/tasks", params=query)
-        out.listing(body, TASK_COLUMNS, "no open tasks" if not args.all else "no tasks")
+        query["done"] = "true" if args.done else "false"
+        body = paging.fetch(api, "/api/v1/tasks", query, args)
+        paging.show(out, body, TASK_COLUMNS, "no done tasks" if args.done else "no open tasks")
         return 0
     if args.action == "create":
         task = {
