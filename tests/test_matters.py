@@ -423,6 +423,28 @@ async def test_the_cli_creates_lists_shows_and_updates_matters(
     assert "Av. Ioana Marin" in shown and "money:" in shown
     assert "2783.00" in shown and "100.00" in shown and "2683.00" in shown
 
+    # The lists, reports and exports by matter (an invoice outside it is left out).
+    await invoice_from(stack, (await create_contract(stack, client_id, number="C-9"))["id"])
+    argv = ["invoices", "list", "--matter", matter_id, "--json"]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert [i["id"] for i in json.loads(capsys.readouterr().out)["items"]] == [invoice["id"]]
+    argv = ["tasks", "create", "Depune apelul", "--matter", matter_id, "--json"]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert json.loads(capsys.readouterr().out)["matter_id"] == matter_id
+    assert await asyncio.to_thread(main, ["tasks", "list", "--matter", matter_id, "--json"]) == 0
+    # Its own, and its invoices' automatic ones (time skips while the CLI runs: overdue).
+    tasks = json.loads(capsys.readouterr().out)["items"]
+    assert "Depune apelul" in [t["title"] for t in tasks]
+    assert {t["invoice_id"] for t in tasks} <= {None, invoice["id"]}
+    argv = ["report", "aging", "--matter", matter_id, "--json"]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert [t["total"] for t in json.loads(capsys.readouterr().out)["totals"]] == ["2683.00"]
+    exported = tmp_path / "matter.csv"
+    argv = ["export", "invoices", "--matter", matter_id, "-o", str(exported)]
+    assert await asyncio.to_thread(main, argv) == 0
+    rows = list(csv.DictReader(io.StringIO(exported.read_text(encoding="utf-8"))))
+    assert [row["number"] for row in rows] == [invoice["number"]]
+
     argv = ["matters", "update", matter_id, "--title", "Litigiu Alfa (apel)", "--close"]
     assert await asyncio.to_thread(main, argv) == 0
     capsys.readouterr()
