@@ -32,7 +32,7 @@ from tests.helpers import (
     wait_invoice_status,
 )
 from tests.test_contracts import create_contract, invoice_from
-from tests.test_reminders import local, skip_to
+from tests.test_reminders import local, replay_and_record, skip_to
 from tests.test_search_attributes import _ids
 
 MISSING = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -233,6 +233,9 @@ async def test_a_matter_shows_billed_collected_due_and_overdue_per_currency(
     await skip_to(stack, local(due + timedelta(days=1), 0, 30))
     await wait_invoice_status(stack, eur["id"], "overdue")
     await release_time_skipping(stack.env)
+    # Its run (Q2CMatterId set, patch matter-search-attribute) replays on the current code;
+    # kept in tests/histories/ with Q2C_RECORD_HISTORIES=1.
+    await replay_and_record(stack.env.client, eur["workflow_id"], "matter")
 
     matter = await get_json(stack, f"/api/v1/matters/{matter_id}")
     assert matter["reference"] == "2026/30"
