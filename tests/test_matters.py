@@ -32,6 +32,7 @@ from tests.helpers import (
     wait_invoice_status,
 )
 from tests.test_contracts import create_contract, invoice_from
+from tests.test_operators import add_operator, as_key
 from tests.test_reminders import local, replay_and_record, skip_to
 from tests.test_search_attributes import _ids
 
@@ -509,3 +510,27 @@ async def test_a_proposal_converted_without_signature_gives_its_matter_to_the_in
     assert converted.status_code == 201, converted.text
     invoice = await wait_invoice_status(stack, converted.json()["invoice_id"], "awaiting_review")
     assert invoice["matter_id"] == matter_id
+
+
+async def test_operators_change_matters_in_their_own_name_and_viewers_only_read(
+    stack: Stack,
+) -> None:
+    client_id = await create_client(stack)
+    olga = await add_operator(stack, "olga", "operator")
+    viewer = await add_operator(stack, "vera", "viewer")
+    body = {"client_id": client_id, "title": "Dosar", "reference": "2026/99"}
+    async with as_key(stack, olga["key"]) as api:
+        made = await api.post("/api/v1/matters", json=body)
+        assert made.status_code == 201, made.text
+        matter_id = made.json()["id"]
+        closed = await api.patch(f"/api/v1/matters/{matter_id}", json={"closed": True})
+    assert made.json()["created_by"] == "operator:olga"
+    assert closed.json()["closed_by"] == "operator:olga"
+    assert closed.json()["updated_by"] == "operator:olga"
+    async with as_key(stack, viewer["key"]) as api:
+        assert (await api.get(f"/api/v1/matters/{matter_id}")).status_code == 200
+        refused = await api.post("/api/v1/matters", json=body | {"reference": "2026/98"})
+        assert refused.status_code == 403
+        refused = await api.patch(f"/api/v1/matters/{matter_id}", json={"closed": False})
+        assert refused.status_code == 403
+    assert (await get_json(stack, f"/api/v1/matters/{matter_id}"))["closed_by"] == "operator:olga"
