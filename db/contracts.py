@@ -66,6 +66,8 @@ class NewContract:
     prices_include_vat: bool
     discount_percent: Decimal
     notes: str
+    # The matter (case) it is filed under; its invoices inherit it.
+    matter_id: Any = None
 
 
 class NumberTaken(Exception):
@@ -78,8 +80,8 @@ async def insert(conn: Connection, contract: NewContract) -> UUID:
         contract_id: UUID = await conn.fetchval(
             """INSERT INTO contracts (company_id, client_id, number, contract_date,
                subject, currency, payment_terms_days, prices_include_vat,
-               discount_percent, notes)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
+               discount_percent, notes, matter_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id""",
             contract.company_id,
             contract.client_id,
             contract.number,
@@ -90,6 +92,7 @@ async def insert(conn: Connection, contract: NewContract) -> UUID:
             contract.prices_include_vat,
             contract.discount_percent,
             contract.notes,
+            contract.matter_id,
         )
     except asyncpg.UniqueViolationError:
         raise NumberTaken(contract.number) from None

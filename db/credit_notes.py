@@ -54,9 +54,10 @@ async def insert(conn: Connection, note: NewCreditNote) -> CreditNoteRow:
     record = await conn.fetchrow(
         """INSERT INTO credit_notes (company_id, client_id, invoice_id, series, number,
                issue_date, currency, subtotal, vat_total, total, vat_groups,
-               original_number, original_issue_date, reason, amount_received, issued_at)
+               original_number, original_issue_date, reason, amount_received, issued_at,
+               matter_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14,
-               $15, $16)
+               $15, $16, (SELECT matter_id FROM invoices WHERE id = $3))
            RETURNING *""",
         note.company_id,
         note.client_id,

@@ -349,8 +349,8 @@ async def create_draft_from_proposal(conn: Connection, proposal: ProposalRow, se
     invoice_id: UUID = await conn.fetchval(
         """INSERT INTO invoices (company_id, client_id, proposal_id, series, currency,
                payment_terms_days, notes, subtotal, vat_total, total, contract_id,
-               prices_include_vat, discount_percent)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+               prices_include_vat, discount_percent, matter_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
            RETURNING id""",
         proposal.company_id,
         proposal.client_id,
@@ -365,6 +365,7 @@ async def create_draft_from_proposal(conn: Connection, proposal: ProposalRow, se
         proposal.contract_id,
         proposal.prices_include_vat,
         proposal.discount_percent,
+        proposal.matter_id,  # the invoice is filed under the proposal's matter
     )
     await conn.execute(
         """INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit,
@@ -497,6 +498,8 @@ class NewContractInvoice:
     discount_percent: Decimal
     exchange_rate: Decimal | None
     request_key: str | None
+    # Inherited from the contract: the matter (case) the invoice is filed under.
+    matter_id: Any = None
 
 
 async def insert_from_contract(conn: Connection, invoice: NewContractInvoice) -> UUID | None:
@@ -504,8 +507,8 @@ async def insert_from_contract(conn: Connection, invoice: NewContractInvoice) ->
     invoice_id: UUID | None = await conn.fetchval(
         """INSERT INTO invoices (company_id, client_id, contract_id, series, currency,
                payment_terms_days, notes, subtotal, vat_total, total,
-               prices_include_vat, discount_percent, exchange_rate, request_key)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+               prices_include_vat, discount_percent, exchange_rate, request_key, matter_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
            ON CONFLICT (company_id, request_key) WHERE request_key IS NOT NULL
            DO NOTHING
            RETURNING id""",
@@ -523,6 +526,7 @@ async def insert_from_contract(conn: Connection, invoice: NewContractInvoice) ->
         invoice.discount_percent,
         invoice.exchange_rate,
         invoice.request_key,
+        invoice.matter_id,
     )
     return invoice_id
 

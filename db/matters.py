@@ -106,19 +106,23 @@ async def search(
     *,
     client_id: Any | None,
     text: str | None,
+    after: tuple[str, UUID] | None,
     limit: int,
 ) -> list[MatterRow]:
     """The company's matters (of one client when given) whose title or reference contains
-    `text` (any case), newest first, at most `limit`."""
+    `text` (any case), by reference then id, from just after `after` (keyset paging)."""
     records = await conn.fetch(
         """SELECT * FROM matters
            WHERE company_id = $1
              AND ($2::uuid IS NULL OR client_id = $2)
              AND ($3::text IS NULL OR title ILIKE $3 OR reference ILIKE $3)
-           ORDER BY created_at DESC, id DESC LIMIT $4""",
+             AND ($4::text IS NULL OR (reference, id) > ($4, $5::uuid))
+           ORDER BY reference, id LIMIT $6""",
         company_id,
         client_id,
         None if not text else _like(text),
+        None if after is None else after[0],
+        None if after is None else after[1],
         limit,
     )
     return rows_as(MatterRow, records)

@@ -158,6 +158,8 @@ class NewProposal:
     # Its own follow-up schedule (domain.followups); None inherits the company's.
     followup_days_after_sent: list[int] | None = None
     followup_days_before_expiry: list[int] | None = None
+    # The matter (case) it is filed under; its invoice inherits it.
+    matter_id: UUID | None = None
 
 
 async def insert_unless_known(conn: Connection, proposal: NewProposal) -> UUID | None:
@@ -166,8 +168,9 @@ async def insert_unless_known(conn: Connection, proposal: NewProposal) -> UUID |
         """INSERT INTO proposals (company_id, client_id, external_id, currency,
                valid_until, payment_terms_days, notes, subtotal, vat_total, total,
                status, contract_id, prices_include_vat, discount_percent, sent_by,
-               followup_days_after_sent, followup_days_before_expiry)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+               followup_days_after_sent, followup_days_before_expiry, matter_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+               $18)
            ON CONFLICT (external_id) DO NOTHING RETURNING id""",
         proposal.company_id,
         proposal.client_id,
@@ -186,6 +189,7 @@ async def insert_unless_known(conn: Connection, proposal: NewProposal) -> UUID |
         proposal.sent_by,
         proposal.followup_days_after_sent,
         proposal.followup_days_before_expiry,
+        proposal.matter_id,
     )
     return proposal_id
 

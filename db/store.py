@@ -253,6 +253,7 @@ async def snapshot(
         reminders=reminders,
         reminders_paused=paused,
         view=await ui_views.invoice_view(conn, row, seller),
+        matter_id=str(row.matter_id) if row.matter_id else None,
     )
 
 

@@ -175,7 +175,8 @@ async def list_filtered(
     matter_id: UUID | None = None,
 ) -> list[TaskRow]:
     """The tasks matching every filter given (None matches all) in ORDER after the key
-    `after`. A missing due date sorts as 'infinity' on both sides of the comparison."""
+    `after`. A matter's tasks: those naming it and those of its invoices (the automatic
+    ones). A missing due date sorts as 'infinity' on both sides of the comparison."""
     records = await conn.fetch(
         """SELECT * FROM tasks
            WHERE ($1::boolean IS NULL OR (done_at IS NOT NULL) = $1)
@@ -184,7 +185,8 @@ async def list_filtered(
              AND ($4::text IS NULL OR assignee = $4)
              AND (COALESCE(due_date, 'infinity'::date), created_at, id)
                  > (COALESCE($5::date, 'infinity'::date), $6::timestamptz, $7::uuid)
-             AND ($9::uuid IS NULL OR matter_id = $9)
+             AND ($9::uuid IS NULL OR matter_id = $9
+                  OR invoice_id IN (SELECT id FROM invoices WHERE matter_id = $9))
            ORDER BY COALESCE(due_date, 'infinity'::date), created_at, id
            LIMIT $8""",
         done,
@@ -208,12 +210,13 @@ async def insert_manual(
     assignee: str,
     due_date: date | None,
     opened_by: str = SYSTEM,
+    matter_id: UUID | None = None,
 ) -> TaskRow:
-    """A task an operator made by hand."""
+    """A task an operator made by hand (filed under a matter when given)."""
     record = await conn.fetchrow(
         """INSERT INTO tasks (company_id, invoice_id, client_id, kind, title,
-               assignee, due_date, opened_by)
-           VALUES ($1, $2, $3, 'manual', $4, $5, $6, $7) RETURNING *""",
+               assignee, due_date, opened_by, matter_id)
+           VALUES ($1, $2, $3, 'manual', $4, $5, $6, $7, $8) RETURNING *""",
         company_id,
         invoice_id,
         client_id,
@@ -221,6 +224,7 @@ async def insert_manual(
         assignee,
         due_date,
         opened_by,
+        matter_id,
     )
     assert record is not None
     return row_as(TaskRow, record)

@@ -61,6 +61,8 @@ class InvoiceSnapshot:
     # What the Temporal UI shows (issue 15): read with the snapshot, absent in histories
     # recorded before it (they decode without it).
     view: InvoiceView | None = None
+    # The matter (case) the invoice is filed under, if any (older results have none).
+    matter_id: str | None = None
 
 
 @dataclass

@@ -17,4 +17,17 @@ DUE_DATE = SearchAttributeKey.for_datetime("Q2CDueDate")
 # EfacturaSubmissionWorkflow, so the UI lists what ANAF rejected or has not accepted yet.
 EFACTURA_STATUS = SearchAttributeKey.for_keyword("Q2CEfacturaStatus")
 
-ALL = (STATUS, CLIENT_ID, INVOICE_NUMBER, AMOUNT_DUE, CURRENCY, DUE_DATE, EFACTURA_STATUS)
+# The matter (case) an invoice is filed under, by id (no title or reference: those may name
+# people), upserted by InvoiceWorkflow once it knows it, so the UI lists a matter's invoices.
+MATTER_ID = SearchAttributeKey.for_keyword("Q2CMatterId")
+
+ALL = (
+    STATUS,
+    CLIENT_ID,
+    INVOICE_NUMBER,
+    AMOUNT_DUE,
+    CURRENCY,
+    DUE_DATE,
+    EFACTURA_STATUS,
+    MATTER_ID,
+)

@@ -104,6 +104,9 @@ _UNSET = object()
 # RO e-Factura (issue 14): after the invoice's email (and the credit note's), its submission
 # to ANAF runs as a child workflow of its own. Runs recorded before replay without it.
 PATCH_EFACTURA = "efactura"
+# Matters (issue 15): an invoice filed under a matter sets Q2CMatterId. Runs recorded
+# before never call it (their snapshots have no matter).
+PATCH_MATTER_SEARCH_ATTRIBUTE = "matter-search-attribute"
 # A run started again to take a refund waits this long for it before it ends unchanged.
 REOPEN_WAIT = timedelta(minutes=10)
 
@@ -691,6 +694,8 @@ class InvoiceWorkflow:
         if snapshot.due_date:
             due = datetime.fromisoformat(snapshot.due_date).replace(tzinfo=UTC)
             updates.append(sa.DUE_DATE.value_set(due))
+        if snapshot.matter_id and workflow.patched(PATCH_MATTER_SEARCH_ATTRIBUTE):
+            updates.append(sa.MATTER_ID.value_set(snapshot.matter_id))
         if workflow.patched(PATCH_SEARCH_ATTRIBUTES_ON_CHANGE):
             updates = [u for u in updates if self._upserted.get(u.key.name, _UNSET) != u.value]
             if not updates:

@@ -32,6 +32,7 @@ from starter.api.routers import (
     events,
     invoice_actions,
     invoices,
+    matters,
     numbering,
     operators,
     proposals,
@@ -63,6 +64,7 @@ ROUTERS = (
     operators.router,
     efactura.router,
     resend.router,
+    matters.router,
 )
 
 

@@ -23,6 +23,7 @@ from db import (
     companies,
     contracts,
     invoices,
+    matters,
     operators,
     payments,
     proposals,
@@ -78,6 +79,8 @@ async def create_proposal(
             raise Unacceptable("valid_until: must not be in the past")
         if body.contract_id is not None:
             await check_contract_of(conn, body.contract_id, buyer.id)
+        if body.matter_id is not None:
+            await check_matter_of(conn, body.matter_id, buyer.id)
         totals = checked_document_totals(
             seller.country,
             today,
@@ -109,6 +112,7 @@ async def create_proposal(
                     sent_by=by if body.send else None,
                     followup_days_after_sent=body.followup_days_after_sent,
                     followup_days_before_expiry=body.followup_days_before_expiry,
+                    matter_id=body.matter_id,
                 ),
             )
             if proposal_id is not None:
@@ -211,6 +215,19 @@ async def check_contract_of(conn: store.Connection, contract_id: Any, client_id:
         raise Missing("contract not found")
     if contract.client_id != client_id:
         raise InvalidInput("contract_id: the contract is with another client")
+
+
+async def check_matter_of(conn: store.Connection, matter_id: Any, client_id: Any) -> Any:
+    """A document names an open matter of its own client (any client's when `client_id` is
+    None); the matter's client id. A 422 naming `matter_id` otherwise."""
+    matter = await matters.find(conn, matter_id)
+    if matter is None:
+        raise InvalidInput("matter_id: no such matter")
+    if client_id is not None and matter.client_id != client_id:
+        raise InvalidInput("matter_id: the matter is another client's")
+    if matter.closed_at is not None:
+        raise InvalidInput("matter_id: the matter is closed")
+    return matter.client_id
 
 
 async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:
@@ -381,6 +398,7 @@ def proposal_row_json(row: ProposalRow) -> dict[str, Any]:
         "discount_percent": plain_decimal(row.discount_percent),
         "followup_days_after_sent": row.followup_days_after_sent,
         "followup_days_before_expiry": row.followup_days_before_expiry,
+        "matter_id": str(row.matter_id) if row.matter_id else None,
     }
 
 
@@ -415,6 +433,7 @@ def invoice_json(row: InvoiceRow) -> dict[str, Any]:
         ),
         # Why the last approval was refused; the invoice is still in review.
         "approval_error": row.approval_error,
+        "matter_id": str(row.matter_id) if row.matter_id else None,
     }
 
 
@@ -442,7 +461,8 @@ class DraftInvoice:
     audit_kind: str
     audit_data: dict[str, Any]
     contract_id: Any = None
-    # matter_id (issue 15 point 5) goes here, passed on to the insert below like contract_id.
+    # The matter (case) it is filed under: the contract's, or one of the client's by hand.
+    matter_id: Any = None
 
 
 async def open_draft_invoice(
@@ -471,6 +491,7 @@ async def open_draft_invoice(
                 discount_percent=draft.discount_percent,
                 exchange_rate=draft.exchange_rate,
                 request_key=draft.request_key,
+                matter_id=draft.matter_id,
             ),
         )
         if invoice_id is None:
@@ -548,6 +569,11 @@ async def create_manual_invoice(
         currency = body.currency or seller.default_currency.strip()
         if body.contract_id is not None:
             await check_contract_of(conn, body.contract_id, buyer.id)
+        matter_id = body.matter_id
+        if matter_id is not None:
+            await check_matter_of(conn, matter_id, buyer.id)
+        elif body.contract_id is not None:  # filed under its contract's matter, if any
+            matter_id = (await contracts.get(conn, body.contract_id)).matter_id
         check_exchange_rate(seller.country, currency, body.exchange_rate, required=False)
         totals = checked_document_totals(
             seller.country,
@@ -576,6 +602,7 @@ async def create_manual_invoice(
                 discount_percent=body.discount_percent,
                 exchange_rate=body.exchange_rate,
                 request_key=request_key,
+                matter_id=matter_id,
                 audit_kind="created_by_hand",
                 audit_data={
                     "client_id": str(buyer.id),

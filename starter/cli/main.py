@@ -10,6 +10,7 @@
     q2c credit-note list | show | pdf        credit notes of voided issued invoices
     q2c operators add NAME --role R | list | revoke ID | rotate ID   (admins)
     q2c efactura connect [--code CODE] | status | xml ID -o FILE     ANAF e-Factura
+    q2c matters create | list | show ID | update ID   a client's matters (cases)
     q2c demo                                  one proposal from creation to paid, on the API
 
 Operator commands talk to the API at Q2C_API_URL (default http://localhost:8000) with the
@@ -34,6 +35,7 @@ from starter.cli.commands import (
     efactura,
     exports,
     invoices,
+    matters,
     operators,
     proposals,
     reports,
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     credit_notes.register(commands, json_too)
     operators.register(commands, json_too)
     efactura.register(commands, json_too)
+    matters.register(commands, json_too)
     exports.register(commands)
     demo.register(commands)
     return parser
@@ -90,6 +93,7 @@ _OPERATOR_COMMANDS: dict[str, Callable[[argparse.Namespace, Api, Output], int]] 
     "credit-notes": credit_notes.run,
     "operators": operators.run,
     "efactura": efactura.run,
+    "matters": matters.run,
 }
 
 

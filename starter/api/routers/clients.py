@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from db import client_card, clients, store
+from db import client_card, clients, matters, store
 from db.connection import Connection
 from db.rows import ClientRow
 from domain.errors import Conflict
@@ -23,6 +23,7 @@ from starter.api.routers.company import (
     insert_client,
     refuse,
 )
+from starter.api.routers.matters import matter_out
 from starter.api.schemas import ClientIn, ClientOut
 from starter.api.schemas.clients import ClientCardOut, ClientList, ClientPatch
 
@@ -198,6 +199,7 @@ async def client_card_route(client_id: UUID, state: State) -> dict[str, Any]:
             proposals = await client_card.proposals_of(conn, client_id, CARD_LIMIT)
             invoices = await client_card.invoices_of(conn, client_id, CARD_LIMIT)
             tasks = await client_card.open_tasks_of(conn, client_id, CARD_LIMIT)
+            its_matters = await matters.of_client(conn, client_id, CARD_LIMIT)
             credit = await client_card.credit_by_currency(conn, client_id)
             balances = {
                 balance.currency: balance
@@ -275,4 +277,5 @@ async def client_card_route(client_id: UUID, state: State) -> dict[str, Any]:
         ],
         "money": money_rows,
         "limit": CARD_LIMIT,
+        "matters": [matter_out(m) for m in its_matters],
     }

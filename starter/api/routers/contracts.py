@@ -41,6 +41,7 @@ from domain.vat import compute_document_totals
 from starter.api.deps import API_KEY, CurrentOperator, Q2CState, State
 from starter.api.operations import (
     DraftInvoice,
+    check_matter_of,
     checked_document_totals,
     invoice_json,
     iso,
@@ -79,6 +80,8 @@ class ContractIn(Body):
     discount_percent: Amount = Field(default=Decimal(0), ge=0, le=100, decimal_places=4)
     notes: str = Field(default="", max_length=5000)
     lines: list[ContractLineIn] = Field(min_length=1, max_length=500)
+    # A matter (case) of the same client; the contract's invoices inherit it.
+    matter_id: UUID | None = None
 
     _currency = field_validator("currency")(_known_currency)
 
@@ -129,6 +132,7 @@ def contract_json(row: ContractRow) -> dict[str, Any]:
         "discount_percent": plain_decimal(row.discount_percent),
         "notes": row.notes,
         "created_at": iso(row.created_at),
+        "matter_id": str(row.matter_id) if row.matter_id else None,
     }
 
 
@@ -170,6 +174,8 @@ async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
         if buyer.archived_at is not None:  # an archived client gets no new documents
             raise Conflict(f"client {buyer.id} is archived: unarchive it first")
         seller = await companies.get(conn, buyer.company_id)
+        if body.matter_id is not None:
+            await check_matter_of(conn, body.matter_id, buyer.id)
         today = local_date(datetime.now(UTC), seller.time_zone)
         checked_document_totals(
             seller.country,
@@ -196,6 +202,7 @@ async def create_contract(state: Q2CState, body: ContractIn) -> dict[str, Any]:
                         prices_include_vat=body.prices_include_vat,
                         discount_percent=body.discount_percent,
                         notes=body.notes,
+                        matter_id=body.matter_id,
                     ),
                 )
                 await contracts.insert_lines(conn, contract_id, items)
@@ -265,6 +272,7 @@ async def invoice_from_contract(
                 request_key=request_key,
                 audit_kind="created_from_contract",
                 audit_data={"contract_id": str(contract.id), "contract_number": contract.number},
+                matter_id=contract.matter_id,  # filed under the contract's matter
             ),
             actor,
         )

@@ -58,6 +58,7 @@ def credit_note_json(row: CreditNoteRow) -> dict[str, Any]:
         "amount_received": money(row.amount_received, currency),
         "issued_at": iso(row.issued_at),
         "sent_at": iso(row.sent_at),
+        "matter_id": str(row.matter_id) if row.matter_id else None,
     }
 
 

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from db import companies, reports, store
+from db import companies, matters, reports, store
 from domain.money import plain_decimal, round_money
 from domain.reports import AGING_BUCKETS, OpenItem, aging, cashflow, days_sales_outstanding
 from domain.schedule import local_date
@@ -36,9 +36,11 @@ async def _today(state: Q2CState) -> date:
     return local_date(datetime.now(UTC), company.time_zone)
 
 
-async def open_items(state: Q2CState, client_id: UUID | None = None) -> list[OpenItem]:
+async def open_items(
+    state: Q2CState, client_id: UUID | None = None, matter_id: UUID | None = None
+) -> list[OpenItem]:
     async with state.pool.acquire() as conn:
-        rows = await reports.open_receivables(conn, OPEN_STATUSES, client_id)
+        rows = await reports.open_receivables(conn, OPEN_STATUSES, client_id, matter_id)
     return [
         OpenItem(str(r.client_id), r.client_name, r.currency.strip(), r.due_date, r.due)
         for r in rows
@@ -69,6 +71,7 @@ async def invoice_rows(
     date_to: date | None,
     status: InvoiceStatus | None,
     client_id: UUID | None,
+    matter_id: UUID | None = None,
 ) -> tuple[list[str], Rows]:
     """One row per invoice, with net and VAT per rate as the invoice itself computes them."""
     async with state.pool.acquire() as conn:
@@ -78,6 +81,7 @@ async def invoice_rows(
             date_to=date_to,
             status=status.value if status else None,
             client_id=client_id,
+            matter_id=matter_id,
         )
         # Keyed by rate and category: exempt, reverse-charge and zero-rated lines all have
         # 0 % but are separate boxes of a VAT return.
@@ -168,6 +172,7 @@ async def payment_rows(
     date_to: date | None,
     status: InvoiceStatus | None,
     client_id: UUID | None,
+    matter_id: UUID | None = None,
 ) -> tuple[list[str], Rows]:
     # Refunds are rows of their own with a negative amount, so the column sums to net cash.
     async with state.pool.acquire() as conn:
@@ -177,6 +182,7 @@ async def payment_rows(
             date_to=date_to,
             status=status.value if status else None,
             client_id=client_id,
+            matter_id=matter_id,
         )
     header = [
         "paid_at",
@@ -210,9 +216,15 @@ async def client_rows(
     date_to: date | None,
     status: InvoiceStatus | None,
     client_id: UUID | None,
+    matter_id: UUID | None = None,
 ) -> tuple[list[str], Rows]:
     async with state.pool.acquire() as conn:
-        records = await reports.clients_by_name(conn, client_id)
+        if matter_id is None:
+            records = await reports.clients_by_name(conn, client_id)
+        else:  # the matter's client (none when client_id names another)
+            matter_client = (await matters.get(conn, matter_id)).client_id
+            same = client_id in (None, matter_client)
+            records = await reports.clients_by_name(conn, matter_client) if same else []
     header = [
         "id",
         "name",
@@ -289,10 +301,13 @@ router = APIRouter()
     "/api/v1/reports/aging", response_model=AgingReportOut, dependencies=API_KEY, tags=["reports"]
 )
 async def aging_report(
-    state: State, as_of: date | None = None, client_id: UUID | None = None
+    state: State,
+    as_of: date | None = None,
+    client_id: UUID | None = None,
+    matter_id: UUID | None = None,
 ) -> dict[str, Any]:
     day = as_of or await _today(state)
-    clients, totals = aging(await open_items(state, client_id), day)
+    clients, totals = aging(await open_items(state, client_id, matter_id), day)
 
     def row_json(row: Any) -> dict[str, Any]:
         return {
@@ -322,6 +337,7 @@ async def cashflow_report(
     date_from: DateFrom = None,
     date_to: DateTo = None,
     dso_days: Annotated[int, Query(ge=1, le=3660)] = 90,
+    matter_id: UUID | None = None,
 ) -> dict[str, Any]:
     today = await _today(state)
     start, end = _period(date_from, date_to, today)
@@ -330,9 +346,10 @@ async def cashflow_report(
     except OverflowError:
         raise invalid_parameter("query", "dso_days", "reaches before the year 1") from None
     async with state.pool.acquire() as conn:
-        invoiced = await reports.invoiced_between(conn, start, end)
-        collected = await reports.collected_between(conn, start, end)
-        dso_rows = await reports.sales_outstanding(conn, end, dso_start, OPEN_STATUSES)
+        # One matter's invoices and their cash when given.
+        invoiced = await reports.invoiced_between(conn, start, end, matter_id)
+        collected = await reports.collected_between(conn, start, end, matter_id)
+        dso_rows = await reports.sales_outstanding(conn, end, dso_start, OPEN_STATUSES, matter_id)
     months = cashflow(
         ((r.day, r.currency.strip(), r.amount) for r in invoiced),
         ((r.day, r.currency.strip(), r.amount) for r in collected),
@@ -387,9 +404,10 @@ async def export(
     date_to: DateTo = None,
     status: InvoiceStatus | None = None,
     client_id: UUID | None = None,
+    matter_id: UUID | None = None,
 ) -> Response:
     if date_from and date_to and date_from > date_to:
         raise invalid_parameter("query", "from", "must not be after to")
     builder = {"invoices": invoice_rows, "payments": payment_rows, "clients": client_rows}
-    header, rows = await builder[kind](state, date_from, date_to, status, client_id)
+    header, rows = await builder[kind](state, date_from, date_to, status, client_id, matter_id)
     return tabular_response(f"{kind}.{fmt}", header, rows)

@@ -15,7 +15,7 @@ from db import tasks as task_store
 from db.rows import TaskRow
 from domain.errors import Unacceptable
 from starter.api.deps import API_KEY, CurrentOperator, State
-from starter.api.operations import iso
+from starter.api.operations import check_matter_of, iso
 from starter.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Pager, paged
 from starter.api.schemas import Body, TaskList, TaskOut
 
@@ -26,6 +26,8 @@ class TaskIn(Body):
     due_date: date | None = None
     invoice_id: UUID | None = None
     client_id: UUID | None = None
+    # A matter (case) of the task's client (the client's, or the invoice's client's).
+    matter_id: UUID | None = None
 
 
 def task_json(row: TaskRow) -> dict[str, Any]:
@@ -42,6 +44,7 @@ def task_json(row: TaskRow) -> dict[str, Any]:
         "created_at": iso(row.created_at),
         "opened_by": row.opened_by,
         "closed_by": row.closed_by,
+        "matter_id": str(row.matter_id) if row.matter_id else None,
     }
 
 
@@ -109,6 +112,9 @@ async def create_task(body: TaskIn, state: State, operator: CurrentOperator) -> 
             client_id = invoice.client_id
         elif client_id is not None:
             await clients.get(conn, client_id)
+        if body.matter_id is not None:
+            # A task with no client takes the matter's; one with a client needs its matter.
+            client_id = await check_matter_of(conn, body.matter_id, client_id)
         company_id = await store.default_company_id(conn)
         async with conn.transaction():
             row = await task_store.insert_manual(
@@ -120,6 +126,7 @@ async def create_task(body: TaskIn, state: State, operator: CurrentOperator) -> 
                 assignee=body.assignee,
                 due_date=body.due_date,
                 opened_by=operator.actor,
+                matter_id=body.matter_id,
             )
             await emit_task_created(conn, row.id)
         return task_json(row)

@@ -6,6 +6,7 @@ from pydantic import EmailStr, Field
 
 from starter.api.schemas.common import Answer, Body, DecimalText, IsoDate, IsoInstant, Name
 from starter.api.schemas.company import OwnScheduleOut
+from starter.api.schemas.matters import MatterOut
 from starter.api.schemas.reminders import ScheduleInForceOut
 
 
@@ -186,3 +187,5 @@ class ClientCardOut(Answer):
     open_tasks: list[CardTaskOut]
     money: list[CardMoneyOut]
     limit: int
+    # Its matters (cases), the most recent first, open and closed.
+    matters: list[MatterOut]

@@ -17,6 +17,8 @@ class ContractOut(Answer):
     discount_percent: DecimalText
     notes: str
     created_at: IsoInstant
+    # The matter (case) it is filed under (GET /api/v1/matters/{id}), if any.
+    matter_id: str | None = None
 
 
 class ContractLineOut(LineOut):

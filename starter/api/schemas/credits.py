@@ -33,6 +33,8 @@ class CreditNoteOut(Answer):
     amount_received: DecimalText
     issued_at: IsoInstant
     sent_at: IsoInstant | None
+    # Its invoice's matter (case), if any.
+    matter_id: str | None = None
 
 
 class CreditNoteLineOut(LineOut):

@@ -75,6 +75,8 @@ class InvoiceOut(Answer):
     exchange_rate: DecimalText | None
     # Why the last approval was refused; the invoice is still in review.
     approval_error: str | None
+    # The matter (case) it is filed under (GET /api/v1/matters/{id}), if any.
+    matter_id: str | None = None
 
 
 class InvoiceLineOut(LineOut):
@@ -136,7 +138,9 @@ class ManualInvoiceIn(Body):
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
     # A contract of the same client, printed on the invoice.
     contract_id: UUID | None = None
-    # matter_id: UUID | None = None  (issue 15 point 5: the matter of the same client)
+    # A matter (case) of the same client, open, that the invoice is filed under; left out,
+    # the contract's (if any).
+    matter_id: UUID | None = None
     # Unit prices entered with VAT (gross); a discount on the whole document, before VAT.
     prices_include_vat: bool = False
     discount_percent: Amount = Field(default=Decimal(0), ge=0, le=100, decimal_places=4)

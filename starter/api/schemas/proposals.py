@@ -39,6 +39,8 @@ class ProposalIn(Body):
     send: bool = True
     # A contract of the same client, printed on the proposal and inherited by its invoice.
     contract_id: UUID | None = None
+    # A matter (case) of the same client; its invoice inherits it.
+    matter_id: UUID | None = None
     # Unit prices entered with VAT (gross); a discount on the whole document, before VAT.
     prices_include_vat: bool = False
     discount_percent: Amount = Field(default=Decimal(0), ge=0, le=100, decimal_places=4)
@@ -120,6 +122,8 @@ class ProposalOut(Answer):
     # The proposal's own follow-up schedule (null: the company's).
     followup_days_after_sent: list[int] | None = None
     followup_days_before_expiry: list[int] | None = None
+    # The matter (case) it is filed under (GET /api/v1/matters/{id}), if any.
+    matter_id: str | None = None
 
 
 class ProposalList(Answer):

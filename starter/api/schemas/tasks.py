@@ -19,6 +19,8 @@ class TaskOut(Answer):
     # Who opened and who closed it ("system" for the automatic ones; see domain.operators).
     opened_by: str
     closed_by: str | None
+    # The matter (case) it is filed under (GET /api/v1/matters/{id}), if any.
+    matter_id: str | None = None
 
 
 class TaskList(Answer):

@@ -34,6 +34,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     credit_list = credit_note_actions.add_parser("list", parents=[json_too], help="newest first")
     credit_list.add_argument("--invoice", type=uuid_text, metavar="ID", help="the voided invoice")
     credit_list.add_argument("--client", type=uuid_text, metavar="ID")
+    credit_list.add_argument("--matter", type=uuid_text, metavar="ID", help="only this matter's")
     paging.add_paging(credit_list)
     credit_show = credit_note_actions.add_parser(
         "show", parents=[json_too], help="one credit note, its original and lines"
@@ -45,7 +46,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     """Credit notes are made by voiding an issued invoice; here they are only read."""
     if args.action == "list":
-        params = {"client_id": args.client, "invoice_id": args.invoice}
+        params = {"client_id": args.client, "invoice_id": args.invoice, "matter_id": args.matter}
         body = paging.fetch(api, "/api/v1/credit-notes", query_of(params), args)
         paging.show(out, body, CREDIT_NOTE_COLUMNS, "no credit notes", right=frozenset({"total"}))
         return 0

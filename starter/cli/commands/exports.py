@@ -18,6 +18,7 @@ def register(commands: Subcommands) -> None:
     export.add_argument("--to", dest="date_to", type=iso_day, metavar="YYYY-MM-DD")
     export.add_argument("--status", choices=[status.value for status in InvoiceStatus])
     export.add_argument("--client", type=uuid_text, metavar="ID")
+    export.add_argument("--matter", type=uuid_text, metavar="ID", help="one matter's only")
     export.add_argument("-o", "--output", default="-", metavar="FILE", help="- for stdout")
 
 
@@ -27,6 +28,7 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
         "to": args.date_to,
         "status": args.status,
         "client_id": args.client,
+        "matter_id": args.matter,
     }
     content = api.request(
         "GET",

@@ -53,6 +53,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     listing.add_argument("--status", choices=[status.value for status in InvoiceStatus])
     listing.add_argument("--client", type=uuid_text, metavar="ID", help="only this client's")
     listing.add_argument("--number", metavar="NUMBER", help="the invoice with this number")
+    listing.add_argument("--matter", type=uuid_text, metavar="ID", help="only this matter's")
     paging.add_paging(listing)
     find = invoice_actions.add_parser(
         "find", parents=[json_too], help="one invoice by its number, e.g. INV-2026-00012"
@@ -126,7 +127,14 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     action: str = args.action
     if action == "list":
-        query = query_of({"status": args.status, "client_id": args.client, "number": args.number})
+        query = query_of(
+            {
+                "status": args.status,
+                "client_id": args.client,
+                "number": args.number,
+                "matter_id": args.matter,
+            }
+        )
         body = paging.fetch(api, "/api/v1/invoices", query, args)
         paging.show(
             out, body, INVOICE_COLUMNS, "no invoices", right=frozenset({"total", "amount_due"})

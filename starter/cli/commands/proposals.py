@@ -32,6 +32,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     listing = proposal_actions.add_parser("list", parents=[json_too], help="newest first")
     listing.add_argument("--status", choices=[status.value for status in ProposalStatus])
     listing.add_argument("--client", type=uuid_text, metavar="ID", help="only this client's")
+    listing.add_argument("--matter", type=uuid_text, metavar="ID", help="only this matter's")
     paging.add_paging(listing)
     show = proposal_actions.add_parser("show", parents=[json_too], help="one proposal")
     show.add_argument("id", type=uuid_text, metavar="ID")
@@ -50,7 +51,9 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     if args.action == "list":
-        query = query_of({"status": args.status, "client_id": args.client})
+        query = query_of(
+            {"status": args.status, "client_id": args.client, "matter_id": args.matter}
+        )
         body = paging.fetch(api, "/api/v1/proposals", query, args)
         paging.show(out, body, PROPOSAL_COLUMNS, "no proposals", right=frozenset({"total"}))
     elif args.action == "create":

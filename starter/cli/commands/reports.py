@@ -19,21 +19,23 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     )
     aging_report.add_argument("--as-of", type=iso_day, metavar="YYYY-MM-DD")
     aging_report.add_argument("--client", type=uuid_text, metavar="ID")
+    aging_report.add_argument("--matter", type=uuid_text, metavar="ID")
     flow = report_kinds.add_parser(
         "cashflow", parents=[json_too], help="invoiced vs collected per month, and DSO"
     )
     flow.add_argument("--from", dest="date_from", type=iso_day, metavar="YYYY-MM-DD")
     flow.add_argument("--to", dest="date_to", type=iso_day, metavar="YYYY-MM-DD")
+    flow.add_argument("--matter", type=uuid_text, metavar="ID")
 
 
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     show: Callable[[dict[str, Any], Output], None]
     if args.report == "aging":
         path, show = "/api/v1/reports/aging", _print_aging
-        params = {"as_of": args.as_of, "client_id": args.client}
+        params = {"as_of": args.as_of, "client_id": args.client, "matter_id": args.matter}
     else:
         path, show = "/api/v1/reports/cashflow", _print_cashflow
-        params = {"from": args.date_from, "to": args.date_to}
+        params = {"from": args.date_from, "to": args.date_to, "matter_id": args.matter}
     body = api.json("GET", path, params=query_of(params))
     if out.as_json:
         out.raw(body)

@@ -29,6 +29,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     task_list.add_argument("--done", action="store_true", help="done ones instead of open ones")
     task_list.add_argument("--invoice", type=uuid_text, metavar="ID")
     task_list.add_argument("--client", type=uuid_text, metavar="ID")
+    task_list.add_argument("--matter", type=uuid_text, metavar="ID", help="only this matter's")
     paging.add_paging(task_list)
     task_new = task_actions.add_parser("create", parents=[json_too], help="a task by hand")
     task_new.add_argument("title")
@@ -36,13 +37,14 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     task_new.add_argument("--due", type=iso_day, metavar="YYYY-MM-DD")
     task_new.add_argument("--invoice", type=uuid_text, metavar="ID")
     task_new.add_argument("--client", type=uuid_text, metavar="ID")
+    task_new.add_argument("--matter", type=uuid_text, metavar="ID", help="filed under it")
     task_done = task_actions.add_parser("done", parents=[json_too], help="mark a task done")
     task_done.add_argument("id", type=uuid_text, metavar="ID")
 
 
 def run(args: argparse.Namespace, api: Api, out: Output) -> int:
     if args.action == "list":
-        params = {"invoice_id": args.invoice, "client_id": args.client}
+        params = {"invoice_id": args.invoice, "client_id": args.client, "matter_id": args.matter}
         query = query_of(params)
         query["done"] = "true" if args.done else "false"
         body = paging.fetch(api, "/api/v1/tasks", query, args)
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
             "due_date": args.due.isoformat() if args.due else None,
             "invoice_id": args.invoice,
             "client_id": args.client,
+            "matter_id": args.matter,
         }
         body = api.json("POST", "/api/v1/tasks", json=task)
     else:
