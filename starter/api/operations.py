@@ -132,12 +132,12 @@ async def create_proposal(
             if existing.status != ProposalStatus.DRAFT:
                 # The first request may have died before starting the workflow: start it
                 # now; if it is running, "use existing" makes this a no-op.
-                await start_proposal_workflow(state, str(existing.id))
+                await start_proposal_workflow(state, conn, str(existing.id))
             return await proposal_json(conn, existing.id), False
         if not body.send:
             return await proposal_json(conn, proposal_id), True
         try:
-            await start_proposal_workflow(state, str(proposal_id))
+            await start_proposal_workflow(state, conn, str(proposal_id))
         except Exception:
             # Without its workflow the proposal would never be sent: take it back whole.
             async with conn.transaction():
@@ -163,7 +163,7 @@ async def send_draft_proposal(state: Q2CState, proposal_id: UUID, by: str) -> di
             await proposals.mark_sent_from_draft(conn, proposal_id, by)
         elif row.status != ProposalStatus.SENT:
             raise Conflict(f"the proposal is {row.status} and cannot be sent")
-        await start_proposal_workflow(state, str(proposal_id))
+        await start_proposal_workflow(state, conn, str(proposal_id))
         return await proposal_json(conn, proposal_id)
 
 
@@ -230,10 +230,13 @@ async def check_matter_of(conn: store.Connection, matter_id: Any, client_id: Any
     return matter.client_id
 
 
-async def start_proposal_workflow(state: Q2CState, proposal_id: str) -> None:
-    # The Temporal UI's list line for it (issue 15): number, client, total.
-    async with state.pool.acquire() as conn:
-        summary = await ui_views.proposal_summary(conn, proposal_id)
+async def start_proposal_workflow(
+    state: Q2CState, conn: store.Connection, proposal_id: str
+) -> None:
+    """The proposal's workflow, with the Temporal UI's list line for it (number, client,
+    total). `conn` is the caller's: taking a second connection from the pool while holding
+    one would deadlock once as many requests as the pool has connections do it at once."""
+    summary = await ui_views.proposal_summary(conn, proposal_id)
     await state.temporal.start_workflow(
         ProposalWorkflow.run,
         ProposalWorkflowInput(proposal_id),
@@ -507,7 +510,7 @@ async def open_draft_invoice(
             discount_percent=draft.discount_percent,
         )
     try:
-        await start_invoice_workflow(state, invoice_id)
+        await start_invoice_workflow(state, conn, invoice_id)
     except Exception:
         async with conn.transaction():
             await invoices.delete_draft_with_lines(conn, invoice_id)
@@ -524,12 +527,12 @@ async def open_draft_invoice(
     return invoice_id
 
 
-async def start_invoice_workflow(state: Q2CState, invoice_id: Any) -> None:
+async def start_invoice_workflow(state: Q2CState, conn: store.Connection, invoice_id: Any) -> None:
     """The draft's InvoiceWorkflow: a running one is kept (USE_EXISTING), and a closed one is
     never started again (its invoice was reviewed, voided or paid meanwhile). It starts with
-    the summary the Temporal UI lists it by."""
-    async with state.pool.acquire() as conn:
-        summary = await ui_views.invoice_summary(conn, invoice_id)
+    the summary the Temporal UI lists it by, read on the caller's connection (see
+    start_proposal_workflow)."""
+    summary = await ui_views.invoice_summary(conn, invoice_id)
     try:
         await state.temporal.start_workflow(
             InvoiceWorkflow.run,
@@ -631,7 +634,7 @@ async def _manual_invoice_of_request(
         # The first request's process may have died between saving the draft and starting
         # its workflow (nothing would ever move it to review): its retry starts it.
         try:
-            await start_invoice_workflow(state, row.id)
+            await start_invoice_workflow(state, conn, row.id)
         except RPCError:
             log.exception("could not start the workflow of invoice %s", row.id)
             raise Unavailable(

@@ -132,7 +132,8 @@ async def convert_proposal(
     (signal `convert`) and makes the invoice; one that ended on expiry is converted here."""
     row = await _proposal(state, proposal_id)
     if row.status == ProposalStatus.CONVERTED:
-        await start_invoice_workflow(state, str(row.invoice_id))
+        async with state.pool.acquire() as conn:
+            await start_invoice_workflow(state, conn, str(row.invoice_id))
         response.status_code = 200
         return await _conversion_json(state, row)
     status = ProposalStatus(row.status)
@@ -148,7 +149,7 @@ async def convert_proposal(
             invoice_id, _ = await convert_in_transaction(
                 conn, proposal_id, request_id, datetime.now(UTC)
             )
-        await start_invoice_workflow(state, invoice_id)
+            await start_invoice_workflow(state, conn, invoice_id)
         row = await _proposal(state, proposal_id)
     if row.status != ProposalStatus.CONVERTED:
         # Answered by the client meanwhile (signed or declined).
