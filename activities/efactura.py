@@ -31,7 +31,7 @@ from activities.anaf_client import (
     Standard,
     UploadState,
 )
-from activities.documents import seller_bank_account, store_document
+from activities.documents import parties_for, store_document
 from activities.efactura_access import EfacturaAccess
 from activities.events import emit_task_created
 from activities.services import Services, business_errors
@@ -176,10 +176,10 @@ async def invoice_document(
     """The invoice as CIUS-RO sees it: its number and dates as given (at approval: the ones
     it is about to take), else the stored ones. With `credit_note`: that note, which cancels
     the invoice: the invoice's lines and amounts (positive), its number and date referenced."""
-    seller = await companies.get(conn, invoice.company_id)
-    buyer = await clients.get(conn, invoice.client_id)
+    # The parties as issued (the credit note's own once it has them), else the live rows.
+    issued = credit_note if credit_note is not None and credit_note.issued_parties else invoice
+    seller, buyer, bank = await parties_for(conn, issued)
     currency = invoice.currency.strip()
-    bank = await seller_bank_account(conn, seller, currency)
     line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice.id)
     reference = ""
     if invoice.contract_id is not None:

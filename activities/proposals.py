@@ -9,7 +9,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.documents import document_context, store_document
+from activities.documents import document_context, live_parties, store_document
 from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
@@ -23,6 +23,7 @@ from db import (
     proposals,
     signatures,
     signing,
+    snapshots,
     store,
 )
 from db.rows import ClientRow, CompanyRow, ProposalAnswerRow, ProposalRow
@@ -147,6 +148,15 @@ class ProposalActivities:
                         conn, proposal.company_id, "proposal", series, sent_on.year
                     ),
                     issue_date=sent_on,
+                )
+                # The parties as sent (issue 15 point 2): the PDF, the signing page and a
+                # resend print these, whatever the client is edited to later.
+                await snapshots.set_proposal_parties(
+                    conn,
+                    proposal.id,
+                    await live_parties(
+                        conn, proposal.company_id, proposal.client_id, proposal.currency
+                    ),
                 )
         return await proposals.get(conn, proposal.id)
 

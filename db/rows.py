@@ -257,6 +257,8 @@ class CreditNoteRow:
     issued_at: datetime
     sent_at: datetime | None
     created_at: datetime
+    # The parties as issued (domain.parties.IssuedParties as JSON text).
+    issued_parties: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +385,8 @@ class InvoiceRow:
     credit_note_id: UUID | None
     credit_note_number: str | None
     approved_by: str | None
+    # The parties as issued (domain.parties.IssuedParties as JSON text); None for a draft.
+    issued_parties: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,6 +532,8 @@ class ProposalRow:
     followup_days_before_expiry: list[int] | None
     converted_at: datetime | None
     converted_by: str | None
+    # The parties as sent (domain.parties.IssuedParties as JSON text); None before.
+    issued_parties: str | None
 
 
 @dataclass(frozen=True, slots=True)

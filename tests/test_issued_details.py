@@ -1,0 +1,182 @@
+"""Documents keep the details they were issued with (issue 15 point 2): an invoice
+numbered, a proposal sent, a credit note issued store their parties; a client or company
+edited afterwards changes the next documents and the drafts under review, not what the
+client already has, whatever is rendered again from rows (the hosted page, the signing
+page, a resend, a credit note)."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Any
+
+from stdnum.ro import cui as ro_cui
+
+from domain.parties import BankDetails, BuyerDetails, IssuedParties, SellerDetails
+from tests.conftest import Stack
+from tests.helpers import (
+    CLIENT,
+    attachment,
+    create_client,
+    create_proposal,
+    eventually,
+    get_json,
+    pdf_text,
+    proposal_email,
+    sign_and_get_invoice,
+    wait_invoice_status,
+)
+from tests.test_invoice_page import INVOICE_LINK
+from tests.test_resend import link_in, resend
+
+NEW_CUI = "RO" + "4000001" + ro_cui.calc_check_digit("4000001")
+
+
+async def _patch(stack: Stack, path: str, **changes: Any) -> None:
+    response = await stack.api.patch(path, json=changes)
+    assert response.status_code == 200, response.text
+
+
+async def _email(stack: Stack, key: str) -> EmailMessage:
+    return await stack.mail.wait_for(lambda m: m["X-Q2C-Key"] == key, timeout=20)
+
+
+def _body(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+async def _credit_note_pdf(stack: Stack, invoice_id: str) -> str:
+    voided = await stack.api.post(f"/api/v1/invoices/{invoice_id}/void", json={"reason": "x"})
+    assert voided.status_code == 202, voided.text
+
+    async def note_id() -> str | None:
+        invoice = await get_json(stack, f"/api/v1/invoices/{invoice_id}")
+        return invoice["credit_note_id"] or None
+
+    note = await eventually(note_id, what="the credit note")
+    message = await _email(stack, f"credit_note:{note}:credit_note:1")
+    return pdf_text(attachment(message)[1])
+
+
+async def _at_review(stack: Stack, client_id: str, skip: int = 0) -> str:
+    await create_proposal(stack, client_id)
+    _, sign_path = await proposal_email(stack, skip=skip)
+    invoice_id = await sign_and_get_invoice(stack, sign_path)
+    await wait_invoice_status(stack, invoice_id, "awaiting_review")
+    return invoice_id
+
+
+def test_the_parties_round_trip_through_json() -> None:
+    parties = IssuedParties(
+        seller=SellerDetails(name="Firmă SRL", tax_id="RO18547290", director_name="Ana"),
+        buyer=BuyerDetails(name="Client „Ăî” SRL", street="Str. Ștefan 1", locale="ro"),
+        bank=BankDetails(iban="RO49AAAA1B31007593840000", bank_name="Banca"),
+    )
+    assert IssuedParties.from_json(parties.to_json()) == parties
+    # A later shape's extra keys are ignored, missing ones read as empty.
+    assert IssuedParties.from_json({"buyer": {"name": "X", "new": 1}}).buyer == BuyerDetails("X")
+    assert parties.buyer.same_party(BuyerDetails(name="Alt nume", street="Alta"))
+    assert not parties.seller.same_party(SellerDetails(name="Firmă SRL", tax_id="RO1"))
+    assert parties.seller.same_party(SellerDetails(tax_id=" ro18547290 "))
+
+
+async def test_issued_documents_keep_their_parties_and_drafts_show_the_corrected(
+    stack: Stack,
+) -> None:
+    company = await get_json(stack, "/api/v1/company")
+    seller_then = company["name"]
+    client_id = await create_client(stack)
+    invoice_id = await _at_review(stack, client_id)
+
+    # A draft at review shows the client's corrected details: that is why they are edited.
+    await _patch(stack, f"/api/v1/clients/{client_id}", name="Corectat SRL")
+    await _patch(stack, f"/api/v1/invoices/{invoice_id}", notes="Corectat")
+    draft = await stack.api.get(f"/api/v1/invoices/{invoice_id}/pdf")
+    assert "Corectat SRL" in pdf_text(draft.content)
+
+    approved = await stack.api.post(f"/api/v1/invoices/{invoice_id}/approve")
+    assert approved.status_code == 202, approved.text
+    invoice = await wait_invoice_status(stack, invoice_id, "sent")
+    number = invoice["number"]
+    first = await _email(stack, f"invoice:{invoice_id}:invoice:1")
+    link = link_in(first, INVOICE_LINK)
+    issued_pdf = (await stack.api.get(f"/api/v1/invoices/{invoice_id}/pdf")).content
+    assert "Corectat SRL" in pdf_text(issued_pdf)
+
+    # A proposal sent before the edit (its signing link kept, not yet answered).
+    await create_proposal(stack, client_id)
+    _, sign_path = await proposal_email(stack, skip=1)
+
+    # The client becomes another name, address and tax id; the seller renames itself.
+    await _patch(
+        stack,
+        f"/api/v1/clients/{client_id}",
+        name="Nume Nou SRL",
+        street="Str. Nouă 1",
+        city="Timișoara",
+        postal_code="300001",
+        county="RO-TM",
+        tax_id=NEW_CUI,
+    )
+    await _patch(stack, "/api/v1/company", name="Firma Nouă SRL")
+
+    # The hosted page shows the invoice as issued.
+    page = (await stack.api.get(link)).text
+    assert "Corectat SRL" in page and seller_then in page
+    assert "Nume Nou SRL" not in page and "Firma Nouă SRL" not in page
+
+    # The stored PDF is the same bytes.
+    assert (await stack.api.get(f"/api/v1/invoices/{invoice_id}/pdf")).content == issued_pdf
+
+    # The proposal's signing page shows it as it was sent.
+    signing = await stack.api.get(sign_path)
+    assert signing.status_code == 200, signing.text
+    assert "Corectat SRL" in signing.text and CLIENT["tax_id"] in signing.text
+    assert "Memorandumului" in signing.text and seller_then in signing.text
+    for new in ("Nume Nou SRL", NEW_CUI, "Str. Nouă", "Firma Nouă SRL"):
+        assert new not in signing.text
+
+    # A resend names the parties as the attached invoice does.
+    with stack.env.auto_time_skipping_disabled():
+        answer = await resend(stack, f"/api/v1/invoices/{invoice_id}", key="after-edit")
+    assert answer.status_code == 200, answer.text
+    again = await _email(stack, f"invoice:{invoice_id}:resend:after-edit")
+    assert str(again["Subject"]) == f"Factura {number} de la {seller_then}"
+    assert "Bună ziua, Corectat SRL," in _body(again)
+    assert "Nume Nou SRL" not in _body(again) and "Firma Nouă" not in _body(again)
+    assert attachment(again)[1] == issued_pdf
+
+    # The credit note, issued today: the seller (the same company, renamed) as it is
+    # called now; the buyer's tax id changed, so the client row now names another person:
+    # the note cancels the invoice of the buyer it was issued to, under its tax id.
+    note = await _credit_note_pdf(stack, invoice_id)
+    assert "Firma Nouă SRL" in note and number in note
+    assert "Corectat SRL" in note and CLIENT["tax_id"] in note and "Memorandumului" in note
+    assert "Nume Nou SRL" not in note and NEW_CUI not in note
+
+
+async def test_a_credit_note_names_the_same_buyer_as_it_is_called_today(stack: Stack) -> None:
+    client_id = await create_client(stack)
+    invoice_id = await _at_review(stack, client_id)
+    approved = await stack.api.post(f"/api/v1/invoices/{invoice_id}/approve")
+    assert approved.status_code == 202, approved.text
+    invoice = await wait_invoice_status(stack, invoice_id, "sent")
+    link = link_in(await _email(stack, f"invoice:{invoice_id}:invoice:1"), INVOICE_LINK)
+
+    # The same legal person (same tax id) under a new name and at a new address.
+    await _patch(
+        stack,
+        f"/api/v1/clients/{client_id}",
+        name="Nume Nou SRL",
+        street="Str. Nouă 1",
+        city="Timișoara",
+        postal_code="300001",
+        county="RO-TM",
+    )
+    page = (await stack.api.get(link)).text
+    assert CLIENT["name"] in page and "Nume Nou SRL" not in page
+
+    note = await _credit_note_pdf(stack, invoice_id)
+    assert "Nume Nou SRL" in note and "Str. Nouă 1" in note and CLIENT["tax_id"] in note
+    assert invoice["number"] in note  # the invoice it cancels, by number
