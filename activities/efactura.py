@@ -36,7 +36,6 @@ from activities.efactura_access import EfacturaAccess
 from activities.events import emit_task_created
 from activities.services import Services, business_errors
 from db import (
-    clients,
     companies,
     contracts,
     credit_notes,
@@ -442,7 +441,8 @@ class EfacturaActivities:
                 invoice_id=await self._invoice_id(conn, row),
                 data={"kind": row.document_kind, "started_at": row.upload_started_at},
             )
-        buyer = await clients.get(conn, await self._client_id(conn, row))
+        # The buyer as the XML names it (the document's issued parties).
+        _, buyer, _ = await parties_for(conn, await self._document(conn, row))
         async with conn.transaction():
             await efactura.record_intent(conn, row.id, at)
         standard: Standard = "CN" if row.document_kind == "credit_note" else "UBL"
@@ -641,10 +641,12 @@ class EfacturaActivities:
         )
         await emit_task_created(conn, invoice_id=invoice.id, kind=kind)
 
-    async def _client_id(self, conn: store.Connection, row: EfacturaSubmissionRow) -> object:
+    async def _document(
+        self, conn: store.Connection, row: EfacturaSubmissionRow
+    ) -> InvoiceRow | CreditNoteRow:
         if row.document_kind == "credit_note":
-            return (await credit_notes.get(conn, row.document_id)).client_id
-        return (await invoices.get(conn, row.document_id)).client_id
+            return await credit_notes.get(conn, row.document_id)
+        return await invoices.get(conn, row.document_id)
 
     async def _invoice_id(self, conn: store.Connection, row: EfacturaSubmissionRow) -> object:
         if row.document_kind == "credit_note":

@@ -59,6 +59,17 @@ async def _credit_note_pdf(stack: Stack, invoice_id: str) -> str:
     return pdf_text(attachment(message)[1])
 
 
+async def _credit_note_xml(stack: Stack, invoice_id: str) -> str:
+    content = await stack.db.fetchval(
+        """SELECT d.content FROM efactura_submissions e
+           JOIN credit_notes c ON c.id = e.document_id JOIN documents d ON d.key = e.xml_key
+           WHERE e.document_kind = 'credit_note' AND c.invoice_id = $1""",
+        invoice_id,
+    )
+    assert content is not None, "the credit note's XML is stored"
+    return bytes(content).decode()
+
+
 async def _at_review(stack: Stack, client_id: str, skip: int = 0) -> str:
     await create_proposal(stack, client_id)
     _, sign_path = await proposal_email(stack, skip=skip)
@@ -154,6 +165,11 @@ async def test_issued_documents_keep_their_parties_and_drafts_show_the_corrected
     assert "Firma Nouă SRL" in note and number in note
     assert "Corectat SRL" in note and CLIENT["tax_id"] in note and "Memorandumului" in note
     assert "Nume Nou SRL" not in note and NEW_CUI not in note
+    # Its e-Factura XML goes to the same buyer (CIF) as the invoice's.
+    xml = await _credit_note_xml(stack, invoice_id)
+    assert "<cbc:RegistrationName>Corectat SRL<" in xml and "18547290" in xml
+    assert "Nume Nou" not in xml and NEW_CUI[2:] not in xml
+    assert "<cbc:RegistrationName>Firma Nouă SRL<" in xml
 
 
 async def test_a_credit_note_names_the_same_buyer_as_it_is_called_today(stack: Stack) -> None:
