@@ -217,7 +217,9 @@ class CreditNoteActivities:
                 document_key = note.document_key
                 key = outbox_key(note.id)
                 if not await outbox.is_queued(conn, key):
+                    # The email prints the note's parties; it goes to the live address.
                     seller, buyer, _ = await parties_for(conn, note)
+                    to_address = (await clients.get(conn, note.client_id)).email
                     locale = pick_locale(buyer.locale)
                     currency = note.currency.strip()
                     invoice = await invoices.get(conn, note.invoice_id)
@@ -243,7 +245,7 @@ class CreditNoteActivities:
                         OutgoingEmail(
                             idempotency_key=key,
                             kind="credit_note",
-                            to_address=buyer.email,
+                            to_address=to_address,
                             subject=subject,
                             body_text=body,
                             invoice_id=str(note.invoice_id),

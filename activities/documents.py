@@ -214,6 +214,18 @@ async def parties_for(
     return issued.seller.over(seller), issued.buyer.over(buyer), issued.bank.as_dict()
 
 
+def as_issued(
+    document: InvoiceRow | ProposalRow | CreditNoteRow, seller: CompanyRow, buyer: ClientRow
+) -> tuple[CompanyRow, ClientRow]:
+    """The live rows already read, with the document's issued details laid over them (no
+    further reads: the reminders of a morning are bound by round trips). For what an email
+    prints; its recipient stays the live address, which an operator corrects."""
+    issued = parties_of(document.issued_parties)
+    if issued is None:
+        return seller, buyer
+    return issued.seller.over(seller), issued.buyer.over(buyer)
+
+
 def sample_lines(rows: Sequence[RowLike]) -> list[DocumentLine]:
     """Lines given as dicts (`make samples`), read as db.store.as_lines reads stored ones;
     a line without a VAT category follows the rule."""

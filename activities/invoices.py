@@ -226,7 +226,9 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
                 if row.document_key is None:
                     raise ApplicationError("the invoice has no final PDF yet", type="NotIssued")
                 assert row.due_date is not None  # as every issued invoice
+                # The email prints the parties as issued; it goes to the live address.
                 seller, buyer, _ = await parties_for(conn, row)
+                to_address = (await clients.get(conn, row.client_id)).email
                 locale = pick_locale(buyer.locale)
                 currency = row.currency.strip()
                 if not await outbox.is_queued(conn, key):
@@ -246,7 +248,7 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
                             OutgoingEmail(
                                 idempotency_key=key,
                                 kind="invoice",
-                                to_address=buyer.email,
+                                to_address=to_address,
                                 subject=subject,
                                 body_text=body,
                                 invoice_id=str(row.id),

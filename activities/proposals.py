@@ -9,7 +9,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.documents import document_context, live_parties, store_document
+from activities.documents import as_issued, document_context, live_parties, store_document
 from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
@@ -71,11 +71,13 @@ class ProposalActivities:
                     token = await store.new_access_token(
                         conn, "sign", expires_at, proposal_id=proposal.id
                     )
+                    # The parties as sent (as the PDF prints them); to the live address.
+                    shown_seller, shown_buyer = as_issued(proposal, seller, buyer)
                     subject, body = self._s.renderer.email(
                         "proposal",
                         locale,
-                        seller=seller,
-                        buyer=buyer,
+                        seller=shown_seller,
+                        buyer=shown_buyer,
                         sign_url=f"{self._s.public_url}/sign/{token}",
                         valid_until=format_day(proposal.valid_until, locale),
                         number=proposal.number,
@@ -356,11 +358,12 @@ class ProposalActivities:
         zone = buyer.time_zone or seller.time_zone
         left = followups.days_left(proposal.valid_until, local_date(followup.scheduled_for, zone))
         token = await store.new_access_token(conn, "sign", expires_at, proposal_id=proposal.id)
+        shown_seller, shown_buyer = as_issued(proposal, seller, buyer)  # as sent
         subject, body = self._s.renderer.email(
             "proposal_followup",
             locale,
-            seller=seller,
-            buyer=buyer,
+            seller=shown_seller,
+            buyer=shown_buyer,
             number=proposal.number,
             sign_url=f"{self._s.public_url}/sign/{token}",
             valid_until=format_day(proposal.valid_until, locale),

@@ -6,6 +6,7 @@ page, a resend, a credit note)."""
 
 from __future__ import annotations
 
+from datetime import date
 from email.message import EmailMessage
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.helpers import (
     wait_invoice_status,
 )
 from tests.test_invoice_page import INVOICE_LINK
+from tests.test_reminders import local, skip_to
 from tests.test_resend import link_in, resend
 
 NEW_CUI = "RO" + "4000001" + ro_cui.calc_check_digit("4000001")
@@ -116,7 +118,7 @@ async def test_issued_documents_keep_their_parties_and_drafts_show_the_corrected
     assert "Corectat SRL" in pdf_text(issued_pdf)
 
     # A proposal sent before the edit (its signing link kept, not yet answered).
-    await create_proposal(stack, client_id)
+    proposal = await create_proposal(stack, client_id)
     _, sign_path = await proposal_email(stack, skip=1)
 
     # The client becomes another name, address and tax id; the seller renames itself.
@@ -147,6 +149,11 @@ async def test_issued_documents_keep_their_parties_and_drafts_show_the_corrected
     assert "Memorandumului" in signing.text and seller_then in signing.text
     for new in ("Nume Nou SRL", NEW_CUI, "Str. Nouă", "Firma Nouă SRL"):
         assert new not in signing.text
+    # Signed now: the confirmation names the parties as the proposal did.
+    await sign_and_get_invoice(stack, sign_path)
+    signed = await _email(stack, f"proposal:{proposal['id']}:signed:1")
+    assert seller_then in str(signed["Subject"]) and "Bună ziua, Corectat SRL," in _body(signed)
+    assert "Nume Nou" not in _body(signed) and "Firma Nouă" not in str(signed["Subject"])
 
     # A resend names the parties as the attached invoice does.
     with stack.env.auto_time_skipping_disabled():
@@ -180,10 +187,11 @@ async def test_a_credit_note_names_the_same_buyer_as_it_is_called_today(stack: S
     invoice = await wait_invoice_status(stack, invoice_id, "sent")
     link = link_in(await _email(stack, f"invoice:{invoice_id}:invoice:1"), INVOICE_LINK)
 
-    # The same legal person (same tax id) under a new name and at a new address.
+    # The same legal person (same tax id) under a new name, address and email.
     await _patch(
         stack,
         f"/api/v1/clients/{client_id}",
+        email="nou@exemplu.ro",
         name="Nume Nou SRL",
         street="Str. Nouă 1",
         city="Timișoara",
@@ -192,6 +200,16 @@ async def test_a_credit_note_names_the_same_buyer_as_it_is_called_today(stack: S
     )
     page = (await stack.api.get(link)).text
     assert CLIENT["name"] in page and "Nume Nou SRL" not in page
+
+    # A reminder quotes the invoice as issued, and goes to the corrected address.
+    due = date.fromisoformat(invoice["due_date"])
+    await skip_to(stack, local(due, 12))
+    reminder = await stack.mail.wait_for(
+        lambda m: str(m["X-Q2C-Key"]).startswith(f"invoice:{invoice_id}:reminder:"), timeout=20
+    )
+    assert reminder["To"] == "nou@exemplu.ro"
+    assert f"Bună ziua, {CLIENT['name']}," in _body(reminder)
+    assert "Nume Nou SRL" not in _body(reminder)
 
     note = await _credit_note_pdf(stack, invoice_id)
     assert "Nume Nou SRL" in note and "Str. Nouă 1" in note and CLIENT["tax_id"] in note
