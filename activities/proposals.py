@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -151,20 +152,20 @@ class ProposalActivities:
                     ),
                     issue_date=sent_on,
                 )
-                # The parties as sent (issue 15 point 2): the PDF, the signing page and a
-                # resend print these, whatever the client is edited to later.
-                await snapshots.set_proposal_parties(
-                    conn,
-                    proposal.id,
-                    await live_parties(
-                        conn, proposal.company_id, proposal.client_id, proposal.currency
-                    ),
-                )
         return await proposals.get(conn, proposal.id)
 
     async def _render(self, conn: store.Connection, proposal: ProposalRow) -> str:
         if proposal.document_key:
             return str(proposal.document_key)
+        # The parties as sent (issue 15 point 2), stored with the PDF that prints them: the
+        # signing page, a resend and the emails print these, whatever the client is edited
+        # to later. Taken again until a PDF is stored: a proposal whose PDF failed went back
+        # to draft, and the data fixed since is what it is sent with.
+        parties = await live_parties(
+            conn, proposal.company_id, proposal.client_id, proposal.currency
+        )
+        await snapshots.set_proposal_parties(conn, proposal.id, parties)
+        proposal = replace(proposal, issued_parties=parties.to_json())
         line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal.id)
         context = await document_context(conn, proposal, line_rows, "proposal")
         pdf = await self._s.renderer.render_pdf("pdf/proposal.html", context)

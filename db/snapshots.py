@@ -28,9 +28,9 @@ async def set_credit_note_parties(
 
 
 async def set_proposal_parties(conn: Connection, proposal_id: Any, parties: IssuedParties) -> None:
-    # Once: a proposal sent again (a retry, a resend) keeps the details it was first sent with.
+    # Called until the proposal's PDF is stored (activities.proposals._render), not after.
     await conn.execute(
-        "UPDATE proposals SET issued_parties = $2::jsonb WHERE id = $1 AND issued_parties IS NULL",
+        "UPDATE proposals SET issued_parties = $2::jsonb WHERE id = $1",
         proposal_id,
         parties.to_json(),
     )

@@ -200,6 +200,16 @@ async def test_a_credit_note_names_the_same_buyer_as_it_is_called_today(stack: S
     )
     page = (await stack.api.get(link)).text
     assert CLIENT["name"] in page and "Nume Nou SRL" not in page
+    # An invoice issued before parties were stored (none on its row) reads the live rows.
+    stored = await stack.db.fetchval(
+        "SELECT issued_parties FROM invoices WHERE id = $1", invoice_id
+    )
+    assert stored is not None
+    await stack.db.execute("UPDATE invoices SET issued_parties = NULL WHERE id = $1", invoice_id)
+    assert "Nume Nou SRL" in (await stack.api.get(link)).text
+    await stack.db.execute(
+        "UPDATE invoices SET issued_parties = $2::jsonb WHERE id = $1", invoice_id, stored
+    )
 
     # A reminder quotes the invoice as issued, and goes to the corrected address.
     due = date.fromisoformat(invoice["due_date"])
