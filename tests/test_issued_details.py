@@ -139,6 +139,13 @@ async def test_issued_documents_keep_their_parties_and_drafts_show_the_corrected
     assert "Corectat SRL" in page and seller_then in page
     assert "Nume Nou SRL" not in page and "Firma Nouă SRL" not in page
 
+    # The sales journal lists the invoice under the buyer it was issued to.
+    export = await stack.api.get(f"/api/v1/exports/invoices.csv?client_id={client_id}")
+    assert export.status_code == 200, export.text
+    assert f"{number},".encode() in export.content
+    assert b"Corectat SRL" in export.content and CLIENT["tax_id"].encode() in export.content
+    assert b"Nume Nou" not in export.content and NEW_CUI.encode() not in export.content
+
     # The stored PDF is the same bytes.
     assert (await stack.api.get(f"/api/v1/invoices/{invoice_id}/pdf")).content == issued_pdf
 
