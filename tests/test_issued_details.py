@@ -6,10 +6,13 @@ page, a resend, a credit note)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
+import pytest
 from stdnum.ro import cui as ro_cui
 
 from domain.parties import BankDetails, BuyerDetails, IssuedParties, SellerDetails
@@ -25,6 +28,11 @@ from tests.helpers import (
     proposal_email,
     sign_and_get_invoice,
     wait_invoice_status,
+)
+from tests.test_hardening import (
+    BROKEN_TEMPLATE,
+    PROPOSAL_LAYOUTS,
+    _proposal_render_tasks,
 )
 from tests.test_invoice_page import INVOICE_LINK
 from tests.test_reminders import local, skip_to
@@ -231,3 +239,47 @@ async def test_a_credit_note_names_the_same_buyer_as_it_is_called_today(stack: S
     note = await _credit_note_pdf(stack, invoice_id)
     assert "Nume Nou SRL" in note and "Str. Nouă 1" in note and CLIENT["tax_id"] in note
     assert invoice["number"] in note  # the invoice it cancels, by number
+
+
+@pytest.fixture
+def own_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A template folder (Q2C_TEMPLATES_DIR) set before the stack starts (as in
+    tests/test_hardening.py)."""
+    folder = tmp_path / "templates"
+    (folder / "pdf").mkdir(parents=True)
+    monkeypatch.setenv("Q2C_TEMPLATES_DIR", str(folder))
+    return folder
+
+
+async def test_a_proposal_sent_again_after_a_failed_pdf_is_sent_with_the_fixed_details(
+    own_templates: Path, stack: Stack
+) -> None:
+    for name in PROPOSAL_LAYOUTS:
+        (own_templates / "pdf" / name).write_text(BROKEN_TEMPLATE, encoding="utf-8")
+    client_id = await create_client(stack)
+    proposal_id = (await create_proposal(stack, client_id))["id"]
+
+    async def back_to_draft() -> bool:
+        shown = await get_json(stack, f"/api/v1/proposals/{proposal_id}")
+        return bool(await _proposal_render_tasks(stack, proposal_id)) and (
+            shown["status"] == "draft"
+        )
+
+    await eventually(back_to_draft, within=90, what="the proposal back to draft")
+    handle = stack.env.client.get_workflow_handle(f"proposal-{proposal_id}")
+    await asyncio.wait_for(handle.result(), timeout=30)
+
+    # Nothing reached the client: the details fixed meanwhile are the ones it is sent with.
+    await _patch(stack, f"/api/v1/clients/{client_id}", name="Corectat SRL")
+    for name in PROPOSAL_LAYOUTS:
+        (own_templates / "pdf" / name).unlink()
+    sent = await stack.api.post(f"/api/v1/proposals/{proposal_id}/send")
+    assert sent.status_code == 200, sent.text
+    message, sign_path = await proposal_email(stack)
+    assert "Bună ziua, Corectat SRL," in _body(message)
+    assert "Corectat SRL" in pdf_text(attachment(message)[1])
+
+    # And keeps them once sent.
+    await _patch(stack, f"/api/v1/clients/{client_id}", name="Nume Nou SRL")
+    signing = (await stack.api.get(sign_path)).text
+    assert "Corectat SRL" in signing and "Nume Nou SRL" not in signing
