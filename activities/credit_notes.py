@@ -8,7 +8,7 @@ series' row lock, in the transaction that stores it, as invoice numbers do.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +16,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import efactura
-from activities.documents import context_for, document_context, store_document
+from activities.documents import (
+    context_for,
+    document_context,
+    live_parties,
+    parties_for,
+    store_document,
+)
 from activities.events import emit_invoice, emit_task_created
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
-from db import clients, companies, credit_notes, invoices, outbox, store, tasks
+from db import clients, companies, credit_notes, invoices, outbox, snapshots, store, tasks
 from db.rows import CreditNoteRow, InvoiceLineRow, InvoiceRow
 from domain.credit_notes import (
     CreditNoteMismatch,
@@ -30,6 +36,7 @@ from domain.credit_notes import (
 )
 from domain.i18n import format_day, format_money, pick_locale
 from domain.money import plain_decimal, round_money
+from domain.parties import IssuedParties, parties_of
 from domain.schedule import local_date
 from domain.status import IllegalTransition
 from domain.vat import DocumentTotals
@@ -118,6 +125,9 @@ class CreditNoteActivities:
                 issued_at=request.at,
             ),
         )
+        parties = await credit_note_parties(conn, invoice)
+        await snapshots.set_credit_note_parties(conn, note.id, parties)
+        note = replace(note, issued_parties=parties.to_json())
         await store.audit(
             conn,
             "credit_note_issued",
@@ -172,13 +182,19 @@ class CreditNoteActivities:
                 f"the original's negated is {negated.total}",
                 type="CreditNoteMismatch",
             )
+        seller, buyer, bank = original["seller"], original["buyer"], original["seller_bank"]
+        if note.issued_parties:
+            # The credit note's own parties (credit_note_parties); a note from before they
+            # were stored prints the original's, as it always did.
+            own = await parties_for(conn, note)
+            seller, buyer, bank = asdict(own[0]), asdict(own[1]), own[2]
         context = context_for(
             "credit_note",
             asdict(invoice),
             [asdict(row) for row in line_rows],
-            original["seller"],
-            original["buyer"],
-            original["seller_bank"],
+            seller,
+            buyer,
+            bank,
             original["brand"],
             totals=negated,
             items=store.as_lines(line_rows),
@@ -201,14 +217,16 @@ class CreditNoteActivities:
                 document_key = note.document_key
                 key = outbox_key(note.id)
                 if not await outbox.is_queued(conn, key):
-                    buyer = await clients.get(conn, note.client_id)
+                    # The email prints the note's parties; it goes to the live address.
+                    seller, buyer, _ = await parties_for(conn, note)
+                    to_address = (await clients.get(conn, note.client_id)).email
                     locale = pick_locale(buyer.locale)
                     currency = note.currency.strip()
                     invoice = await invoices.get(conn, note.invoice_id)
                     subject, body = self._s.renderer.email(
                         "credit_note",
                         locale,
-                        seller=await companies.get(conn, note.company_id),
+                        seller=seller,
                         buyer=buyer,
                         number=note.number,
                         issue_date=format_day(note.issue_date, locale),
@@ -227,7 +245,7 @@ class CreditNoteActivities:
                         OutgoingEmail(
                             idempotency_key=key,
                             kind="credit_note",
-                            to_address=buyer.email,
+                            to_address=to_address,
                             subject=subject,
                             body_text=body,
                             invoice_id=str(note.invoice_id),
@@ -246,6 +264,29 @@ class CreditNoteActivities:
                         invoice_id=note.invoice_id,
                         data={"credit_note_id": str(note.id), "number": note.number},
                     )
+
+
+async def credit_note_parties(conn: store.Connection, invoice: InvoiceRow) -> IssuedParties:
+    """The parties of a credit note issued now for `invoice`.
+
+    A credit note is a new document, dated today: each party is printed with its current
+    details (a new name or address of the same company is what it is called today). But it
+    cancels a supply made to (and by) the legal person on the invoice: when a party's
+    identifiers (domain.parties.IDENTITY: tax id, VAT id, registration number, country)
+    no longer match the invoice's, the client row now describes another person (or the
+    invoice named the wrong one) and the credit note names the party as the invoice did,
+    so it cancels that invoice for that person (and e-Factura sends it to the same CIF).
+    The original invoice is referenced by its number and date either way."""
+    current = await live_parties(conn, invoice.company_id, invoice.client_id, invoice.currency)
+    original = parties_of(invoice.issued_parties)
+    if original is None:
+        return current
+    same_seller = current.seller.same_party(original.seller)
+    return IssuedParties(
+        seller=current.seller if same_seller else original.seller,
+        buyer=current.buyer if current.buyer.same_party(original.buyer) else original.buyer,
+        bank=current.bank if same_seller else original.bank,
+    )
 
 
 def credit_note_data(note: CreditNoteRow) -> dict[str, Any]:

@@ -26,11 +26,12 @@ from activities import metrics
 from activities.pdf_engine import BUILTIN_TEMPLATES
 from activities.pdf_engine import write_pdf as _write_pdf
 from db import clients, companies, contracts, documents, store
-from db.rows import CompanyRow, ContractRow, InvoiceRow, ProposalRow
+from db.rows import ClientRow, CompanyRow, ContractRow, CreditNoteRow, InvoiceRow, ProposalRow
 from db.store import Connection, LineRow
 from domain.contracts import DocumentLine
 from domain.i18n import format_day, format_money, labels, pick_locale
 from domain.money import Line, plain_decimal
+from domain.parties import BankDetails, BuyerDetails, IssuedParties, SellerDetails, parties_of
 from domain.vat import (
     DocumentTotals,
     VatCategory,
@@ -163,10 +164,9 @@ async def document_context(
     line_rows: Sequence[LineRow],
     kind: str,
 ) -> dict[str, Any]:
-    """Everything a proposal or invoice template shows, already formatted for the locale."""
-    seller = await companies.get(conn, document.company_id)
-    buyer = await clients.get(conn, document.client_id)
-    bank = await seller_bank_account(conn, seller, document.currency.strip())
+    """Everything a proposal or invoice template shows, already formatted for the locale:
+    the parties as issued once it is (`parties_for`)."""
+    seller, buyer, bank = await parties_for(conn, document)
     contract = None
     if document.contract_id is not None:
         contract = await contracts.find(conn, document.contract_id)
@@ -183,6 +183,47 @@ async def document_context(
         totals=store.document_totals(document, items),
         items=items,
     )
+
+
+async def live_parties(
+    conn: Connection, company_id: Any, client_id: Any, currency: str
+) -> IssuedParties:
+    """The parties as a document issued now prints them: what the numbering (or sending)
+    transaction stores with it."""
+    seller = await companies.get(conn, company_id)
+    buyer = await clients.get(conn, client_id)
+    bank = await seller_bank_account(conn, seller, currency.strip())
+    return IssuedParties(
+        seller=SellerDetails.of(seller),
+        buyer=BuyerDetails.of(buyer),
+        bank=BankDetails.from_dict(bank),
+    )
+
+
+async def parties_for(
+    conn: Connection, document: InvoiceRow | ProposalRow | CreditNoteRow
+) -> tuple[CompanyRow, ClientRow, dict[str, str]]:
+    """The seller, the buyer and the seller's bank account of a document: as it was issued
+    when it stored them, else (a draft, which must show the client's corrected details,
+    or a document issued before they were stored) the live rows."""
+    seller = await companies.get(conn, document.company_id)
+    buyer = await clients.get(conn, document.client_id)
+    issued = parties_of(document.issued_parties)
+    if issued is None:
+        return seller, buyer, await seller_bank_account(conn, seller, document.currency.strip())
+    return issued.seller.over(seller), issued.buyer.over(buyer), issued.bank.as_dict()
+
+
+def as_issued(
+    document: InvoiceRow | ProposalRow | CreditNoteRow, seller: CompanyRow, buyer: ClientRow
+) -> tuple[CompanyRow, ClientRow]:
+    """The live rows already read, with the document's issued details laid over them (no
+    further reads: the reminders of a morning are bound by round trips). For what an email
+    prints; its recipient stays the live address, which an operator corrects."""
+    issued = parties_of(document.issued_parties)
+    if issued is None:
+        return seller, buyer
+    return issued.seller.over(seller), issued.buyer.over(buyer)
 
 
 def sample_lines(rows: Sequence[RowLike]) -> list[DocumentLine]:

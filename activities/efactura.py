@@ -31,12 +31,11 @@ from activities.anaf_client import (
     Standard,
     UploadState,
 )
-from activities.documents import seller_bank_account, store_document
+from activities.documents import parties_for, store_document
 from activities.efactura_access import EfacturaAccess
 from activities.events import emit_task_created
 from activities.services import Services, business_errors
 from db import (
-    clients,
     companies,
     contracts,
     credit_notes,
@@ -176,10 +175,10 @@ async def invoice_document(
     """The invoice as CIUS-RO sees it: its number and dates as given (at approval: the ones
     it is about to take), else the stored ones. With `credit_note`: that note, which cancels
     the invoice: the invoice's lines and amounts (positive), its number and date referenced."""
-    seller = await companies.get(conn, invoice.company_id)
-    buyer = await clients.get(conn, invoice.client_id)
+    # The parties as issued (the credit note's own once it has them), else the live rows.
+    issued = credit_note if credit_note is not None and credit_note.issued_parties else invoice
+    seller, buyer, bank = await parties_for(conn, issued)
     currency = invoice.currency.strip()
-    bank = await seller_bank_account(conn, seller, currency)
     line_rows = await store.lines(conn, "invoice_lines", "invoice_id", invoice.id)
     reference = ""
     if invoice.contract_id is not None:
@@ -442,7 +441,8 @@ class EfacturaActivities:
                 invoice_id=await self._invoice_id(conn, row),
                 data={"kind": row.document_kind, "started_at": row.upload_started_at},
             )
-        buyer = await clients.get(conn, await self._client_id(conn, row))
+        # The buyer as the XML names it (the document's issued parties).
+        _, buyer, _ = await parties_for(conn, await self._document(conn, row))
         async with conn.transaction():
             await efactura.record_intent(conn, row.id, at)
         standard: Standard = "CN" if row.document_kind == "credit_note" else "UBL"
@@ -641,10 +641,12 @@ class EfacturaActivities:
         )
         await emit_task_created(conn, invoice_id=invoice.id, kind=kind)
 
-    async def _client_id(self, conn: store.Connection, row: EfacturaSubmissionRow) -> object:
+    async def _document(
+        self, conn: store.Connection, row: EfacturaSubmissionRow
+    ) -> InvoiceRow | CreditNoteRow:
         if row.document_kind == "credit_note":
-            return (await credit_notes.get(conn, row.document_id)).client_id
-        return (await invoices.get(conn, row.document_id)).client_id
+            return await credit_notes.get(conn, row.document_id)
+        return await invoices.get(conn, row.document_id)
 
     async def _invoice_id(self, conn: store.Connection, row: EfacturaSubmissionRow) -> object:
         if row.document_kind == "credit_note":

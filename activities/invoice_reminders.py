@@ -6,6 +6,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities import metrics
+from activities.documents import as_issued
 from activities.events import emit_invoice, emit_reminder_sent, emit_task_created
 from activities.invoice_base import InvoiceActivityBase, parse_date
 from activities.mail import OutgoingEmail
@@ -64,11 +65,13 @@ class InvoiceReminderActivities(InvoiceActivityBase):
                 currency = row.currency.strip()
                 due = round_money(amount_due(row.total, row.amount_paid), currency)
                 async with conn.transaction():
+                    # The invoice's parties as issued (what its PDF and page print).
+                    shown_seller, shown_buyer = as_issued(row, seller, buyer)
                     subject, body = self._s.renderer.email(
                         "reminder",
                         locale,
-                        seller=seller,
-                        buyer=buyer,
+                        seller=shown_seller,
+                        buyer=shown_buyer,
                         number=row.number,
                         amount_due=format_money(due, currency, locale),
                         due_date=format_day(row.due_date, locale),

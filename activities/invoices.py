@@ -4,6 +4,7 @@ and InvoiceActivities (the class the worker registers) has them all."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -11,14 +12,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import efactura, metrics
-from activities.documents import document_context, store_document
+from activities.documents import document_context, live_parties, parties_for, store_document
 from activities.events import emit_invoice
 from activities.invoice_base import parse_date
 from activities.invoice_payments import InvoicePaymentActivities
 from activities.invoice_reminders import InvoiceReminderActivities
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import business_errors
-from db import clients, companies, invoices, operators, outbox, store, tasks
+from db import clients, companies, invoices, operators, outbox, snapshots, store, tasks
 from db.rows import InvoiceRow
 from domain import reminder_plan
 from domain.contracts import DocumentLine, check_exchange_rate, check_line_rates
@@ -165,6 +166,11 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
                     required=True,
                 )
                 due = row.due_date or due_date_for(issue_date, row.payment_terms_days)
+                # The parties as issued, stored with the number (issue 15 point 2); the XML
+                # below is built from the same ones.
+                parties = await live_parties(conn, row.company_id, row.client_id, row.currency)
+                await snapshots.set_invoice_parties(conn, row.id, parties)
+                row = replace(row, issued_parties=parties.to_json())
                 # A Romanian invoice must pass CIUS-RO before it takes its number (issue 14):
                 # built with the number it would take, under the series' lock.
                 xml = None
@@ -220,7 +226,9 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
                 if row.document_key is None:
                     raise ApplicationError("the invoice has no final PDF yet", type="NotIssued")
                 assert row.due_date is not None  # as every issued invoice
-                buyer = await clients.get(conn, row.client_id)
+                # The email prints the parties as issued; it goes to the live address.
+                seller, buyer, _ = await parties_for(conn, row)
+                to_address = (await clients.get(conn, row.client_id)).email
                 locale = pick_locale(buyer.locale)
                 currency = row.currency.strip()
                 if not await outbox.is_queued(conn, key):
@@ -228,7 +236,7 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
                         subject, body = self._s.renderer.email(
                             "invoice",
                             locale,
-                            seller=await companies.get(conn, row.company_id),
+                            seller=seller,
                             buyer=buyer,
                             number=row.number,
                             total=format_money(row.total, currency, locale),
@@ -240,7 +248,7 @@ class InvoiceActivities(InvoiceReminderActivities, InvoicePaymentActivities):
                             OutgoingEmail(
                                 idempotency_key=key,
                                 kind="invoice",
-                                to_address=buyer.email,
+                                to_address=to_address,
                                 subject=subject,
                                 body_text=body,
                                 invoice_id=str(row.id),

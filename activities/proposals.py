@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.documents import document_context, store_document
+from activities.documents import as_issued, document_context, live_parties, store_document
 from activities.events import emit_proposal
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
@@ -23,6 +24,7 @@ from db import (
     proposals,
     signatures,
     signing,
+    snapshots,
     store,
     ui_views,
 )
@@ -72,11 +74,13 @@ class ProposalActivities:
                     token = await store.new_access_token(
                         conn, "sign", expires_at, proposal_id=proposal.id
                     )
+                    # The parties as sent (as the PDF prints them); to the live address.
+                    shown_seller, shown_buyer = as_issued(proposal, seller, buyer)
                     subject, body = self._s.renderer.email(
                         "proposal",
                         locale,
-                        seller=seller,
-                        buyer=buyer,
+                        seller=shown_seller,
+                        buyer=shown_buyer,
                         sign_url=f"{self._s.public_url}/sign/{token}",
                         valid_until=format_day(proposal.valid_until, locale),
                         number=proposal.number,
@@ -159,6 +163,15 @@ class ProposalActivities:
     async def _render(self, conn: store.Connection, proposal: ProposalRow) -> str:
         if proposal.document_key:
             return str(proposal.document_key)
+        # The parties as sent (issue 15 point 2), stored with the PDF that prints them: the
+        # signing page, a resend and the emails print these, whatever the client is edited
+        # to later. Taken again until a PDF is stored: a proposal whose PDF failed went back
+        # to draft, and the data fixed since is what it is sent with.
+        parties = await live_parties(
+            conn, proposal.company_id, proposal.client_id, proposal.currency
+        )
+        await snapshots.set_proposal_parties(conn, proposal.id, parties)
+        proposal = replace(proposal, issued_parties=parties.to_json())
         line_rows = await store.lines(conn, "proposal_lines", "proposal_id", proposal.id)
         context = await document_context(conn, proposal, line_rows, "proposal")
         pdf = await self._s.renderer.render_pdf("pdf/proposal.html", context)
@@ -352,11 +365,12 @@ class ProposalActivities:
         zone = buyer.time_zone or seller.time_zone
         left = followups.days_left(proposal.valid_until, local_date(followup.scheduled_for, zone))
         token = await store.new_access_token(conn, "sign", expires_at, proposal_id=proposal.id)
+        shown_seller, shown_buyer = as_issued(proposal, seller, buyer)  # as sent
         subject, body = self._s.renderer.email(
             "proposal_followup",
             locale,
-            seller=seller,
-            buyer=buyer,
+            seller=shown_seller,
+            buyer=shown_buyer,
             number=proposal.number,
             sign_url=f"{self._s.public_url}/sign/{token}",
             valid_until=format_day(proposal.valid_until, locale),

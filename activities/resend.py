@@ -11,10 +11,11 @@ from datetime import datetime
 
 from temporalio import activity
 
+from activities.documents import parties_for
 from activities.invoice_base import InvoiceActivityBase
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import business_errors
-from db import clients, companies, invoices, operators, outbox, proposals, store
+from db import invoices, operators, outbox, proposals, store
 from domain.i18n import format_day, format_money, pick_locale
 from domain.operators import Action
 from domain.schedule import overdue_at
@@ -83,14 +84,15 @@ class ResendActivities(InvoiceActivityBase):
         if refusal is not None:
             raise IllegalTransition(refusal)
         assert row.due_date is not None and row.document_key is not None  # issued
-        buyer = await clients.get(conn, row.client_id)
+        # The parties as issued: the email names what the attached PDF names.
+        seller, buyer, _ = await parties_for(conn, row)
         locale = pick_locale(buyer.locale)
         currency = row.currency.strip()
         # The same email as the first (templates/email/invoice), with a link of its own.
         subject, body = self._s.renderer.email(
             "invoice",
             locale,
-            seller=await companies.get(conn, row.company_id),
+            seller=seller,
             buyer=buyer,
             number=row.number,
             total=format_money(row.total, currency, locale),
@@ -128,8 +130,8 @@ class ResendActivities(InvoiceActivityBase):
         if refusal is not None:
             raise IllegalTransition(refusal)
         assert proposal.document_key is not None
-        seller = await companies.get(conn, proposal.company_id)
-        buyer = await clients.get(conn, proposal.client_id)
+        # The parties as sent: the email names what the attached PDF names.
+        seller, buyer, _ = await parties_for(conn, proposal)
         locale = pick_locale(buyer.locale)
         # A new signing link, valid as the first one: through the last day of validity.
         token = await store.new_access_token(

@@ -19,7 +19,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.documents import store_document
+from activities.documents import as_issued, store_document
 from activities.mail import Attachment, OutgoingEmail
 from activities.services import Services, business_errors
 from db import audit, clients, companies, documents, outbox, proposals, signatures, store
@@ -133,8 +133,12 @@ class SigningActivities:
         signature: SignatureRow,
         original: bytes,
     ) -> dict[str, Any]:
-        seller = await companies.get(conn, proposal.company_id)
-        buyer = await clients.get(conn, proposal.client_id)
+        # The parties of the proposal as it was sent (and signed).
+        seller, buyer = as_issued(
+            proposal,
+            await companies.get(conn, proposal.company_id),
+            await clients.get(conn, proposal.client_id),
+        )
         locale = pick_locale(buyer.locale)
         labels = certificate_labels(locale)
         # domain.audit reads rows by column name: the typed rows as dicts.
@@ -193,13 +197,14 @@ class SigningActivities:
     ) -> None:
         seller = await companies.get(conn, proposal.company_id)
         buyer = await clients.get(conn, proposal.client_id)
+        shown_seller, shown_buyer = as_issued(proposal, seller, buyer)  # as sent; to the live
         signature = await signatures.of_proposal(conn, proposal.id)
         assert signature is not None  # _build found it, or an earlier attempt did
         subject, body = self._s.renderer.email(
             "signed",
-            pick_locale(buyer.locale),
-            seller=seller,
-            buyer=buyer,
+            pick_locale(shown_buyer.locale),
+            seller=shown_seller,
+            buyer=shown_buyer,
             signer_name=signature.signer_name,
             signed_at=utc_text(signature.signed_at),
             document_sha256=signature.document_sha256,

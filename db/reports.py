@@ -72,7 +72,10 @@ async def numbered_invoices(
 ) -> list[NumberedInvoice]:
     """Numbered invoices issued in the period (either end open), by issue date and number."""
     records = await conn.fetch(
-        """SELECT i.*, c.name AS client_name, c.tax_id AS client_tax_id,
+        """SELECT i.*,
+                  -- The buyer as the invoice was issued to it (issue 15 point 2), else live.
+                  coalesce(i.issued_parties->'buyer'->>'name', c.name) AS client_name,
+                  coalesce(i.issued_parties->'buyer'->>'tax_id', c.tax_id) AS client_tax_id,
                   e.status AS efactura_status, e.upload_index AS efactura_upload_index,
                   e.download_id AS efactura_download_id
            FROM invoices i JOIN clients c ON c.id = i.client_id

@@ -261,6 +261,8 @@ class CreditNoteRow:
     created_at: datetime
     # The matter (case) it is filed under, if any.
     matter_id: UUID | None
+    # The parties as issued (domain.parties.IssuedParties as JSON text).
+    issued_parties: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +391,8 @@ class InvoiceRow:
     approved_by: str | None
     # The matter (case) it is filed under, if any.
     matter_id: UUID | None
+    # The parties as issued (domain.parties.IssuedParties as JSON text); None for a draft.
+    issued_parties: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,6 +558,8 @@ class ProposalRow:
     converted_by: str | None
     # The matter (case) it is filed under, if any.
     matter_id: UUID | None
+    # The parties as sent (domain.parties.IssuedParties as JSON text); None before.
+    issued_parties: str | None
 
 
 @dataclass(frozen=True, slots=True)

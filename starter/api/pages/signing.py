@@ -36,6 +36,7 @@ from domain.link_policy import (
     proposal_closed_at,
     visitor_key,
 )
+from domain.parties import parties_of
 from domain.status import ProposalStatus
 from messages.models import DeclineProposal, SignProposal, proposal_workflow_id
 from starter.api.deps import Q2CState, State, client_ip, get_state
@@ -227,6 +228,9 @@ async def store_signature_image(conn: store.Connection, proposal_id: Any, image:
 
 
 async def client_locale(conn: store.Connection, proposal: ProposalRow) -> str:
+    issued = parties_of(proposal.issued_parties)
+    if issued is not None:  # the language it was sent in
+        return pick_locale(issued.buyer.locale)
     return pick_locale((await clients.get(conn, proposal.client_id)).locale)
 
 
