@@ -5,9 +5,11 @@ given the matter's id."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from db import keyset
 from db.connection import Connection, lock_key
 from db.errors import NotFound
 from db.rows import MatterRow, row_as, rows_as
@@ -100,29 +102,32 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+# The matter list's order (keyset paging, starter.api.pagination).
+ORDER = keyset.Order((keyset.Key("reference", "text"), keyset.Key("id", "uuid")))
+
+
 async def search(
     conn: Connection,
     company_id: Any,
     *,
     client_id: Any | None,
     text: str | None,
-    after: tuple[str, UUID] | None,
+    after: Sequence[Any] | None,
     limit: int,
 ) -> list[MatterRow]:
     """The company's matters (of one client when given) whose title or reference contains
-    `text` (any case), by reference then id, from just after `after` (keyset paging)."""
+    `text` (any case), in ORDER, from just after the key `after` (keyset paging)."""
     records = await conn.fetch(
         """SELECT * FROM matters
            WHERE company_id = $1
              AND ($2::uuid IS NULL OR client_id = $2)
              AND ($3::text IS NULL OR title ILIKE $3 OR reference ILIKE $3)
-             AND ($4::text IS NULL OR (reference, id) > ($4, $5::uuid))
+             AND (reference, id) > ($4::text, $5::uuid)
            ORDER BY reference, id LIMIT $6""",
         company_id,
         client_id,
         None if not text else _like(text),
-        None if after is None else after[0],
-        None if after is None else after[1],
+        *ORDER.params(after),
         limit,
     )
     return rows_as(MatterRow, records)

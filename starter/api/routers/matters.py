@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -18,8 +15,8 @@ from db.rows import MatterRow
 from domain.errors import Conflict, InvalidInput
 from domain.status import OPEN_FOR_PAYMENT
 from starter.api.deps import API_KEY, CurrentOperator, State
-from starter.api.errors import invalid_parameter
 from starter.api.operations import money
+from starter.api.pagination import DEFAULT_LIMIT, Cursor, Limit, Pager, paged
 from starter.api.schemas.matters import (
     MatterDetailOut,
     MatterIn,
@@ -90,49 +87,35 @@ async def create_matter(body: MatterIn, state: State, operator: CurrentOperator)
         return matter_out(await matters.get(conn, matter_id))
 
 
-def _cursor_of(row: MatterRow) -> str:
-    text = json.dumps([row.reference, str(row.id)], ensure_ascii=False)
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+PAGER: Pager[MatterRow] = Pager("matters", matters.ORDER)
 
 
-def _after(cursor: str) -> tuple[str, UUID]:
-    """The (reference, id) a cursor continues after; a cursor not made here is a 422."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        reference, matter_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(reference, str):
-            raise ValueError(reference)
-        return reference, UUID(matter_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as bad:
-        raise invalid_parameter("query", "cursor", "not a cursor this list gave") from bad
-
-
-@router.get("/api/v1/matters", response_model=MatterList, dependencies=API_KEY, tags=["matters"])
+@router.get(
+    "/api/v1/matters",
+    response_model=MatterList,
+    dependencies=API_KEY,
+    tags=["matters"],
+    description=paged(
+        "Matters by reference (then id), of one client when given, whose title or reference "
+        "contains `q` (any case)."
+    ),
+)
 async def list_matters(
     state: State,
     client_id: UUID | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Matters by reference, of one client when given, whose title or reference contains
-    `q` (any case). Paged by `next_cursor` (default 50 a page, at most 200)."""
-    after = None if cursor is None else _after(cursor)
+    text = (q or "").strip() or None
+    filters = {"client_id": client_id, "q": text}
+    after = PAGER.after(cursor, filters)
     async with state.pool.acquire() as conn:
         company_id = await store.default_company_id(conn)
         rows = await matters.search(
-            conn,
-            company_id,
-            client_id=client_id,
-            text=(q or "").strip() or None,
-            after=after,
-            limit=limit + 1,
+            conn, company_id, client_id=client_id, text=text, after=after, limit=limit + 1
         )
-    page = rows[:limit]
-    return {
-        "items": [matter_out(row) for row in page],
-        "next_cursor": _cursor_of(page[-1]) if len(rows) > limit else None,
-    }
+    return PAGER.page(rows, limit, filters, matter_out)
 
 
 @router.get(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from starter.cli import paging
 from starter.cli.client import Api
 from starter.cli.inputs import Subcommands, query_of, uuid_text
 from starter.cli.output import Output, print_table
@@ -39,8 +40,7 @@ def register(commands: Subcommands, json_too: argparse.ArgumentParser) -> None:
     listing = actions.add_parser("list", parents=[json_too], help="matters by reference")
     listing.add_argument("--client", type=uuid_text, metavar="ID")
     listing.add_argument("--q", metavar="TEXT", help="a part of the title or reference")
-    listing.add_argument("--limit", type=int, metavar="N", help="at most N (default 50)")
-    listing.add_argument("--cursor", metavar="C", help="the next page (`next cursor` printed)")
+    paging.add_paging(listing)
     show = actions.add_parser(
         "show", parents=[json_too], help="the matter and its money per currency"
     )
@@ -66,11 +66,9 @@ def run(args: argparse.Namespace, api: Api, out: Output) -> int:
         }
         out.record(api.json("POST", "/api/v1/matters", json=body))
     elif args.action == "list":
-        flags = {"client_id": args.client, "q": args.q, "limit": args.limit, "cursor": args.cursor}
-        found = api.json("GET", "/api/v1/matters", params=query_of(flags))
-        out.listing(found, MATTER_COLUMNS, "no matters")
-        if not out.as_json and found["next_cursor"]:
-            out.say(f"next cursor: {found['next_cursor']}")
+        query = query_of({"client_id": args.client, "q": args.q})
+        found = paging.fetch(api, "/api/v1/matters", query, args)
+        paging.show(out, found, MATTER_COLUMNS, "no matters")
     elif args.action == "update":
         changes: dict[str, Any] = {
             name: value
