@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from db import documents, efactura, invoices, store
 from db.rows import EfacturaSubmissionRow, InvoiceRow
@@ -50,7 +50,7 @@ from starter.api.schemas import (
     VoidIn,
 )
 from starter.api.schemas.invoices import ManualInvoiceIn
-from starter.api.schemas.resend import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
+from starter.api.schemas.resend import idempotency_key_header
 from workflows.invoice import InvoiceWorkflow
 
 router = APIRouter()
@@ -318,6 +318,11 @@ async def record_payment(
 
 # --- invoices made by hand (issue 15 point 3) ------------------------------------------------
 
+ManualInvoiceKey = Annotated[
+    str | None,
+    idempotency_key_header("names this request: the same key again makes no second invoice"),
+]
+
 
 @router.post(
     "/api/v1/invoices",
@@ -332,16 +337,7 @@ async def create_invoice(
     state: State,
     response: Response,
     operator: CurrentOperator,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=IDEMPOTENCY_KEY_MAX,
-            pattern=IDEMPOTENCY_KEY_PATTERN,
-            description="names this request: the same key again makes no second invoice",
-        ),
-    ] = None,
+    idempotency_key: ManualInvoiceKey = None,
 ) -> dict[str, Any]:
     """A draft invoice for a client, made by hand: its `invoice-<id>` workflow renders the
     draft and waits for review, as for an invoice from a contract. 201 with the invoice; 200

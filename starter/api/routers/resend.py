@@ -20,7 +20,7 @@ import uuid
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
@@ -35,12 +35,7 @@ from domain.status import IllegalTransition
 from messages.models import ResendInput, ResendResult, resend_workflow_id
 from starter.api.deps import API_KEY, CurrentOperator, Operator, Q2CState, State
 from starter.api.operations import REFUSAL_OF_FAILURE
-from starter.api.schemas.resend import (
-    IDEMPOTENCY_KEY_MAX,
-    IDEMPOTENCY_KEY_PATTERN,
-    ResendIn,
-    ResendOut,
-)
+from starter.api.schemas.resend import ResendIn, ResendOut, idempotency_key_header
 from workflows.resend import ResendWorkflow
 
 log = logging.getLogger("q2c.api")
@@ -51,13 +46,7 @@ WAIT_SECONDS = 20.0
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=IDEMPOTENCY_KEY_MAX,
-        pattern=IDEMPOTENCY_KEY_PATTERN,
-        description="names this resend: the same key again sends nothing new",
-    ),
+    idempotency_key_header("names this resend: the same key again sends nothing new"),
 ]
 
 router = APIRouter()
